@@ -1,0 +1,3 @@
+from feedserver.cli import main
+
+main()

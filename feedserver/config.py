@@ -1,0 +1,260 @@
+"""One typed configuration schema: TOML file, then environment, then command-line flags.
+
+Every option is a field of a frozen dataclass with its default and a help text. The example
+file ``config/feedserver.example.toml`` documents each of them; ``tests/test_config.py`` fails
+when one is missing there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "FEEDSERVER_"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, unknown or of the wrong type; the message names where."""
+
+
+def _opt(default: Any, help: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = _opt("127.0.0.1", "Address to listen on.")
+    port: int = _opt(8080, "TCP port to listen on.")
+    public_url: str = _opt(
+        "",
+        "Base of every link the server prints (feeds, meeting links), e.g. "
+        "https://bookings.example.org. Empty: http://HOST:PORT.",
+    )
+    max_body_bytes: int = _opt(1_048_576, "Largest request body accepted (413 above).")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: str = _opt("data", "Directory for runtime data: database, secrets, CalDAV storage.")
+    database: str = _opt("", "SQLite database file. Empty: DATA_DIR/feedserver.db.")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    admin_token: str = _opt(
+        "",
+        "Bearer token of the bootstrap super-admin (not a personal account). Empty: generated "
+        "on first run and kept in DATA_DIR/secrets.json. Also read from FEEDSERVER_ADMIN_TOKEN.",
+    )
+    secret_keys: list[str] = _opt(
+        [],
+        "Keys that sign feed and meeting links, newest first: the first signs, all verify, so "
+        "a new key can be prepended without breaking links. Empty: one generated on first run.",
+    )
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = _opt("INFO", "Log level: DEBUG, INFO, WARNING, ERROR.")
+    format: str = _opt(
+        "text", "Log format: 'text' (key=value pairs) or 'json' (one object a line)."
+    )
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    refresh_interval_minutes: int = _opt(
+        60, "Refresh hint sent in feeds (REFRESH-INTERVAL and X-PUBLISHED-TTL), in minutes."
+    )
+    window_days_past: int = _opt(
+        30, "Feeds include bookings that ended at most this many days ago."
+    )
+    window_days_ahead: int = _opt(
+        365, "Feeds include bookings starting at most this many days ahead."
+    )
+    cache_entries: int = _opt(1024, "Rendered feeds kept in memory (least recently used dropped).")
+    max_age_seconds: int = _opt(300, "Cache-Control max-age sent with feeds.")
+    usage_flush_seconds: int = _opt(
+        30,
+        "How often feed fetch statistics (last fetch, count, client) are written to the database.",
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.storage.data_dir)
+
+    @property
+    def database_path(self) -> Path:
+        if self.storage.database:
+            return Path(self.storage.database)
+        return self.data_dir / "feedserver.db"
+
+    @property
+    def public_url(self) -> str:
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = self.server.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.server.port}"
+
+
+def schema() -> dict[str, dict[str, dataclasses.Field[Any]]]:
+    """Section name -> option name -> dataclass field (with default and help)."""
+    out: dict[str, dict[str, dataclasses.Field[Any]]] = {}
+    hints = typing.get_type_hints(Config)
+    for section in dataclasses.fields(Config):
+        section_cls = hints[section.name]
+        out[section.name] = {f.name: f for f in dataclasses.fields(section_cls)}
+    return out
+
+
+def _option_type(section: str, option: str) -> Any:
+    section_cls = typing.get_type_hints(Config)[section]
+    return typing.get_type_hints(section_cls)[option]
+
+
+def _coerce(value: Any, typ: Any, where: str, from_text: bool) -> Any:
+    origin = typing.get_origin(typ)
+    if origin in (list, types.GenericAlias) or typ is list or origin is list:
+        if from_text and isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if from_text and isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if from_text and isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if typ is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    raise ConfigError(f"{where}: unsupported option type {typ!r}")  # pragma: no cover
+
+
+def _validate(config: Config) -> None:
+    if not 0 <= config.server.port <= 65535:
+        raise ConfigError(f"[server] port: {config.server.port} is not a TCP port")
+    if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"[logging] level: unknown level {config.logging.level!r}")
+    if config.logging.format not in ("text", "json"):
+        raise ConfigError(
+            f"[logging] format: must be 'text' or 'json', not {config.logging.format!r}"
+        )
+    if config.server.public_url and not config.server.public_url.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError("[server] public_url: must start with http:// or https://")
+    for name in (
+        "window_days_past",
+        "window_days_ahead",
+        "cache_entries",
+        "refresh_interval_minutes",
+    ):
+        if getattr(config.feeds, name) < 0:
+            raise ConfigError(f"[feeds] {name}: must not be negative")
+
+
+def load(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the configuration: defaults < TOML file < environment < ``overrides``.
+
+    ``path`` None means ``FEEDSERVER_CONFIG`` from the environment, or no file at all.
+    ``overrides`` maps ``"section.option"`` to already-typed values (command-line flags).
+    """
+    env = dict(os.environ if environ is None else environ)
+    sections = schema()
+    values: dict[str, dict[str, Any]] = {name: {} for name in sections}
+
+    if path is None and env.get(ENV_PREFIX + "CONFIG"):
+        path = env[ENV_PREFIX + "CONFIG"]
+    if path is not None:
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{file}: configuration file not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+        for section_name, section_values in data.items():
+            if section_name not in sections:
+                raise ConfigError(f"{file}: unknown section [{section_name}]")
+            if not isinstance(section_values, dict):
+                raise ConfigError(f"{file}: [{section_name}] must be a table")
+            for option, value in section_values.items():
+                if option not in sections[section_name]:
+                    raise ConfigError(f"{file}: [{section_name}] unknown option {option!r}")
+                where = f"{file}: [{section_name}] {option}"
+                typ = _option_type(section_name, option)
+                values[section_name][option] = _coerce(value, typ, where, from_text=False)
+
+    for section_name, options in sections.items():
+        for option in options:
+            var = f"{ENV_PREFIX}{section_name.upper()}_{option.upper()}"
+            if var in env:
+                typ = _option_type(section_name, option)
+                where = f"environment {var} ([{section_name}] {option})"
+                values[section_name][option] = _coerce(env[var], typ, where, from_text=True)
+    if env.get(ENV_PREFIX + "ADMIN_TOKEN"):
+        values["security"]["admin_token"] = env[ENV_PREFIX + "ADMIN_TOKEN"]
+
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section_name, _, option = key.partition(".")
+        if section_name not in sections or option not in sections[section_name]:
+            raise ConfigError(f"command line: unknown option {key!r}")
+        typ = _option_type(section_name, option)
+        values[section_name][option] = _coerce(value, typ, f"command line {key}", from_text=True)
+
+    hints = typing.get_type_hints(Config)
+    built = {name: hints[name](**values[name]) for name in sections}
+    config = Config(**built)
+    _validate(config)
+    return config
+
+
+def with_changes(config: Config, **sections: Mapping[str, Any]) -> Config:
+    """A copy of ``config`` with some options replaced, e.g. ``server={"port": 0}``."""
+    replaced = {
+        name: dataclasses.replace(getattr(config, name), **changes)
+        for name, changes in sections.items()
+    }
+    return dataclasses.replace(config, **replaced)

@@ -1,0 +1,266 @@
+"""A realistic demo organisation: a small salon-and-coaching chain in France and New York."""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from feedserver.domain import accounts, bookings, catalog
+from feedserver.errors import StaffDoubleBooked
+from feedserver.model import Status
+from feedserver.store import Store
+
+LOCATIONS = [
+    {
+        "code": "ANHQ",
+        "name": "Annecy HQ",
+        "address": "12 rue Royale, 74000 Annecy",
+        "timezone": "Europe/Paris",
+    },
+    {
+        "code": "LYON",
+        "name": "Lyon Presqu'île",
+        "address": "5 place Bellecour, 69002 Lyon",
+        "timezone": "Europe/Paris",
+    },
+    {
+        "code": "NYC1",
+        "name": "New York Midtown",
+        "address": "350 5th Ave, New York, NY 10118",
+        "timezone": "America/New_York",
+    },
+]
+TYPES = [
+    {
+        "key": "haircut",
+        "name": "Haircut",
+        "duration_minutes": 45,
+        "buffer_after_minutes": 15,
+        "color": "#8e24aa",
+    },
+    {
+        "key": "coloring",
+        "name": "Colouring",
+        "duration_minutes": 90,
+        "buffer_before_minutes": 15,
+        "buffer_after_minutes": 15,
+        "color": "#d81b60",
+    },
+    {
+        "key": "consultation",
+        "name": "Consultation",
+        "duration_minutes": 30,
+        "buffer_after_minutes": 10,
+        "color": "#1e88e5",
+    },
+    {
+        "key": "video-coaching",
+        "name": "Video coaching",
+        "duration_minutes": 30,
+        "online": True,
+        "color": "#43a047",
+    },
+    {
+        "key": "yoga-class",
+        "name": "Yoga class (group)",
+        "duration_minutes": 60,
+        "buffer_after_minutes": 15,
+        "color": "#fb8c00",
+    },
+]
+STAFF = [
+    ("camille.martin@demo.feedserver.test", "Camille Martin", "ANHQ", "Europe/Paris"),
+    ("lukas.weber@demo.feedserver.test", "Lukas Weber", "LYON", "Europe/Berlin"),
+    ("maya.johnson@demo.feedserver.test", "Maya Johnson", "NYC1", "America/New_York"),
+]
+ADMIN = ("owner@demo.feedserver.test", "Élodie Dupont", "ANHQ", "Europe/Paris")
+CUSTOMERS = [
+    "Amélie Roux",
+    "Hugo Bernard",
+    "Chloé Petit",
+    "Louis Durand",
+    "Inès Moreau",
+    "Jules Laurent",
+    "Léa Simon",
+    "Nathan Michel",
+    "Zoé Lefebvre",
+    "Gabriel Garcia",
+    "Sofia Rossi",
+    "Noah Smith",
+    "Emma Brown",
+    "Liam Davis",
+    "Olivia Wilson",
+    "Mateo Lopez",
+    "Anna Müller",
+    "Jonas Schmidt",
+    "Yuki Tanaka",
+    "Aïcha Diallo",
+]
+
+
+@dataclass
+class Summary:
+    locations: int = 0
+    types: int = 0
+    users: int = 0
+    bookings: int = 0
+    skipped: int = 0
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+def _email(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name.lower())
+    ascii_name = decomposed.encode("ascii", "ignore").decode()
+    return ascii_name.replace(" ", ".").replace("'", "") + "@example.com"
+
+
+def _iso(day: date, hour: int, minute: int, tz: str) -> str:
+    return datetime.combine(day, time(hour, minute), ZoneInfo(tz)).isoformat()
+
+
+def load(
+    store: Store,
+    seed: int = 2026,
+    count: int = 300,
+    progress: Callable[[int], object] = lambda n: None,
+) -> Summary:
+    """Create the organisation; bookings spread over the past month and the next three."""
+    rng = random.Random(seed)
+    summary = Summary()
+    for location in LOCATIONS:
+        catalog.create_location(store, location)
+        summary.locations += 1
+    for rtype in TYPES:
+        catalog.create_type(store, rtype)
+        summary.types += 1
+
+    def account(email: str, name: str, role: str, location: str | None, tz: str) -> int:
+        password = secrets.token_urlsafe(12)
+        user = accounts.create_user(
+            store,
+            {
+                "email": email,
+                "name": name,
+                "role": role,
+                "password": password,
+                "timezone": tz,
+                "primary_location": location,
+            },
+        )
+        summary.passwords[email] = password
+        summary.users += 1
+        return user.id
+
+    account(ADMIN[0], ADMIN[1], "admin", ADMIN[2], ADMIN[3])
+    staff = [(account(e, n, "staff", loc, tz), loc) for e, n, loc, tz in STAFF]
+    customers = [(_email(n), n) for n in CUSTOMERS]
+    for address, name in customers[:8]:  # some customers have accounts, others only book
+        account(address, name, "customer", None, "Europe/Paris")
+
+    today = date.today()
+    zones = {loc["code"]: loc["timezone"] for loc in LOCATIONS}
+    single_types = ["haircut", "coloring", "consultation", "video-coaching"]
+    created = 0
+    attempts = 0
+    while created < count and attempts < count * 5:
+        attempts += 1
+        staff_id, code = rng.choice(staff)
+        day = today + timedelta(days=rng.randint(-30, 90))
+        if day.weekday() == 6:
+            continue
+        customer = rng.choice(customers)
+        data = {
+            "type": rng.choice(single_types),
+            "location": code,
+            "staff": staff_id,
+            "start": _iso(day, rng.randint(9, 17), rng.choice((0, 15, 30, 45)), zones[code]),
+            "attendees": [{"email": customer[0], "name": customer[1]}],
+            "status": "pending" if rng.random() < 0.1 else "confirmed",
+            "notes": rng.choice(
+                [
+                    "",
+                    "",
+                    "First visit.",
+                    "Prefers the window seat.",
+                    "Allergic to ammonia — use the gentle range.",
+                ]
+            ),
+        }
+        try:
+            booking = bookings.create_booking(store, data).after
+        except StaffDoubleBooked:
+            summary.skipped += 1
+            continue
+        if rng.random() < 0.07:
+            bookings.set_status(store, booking.id, Status.CANCELLED)
+        created += 1
+        progress(1)
+    summary.bookings = created + _series(store, staff, customers, today, zones)
+    return summary
+
+
+def _series(
+    store: Store,
+    staff: list[tuple[int, str]],
+    customers: list[tuple[str, str]],
+    today: date,
+    zones: dict[str, str],
+) -> int:
+    """Recurring and all-day bookings: a weekly group class with one week off, a fortnightly
+    video coaching without end, and an all-day training day."""
+    monday = today - timedelta(days=today.weekday()) - timedelta(weeks=2)
+    anhq_staff = staff[0][0]
+    group = [{"email": e, "name": n} for e, n in customers[:6]]
+    yoga = bookings.create_booking(
+        store,
+        {
+            "type": "yoga-class",
+            "location": "ANHQ",
+            "staff": anhq_staff,
+            "start": _iso(monday, 7, 0, zones["ANHQ"]),
+            "attendees": group,
+            "title": "Morning yoga",
+            "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=16",
+            "exdates": [_iso(monday + timedelta(weeks=4), 7, 0, zones["ANHQ"])],
+        },
+    ).after
+    coaching = bookings.create_booking(
+        store,
+        {
+            "type": "video-coaching",
+            "location": "NYC1",
+            "staff": staff[2][0],
+            "start": _iso(monday + timedelta(days=4), 8, 0, zones["NYC1"]),
+            "attendees": [{"email": customers[11][0], "name": customers[11][1]}],
+            "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR",
+        },
+    ).after
+    training = bookings.create_booking(
+        store,
+        {
+            "type": "consultation",
+            "location": "LYON",
+            "staff": staff[1][0],
+            "all_day": True,
+            "start": (monday + timedelta(weeks=5, days=2)).isoformat(),
+            "title": "Team training day",
+            "status": "pending",
+        },
+    ).after
+    return len([yoga, coaching, training])
+
+
+def write_credentials(path: Path, passwords: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("# demo personal accounts: email password\n")
+        for email, password in passwords.items():
+            handle.write(f"{email} {password}\n")

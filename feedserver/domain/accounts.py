@@ -1,0 +1,92 @@
+"""User accounts: staff, customers and admins with a personal account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedserver.domain.catalog import get_location
+from feedserver.domain.inputs import Body, email
+from feedserver.errors import AlreadyExists, InvalidInput, NotFound
+from feedserver.model import Role, User
+from feedserver.passwords import hash_password, verify_password
+from feedserver.store import Store
+from feedserver.times import zone
+
+MIN_PASSWORD = 8
+_FIELDS = {"email", "name", "role", "password", "timezone", "primary_location"}
+
+
+def find_user(store: Store, ref: object, field: str = "user") -> User:
+    """A user by id (int or digits) or by email; NotFound otherwise."""
+    user: User | None = None
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        user = store.users.get(ref)
+    elif isinstance(ref, str) and ref.strip().isdigit():
+        user = store.users.get(int(ref))
+    elif isinstance(ref, str) and "@" in ref:
+        user = store.users.get_by_email(ref.strip().lower())
+    else:
+        raise InvalidInput(f"{field} must be a user id or an email address", field=field)
+    if user is None:
+        raise NotFound(f"no user {ref!r}")
+    return user
+
+
+def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if not partial or "email" in body:
+        values["email"] = email(body.text("email", required=True))
+    if not partial or "name" in body:
+        values["name"] = body.text("name", required=True, max_len=200)
+    if not partial or "role" in body:
+        role = body.text("role", default=Role.CUSTOMER.value)
+        if role not in {r.value for r in Role}:
+            raise InvalidInput(
+                f"role must be one of admin, staff, customer, not {role!r}", field="role"
+            )
+        values["role"] = role
+    if "password" in body:
+        password = body.text("password", required=True, max_len=1024)
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput(
+                f"password must have at least {MIN_PASSWORD} characters", field="password"
+            )
+        values["password_hash"] = hash_password(password)
+    if not partial or "timezone" in body:
+        values["timezone"] = body.text("timezone", default="UTC")
+        zone(values["timezone"])
+    if "primary_location" in body:
+        code = body.raw("primary_location")
+        values["primary_location_id"] = (
+            get_location(store, code).id if code not in (None, "") else None
+        )
+    return values
+
+
+def create_user(store: Store, data: object) -> User:
+    body = Body(data, _FIELDS)
+    with store.transaction():
+        values = _values(store, body, partial=False)
+        if store.users.get_by_email(values["email"]) is not None:
+            raise AlreadyExists(f"a user with email {values['email']} exists", field="email")
+        return store.users.create(values)
+
+
+def update_user(store: Store, ref: object, data: object) -> User:
+    body = Body(data, _FIELDS)
+    with store.transaction():
+        user = find_user(store, ref)
+        values = _values(store, body, partial=True)
+        new_email = values.get("email", user.email)
+        other = store.users.get_by_email(new_email)
+        if other is not None and other.id != user.id:
+            raise AlreadyExists(f"a user with email {new_email} exists", field="email")
+        return store.users.update(user.id, values)
+
+
+def authenticate(store: Store, login: str, password: str) -> User | None:
+    """The user whose email and password these are; None otherwise (same cost either way)."""
+    found = store.users.password_hash(login.strip().lower())
+    if not verify_password(password, found[1] if found else None) or found is None:
+        return None
+    return store.users.get(found[0])

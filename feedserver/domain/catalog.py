@@ -1,0 +1,148 @@
+"""Locations and reservation types: what an organisation offers, and where."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from feedserver.domain.inputs import Body
+from feedserver.errors import AlreadyExists, InUse, InvalidInput, NotFound
+from feedserver.model import Location, ReservationType
+from feedserver.store import Store
+from feedserver.times import zone
+
+LOCATION_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
+TYPE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_LOCATION_FIELDS = {"code", "name", "address", "timezone"}
+_TYPE_FIELDS = {
+    "key",
+    "name",
+    "duration_minutes",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "online",
+    "color",
+}
+
+
+def normalise_code(value: object, field: str = "code") -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("a location code must be a string", field=field)
+    code = value.strip().upper()
+    if not LOCATION_CODE.match(code):
+        raise InvalidInput(
+            f"{value!r} is not a location code: 2 to 12 letters A-Z or digits", field=field
+        )
+    return code
+
+
+def get_location(store: Store, code: str) -> Location:
+    location = store.locations.get(normalise_code(code))
+    if location is None:
+        raise NotFound(f"no location with code {code.upper()!r}")
+    return location
+
+
+def _location_values(body: Body, partial: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if not partial or "code" in body:
+        values["code"] = normalise_code(body.raw("code") or "")
+    if not partial or "name" in body:
+        values["name"] = body.text("name", required=True, max_len=200)
+    if "address" in body or not partial:
+        values["address"] = body.text("address", max_len=500)
+    if not partial or "timezone" in body:
+        values["timezone"] = body.text("timezone", required=True)
+        zone(values["timezone"])
+    return values
+
+
+def create_location(store: Store, data: object) -> Location:
+    values = _location_values(Body(data, _LOCATION_FIELDS), partial=False)
+    with store.transaction():
+        if store.locations.get(values["code"]) is not None:
+            raise AlreadyExists(f"location {values['code']} already exists", field="code")
+        return store.locations.create(**values)
+
+
+def update_location(store: Store, code: str, data: object) -> Location:
+    values = _location_values(Body(data, _LOCATION_FIELDS), partial=True)
+    with store.transaction():
+        location = get_location(store, code)
+        new_code = values.get("code", location.code)
+        if new_code != location.code and store.locations.get(new_code) is not None:
+            raise AlreadyExists(f"location {new_code} already exists", field="code")
+        return store.locations.update(location.id, values)
+
+
+def delete_location(store: Store, code: str) -> None:
+    with store.transaction():
+        location = get_location(store, code)
+        if store.locations.usage(location.id):
+            raise InUse(
+                f"location {location.code} has bookings or is a user's primary location; "
+                "it cannot be deleted"
+            )
+        store.locations.delete(location.id)
+
+
+def get_type(store: Store, key: str) -> ReservationType:
+    found = store.types.get(key.strip().lower())
+    if found is None:
+        raise NotFound(f"no reservation type {key!r}")
+    return found
+
+
+def _type_values(body: Body, partial: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if not partial or "key" in body:
+        key = body.text("key", required=True).lower()
+        if not TYPE_KEY.match(key):
+            raise InvalidInput(
+                f"{key!r} is not a key: lowercase letters, digits, '-' and '_'", field="key"
+            )
+        values["key"] = key
+    if not partial or "name" in body:
+        values["name"] = body.text("name", required=True, max_len=200)
+    if not partial or "duration_minutes" in body:
+        values["duration_minutes"] = body.integer(
+            "duration_minutes", required=True, minimum=1, maximum=24 * 60 * 31
+        )
+    for name in ("buffer_before_minutes", "buffer_after_minutes"):
+        if not partial or name in body:
+            values[name] = body.integer(name, maximum=24 * 60)
+    if not partial or "online" in body:
+        values["online"] = body.flag("online")
+    if not partial or "color" in body:
+        color = body.text("color")
+        if color and not COLOR.match(color):
+            raise InvalidInput(f"{color!r} is not a colour like #1e88e5", field="color")
+        values["color"] = color
+    return values
+
+
+def create_type(store: Store, data: object) -> ReservationType:
+    values = _type_values(Body(data, _TYPE_FIELDS), partial=False)
+    with store.transaction():
+        if store.types.get(values["key"]) is not None:
+            raise AlreadyExists(f"reservation type {values['key']} already exists", field="key")
+        return store.types.create(values)
+
+
+def update_type(store: Store, key: str, data: object) -> ReservationType:
+    values = _type_values(Body(data, _TYPE_FIELDS), partial=True)
+    with store.transaction():
+        found = get_type(store, key)
+        new_key = values.get("key", found.key)
+        if new_key != found.key and store.types.get(new_key) is not None:
+            raise AlreadyExists(f"reservation type {new_key} already exists", field="key")
+        return store.types.update(found.id, values)
+
+
+def delete_type(store: Store, key: str) -> None:
+    with store.transaction():
+        found = get_type(store, key)
+        if store.types.usage(found.id):
+            raise InUse(f"reservation type {found.key} has bookings; it cannot be deleted")
+        store.types.delete(found.id)

@@ -1,0 +1,77 @@
+"""Domain errors. They say what went wrong in booking terms; ``feedserver.web.errors`` alone
+decides which HTTP status each one becomes."""
+
+from __future__ import annotations
+
+
+class FeedserverError(Exception):
+    """Base of every error a user can cause. ``code`` is a stable machine-readable name."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(FeedserverError):
+    """A value is of the right shape but not acceptable (end before start, bad timezone...)."""
+
+    code = "invalid"
+
+
+class MalformedRequest(FeedserverError):
+    """The request cannot be read at all (not JSON, not an object, wrong type)."""
+
+    code = "malformed"
+
+
+class NotFound(FeedserverError):
+    code = "not_found"
+
+
+class AlreadyExists(FeedserverError):
+    code = "already_exists"
+
+
+class Conflict(FeedserverError):
+    code = "conflict"
+
+
+class StaffDoubleBooked(Conflict):
+    code = "double_booked"
+
+
+class InUse(Conflict):
+    code = "in_use"
+
+
+class ManagedByCalendar(Conflict):
+    code = "managed_by_calendar"
+
+
+class AuthenticationRequired(FeedserverError):
+    code = "unauthenticated"
+
+
+class PermissionDenied(FeedserverError):
+    code = "forbidden"
+
+
+class NotAPersonalAccount(PermissionDenied):
+    code = "not_a_personal_account"
+
+
+class LinkRevoked(FeedserverError):
+    code = "revoked"
+
+
+class TooLarge(FeedserverError):
+    code = "too_large"
+
+
+class UnknownReference(InvalidInput):
+    """A body names a location, type or user that does not exist."""
+
+    code = "unknown_reference"

@@ -1,0 +1,116 @@
+"""The booking system's entities as immutable values. Only ``feedserver.store`` builds them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    STAFF = "staff"
+    CUSTOMER = "customer"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Location:
+    id: int
+    code: str
+    name: str
+    address: str
+    timezone: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReservationType:
+    id: int
+    key: str
+    name: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    online: bool
+    color: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    name: str
+    role: Role
+    timezone: str
+    primary_location: str | None  # location code
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: int
+    uid: str
+    type_key: str
+    location_code: str
+    staff_id: int
+    attendees: tuple[Attendee, ...]
+    start: datetime  # UTC; for all-day bookings, local midnight of the first day
+    end: datetime  # UTC; exclusive
+    timezone: str
+    all_day: bool
+    rrule: str | None
+    exdates: tuple[datetime, ...]  # UTC starts of removed occurrences
+    status: Status
+    title: str
+    notes: str
+    sequence: int
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def local_start(self) -> datetime:
+        return self.start.astimezone(self.zone)
+
+    @property
+    def local_end(self) -> datetime:
+        return self.end.astimezone(self.zone)
+
+    @property
+    def start_date(self) -> date:
+        return self.local_start.date()
+
+    @property
+    def end_date(self) -> date:
+        """Exclusive end date of an all-day booking."""
+        return self.local_end.date()

@@ -1,0 +1,58 @@
+"""The store: the only package that speaks SQL. Synchronous; ``StoreRunner`` runs it off the
+event loop on one thread, which also serialises writes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from feedserver.store.bookings import BookingQuery, BookingStore
+from feedserver.store.changes import Change, ChangeLog
+from feedserver.store.db import Database
+from feedserver.store.locations import LocationStore
+from feedserver.store.types import TypeStore
+from feedserver.store.users import UserStore
+
+__all__ = ["BookingQuery", "Change", "Store", "StoreRunner"]
+
+T = TypeVar("T")
+
+
+class Store:
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path)
+        self.db.migrate()
+        self.changes = ChangeLog(self.db)
+        self.locations = LocationStore(self.db, self.changes)
+        self.types = TypeStore(self.db, self.changes)
+        self.users = UserStore(self.db, self.changes)
+        self.bookings = BookingStore(self.db, self.changes)
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self.db.transaction()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class StoreRunner:
+    """Runs store work on a single dedicated thread, keeping the caller's context (request id)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+
+    async def run(self, fn: Callable[[Store], T]) -> T:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._executor, partial(context.run, fn, self.store))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.store.close()

@@ -1,0 +1,210 @@
+"""SQL for bookings and their attendees."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from feedserver.model import Attendee, Booking, Status
+from feedserver.store.changes import ChangeLog
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db
+
+_SELECT = (
+    "SELECT b.*, t.key AS type_key, l.code AS location_code FROM bookings b "
+    "JOIN reservation_types t ON t.id = b.type_id "
+    "JOIN locations l ON l.id = b.location_id"
+)
+COLUMNS = (
+    "uid",
+    "type_id",
+    "location_id",
+    "staff_id",
+    "start_utc",
+    "end_utc",
+    "last_end_utc",
+    "timezone",
+    "all_day",
+    "rrule",
+    "exdates",
+    "status",
+    "title",
+    "notes",
+    "sequence",
+    "source",
+    "created_at",
+    "updated_at",
+)
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BookingQuery:
+    """Filters for listing bookings; every given filter must match (None: no filter)."""
+
+    types: Sequence[str] | None = None
+    locations: Sequence[str] | None = None
+    staff_ids: Sequence[int] | None = None
+    statuses: Sequence[str] | None = None
+    start: datetime | None = None  # bookings (or a recurrence) ending after this
+    end: datetime | None = None  # ... and starting before this
+    involving_user: tuple[int, str] | None = None  # (user id, email): staff member or attendee
+    ids: Sequence[int] | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+def _booking(row: Row, attendees: tuple[Attendee, ...]) -> Booking:
+    return Booking(
+        id=row["id"],
+        uid=row["uid"],
+        type_key=row["type_key"],
+        location_code=row["location_code"],
+        staff_id=row["staff_id"],
+        attendees=attendees,
+        start=from_db(row["start_utc"]),
+        end=from_db(row["end_utc"]),
+        timezone=row["timezone"],
+        all_day=bool(row["all_day"]),
+        rrule=row["rrule"],
+        exdates=tuple(from_db(x) for x in json.loads(row["exdates"])),
+        status=Status(row["status"]),
+        title=row["title"],
+        notes=row["notes"],
+        sequence=row["sequence"],
+        source=row["source"],
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
+    )
+
+
+def _in(column: str, values: Sequence[Any], params: list[Any]) -> str:
+    params.extend(values)
+    return f"{column} IN ({', '.join('?' for _ in values)})" if values else "0"
+
+
+class BookingStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _attendees(self, booking_ids: list[int]) -> dict[int, tuple[Attendee, ...]]:
+        found: dict[int, list[Attendee]] = {i: [] for i in booking_ids}
+        for start in range(0, len(booking_ids), _CHUNK):
+            chunk = booking_ids[start : start + _CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.db.rows(
+                "SELECT booking_id, email, name FROM booking_attendees "  # noqa: S608
+                f"WHERE booking_id IN ({marks}) ORDER BY booking_id, position",
+                chunk,
+            ):
+                found[row["booking_id"]].append(Attendee(row["email"], row["name"]))
+        return {k: tuple(v) for k, v in found.items()}
+
+    def _load(self, rows: list[Row]) -> list[Booking]:
+        attendees = self._attendees([r["id"] for r in rows])
+        return [_booking(r, attendees[r["id"]]) for r in rows]
+
+    def get(self, booking_id: int) -> Booking | None:
+        rows = self.db.rows(f"{_SELECT} WHERE b.id = ?", (booking_id,))
+        return self._load(rows)[0] if rows else None
+
+    def get_by_uid(self, uid: str) -> Booking | None:
+        rows = self.db.rows(f"{_SELECT} WHERE b.uid = ?", (uid,))
+        return self._load(rows)[0] if rows else None
+
+    def _where(self, query: BookingQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.ids is not None:
+            clauses.append(_in("b.id", list(query.ids), params))
+        if query.types is not None:
+            clauses.append(_in("t.key", list(query.types), params))
+        if query.locations is not None:
+            clauses.append(_in("l.code", list(query.locations), params))
+        if query.staff_ids is not None:
+            clauses.append(_in("b.staff_id", list(query.staff_ids), params))
+        if query.statuses is not None:
+            clauses.append(_in("b.status", list(query.statuses), params))
+        if query.start is not None:
+            clauses.append("(b.last_end_utc IS NULL OR b.last_end_utc > ?)")
+            params.append(to_db(query.start))
+        if query.end is not None:
+            clauses.append("b.start_utc < ?")
+            params.append(to_db(query.end))
+        if query.involving_user is not None:
+            user_id, email = query.involving_user
+            clauses.append(
+                "(b.staff_id = ? OR b.id IN "
+                "(SELECT booking_id FROM booking_attendees WHERE email = ?))"
+            )
+            params.extend([user_id, email])
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list(self, query: BookingQuery) -> list[Booking]:
+        where, params = self._where(query)
+        sql = f"{_SELECT}{where} ORDER BY b.start_utc, b.id"
+        if query.limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend([query.limit, query.offset])
+        return self._load(self.db.rows(sql, params))
+
+    def last_modified(self, query: BookingQuery) -> datetime | None:
+        """The newest ``updated_at`` among the bookings the query matches."""
+        where, params = self._where(query)
+        value = self.db.scalar(
+            "SELECT MAX(b.updated_at) FROM bookings b "  # noqa: S608
+            "JOIN reservation_types t ON t.id = b.type_id "
+            f"JOIN locations l ON l.id = b.location_id{where}",
+            params,
+        )
+        return from_db(value) if value else None
+
+    def max_buffer_minutes(self) -> int:
+        return int(
+            self.db.scalar(
+                "SELECT COALESCE(MAX(MAX(buffer_before_minutes, buffer_after_minutes)), 0) "
+                "FROM reservation_types"
+            )
+        )
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _set_attendees(self, booking_id: int, attendees: Iterable[Attendee]) -> None:
+        self.db.execute("DELETE FROM booking_attendees WHERE booking_id = ?", (booking_id,))
+        for position, attendee in enumerate(attendees):
+            self.db.execute(
+                "INSERT INTO booking_attendees (booking_id, position, email, name) "
+                "VALUES (?, ?, ?, ?)",
+                (booking_id, position, attendee.email, attendee.name),
+            )
+
+    def create(self, values: dict[str, Any], attendees: Iterable[Attendee]) -> Booking:
+        fields = {k: values[k] for k in COLUMNS}
+        fields["exdates"] = json.dumps([to_db(x) for x in fields["exdates"]])
+        booking_id = self.db.insert("bookings", fields)
+        self._set_attendees(booking_id, attendees)
+        self.changes.record("booking", booking_id, "created")
+        return self.get(booking_id)  # type: ignore[return-value]
+
+    def update(
+        self,
+        booking_id: int,
+        values: dict[str, Any],
+        attendees: Iterable[Attendee] | None = None,
+        action: str = "updated",
+    ) -> Booking:
+        fields = {k: v for k, v in values.items() if k in COLUMNS}
+        if "exdates" in fields:
+            fields["exdates"] = json.dumps([to_db(x) for x in fields["exdates"]])
+        if fields:
+            self.db.update("bookings", booking_id, fields)
+        if attendees is not None:
+            self._set_attendees(booking_id, attendees)
+        self.changes.record("booking", booking_id, action)
+        return self.get(booking_id)  # type: ignore[return-value]

@@ -1,0 +1,85 @@
+"""SQL for locations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedserver.model import Location
+from feedserver.store.changes import ChangeLog
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db, utcnow
+
+_COLUMNS = ("code", "name", "address", "timezone")
+
+
+def _location(row: Row) -> Location:
+    return Location(
+        id=row["id"],
+        code=row["code"],
+        name=row["name"],
+        address=row["address"],
+        timezone=row["timezone"],
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
+    )
+
+
+class LocationStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    def create(self, code: str, name: str, address: str, timezone: str) -> Location:
+        now = to_db(utcnow())
+        location_id = self.db.insert(
+            "locations",
+            {
+                "code": code,
+                "name": name,
+                "address": address,
+                "timezone": timezone,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        self.changes.record("location", location_id, "created")
+        return self.get_by_id(location_id)  # type: ignore[return-value]
+
+    def get(self, code: str) -> Location | None:
+        row = self.db.row("SELECT * FROM locations WHERE code = ?", (code,))
+        return _location(row) if row else None
+
+    def get_by_id(self, location_id: int) -> Location | None:
+        row = self.db.row("SELECT * FROM locations WHERE id = ?", (location_id,))
+        return _location(row) if row else None
+
+    def list(self) -> list[Location]:
+        return [_location(r) for r in self.db.rows("SELECT * FROM locations ORDER BY code")]
+
+    def codes(self) -> dict[str, str]:
+        """Every code with its location name, in code order."""
+        return {
+            r["code"]: r["name"]
+            for r in self.db.rows("SELECT code, name FROM locations ORDER BY code")
+        }
+
+    def update(self, location_id: int, values: dict[str, Any]) -> Location:
+        fields = {k: v for k, v in values.items() if k in _COLUMNS}
+        if fields:
+            self.db.update("locations", location_id, {**fields, "updated_at": to_db(utcnow())})
+            self.changes.record("location", location_id, "updated")
+        return self.get_by_id(location_id)  # type: ignore[return-value]
+
+    def delete(self, location_id: int) -> None:
+        self.db.execute("DELETE FROM locations WHERE id = ?", (location_id,))
+        self.changes.record("location", location_id, "deleted")
+
+    def usage(self, location_id: int) -> int:
+        """How many bookings and users refer to the location."""
+        return int(
+            self.db.scalar(
+                "SELECT (SELECT COUNT(*) FROM bookings WHERE location_id = ?)"
+                " + (SELECT COUNT(*) FROM users WHERE primary_location_id = ?)",
+                (location_id, location_id),
+            )
+        )

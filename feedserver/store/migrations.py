@@ -1,0 +1,95 @@
+"""Schema migrations, applied in order; each runs in its own transaction and is recorded in
+``schema_migrations``. Never edit a released migration: add a new one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "bookings domain",
+        (
+            """CREATE TABLE locations (
+                id INTEGER PRIMARY KEY,
+                code TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                address TEXT NOT NULL DEFAULT '',
+                timezone TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE reservation_types (
+                id INTEGER PRIMARY KEY,
+                key TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                duration_minutes INTEGER NOT NULL,
+                buffer_before_minutes INTEGER NOT NULL DEFAULT 0,
+                buffer_after_minutes INTEGER NOT NULL DEFAULT 0,
+                online INTEGER NOT NULL DEFAULT 0,
+                color TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE users (
+                id INTEGER PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('admin', 'staff', 'customer')),
+                password_hash TEXT,
+                timezone TEXT NOT NULL,
+                primary_location_id INTEGER REFERENCES locations(id),
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE bookings (
+                id INTEGER PRIMARY KEY,
+                uid TEXT NOT NULL UNIQUE,
+                type_id INTEGER NOT NULL REFERENCES reservation_types(id),
+                location_id INTEGER NOT NULL REFERENCES locations(id),
+                staff_id INTEGER NOT NULL REFERENCES users(id),
+                start_utc TEXT NOT NULL,
+                end_utc TEXT NOT NULL,
+                last_end_utc TEXT,
+                timezone TEXT NOT NULL,
+                all_day INTEGER NOT NULL DEFAULT 0,
+                rrule TEXT,
+                exdates TEXT NOT NULL DEFAULT '[]',
+                status TEXT NOT NULL
+                    CHECK (status IN ('pending', 'confirmed', 'cancelled', 'rejected')),
+                title TEXT NOT NULL DEFAULT '',
+                notes TEXT NOT NULL DEFAULT '',
+                sequence INTEGER NOT NULL DEFAULT 0,
+                source TEXT NOT NULL DEFAULT 'api',
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                CHECK (end_utc > start_utc)
+            )""",
+            "CREATE INDEX bookings_staff_start ON bookings (staff_id, start_utc)",
+            "CREATE INDEX bookings_start ON bookings (start_utc)",
+            """CREATE TABLE booking_attendees (
+                booking_id INTEGER NOT NULL REFERENCES bookings(id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                email TEXT NOT NULL COLLATE NOCASE,
+                name TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (booking_id, email)
+            )""",
+            "CREATE INDEX booking_attendees_email ON booking_attendees (email)",
+            """CREATE TABLE changes (
+                version INTEGER PRIMARY KEY AUTOINCREMENT,
+                entity TEXT NOT NULL,
+                entity_id INTEGER NOT NULL,
+                action TEXT NOT NULL,
+                at TEXT NOT NULL
+            )""",
+        ),
+    ),
+)

@@ -1,0 +1,75 @@
+"""SQL for reservation types (services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedserver.model import ReservationType
+from feedserver.store.changes import ChangeLog
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db, utcnow
+
+COLUMNS = (
+    "key",
+    "name",
+    "duration_minutes",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "online",
+    "color",
+)
+
+
+def _type(row: Row) -> ReservationType:
+    return ReservationType(
+        id=row["id"],
+        key=row["key"],
+        name=row["name"],
+        duration_minutes=row["duration_minutes"],
+        buffer_before_minutes=row["buffer_before_minutes"],
+        buffer_after_minutes=row["buffer_after_minutes"],
+        online=bool(row["online"]),
+        color=row["color"],
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
+    )
+
+
+class TypeStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    def create(self, values: dict[str, Any]) -> ReservationType:
+        now = to_db(utcnow())
+        fields = {k: values[k] for k in COLUMNS}
+        type_id = self.db.insert(
+            "reservation_types", {**fields, "created_at": now, "updated_at": now}
+        )
+        self.changes.record("type", type_id, "created")
+        return self.get_by_id(type_id)  # type: ignore[return-value]
+
+    def get(self, key: str) -> ReservationType | None:
+        row = self.db.row("SELECT * FROM reservation_types WHERE key = ?", (key,))
+        return _type(row) if row else None
+
+    def get_by_id(self, type_id: int) -> ReservationType | None:
+        row = self.db.row("SELECT * FROM reservation_types WHERE id = ?", (type_id,))
+        return _type(row) if row else None
+
+    def list(self) -> list[ReservationType]:
+        return [_type(r) for r in self.db.rows("SELECT * FROM reservation_types ORDER BY key")]
+
+    def update(self, type_id: int, values: dict[str, Any]) -> ReservationType:
+        fields = {k: v for k, v in values.items() if k in COLUMNS}
+        if fields:
+            self.db.update("reservation_types", type_id, {**fields, "updated_at": to_db(utcnow())})
+            self.changes.record("type", type_id, "updated")
+        return self.get_by_id(type_id)  # type: ignore[return-value]
+
+    def delete(self, type_id: int) -> None:
+        self.db.execute("DELETE FROM reservation_types WHERE id = ?", (type_id,))
+        self.changes.record("type", type_id, "deleted")
+
+    def usage(self, type_id: int) -> int:
+        return int(self.db.scalar("SELECT COUNT(*) FROM bookings WHERE type_id = ?", (type_id,)))

@@ -1,0 +1,75 @@
+"""SQL for user accounts. Password hashes never leave this module except for verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedserver.model import Role, User
+from feedserver.store.changes import ChangeLog
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db, utcnow
+
+_SELECT = (
+    "SELECT u.*, l.code AS primary_location FROM users u "
+    "LEFT JOIN locations l ON l.id = u.primary_location_id"
+)
+_COLUMNS = ("email", "name", "role", "password_hash", "timezone", "primary_location_id")
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        role=Role(row["role"]),
+        timezone=row["timezone"],
+        primary_location=row["primary_location"],
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
+    )
+
+
+class UserStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    def create(self, values: dict[str, Any]) -> User:
+        now = to_db(utcnow())
+        fields = {k: values.get(k) for k in _COLUMNS}
+        user_id = self.db.insert("users", {**fields, "created_at": now, "updated_at": now})
+        self.changes.record("user", user_id, "created")
+        return self.get(user_id)  # type: ignore[return-value]
+
+    def get(self, user_id: int) -> User | None:
+        row = self.db.row(f"{_SELECT} WHERE u.id = ?", (user_id,))
+        return _user(row) if row else None
+
+    def get_by_email(self, email: str) -> User | None:
+        row = self.db.row(f"{_SELECT} WHERE u.email = ?", (email,))
+        return _user(row) if row else None
+
+    def get_many(self, user_ids: list[int]) -> dict[int, User]:
+        if not user_ids:
+            return {}
+        marks = ", ".join("?" for _ in user_ids)
+        rows = self.db.rows(f"{_SELECT} WHERE u.id IN ({marks})", user_ids)
+        return {row["id"]: _user(row) for row in rows}
+
+    def list(self, role: Role | None = None) -> list[User]:
+        if role is None:
+            rows = self.db.rows(f"{_SELECT} ORDER BY u.id")
+        else:
+            rows = self.db.rows(f"{_SELECT} WHERE u.role = ? ORDER BY u.id", (role.value,))
+        return [_user(r) for r in rows]
+
+    def password_hash(self, email: str) -> tuple[int, str | None] | None:
+        row = self.db.row("SELECT id, password_hash FROM users WHERE email = ?", (email,))
+        return (row["id"], row["password_hash"]) if row else None
+
+    def update(self, user_id: int, values: dict[str, Any]) -> User:
+        fields = {k: v for k, v in values.items() if k in _COLUMNS}
+        if fields:
+            self.db.update("users", user_id, {**fields, "updated_at": to_db(utcnow())})
+            self.changes.record("user", user_id, "updated")
+        return self.get(user_id)  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""HTTP: the aiohttp application, its middlewares and handlers. Handlers call the domain."""

@@ -1,0 +1,86 @@
+"""The one place where domain errors become HTTP statuses and JSON error bodies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from feedserver import errors
+from feedserver.web.state import CONFIG
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.FeedserverError], int] = {
+    errors.MalformedRequest: 400,
+    errors.AuthenticationRequired: 401,
+    errors.PermissionDenied: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.AlreadyExists: 409,
+    errors.LinkRevoked: 410,
+    errors.TooLarge: 413,
+    errors.InvalidInput: 422,
+}
+
+
+def status_of(error: errors.FeedserverError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if field:
+        body["field"] = field
+    return web.json_response(body, status=status, headers=headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.FeedserverError as exc:
+        status = status_of(exc)
+        headers = {}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="feedserver", charset="UTF-8"'
+        return error_response(status, exc.code, exc.message, exc.field, headers)
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[CONFIG].server.max_body_bytes
+        return error_response(413, "too_large", f"the request body is larger than {limit} bytes")
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        kept = {
+            k: v
+            for k, v in exc.headers.items()
+            if k.lower() not in ("content-type", "content-length")
+        }
+        return error_response(
+            exc.status, _HTTP_CODES.get(exc.status, "error"), exc.reason, headers=kept
+        )
+    except Exception:
+        log.exception("unhandled error")
+        return error_response(500, "internal", "internal server error; see the server log")

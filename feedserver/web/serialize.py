@@ -1,0 +1,79 @@
+"""JSON shapes of the API. Password hashes are never part of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedserver.model import Booking, Location, ReservationType, User
+from feedserver.times import to_db
+
+
+def location_json(location: Location) -> dict[str, Any]:
+    return {
+        "code": location.code,
+        "name": location.name,
+        "address": location.address,
+        "timezone": location.timezone,
+        "created_at": to_db(location.created_at),
+        "updated_at": to_db(location.updated_at),
+    }
+
+
+def type_json(rtype: ReservationType) -> dict[str, Any]:
+    return {
+        "key": rtype.key,
+        "name": rtype.name,
+        "duration_minutes": rtype.duration_minutes,
+        "buffer_before_minutes": rtype.buffer_before_minutes,
+        "buffer_after_minutes": rtype.buffer_after_minutes,
+        "online": rtype.online,
+        "color": rtype.color,
+        "created_at": to_db(rtype.created_at),
+        "updated_at": to_db(rtype.updated_at),
+    }
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        "timezone": user.timezone,
+        "primary_location": user.primary_location,
+        "created_at": to_db(user.created_at),
+        "updated_at": to_db(user.updated_at),
+    }
+
+
+def booking_json(booking: Booking) -> dict[str, Any]:
+    if booking.all_day:
+        start, end = booking.start_date.isoformat(), booking.end_date.isoformat()
+    else:
+        start, end = booking.local_start.isoformat(), booking.local_end.isoformat()
+    return {
+        "id": booking.id,
+        "uid": booking.uid,
+        "type": booking.type_key,
+        "location": booking.location_code,
+        "staff": booking.staff_id,
+        "attendees": [{"email": a.email, "name": a.name} for a in booking.attendees],
+        "start": start,
+        "end": end,
+        "all_day": booking.all_day,
+        "timezone": booking.timezone,
+        "rrule": booking.rrule,
+        "exdates": [
+            x.astimezone(booking.zone).date().isoformat()
+            if booking.all_day
+            else x.astimezone(booking.zone).isoformat()
+            for x in booking.exdates
+        ],
+        "status": booking.status.value,
+        "title": booking.title,
+        "notes": booking.notes,
+        "sequence": booking.sequence,
+        "source": booking.source,
+        "created_at": to_db(booking.created_at),
+        "updated_at": to_db(booking.updated_at),
+    }

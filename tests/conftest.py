@@ -1,0 +1,137 @@
+"""Shared fixtures: a configuration on a temporary data directory, the app under
+``aiohttp_client``, and a small organisation to book against."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from feedserver import config as config_mod
+from feedserver.app import create_app
+from feedserver.config import Config
+from feedserver.store import Store
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def basic_auth(email: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return config_mod.load(
+        None,
+        environ={},
+        overrides={
+            "storage.data_dir": str(tmp_path / "data"),
+            "security.admin_token": ADMIN_TOKEN,
+            "security.secret_keys": "test-key-one",
+        },
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "store.db")
+    yield opened
+    opened.close()
+
+
+@dataclass
+class Api:
+    """A client with the admin token and small helpers that assert the expected status."""
+
+    client: TestClient[Any, Any]
+    headers: dict[str, str]
+
+    async def call(
+        self, method: str, path: str, json: Any = None, status: int = 200, **kwargs: Any
+    ) -> Any:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        response = await self.client.request(method, path, json=json, headers=headers, **kwargs)
+        body = await response.json() if response.content_type == "application/json" else None
+        assert response.status == status, (response.status, body)
+        return body
+
+    async def post(self, path: str, json: Any = None, status: int = 201, **kw: Any) -> Any:
+        return await self.call("POST", path, json, status, **kw)
+
+    async def get(self, path: str, status: int = 200, **kw: Any) -> Any:
+        return await self.call("GET", path, None, status, **kw)
+
+    async def patch(self, path: str, json: Any, status: int = 200, **kw: Any) -> Any:
+        return await self.call("PATCH", path, json, status, **kw)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, config: Config) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(config))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def api(client: TestClient[Any, Any]) -> Api:
+    return Api(client, {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+
+@pytest.fixture
+async def org(api: Api) -> dict[str, Any]:
+    """Two locations, three types, two staff members, an admin account and two customers."""
+    await api.post(
+        "/api/locations",
+        {
+            "code": "anhq",
+            "name": "Annecy HQ",
+            "address": "12 rue Royale, Annecy",
+            "timezone": "Europe/Paris",
+        },
+    )
+    await api.post(
+        "/api/locations",
+        {
+            "code": "NYC1",
+            "name": "New York",
+            "address": "350 5th Ave",
+            "timezone": "America/New_York",
+        },
+    )
+    await api.post(
+        "/api/types",
+        {"key": "haircut", "name": "Haircut", "duration_minutes": 45, "buffer_after_minutes": 15},
+    )
+    await api.post(
+        "/api/types",
+        {
+            "key": "coloring",
+            "name": "Colouring",
+            "duration_minutes": 90,
+            "buffer_before_minutes": 15,
+            "buffer_after_minutes": 15,
+        },
+    )
+    await api.post(
+        "/api/types", {"key": "video", "name": "Video call", "duration_minutes": 30, "online": True}
+    )
+    users = {}
+    for key, email, role, loc in [
+        ("camille", "camille@example.org", "staff", "ANHQ"),
+        ("maya", "maya@example.org", "staff", "NYC1"),
+        ("owner", "owner@example.org", "admin", "ANHQ"),
+        ("alice", "alice@example.com", "customer", None),
+        ("bob", "bob@example.com", "customer", None),
+    ]:
+        body = {
+            "email": email,
+            "name": key.title(),
+            "role": role,
+            "password": f"{key}-password",
+            "primary_location": loc,
+        }
+        users[key] = await api.post("/api/users", body)
+    return users
