@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/feedserver serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check feedserver tests bench
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
