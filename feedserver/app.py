@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -9,11 +11,15 @@ from aiohttp import web
 
 from feedserver import __version__, instance_secrets
 from feedserver.config import Config
+from feedserver.feeds.links import FeedUrls
+from feedserver.feeds.service import FeedService
 from feedserver.store import Store, StoreRunner
-from feedserver.web import api_bookings, api_catalog, api_users
-from feedserver.web.errors import error_middleware
+from feedserver.tokens import LinkSigner
+from feedserver.watcher import ChangeWatcher
+from feedserver.web import api_bookings, api_catalog, api_feeds, api_users, feeds
+from feedserver.web.errors import Handler, error_middleware
 from feedserver.web.logging_mw import request_log_middleware
-from feedserver.web.state import CONFIG, RUNNER, SECRETS
+from feedserver.web.state import CONFIG, FEED_URLS, FEEDS, RUNNER, SECRETS, WATCHER
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,39 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     runner.close()
 
 
+async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The change watcher and the feed service, with its usage-flush task."""
+    config = app[CONFIG]
+    watcher = ChangeWatcher(app[RUNNER], config.storage.change_poll_ms / 1000)
+    service = FeedService(app[RUNNER], _signer(app, "feed-link"), config.feeds)
+    await service.load()
+    watcher.subscribe(service.on_changes)
+    await watcher.start()
+    app[WATCHER] = watcher
+    app[FEEDS] = service
+    flusher = asyncio.create_task(service.flush_usage_forever(), name="feed-usage")
+    yield
+    flusher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flusher
+    await service.flush_usage()
+    await watcher.stop()
+
+
+def _signer(app: web.Application, purpose: str) -> LinkSigner:
+    return LinkSigner(app[SECRETS].secret_keys, purpose)
+
+
+@web.middleware
+async def deliver_changes_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """After a successful write, deliver its changes before answering: a revoked link is dead
+    and a changed booking is in its feeds when the API call returns."""
+    response = await handler(request)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status < 400:
+        await request.app[WATCHER].poke()
+    return response
+
+
 async def health(request: web.Request) -> web.Response:
     version = await request.app[RUNNER].run(lambda s: s.changes.version())
     return web.json_response({"status": "ok", "version": __version__, "data_version": version})
@@ -36,14 +75,18 @@ async def health(request: web.Request) -> web.Response:
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[request_log_middleware, error_middleware],
+        middlewares=[request_log_middleware, error_middleware, deliver_changes_middleware],
         client_max_size=config.server.max_body_bytes,
     )
     app[CONFIG] = config
     app[SECRETS] = instance_secrets.load_or_create(config)
+    app[FEED_URLS] = FeedUrls(config.public_url, _signer(app, "feed-link"))
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_feeds_ctx)
     app.router.add_get("/healthz", health)
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_users.routes)
     app.router.add_routes(api_bookings.routes)
+    app.router.add_routes(api_feeds.routes)
+    app.router.add_routes(feeds.routes)
     return app

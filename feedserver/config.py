@@ -46,6 +46,11 @@ class ServerConfig:
 class StorageConfig:
     data_dir: str = _opt("data", "Directory for runtime data: database, secrets, CalDAV storage.")
     database: str = _opt("", "SQLite database file. Empty: DATA_DIR/feedserver.db.")
+    change_poll_ms: int = _opt(
+        1000,
+        "How often the change log is read for writes made by other processes (the CLI), in "
+        "milliseconds. Writes through this server's API take effect immediately.",
+    )
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class FeedsConfig:
         365, "Feeds include bookings starting at most this many days ahead."
     )
     cache_entries: int = _opt(1024, "Rendered feeds kept in memory (least recently used dropped).")
+    cache_max_mb: int = _opt(256, "Memory the rendered-feed cache may use, in MiB.")
     max_age_seconds: int = _opt(300, "Cache-Control max-age sent with feeds.")
     usage_flush_seconds: int = _opt(
         30,
@@ -179,11 +185,17 @@ def _validate(config: Config) -> None:
         ("http://", "https://")
     ):
         raise ConfigError("[server] public_url: must start with http:// or https://")
+    if config.storage.change_poll_ms < 10:
+        raise ConfigError("[storage] change_poll_ms: must be at least 10")
+    if config.feeds.usage_flush_seconds < 1:
+        raise ConfigError("[feeds] usage_flush_seconds: must be at least 1")
     for name in (
         "window_days_past",
         "window_days_ahead",
         "cache_entries",
+        "cache_max_mb",
         "refresh_interval_minutes",
+        "max_age_seconds",
     ):
         if getattr(config.feeds, name) < 0:
             raise ConfigError(f"[feeds] {name}: must not be negative")

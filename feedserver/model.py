@@ -44,6 +44,7 @@ class ReservationType:
     color: str
     created_at: datetime
     updated_at: datetime
+    attendees_visible: bool = False  # attendees of a booking may see one another (group class)
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,59 @@ class Booking:
     def end_date(self) -> date:
         """Exclusive end date of an all-day booking."""
         return self.local_end.date()
+
+
+class Scope(StrEnum):
+    OWN = "own"  # bookings where the user is the staff member or an attendee
+    ALL = "all"  # the whole organisation (admins only)
+
+
+@dataclass(frozen=True)
+class FeedFilters:
+    """Which bookings a feed link shows, and how."""
+
+    types: tuple[str, ...] = ()  # empty: every type
+    locations: tuple[str, ...] = ()
+    staff: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ("confirmed",)
+    include_pending: bool = False
+    show_cancelled: bool = False
+    include_buffers: bool = False
+    show_attendees: bool = False
+
+    @property
+    def effective_statuses(self) -> tuple[str, ...]:
+        wanted = list(self.statuses)
+        if self.include_pending:
+            wanted.append(Status.PENDING.value)
+        if self.show_cancelled:
+            wanted.append(Status.CANCELLED.value)
+        return tuple(sorted(set(wanted)))
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    id: int
+    user_id: int
+    name: str
+    scope: Scope
+    filters: FeedFilters
+    nonce: str
+    revoked_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    content_etag: str | None = None
+    content_changed_at: datetime | None = None
+    last_fetched_at: datetime | None = None
+    fetch_count: int = 0
+    last_user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedTemplate:
+    """SUMMARY and DESCRIPTION templates; ``type_key`` None is the organisation default."""
+
+    type_key: str | None
+    summary: str
+    description: str
+    updated_at: datetime | None = None

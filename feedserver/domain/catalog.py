@@ -23,6 +23,7 @@ _TYPE_FIELDS = {
     "buffer_after_minutes",
     "online",
     "color",
+    "attendees_visible",
 }
 
 
@@ -112,8 +113,9 @@ def _type_values(body: Body, partial: bool) -> dict[str, Any]:
     for name in ("buffer_before_minutes", "buffer_after_minutes"):
         if not partial or name in body:
             values[name] = body.integer(name, maximum=24 * 60)
-    if not partial or "online" in body:
-        values["online"] = body.flag("online")
+    for flag in ("online", "attendees_visible"):
+        if not partial or flag in body:
+            values[flag] = body.flag(flag)
     if not partial or "color" in body:
         color = body.text("color")
         if color and not COLOR.match(color):

@@ -15,6 +15,7 @@ from typing import TypeVar
 from feedserver.store.bookings import BookingQuery, BookingStore
 from feedserver.store.changes import Change, ChangeLog
 from feedserver.store.db import Database
+from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
 from feedserver.store.locations import LocationStore
 from feedserver.store.types import TypeStore
 from feedserver.store.users import UserStore
@@ -33,6 +34,8 @@ class Store:
         self.types = TypeStore(self.db, self.changes)
         self.users = UserStore(self.db, self.changes)
         self.bookings = BookingStore(self.db, self.changes)
+        self.feed_links = FeedLinkStore(self.db, self.changes)
+        self.feed_templates = FeedTemplateStore(self.db, self.changes)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -154,16 +155,16 @@ class BookingStore:
             params.extend([query.limit, query.offset])
         return self._load(self.db.rows(sql, params))
 
-    def last_modified(self, query: BookingQuery) -> datetime | None:
-        """The newest ``updated_at`` among the bookings the query matches."""
+    def ids(self, query: BookingQuery) -> builtins.list[int]:
+        """Only the ids of the bookings the query matches (no attendees loaded)."""
         where, params = self._where(query)
-        value = self.db.scalar(
-            "SELECT MAX(b.updated_at) FROM bookings b "  # noqa: S608
+        rows = self.db.rows(
+            "SELECT b.id FROM bookings b "  # noqa: S608
             "JOIN reservation_types t ON t.id = b.type_id "
-            f"JOIN locations l ON l.id = b.location_id{where}",
+            f"JOIN locations l ON l.id = b.location_id{where} ORDER BY b.id",
             params,
         )
-        return from_db(value) if value else None
+        return [r["id"] for r in rows]
 
     def max_buffer_minutes(self) -> int:
         return int(

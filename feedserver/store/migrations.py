@@ -92,4 +92,35 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "feed links and feed templates",
+        (
+            """CREATE TABLE feed_links (
+                id INTEGER PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users(id),
+                name TEXT NOT NULL,
+                scope TEXT NOT NULL CHECK (scope IN ('own', 'all')),
+                filters TEXT NOT NULL,
+                nonce TEXT NOT NULL,
+                revoked_at TEXT,
+                content_etag TEXT,
+                content_changed_at TEXT,
+                last_fetched_at TEXT,
+                fetch_count INTEGER NOT NULL DEFAULT 0,
+                last_user_agent TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX feed_links_user ON feed_links (user_id)",
+            """CREATE TABLE feed_templates (
+                id INTEGER PRIMARY KEY,
+                type_id INTEGER UNIQUE REFERENCES reservation_types(id) ON DELETE CASCADE,
+                summary TEXT NOT NULL,
+                description TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "ALTER TABLE reservation_types ADD COLUMN attendees_visible INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )

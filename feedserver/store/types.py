@@ -17,6 +17,7 @@ COLUMNS = (
     "buffer_after_minutes",
     "online",
     "color",
+    "attendees_visible",
 )
 
 
@@ -30,6 +31,7 @@ def _type(row: Row) -> ReservationType:
         buffer_after_minutes=row["buffer_after_minutes"],
         online=bool(row["online"]),
         color=row["color"],
+        attendees_visible=bool(row["attendees_visible"]),
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
     )
@@ -42,7 +44,7 @@ class TypeStore:
 
     def create(self, values: dict[str, Any]) -> ReservationType:
         now = to_db(utcnow())
-        fields = {k: values[k] for k in COLUMNS}
+        fields = {k: values[k] for k in COLUMNS if k in values}
         type_id = self.db.insert(
             "reservation_types", {**fields, "created_at": now, "updated_at": now}
         )

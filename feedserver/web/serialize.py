@@ -28,6 +28,7 @@ def type_json(rtype: ReservationType) -> dict[str, Any]:
         "buffer_after_minutes": rtype.buffer_after_minutes,
         "online": rtype.online,
         "color": rtype.color,
+        "attendees_visible": rtype.attendees_visible,
         "created_at": to_db(rtype.created_at),
         "updated_at": to_db(rtype.updated_at),
     }

@@ -5,9 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from feedserver.config import Config
+from feedserver.feeds.links import FeedUrls
+from feedserver.feeds.service import FeedService
 from feedserver.instance_secrets import InstanceSecrets
 from feedserver.store import StoreRunner
+from feedserver.watcher import ChangeWatcher
 
 CONFIG = web.AppKey("config", Config)
 SECRETS = web.AppKey("secrets", InstanceSecrets)
 RUNNER = web.AppKey("runner", StoreRunner)
+WATCHER = web.AppKey("watcher", ChangeWatcher)
+FEEDS = web.AppKey("feeds", FeedService)
+FEED_URLS = web.AppKey("feed_urls", FeedUrls)

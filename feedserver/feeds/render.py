@@ -1,0 +1,260 @@
+"""Rendering bookings as iCalendar (RFC 5545) with icalendar: one renderer for feeds and CalDAV.
+
+A feed is assembled from byte fragments: a header, one VTIMEZONE per TZID used, and one VEVENT
+per booking. VEVENT fragments are cached by (booking id, last change, rendering options), so the
+first render after a change only renders what changed. Nothing here reads the clock: the same
+bookings give the same bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, Timezone, vDuration, vRecur
+
+from feedserver import __version__
+from feedserver.feeds.templates import TemplateSet, render
+from feedserver.model import Booking, FeedFilters, Location, ReservationType, Role, Status, User
+
+log = logging.getLogger(__name__)
+
+PRODID = f"-//feedserver//feedserver {__version__}//EN"
+_ICAL_STATUS = {
+    Status.CONFIRMED: "CONFIRMED",
+    Status.PENDING: "TENTATIVE",
+    Status.CANCELLED: "CANCELLED",
+    Status.REJECTED: "CANCELLED",
+}
+_END = b"END:VCALENDAR\r\n"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything besides the bookings that a rendering needs, loaded once per render."""
+
+    locations: dict[str, Location]
+    types: dict[str, ReservationType]
+    staff: dict[int, User]
+    templates: TemplateSet
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose feed this is and what it may show of other people."""
+
+    user: User
+    filters: FeedFilters
+
+    def attendee_mode(self, booking: Booking, rtype: ReservationType | None) -> str:
+        if not self.filters.show_attendees:
+            return "none"
+        if self.user.role is Role.CUSTOMER and not (rtype and rtype.attendees_visible):
+            return "self"
+        return "all"
+
+
+def _visible_attendees(booking: Booking, mode: str, viewer: User) -> list[tuple[str, str]]:
+    if mode == "none":
+        return []
+    return [
+        (a.name or a.email, a.email)
+        for a in booking.attendees
+        if mode == "all" or a.email == viewer.email.lower()
+    ]
+
+
+def shortcode_values(
+    booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str = ""
+) -> dict[str, str]:
+    rtype = catalog.types.get(booking.type_key)
+    location = catalog.locations.get(booking.location_code)
+    staff = catalog.staff.get(booking.staff_id)
+    people = _visible_attendees(booking, viewer.attendee_mode(booking, rtype), viewer.user)
+    return {
+        "service_name": rtype.name if rtype else booking.type_key,
+        "booking_title": booking.title,
+        "location_name": location.name if location else booking.location_code,
+        "location_code": booking.location_code,
+        "location_address": location.address if location else "",
+        "staff_name": staff.name if staff else "",
+        "customer_full_name": people[0][0] if people else "",
+        "customer_email": people[0][1] if people else "",
+        "attendees": ", ".join(name for name, _ in people),
+        "booking_status": booking.status.value,
+        "notes": "" if viewer.user.role is Role.CUSTOMER else booking.notes,
+        "online_meeting_link": meeting_link,
+    }
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    return moment.astimezone(zone)
+
+
+def render_event(
+    booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str = ""
+) -> Event:
+    """The booking as a VEVENT, without ORGANIZER or ATTENDEE (a subscription is no invitation)."""
+    zone = booking.zone
+    rtype = catalog.types.get(booking.type_key)
+    location = catalog.locations.get(booking.location_code)
+    before = after = timedelta(0)
+    if viewer.filters.include_buffers and rtype and not booking.all_day:
+        before = timedelta(minutes=rtype.buffer_before_minutes)
+        after = timedelta(minutes=rtype.buffer_after_minutes)
+
+    event = Event()
+    event.add("uid", booking.uid)
+    event.add("dtstamp", booking.updated_at)
+    event.add("created", booking.created_at)
+    event.add("last-modified", booking.updated_at)
+    event.add("sequence", booking.sequence)
+    if booking.all_day:
+        event.add("dtstart", booking.start_date)
+        event.add("dtend", booking.end_date)
+    else:
+        event.add("dtstart", _local(booking.start - before, zone))
+        event.add("dtend", _local(booking.end + after, zone))
+    if booking.rrule:
+        event.add("rrule", vRecur.from_ical(booking.rrule))
+        if booking.exdates:
+            excluded: list[date | datetime] = [
+                _local(x, zone).date() if booking.all_day else _local(x - before, zone)
+                for x in booking.exdates
+            ]
+            event.add("exdate", excluded)
+    event.add("status", _ICAL_STATUS[booking.status])
+    template = catalog.templates.for_type(booking.type_key)
+    values = shortcode_values(booking, catalog, viewer, meeting_link)
+    event.add("summary", render(template.summary, values) or values["service_name"])
+    description = render(template.description, values)
+    if before or after:
+        start, end = _local(booking.start, zone), _local(booking.end, zone)
+        description += (
+            f"\nAppointment {start:%H:%M}\u2013{end:%H:%M}; this event includes the buffer time."
+        )
+    if description:
+        event.add("description", description)
+    where = ", ".join(p for p in (location.name, location.address) if p) if location else ""
+    if meeting_link:
+        where = f"{where} ({meeting_link})" if where else meeting_link
+    if where:
+        event.add("location", where)
+    if rtype:
+        event.add("categories", [rtype.name])
+    event.add("transp", "TRANSPARENT" if booking.status is Status.CANCELLED else "OPAQUE")
+    return event
+
+
+def event_bytes(booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str) -> bytes:
+    return bytes(render_event(booking, catalog, viewer, meeting_link).to_ical())
+
+
+class FragmentCache:
+    """Rendered VEVENT bytes, least recently used dropped beyond ``size`` entries."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+
+    def get_or_render(self, key: tuple[object, ...], render_fn: Callable[[], bytes]) -> bytes:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+            return found
+        rendered = render_fn()
+        self._items[key] = rendered
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return rendered
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _header(name: str, refresh: timedelta) -> bytes:
+    calendar = Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", PRODID)
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("name", name)
+    calendar.add("x-wr-calname", name)
+    calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(refresh))
+    text = bytes(calendar.to_ical())
+    assert text.endswith(_END)
+    return text[: -len(_END)]
+
+
+@functools.lru_cache(maxsize=256)
+def _timezone(tzid: str, first: date, last: date) -> bytes:
+    return bytes(Timezone.from_tzinfo(ZoneInfo(tzid), tzid, first, last).to_ical())
+
+
+@dataclass(frozen=True)
+class RenderedEvents:
+    body: bytes
+    booking_ids: frozenset[int]
+    skipped: int
+
+
+def render_calendar(
+    name: str,
+    bookings: Iterable[Booking],
+    catalog: Catalog,
+    viewer: Viewer,
+    fragments: FragmentCache,
+    refresh: timedelta,
+    window_end: date,
+    meeting_links: dict[int, str] | None = None,
+) -> RenderedEvents:
+    """The whole VCALENDAR. A booking that fails to render is skipped and logged."""
+    links = meeting_links or {}
+    events: list[bytes] = []
+    ids: set[int] = set()
+    tzids: set[str] = set()
+    first: date | None = None
+    skipped = 0
+    for booking in bookings:
+        mode = viewer.attendee_mode(booking, catalog.types.get(booking.type_key))
+        key = (
+            booking.id,
+            booking.updated_at,
+            viewer.filters.include_buffers,
+            mode,
+            viewer.user.role is Role.CUSTOMER,
+            viewer.user.email if mode == "self" else "",
+            links.get(booking.id, ""),
+        )
+        try:
+            fragment = fragments.get_or_render(
+                key, partial(event_bytes, booking, catalog, viewer, links.get(booking.id, ""))
+            )
+        except Exception:
+            log.exception("booking skipped in feed", extra={"booking_id": booking.id})
+            skipped += 1
+            continue
+        events.append(fragment)
+        ids.add(booking.id)
+        if not booking.all_day:
+            tzids.add(booking.timezone)
+            day = booking.local_start.date()
+            first = day if first is None or day < first else first
+    parts = [_header(name, refresh)]
+    if first is not None:
+        start = date(first.year - 1, 1, 1)
+        end = date(max(first.year, window_end.year) + 6, 1, 1)
+        parts.extend(_timezone(tzid, start, end) for tzid in sorted(tzids))
+    parts.extend(events)
+    parts.append(_END)
+    return RenderedEvents(b"".join(parts), frozenset(ids), skipped)

@@ -1,0 +1,281 @@
+"""Serving feeds at static-file speed.
+
+Links live in memory (refreshed from the change log), so a request for a feed verifies its
+signature and looks its link up without touching SQLite. Rendered feeds are cached per link,
+with their gzip form, strong ETag and Last-Modified, until a change that concerns them arrives:
+a booking change drops exactly the feeds that showed the booking or would show it now; a change
+of a location, type, user or template drops every feed (they are rare and may change any text).
+The first render after a change reuses the VEVENT fragments of the bookings that did not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gzip
+import hashlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import format_datetime
+from urllib.parse import quote
+
+from feedserver.config import FeedsConfig
+from feedserver.errors import LinkRevoked, NotFound
+from feedserver.feeds.links import link_query
+from feedserver.feeds.render import Catalog, FragmentCache, Viewer, render_calendar
+from feedserver.feeds.templates import TemplateSet
+from feedserver.model import FeedLink
+from feedserver.store import Change, Store, StoreRunner
+from feedserver.times import utcnow
+from feedserver.tokens import InvalidToken, LinkSigner, same_nonce
+
+log = logging.getLogger(__name__)
+
+_CATALOG_ENTITIES = {"location", "type", "user", "feed_template"}
+
+
+@dataclass(frozen=True)
+class RenderedFeed:
+    link_id: int
+    link_updated: datetime
+    day: date
+    body: bytes
+    gzipped: bytes
+    etag: str  # the hash; the identity ETag is "etag", the gzip one "etag-gz"
+    last_modified: datetime
+    last_modified_http: str
+    content_disposition: str
+    booking_ids: frozenset[int]
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped)
+
+
+class FeedCache:
+    """Rendered feeds by link id, bounded by count and bytes (least recently used dropped)."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[int, RenderedFeed] = OrderedDict()
+
+    def get(self, link_id: int) -> RenderedFeed | None:
+        found = self._items.get(link_id)
+        if found is not None:
+            self._items.move_to_end(link_id)
+        return found
+
+    def put(self, feed: RenderedFeed) -> None:
+        self.drop(feed.link_id)
+        if self.max_entries == 0 or feed.size > self.max_bytes:
+            return
+        self._items[feed.link_id] = feed
+        self.bytes += feed.size
+        while len(self._items) > self.max_entries or self.bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.bytes -= dropped.size
+
+    def drop(self, link_id: int) -> None:
+        dropped = self._items.pop(link_id, None)
+        if dropped is not None:
+            self.bytes -= dropped.size
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+    def items(self) -> list[RenderedFeed]:
+        return list(self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def content_disposition(name: str) -> str:
+    """``inline`` with an ASCII filename and, for other names, the RFC 6266 UTF-8 form too."""
+    stem = name.strip()[:80] or "bookings"
+    ascii_stem = "".join(c if c.isascii() and (c.isalnum() or c in " -_.") else "_" for c in stem)
+    value = f'inline; filename="{ascii_stem}.ics"'
+    if ascii_stem != stem:
+        value += f"; filename*=UTF-8''{quote(stem + '.ics', safe='')}"
+    return value
+
+
+class FeedService:
+    def __init__(self, runner: StoreRunner, signer: LinkSigner, config: FeedsConfig) -> None:
+        self.runner = runner
+        self.signer = signer
+        self.config = config
+        self.links: dict[int, FeedLink] = {}
+        self.cache = FeedCache(config.cache_entries, config.cache_max_mb * 1024 * 1024)
+        self.fragments = FragmentCache()
+        self.renders = 0
+        self._generation: dict[int, int] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._usage: dict[int, tuple[int, datetime, str]] = {}
+
+    async def load(self) -> None:
+        links = await self.runner.run(lambda s: s.feed_links.list())
+        self.links = {link.id: link for link in links}
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def link_for_token(self, token: str) -> FeedLink:
+        try:
+            link_id, nonce = self.signer.unsign(token)
+        except InvalidToken:
+            raise NotFound("no such feed") from None
+        link = self.links.get(link_id)
+        if link is None or not same_nonce(nonce, link.nonce):
+            raise NotFound("no such feed")
+        if link.revoked_at is not None:
+            raise LinkRevoked("this feed link was revoked")
+        return link
+
+    async def feed(self, token: str) -> RenderedFeed:
+        link = self.link_for_token(token)
+        today = utcnow().date()
+        cached = self.cache.get(link.id)
+        if cached is not None and cached.link_updated == link.updated_at and cached.day == today:
+            return cached
+        lock = self._locks.setdefault(link.id, asyncio.Lock())
+        async with lock:
+            link = self.link_for_token(token)
+            cached = self.cache.get(link.id)
+            if (
+                cached is not None
+                and cached.link_updated == link.updated_at
+                and cached.day == today
+            ):
+                return cached
+            generation = self._generation.get(link.id, 0)
+            rendered = await self.runner.run(lambda s: self._render(s, link, today))
+            current = self.links.get(link.id)
+            if current is not None:  # possibly changed meanwhile: keep its other fields
+                self.links[link.id] = dataclasses.replace(
+                    current, content_etag=rendered.etag, content_changed_at=rendered.last_modified
+                )
+            if self._generation.get(link.id, 0) == generation:
+                self.cache.put(rendered)
+            return rendered
+
+    def window(self, today: date) -> tuple[datetime, datetime]:
+        midnight = datetime.combine(today, time(0), UTC)
+        return (
+            midnight - timedelta(days=self.config.window_days_past),
+            midnight + timedelta(days=self.config.window_days_ahead + 1),
+        )
+
+    def _render(self, store: Store, link: FeedLink, today: date) -> RenderedFeed:
+        """Runs on the store thread (which also owns the fragment cache)."""
+        owner = store.users.get(link.user_id)
+        if owner is None:
+            raise NotFound("no such feed")
+        start, end = self.window(today)
+        bookings = store.bookings.list(link_query(link, owner, start, end))
+        staff = store.users.get_many(sorted({b.staff_id for b in bookings}))
+        catalog = Catalog(
+            locations={loc.code: loc for loc in store.locations.list()},
+            types={t.key: t for t in store.types.list()},
+            staff=staff,
+            templates=TemplateSet.from_saved(store.feed_templates.list()),
+        )
+        refresh = timedelta(minutes=self.config.refresh_interval_minutes)
+        events = render_calendar(
+            link.name,
+            bookings,
+            catalog,
+            Viewer(owner, link.filters),
+            self.fragments,
+            refresh,
+            end.date(),
+        )
+        self.renders += 1
+        etag = hashlib.sha256(events.body).hexdigest()[:32]
+        changed_at = link.content_changed_at
+        if etag != link.content_etag or changed_at is None:
+            changed_at = utcnow()
+            store.feed_links.record_content(link.id, etag, changed_at)
+        return RenderedFeed(
+            link_id=link.id,
+            link_updated=link.updated_at,
+            day=today,
+            body=events.body,
+            gzipped=gzip.compress(events.body, compresslevel=6, mtime=0),
+            etag=etag,
+            last_modified=changed_at,
+            last_modified_http=format_datetime(changed_at, usegmt=True),
+            content_disposition=content_disposition(link.name),
+            booking_ids=events.booking_ids,
+        )
+
+    # -- invalidation -----------------------------------------------------------------------
+
+    def _invalidate(self, link_id: int) -> None:
+        self._generation[link_id] = self._generation.get(link_id, 0) + 1
+        self.cache.drop(link_id)
+
+    async def on_changes(self, changes: list[Change]) -> None:
+        link_ids = {c.entity_id for c in changes if c.entity == "feed_link"}
+        booking_ids = {c.entity_id for c in changes if c.entity == "booking"}
+        if any(c.entity in _CATALOG_ENTITIES for c in changes):
+            for link_id in list(self.links):
+                self._invalidate(link_id)
+            await self.runner.run(lambda s: self.fragments.clear())
+        if link_ids:
+            fresh = await self.runner.run(lambda s: [s.feed_links.get(i) for i in link_ids])
+            for link in fresh:
+                if link is not None:
+                    self.links[link.id] = link
+                    self._invalidate(link.id)
+        if booking_ids and len(self.cache):
+            affected = await self.runner.run(lambda s: self._affected(s, booking_ids))
+            for link_id in affected:
+                self._invalidate(link_id)
+
+    def _affected(self, store: Store, booking_ids: set[int]) -> set[int]:
+        """Cached feeds that showed one of the bookings, or whose filters match it now."""
+        affected = set()
+        for feed in self.cache.items():
+            link = self.links.get(feed.link_id)
+            owner = store.users.get(link.user_id) if link else None
+            if link is None or owner is None or feed.booking_ids & booking_ids:
+                affected.add(feed.link_id)
+                continue
+            start, end = self.window(feed.day)
+            query = dataclasses.replace(
+                link_query(link, owner, start, end), ids=sorted(booking_ids)
+            )
+            if store.bookings.ids(query):
+                affected.add(feed.link_id)
+        return affected
+
+    # -- usage ------------------------------------------------------------------------------
+
+    def record_fetch(self, link_id: int, user_agent: str) -> None:
+        count = self._usage[link_id][0] if link_id in self._usage else 0
+        self._usage[link_id] = (count + 1, utcnow(), user_agent[:300])
+
+    async def flush_usage(self) -> None:
+        pending, self._usage = self._usage, {}
+        if not pending:
+            return
+
+        def write(store: Store) -> None:
+            with store.transaction():
+                for link_id, (count, last, agent) in pending.items():
+                    store.feed_links.record_fetches(link_id, count, last, agent)
+
+        await self.runner.run(write)
+
+    async def flush_usage_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.usage_flush_seconds)
+            try:
+                await self.flush_usage()
+            except Exception:
+                log.exception("could not record feed usage")

@@ -1,0 +1,149 @@
+"""SQL for feed links and feed templates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from feedserver.model import FeedFilters, FeedLink, FeedTemplate, Scope
+from feedserver.store.changes import ChangeLog
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db, utcnow
+
+
+def _maybe(value: str | None) -> datetime | None:
+    return from_db(value) if value else None
+
+
+def _filters(text: str) -> FeedFilters:
+    data: dict[str, Any] = json.loads(text)
+    for name in ("types", "locations", "staff", "statuses"):
+        data[name] = tuple(data.get(name, ()))
+    return FeedFilters(**data)
+
+
+def _link(row: Row) -> FeedLink:
+    return FeedLink(
+        id=row["id"],
+        user_id=row["user_id"],
+        name=row["name"],
+        scope=Scope(row["scope"]),
+        filters=_filters(row["filters"]),
+        nonce=row["nonce"],
+        revoked_at=_maybe(row["revoked_at"]),
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
+        content_etag=row["content_etag"],
+        content_changed_at=_maybe(row["content_changed_at"]),
+        last_fetched_at=_maybe(row["last_fetched_at"]),
+        fetch_count=row["fetch_count"],
+        last_user_agent=row["last_user_agent"],
+    )
+
+
+class FeedLinkStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    def create(
+        self, user_id: int, name: str, scope: Scope, filters: FeedFilters, nonce: str
+    ) -> FeedLink:
+        now = to_db(utcnow())
+        link_id = self.db.insert(
+            "feed_links",
+            {
+                "user_id": user_id,
+                "name": name,
+                "scope": scope.value,
+                "filters": json.dumps(asdict(filters)),
+                "nonce": nonce,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        self.changes.record("feed_link", link_id, "created")
+        return self.get(link_id)  # type: ignore[return-value]
+
+    def get(self, link_id: int) -> FeedLink | None:
+        row = self.db.row("SELECT * FROM feed_links WHERE id = ?", (link_id,))
+        return _link(row) if row else None
+
+    def list(self, user_id: int | None = None) -> list[FeedLink]:
+        if user_id is None:
+            rows = self.db.rows("SELECT * FROM feed_links ORDER BY id")
+        else:
+            rows = self.db.rows(
+                "SELECT * FROM feed_links WHERE user_id = ? ORDER BY id", (user_id,)
+            )
+        return [_link(r) for r in rows]
+
+    def rotate(self, link_id: int, nonce: str) -> FeedLink:
+        self.db.update("feed_links", link_id, {"nonce": nonce, "updated_at": to_db(utcnow())})
+        self.changes.record("feed_link", link_id, "rotated")
+        return self.get(link_id)  # type: ignore[return-value]
+
+    def revoke(self, link_id: int) -> FeedLink:
+        now = to_db(utcnow())
+        self.db.update("feed_links", link_id, {"revoked_at": now, "updated_at": now})
+        self.changes.record("feed_link", link_id, "revoked")
+        return self.get(link_id)  # type: ignore[return-value]
+
+    def record_content(self, link_id: int, etag: str, changed_at: datetime) -> None:
+        """Remember the feed's current ETag and since when (a true Last-Modified across
+        restarts). Not a change of the link: nothing is appended to the change log."""
+        self.db.update(
+            "feed_links", link_id, {"content_etag": etag, "content_changed_at": to_db(changed_at)}
+        )
+
+    def record_fetches(self, link_id: int, count: int, last: datetime, user_agent: str) -> None:
+        self.db.execute(
+            "UPDATE feed_links SET fetch_count = fetch_count + ?, last_fetched_at = ?, "
+            "last_user_agent = ? WHERE id = ?",
+            (count, to_db(last), user_agent, link_id),
+        )
+
+
+class FeedTemplateStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    def list(self) -> list[FeedTemplate]:
+        rows = self.db.rows(
+            "SELECT f.*, t.key AS type_key FROM feed_templates f "
+            "LEFT JOIN reservation_types t ON t.id = f.type_id ORDER BY t.key IS NOT NULL, t.key"
+        )
+        return [
+            FeedTemplate(r["type_key"], r["summary"], r["description"], from_db(r["updated_at"]))
+            for r in rows
+        ]
+
+    def save(self, type_id: int | None, summary: str, description: str) -> None:
+        now = to_db(utcnow())
+        existing = self.db.scalar("SELECT id FROM feed_templates WHERE type_id IS ?", (type_id,))
+        if existing is None:
+            existing = self.db.insert(
+                "feed_templates",
+                {
+                    "type_id": type_id,
+                    "summary": summary,
+                    "description": description,
+                    "updated_at": now,
+                },
+            )
+        else:
+            self.db.update(
+                "feed_templates",
+                existing,
+                {"summary": summary, "description": description, "updated_at": now},
+            )
+        self.changes.record("feed_template", int(existing), "saved")
+
+    def delete(self, type_id: int | None) -> bool:
+        cursor = self.db.execute("DELETE FROM feed_templates WHERE type_id IS ?", (type_id,))
+        if cursor.rowcount:
+            self.changes.record("feed_template", type_id or 0, "deleted")
+        return bool(cursor.rowcount)

@@ -1,0 +1,65 @@
+"""Follows the change log and tells subscribers what changed, in order, once.
+
+Writes made through this process's API poke the watcher right away (so a revoked link is dead
+when the DELETE returns); writes from other processes (the CLI) are picked up by polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from feedserver.store import Change, Store, StoreRunner
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[list[Change]], Awaitable[None]]
+
+
+def _since(version: int, store: Store) -> list[Change]:
+    return store.changes.since(version)
+
+
+class ChangeWatcher:
+    def __init__(self, runner: StoreRunner, interval_seconds: float) -> None:
+        self.runner = runner
+        self.interval = interval_seconds
+        self.version = 0
+        self._subscribers: list[Subscriber] = []
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    async def start(self) -> None:
+        self.version = await self.runner.run(lambda s: s.changes.version())
+        self._task = asyncio.create_task(self._poll(), name="change-watcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def poke(self) -> None:
+        """Deliver every change not yet delivered."""
+        async with self._lock:
+            while True:
+                changes = await self.runner.run(partial(_since, self.version))
+                if not changes:
+                    return
+                for subscriber in self._subscribers:
+                    await subscriber(changes)
+                self.version = changes[-1].version
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.poke()
+            except Exception:
+                log.exception("change delivery failed; retrying at the next poll")

@@ -1,0 +1,91 @@
+"""GET/HEAD /feeds/{token}.ics: the subscription feed itself, and /robots.txt.
+
+Always 200 text/calendar whatever the Accept header (Google sends none). Strong ETags (one per
+content coding), a true Last-Modified, If-None-Match before If-Modified-Since, gzip on request.
+"""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+
+from aiohttp import web
+
+from feedserver.feeds.service import RenderedFeed
+from feedserver.web.state import CONFIG, FEEDS
+
+routes = web.RouteTableDef()
+
+ROBOTS = "User-agent: *\nAllow: /feeds/\nDisallow: /api/\nDisallow: /dav/\nDisallow: /meet/\n"
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether Accept-Encoding names gzip with a non-zero quality."""
+    for part in header.split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        if coding.lower() not in ("gzip", "x-gzip"):
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        return quality > 0
+    return False
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """Weak comparison (RFC 9110 §13.1.2): either coding's ETag of this content matches."""
+    for candidate in header.split(","):
+        tag = candidate.strip()
+        if tag == "*":
+            return True
+        tag = tag.removeprefix("W/").strip('"')
+        if tag in (etag, f"{etag}-gz"):
+            return True
+    return False
+
+
+def _not_modified(request: web.Request, feed: RenderedFeed) -> bool:
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        return etag_matches(if_none_match, feed.etag)
+    since = request.headers.get("If-Modified-Since")
+    if since:
+        try:
+            moment = parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        if moment.tzinfo is None:
+            return False
+        return feed.last_modified <= moment
+    return False
+
+
+@routes.get(r"/feeds/{token:[A-Za-z0-9_.-]+}.ics")
+async def serve_feed(request: web.Request) -> web.Response:
+    service = request.app[FEEDS]
+    feed = await service.feed(request.match_info["token"])
+    service.record_fetch(feed.link_id, request.headers.get("User-Agent", ""))
+    gz = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    headers = {
+        "ETag": f'"{feed.etag}-gz"' if gz else f'"{feed.etag}"',
+        "Last-Modified": feed.last_modified_http,
+        "Cache-Control": f"private, max-age={request.app[CONFIG].feeds.max_age_seconds}",
+        "Vary": "Accept-Encoding",
+    }
+    if _not_modified(request, feed):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = "text/calendar; charset=utf-8"
+    headers["Content-Disposition"] = feed.content_disposition
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=feed.gzipped, headers=headers)
+    return web.Response(body=feed.body, headers=headers)
+
+
+@routes.get("/robots.txt")
+async def robots(request: web.Request) -> web.Response:
+    return web.Response(text=ROBOTS, content_type="text/plain")
