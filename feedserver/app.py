@@ -13,12 +13,12 @@ from feedserver import __version__, instance_secrets
 from feedserver.config import Config
 from feedserver.feeds.links import FeedUrls
 from feedserver.feeds.service import FeedService
+from feedserver.logs import RequestLog
 from feedserver.store import Store, StoreRunner
 from feedserver.tokens import LinkSigner
 from feedserver.watcher import ChangeWatcher
 from feedserver.web import api_bookings, api_catalog, api_feeds, api_users, feeds
-from feedserver.web.errors import Handler, error_middleware
-from feedserver.web.logging_mw import request_log_middleware
+from feedserver.web.middleware import REQUEST_IDS, REQUEST_LOG, RequestIds, request_middleware
 from feedserver.web.state import CONFIG, FEED_URLS, FEEDS, RUNNER, SECRETS, WATCHER
 
 log = logging.getLogger(__name__)
@@ -47,25 +47,25 @@ async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     app[FEEDS] = service
     flusher = asyncio.create_task(service.flush_usage_forever(), name="feed-usage")
     yield
-    flusher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await flusher
+    await _stop(flusher)
     await service.flush_usage()
     await watcher.stop()
 
 
+async def _request_log_ctx(app: web.Application) -> AsyncIterator[None]:
+    flusher = asyncio.create_task(app[REQUEST_LOG].flush_forever(), name="request-log")
+    yield
+    await _stop(flusher)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _signer(app: web.Application, purpose: str) -> LinkSigner:
     return LinkSigner(app[SECRETS].secret_keys, purpose)
-
-
-@web.middleware
-async def deliver_changes_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """After a successful write, deliver its changes before answering: a revoked link is dead
-    and a changed booking is in its feeds when the API call returns."""
-    response = await handler(request)
-    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status < 400:
-        await request.app[WATCHER].poke()
-    return response
 
 
 async def health(request: web.Request) -> web.Response:
@@ -75,12 +75,15 @@ async def health(request: web.Request) -> web.Response:
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[request_log_middleware, error_middleware, deliver_changes_middleware],
+        middlewares=[request_middleware],
         client_max_size=config.server.max_body_bytes,
     )
     app[CONFIG] = config
+    app[REQUEST_IDS] = RequestIds()
+    app[REQUEST_LOG] = RequestLog()
     app[SECRETS] = instance_secrets.load_or_create(config)
     app[FEED_URLS] = FeedUrls(config.public_url, _signer(app, "feed-link"))
+    app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_feeds_ctx)
     app.router.add_get("/healthz", health)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
 import sys
+import threading
+import time
 from typing import Any
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -13,19 +16,77 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
-def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "time": logging.Formatter().formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-        "level": record.levelname.lower(),
-        "logger": record.name,
-        "msg": record.getMessage(),
-    }
-    for key, value in record.__dict__.items():
-        if key not in _RESERVED and not key.startswith("_"):
-            out[key] = value
-    if record.exc_info:
-        out["exc"] = logging.Formatter().formatException(record.exc_info)
-    return out
+class _StructuredFormatter(logging.Formatter):
+    """Collects a record's fields: time, level, logger, message, then every ``extra``."""
+
+    _second = -1
+    _stamp = ""
+
+    def _time(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # one strftime per second, not per line
+            self._second, self._stamp = second, self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+        return self._stamp
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "time": self._time(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        prepared = record.__dict__.get("fields")
+        if isinstance(prepared, dict):  # a RequestLog line: its fields are given, no scan
+            out.update(prepared)
+        else:
+            for key, value in record.__dict__.items():  # the ``extra`` fields, in order
+                if key not in _RESERVED and key[0] != "_":
+                    out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return out
+
+
+class RequestLog:
+    """One line per HTTP request on the ``feedserver.http`` logger.
+
+    Lines are collected and handed to logging in batches (when ``max_pending`` lines wait, and
+    by ``flush_forever`` every ``interval`` seconds), like a buffered access log: emitting them
+    one by one from the request path cost a quarter of a cached feed's throughput. Each record
+    keeps the time of its request.
+    """
+
+    def __init__(self, name: str = "feedserver.http", max_pending: int = 256) -> None:
+        self.logger = logging.getLogger(name)
+        self.max_pending = max_pending
+        self._pending: list[tuple[float, dict[str, Any]]] = []
+
+    def line(self, fields: dict[str, Any]) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        self._pending.append((time.time(), fields))
+        if len(self._pending) >= self.max_pending:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for created, fields in pending:
+            record = logging.LogRecord(
+                self.logger.name, logging.INFO, __file__, 0, "request", None, None
+            )
+            record.created = created
+            record.msecs = (created - int(created)) * 1000
+            record.fields = fields
+            record.request_id = fields.get("request_id")
+            self.logger.handle(record)
+
+    async def flush_forever(self, interval: float = 0.25) -> None:
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                self.flush()
+        finally:
+            self.flush()
 
 
 class RequestIdFilter(logging.Filter):
@@ -39,16 +100,23 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_StructuredFormatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(_fields(record), default=str, ensure_ascii=False)
+        return json.dumps(self.fields(record), default=str, ensure_ascii=False)
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_StructuredFormatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = _fields(record)
-        time, level = fields.pop("time"), fields.pop("level")
-        head = f"{time} {level:7} {fields.pop('logger')}: {fields.pop('msg')}"
+        prepared = record.__dict__.get("fields")
+        if isinstance(prepared, dict):  # RequestLog: the hot path, formatted directly
+            tail = " ".join([f"{k}={_quote(v)}" for k, v in prepared.items()])
+            level = record.levelname.lower()
+            return f"{self._time(record)} {level:7} {record.name}: request {tail}"
+        fields = self.fields(record)
+        head = (
+            f"{fields.pop('time')} {fields.pop('level'):7} {fields.pop('logger')}: "
+            f"{fields.pop('msg')}"
+        )
         exc = fields.pop("exc", None)
         tail = " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
         line = f"{head} {tail}" if tail else head
@@ -57,11 +125,47 @@ class TextFormatter(logging.Formatter):
 
 def _quote(value: Any) -> str:
     text = str(value)
-    return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
+    if not text or " " in text or '"' in text or "\n" in text:
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes log lines through a 64 KiB buffer instead of one write per line: the buffer is
+    flushed every ``interval`` seconds, at once for warnings and errors, and at exit."""
+
+    def __init__(self, fd: int, interval: float = 0.5) -> None:
+        stream = open(fd, "w", buffering=1 << 16, encoding="utf-8", closefd=False)  # noqa: SIM115
+        super().__init__(stream)
+        self._stop = threading.Event()
+        self._interval = interval
+        threading.Thread(target=self._flusher, name="log-flush", daemon=True).start()
+
+    def _flusher(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+            if record.levelno >= logging.WARNING:
+                self.flush()
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+        super().close()
 
 
 def configure(level: str = "INFO", fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    # Our lines carry no thread or process fields: skip collecting them for every record
+    # (the optimisation the logging HOWTO recommends).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    handler = BufferedStreamHandler(sys.stderr.fileno())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()

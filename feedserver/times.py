@@ -21,7 +21,7 @@ def to_db(moment: datetime) -> str:
 
 
 def from_db(text: str) -> datetime:
-    return datetime.strptime(text, UTC_FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)  # "...Z" parses as UTC (C code; strptime is 10x slower)
 
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.feedhelp import parse
 from tests.process import serve
 
 
@@ -62,3 +64,52 @@ async def test_init_demo_serve_and_book_over_http(tmp_path: Path) -> None:
     log = next(tmp_path.glob("serve-*.log")).read_text()
     assert "method=POST path=/api/bookings status=201" in log
     assert token not in log
+
+
+async def test_feed_subscription_over_a_real_socket(tmp_path: Path) -> None:
+    """A link made with the CLI works against the running server, answers 304 to a
+    revalidation, and a CLI revoke reaches the server through the change log."""
+    token = _cli("init", cwd=tmp_path).strip().splitlines()[-1]
+    _cli("demo", "--bookings", "40", cwd=tmp_path)
+    env = {"FEEDSERVER_STORAGE_CHANGE_POLL_MS": "50"}
+    with serve(tmp_path / "data", env=env) as (base, _):
+        out = _cli(
+            "feeds",
+            "create",
+            "--user",
+            "owner@demo.feedserver.test",
+            "--scope",
+            "all",
+            "--include-pending",
+            cwd=tmp_path,
+        )
+        path = "/feeds/" + out.split("/feeds/", 1)[1].split()[0]
+        async with aiohttp.ClientSession(base) as http:
+            async with http.get(
+                path,
+                headers={"User-Agent": "Google-Calendar-Importer"},
+                skip_auto_headers=["Accept"],
+            ) as response:
+                assert response.status == 200
+                assert response.headers["Content-Encoding"] == "gzip"
+                body = await response.read()
+                etag = response.headers["ETag"]
+            calendar = parse(body)
+            assert len(calendar.walk("VEVENT")) >= 40
+            async with http.get(path, headers={"If-None-Match": etag}) as response:
+                assert response.status == 304
+            link_id = out.split()[2]
+            _cli("feeds", "revoke", link_id, cwd=tmp_path)
+            for _ in range(100):
+                async with http.get(path) as response:
+                    if response.status == 410:
+                        break
+                await asyncio.sleep(0.05)
+            assert response.status == 410
+        async with (
+            aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"}) as http,
+            http.get("/api/feeds") as response,
+        ):
+            (row,) = (await response.json())["feeds"]
+            assert row["revoked"] and row["fetch_count"] >= 2
+            assert row["last_user_agent"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from feedserver.logs import JsonFormatter, TextFormatter
-from feedserver.web.logging_mw import redact
+from feedserver.web.middleware import REQUEST_LOG, redact
 from tests.conftest import Api
 
 
@@ -19,6 +19,7 @@ async def test_each_request_logs_id_method_path_status_duration(
     caplog.set_level(logging.INFO, logger="feedserver.http")
     response = await api.client.get("/healthz", headers={"X-Request-Id": "abc-123"})
     assert response.headers["X-Request-Id"] == "abc-123"
+    api.client.app[REQUEST_LOG].flush()
     record = next(r for r in caplog.records if r.name == "feedserver.http")
     fields: dict[str, Any] = json.loads(JsonFormatter().format(record))
     assert fields["method"] == "GET" and fields["path"] == "/healthz"

@@ -15,8 +15,9 @@ import dataclasses
 import gzip
 import hashlib
 import logging
+import time as time_module
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from urllib.parse import quote
@@ -34,9 +35,10 @@ from feedserver.tokens import InvalidToken, LinkSigner, same_nonce
 log = logging.getLogger(__name__)
 
 _CATALOG_ENTITIES = {"location", "type", "user", "feed_template"}
+_VERIFIED_TOKENS = 10_000  # signatures checked once, then remembered (bounded)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RenderedFeed:
     link_id: int
     link_updated: datetime
@@ -48,6 +50,8 @@ class RenderedFeed:
     last_modified_http: str
     content_disposition: str
     booking_ids: frozenset[int]
+    # Response headers, computed once per rendering by the HTTP layer.
+    http_headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -116,7 +120,10 @@ class FeedService:
         self.renders = 0
         self._generation: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
-        self._usage: dict[int, tuple[int, datetime, str]] = {}
+        self._usage: dict[int, tuple[int, float, str]] = {}
+        self._verified: dict[str, tuple[int, str]] = {}
+        self._today = date.min
+        self._day_ends = 0.0
 
     async def load(self) -> None:
         links = await self.runner.run(lambda s: s.feed_links.list())
@@ -125,10 +132,16 @@ class FeedService:
     # -- serving ----------------------------------------------------------------------------
 
     def link_for_token(self, token: str) -> FeedLink:
-        try:
-            link_id, nonce = self.signer.unsign(token)
-        except InvalidToken:
-            raise NotFound("no such feed") from None
+        verified = self._verified.get(token)
+        if verified is None:
+            try:
+                verified = self.signer.unsign(token)
+            except InvalidToken:
+                raise NotFound("no such feed") from None
+            if len(self._verified) >= _VERIFIED_TOKENS:
+                self._verified.clear()
+            self._verified[token] = verified  # only genuine signatures are remembered
+        link_id, nonce = verified
         link = self.links.get(link_id)
         if link is None or not same_nonce(nonce, link.nonce):
             raise NotFound("no such feed")
@@ -136,12 +149,35 @@ class FeedService:
             raise LinkRevoked("this feed link was revoked")
         return link
 
-    async def feed(self, token: str) -> RenderedFeed:
+    def today(self) -> date:
+        """The current UTC day, recomputed only when a day has passed."""
+        now = time_module.time()
+        if now >= self._day_ends:
+            current = datetime.fromtimestamp(now, UTC)
+            self._today = current.date()
+            self._day_ends = datetime.combine(
+                self._today + timedelta(days=1), time(0), UTC
+            ).timestamp()
+        return self._today
+
+    def cached(self, token: str) -> RenderedFeed | None:
+        """The feed for a token if its rendering is current (no await: the hot path);
+        NotFound or LinkRevoked for a bad token."""
         link = self.link_for_token(token)
-        today = utcnow().date()
         cached = self.cache.get(link.id)
-        if cached is not None and cached.link_updated == link.updated_at and cached.day == today:
-            return cached
+        current = (
+            cached is not None
+            and cached.link_updated == link.updated_at
+            and cached.day == self.today()
+        )
+        return cached if current else None
+
+    async def feed(self, token: str) -> RenderedFeed:
+        found = self.cached(token)
+        if found is not None:
+            return found
+        link = self.link_for_token(token)
+        today = self.today()
         lock = self._locks.setdefault(link.id, asyncio.Lock())
         async with lock:
             link = self.link_for_token(token)
@@ -258,7 +294,7 @@ class FeedService:
 
     def record_fetch(self, link_id: int, user_agent: str) -> None:
         count = self._usage[link_id][0] if link_id in self._usage else 0
-        self._usage[link_id] = (count + 1, utcnow(), user_agent[:300])
+        self._usage[link_id] = (count + 1, time_module.time(), user_agent[:300])
 
     async def flush_usage(self) -> None:
         pending, self._usage = self._usage, {}
@@ -268,7 +304,8 @@ class FeedService:
         def write(store: Store) -> None:
             with store.transaction():
                 for link_id, (count, last, agent) in pending.items():
-                    store.feed_links.record_fetches(link_id, count, last, agent)
+                    moment = datetime.fromtimestamp(int(last), UTC)
+                    store.feed_links.record_fetches(link_id, count, moment, agent)
 
         await self.runner.run(write)
 

@@ -57,22 +57,21 @@ _HTTP_CODES = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except errors.FeedserverError as exc:
+def error_to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The JSON error response for an exception raised by a handler (re-raises what is not an
+    error: redirects and other HTTP exceptions below 400)."""
+    if isinstance(exc, errors.FeedserverError):
         status = status_of(exc)
         headers = {}
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="feedserver", charset="UTF-8"'
         return error_response(status, exc.code, exc.message, exc.field, headers)
-    except web.HTTPRequestEntityTooLarge:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[CONFIG].server.max_body_bytes
         return error_response(413, "too_large", f"the request body is larger than {limit} bytes")
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400 or exc.content_type == "application/json":
-            raise
+            raise exc
         kept = {
             k: v
             for k, v in exc.headers.items()
@@ -81,6 +80,5 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(
             exc.status, _HTTP_CODES.get(exc.status, "error"), exc.reason, headers=kept
         )
-    except Exception:
-        log.exception("unhandled error")
-        return error_response(500, "internal", "internal server error; see the server log")
+    log.error("unhandled error", exc_info=exc)
+    return error_response(500, "internal", "internal server error; see the server log")

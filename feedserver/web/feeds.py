@@ -20,6 +20,8 @@ ROBOTS = "User-agent: *\nAllow: /feeds/\nDisallow: /api/\nDisallow: /dav/\nDisal
 
 def accepts_gzip(header: str) -> bool:
     """Whether Accept-Encoding names gzip with a non-zero quality."""
+    if "gzip" not in header:
+        return False
     for part in header.split(","):
         coding, *params = (p.strip() for p in part.split(";"))
         if coding.lower() not in ("gzip", "x-gzip"):
@@ -64,26 +66,39 @@ def _not_modified(request: web.Request, feed: RenderedFeed) -> bool:
     return False
 
 
+def _headers(request: web.Request, feed: RenderedFeed, gz: bool) -> dict[str, str]:
+    """The response headers of a rendering, computed once per rendering and coding."""
+    kind = "gzip" if gz else "identity"
+    found = feed.http_headers.get(kind)
+    if found is None:
+        found = {
+            "ETag": f'"{feed.etag}-gz"' if gz else f'"{feed.etag}"',
+            "Last-Modified": feed.last_modified_http,
+            "Cache-Control": f"private, max-age={request.app[CONFIG].feeds.max_age_seconds}",
+            "Vary": "Accept-Encoding",
+        }
+        feed.http_headers[kind] = found
+    return found
+
+
 @routes.get(r"/feeds/{token:[A-Za-z0-9_.-]+}.ics")
 async def serve_feed(request: web.Request) -> web.Response:
     service = request.app[FEEDS]
-    feed = await service.feed(request.match_info["token"])
-    service.record_fetch(feed.link_id, request.headers.get("User-Agent", ""))
-    gz = accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    headers = {
-        "ETag": f'"{feed.etag}-gz"' if gz else f'"{feed.etag}"',
-        "Last-Modified": feed.last_modified_http,
-        "Cache-Control": f"private, max-age={request.app[CONFIG].feeds.max_age_seconds}",
-        "Vary": "Accept-Encoding",
-    }
+    token = request.match_info["token"]
+    feed = service.cached(token) or await service.feed(token)
+    headers = request.headers
+    service.record_fetch(feed.link_id, headers.get("User-Agent", ""))
+    gz = accepts_gzip(headers.get("Accept-Encoding", ""))
     if _not_modified(request, feed):
-        return web.Response(status=304, headers=headers)
-    headers["Content-Type"] = "text/calendar; charset=utf-8"
-    headers["Content-Disposition"] = feed.content_disposition
+        return web.Response(status=304, headers=_headers(request, feed, gz))
+    response = web.Response(
+        body=feed.gzipped if gz else feed.body, headers=_headers(request, feed, gz)
+    )
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = feed.content_disposition
     if gz:
-        headers["Content-Encoding"] = "gzip"
-        return web.Response(body=feed.gzipped, headers=headers)
-    return web.Response(body=feed.body, headers=headers)
+        response.headers["Content-Encoding"] = "gzip"
+    return response
 
 
 @routes.get("/robots.txt")

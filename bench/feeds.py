@@ -1,0 +1,350 @@
+"""Feed serving benchmark: feedserver against an in-memory aiohttp handler and Radicale.
+
+For each N it builds a database of N bookings, starts the real server (``feedserver serve``),
+creates an organisation-wide feed link, and measures on loopback, with load from a separate
+process (wrk when installed, else an aiohttp client pool):
+
+- cold render after a change: a booking is changed through the API, then the next GET is
+  timed (median of several rounds), i.e. invalidation + query + fragment assembly + gzip;
+- warm GET requests/s and 304 (If-None-Match) requests/s;
+- the same two rates from a minimal aiohttp handler that returns the same bytes from memory;
+- stock Radicale serving the same bookings as a calendar collection (GET of the collection).
+
+Usage: python bench/feeds.py [--sizes 100,2000,10000] [--duration 5] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from feedserver import config as config_mod  # noqa: E402
+from feedserver import instance_secrets  # noqa: E402
+from feedserver.domain import accounts, catalog  # noqa: E402
+from feedserver.feeds import links  # noqa: E402
+from feedserver.feeds.links import FeedUrls  # noqa: E402
+from feedserver.model import Attendee  # noqa: E402
+from feedserver.store import Store  # noqa: E402
+from feedserver.times import to_db  # noqa: E402
+from feedserver.tokens import LinkSigner  # noqa: E402
+from tests.process import free_port  # noqa: E402
+
+ZONES = ["Europe/Paris", "America/New_York", "Europe/Berlin", "Asia/Tokyo"]
+
+
+def build(data_dir: Path, n: int) -> tuple[str, str, int]:
+    """Database with N confirmed bookings; returns (admin token, feed path, a booking id)."""
+    config = config_mod.load(None, environ={}, overrides={"storage.data_dir": str(data_dir)})
+    secrets = instance_secrets.load_or_create(config)
+    store = Store(config.database_path)
+    for i, zone in enumerate(ZONES):
+        catalog.create_location(
+            store,
+            {
+                "code": f"LOC{i}",
+                "name": f"Location {i}",
+                "address": f"{i} Main Street",
+                "timezone": zone,
+            },
+        )
+    catalog.create_type(
+        store,
+        {"key": "session", "name": "Session", "duration_minutes": 45, "buffer_after_minutes": 15},
+    )
+    owner = accounts.create_user(
+        store,
+        {
+            "email": "owner@bench.test",
+            "name": "Owner",
+            "role": "admin",
+            "password": "bench-password",
+        },
+    )
+    staff = [
+        accounts.create_user(
+            store, {"email": f"staff{i}@bench.test", "name": f"Staff {i}", "role": "staff"}
+        )
+        for i in range(20)
+    ]
+    type_id = store.types.get("session").id
+    locations = store.locations.list()
+    start0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=20)
+    now = to_db(datetime.now(UTC))
+    first_id = 0
+    with store.transaction():
+        for i in range(n):
+            member = staff[i % len(staff)]
+            location = locations[i % len(locations)]
+            start = start0 + timedelta(hours=(i // len(staff)) * 7 % (24 * 300))
+            booking = store.bookings.create(
+                {
+                    "uid": f"bench-{i}@feedserver",
+                    "type_id": type_id,
+                    "location_id": location.id,
+                    "staff_id": member.id,
+                    "start_utc": to_db(start),
+                    "end_utc": to_db(start + timedelta(minutes=45)),
+                    "last_end_utc": to_db(start + timedelta(minutes=45)),
+                    "timezone": location.timezone,
+                    "all_day": 0,
+                    "rrule": None,
+                    "exdates": [],
+                    "status": "confirmed",
+                    "title": "",
+                    "notes": f"Benchmark booking {i} — ünïcødé",
+                    "sequence": 0,
+                    "source": "api",
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                [Attendee(f"guest{i}@example.com", f"Guest {i}")],
+            )
+            first_id = first_id or booking.id
+    link = links.create_link(
+        store, {"user": owner.email, "scope": "all", "name": "Everything", "show_attendees": True}
+    )
+    store.close()
+    url = FeedUrls("http://x", LinkSigner(secrets.secret_keys, "feed-link")).https(link)
+    return secrets.admin_token, url.removeprefix("http://x"), first_id
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer") from exc
+            time.sleep(0.1)
+
+
+def wait_for_status(url: str, timeout: float = 30) -> None:
+    """Wait until the server answers at all (any HTTP status)."""
+    deadline = time.monotonic() + timeout
+    while fetch(url)[0] == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer")
+        time.sleep(0.1)
+
+
+def load(url: str, headers: dict[str, str], duration: int, connections: int) -> float:
+    """Requests per second from a separate process."""
+    if shutil.which("wrk"):
+        args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "60s", url]
+        for name, value in headers.items():
+            args[1:1] = ["-H", f"{name}: {value}"]
+        out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+        if "Non-2xx or 3xx" in out or "Socket errors" in out:
+            raise RuntimeError(f"errors under load:\n{out}")
+        return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "load.py"),
+            url,
+            str(duration),
+            str(connections),
+            json.dumps(headers),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(json.loads(out)["rps"])
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, b"", dict(exc.headers)
+    except OSError:
+        return 0, b"", {}
+
+
+def cold_render_ms(base: str, token: str, path: str, booking_id: int, rounds: int = 7) -> float:
+    timings = []
+    for i in range(rounds):
+        body = json.dumps({"title": f"changed {i}"}).encode()
+        request = urllib.request.Request(  # noqa: S310
+            f"{base}/api/bookings/{booking_id}",
+            data=body,
+            method="PATCH",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=30).read()  # noqa: S310
+        started = time.perf_counter()
+        status, _, _ = fetch(base + path)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert status == 200
+    return statistics.median(timings)
+
+
+def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args, stdout=log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+
+
+def radicale_rate(work: Path, body: bytes, duration: int) -> float:
+    port = free_port()
+    folder = work / "radicale"
+    process = start(
+        [
+            sys.executable,
+            "-m",
+            "radicale",
+            "--server-hosts",
+            f"127.0.0.1:{port}",
+            "--storage-filesystem-folder",
+            str(folder),
+            "--auth-type",
+            "none",
+            "--rights-type",
+            "owner_only",
+            "--web-type",
+            "none",
+            "--logging-level",
+            "warning",
+        ],
+        work / "radicale.log",
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": "Basic " + base64.b64encode(b"bench:bench").decode()}
+        wait_for_status(f"{base}/.well-known/caldav")
+        request = urllib.request.Request(  # noqa: S310
+            f"{base}/bench/calendar/",
+            data=body,
+            method="PUT",
+            headers={"Content-Type": "text/calendar; charset=utf-8", **auth},
+        )
+        urllib.request.urlopen(request, timeout=600).read()  # noqa: S310
+        fetch(f"{base}/bench/calendar/", auth)  # the first GET builds Radicale's item cache
+        # Radicale renders the collection for each GET (no 304): a few connections suffice to
+        # keep its threads busy, more only time out.
+        return load(f"{base}/bench/calendar/", auth, max(duration, 10), 4)
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def run(n: int, duration: int, connections: int) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix=f"feedbench-{n}-"))
+    try:
+        token, path, booking_id = build(work / "data", n)
+        port = free_port()
+        server = start(
+            [
+                sys.executable,
+                "-m",
+                "feedserver",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(work / "data"),
+            ],
+            work / "server.log",
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(f"{base}/healthz")
+            status, body, headers = fetch(base + path)
+            assert status == 200, status
+            cold = cold_render_ms(base, token, path, booking_id)
+            status, body, headers = fetch(base + path)
+            etag = headers["ETag"]
+            warm = load(base + path, {}, duration, connections)
+            not_modified = load(base + path, {"If-None-Match": etag}, duration, connections)
+        finally:
+            server.terminate()
+            server.wait()
+        (work / "feed.ics").write_bytes(body)
+        ref_port = free_port()
+        reference = start(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "reference_server.py"),
+                str(work / "feed.ics"),
+                str(ref_port),
+            ],
+            work / "reference.log",
+        )
+        try:
+            ref = f"http://127.0.0.1:{ref_port}/feed.ics"
+            wait_for(ref)
+            ref_etag = fetch(ref)[2]["ETag"]
+            ref_warm = load(ref, {}, duration, connections)
+            ref_304 = load(ref, {"If-None-Match": ref_etag}, duration, connections)
+        finally:
+            reference.terminate()
+            reference.wait()
+        radicale = radicale_rate(work, body, duration)
+        return {
+            "n": n,
+            "bytes": len(body),
+            "cold_ms": cold,
+            "warm": warm,
+            "ref_warm": ref_warm,
+            "not_modified": not_modified,
+            "ref_304": ref_304,
+            "radicale": radicale,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,2000,10000")
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    tool = "wrk" if shutil.which("wrk") else "aiohttp client pool (bench/load.py)"
+    print(
+        f"load generator: {tool}, {args.connections} connections, {args.duration} s per rate, "
+        f"{os.cpu_count()} cores",
+        file=sys.stderr,
+    )
+    rows = []
+    for n in (int(x) for x in args.sizes.split(",")):
+        print(f"N={n}...", file=sys.stderr)
+        rows.append(run(n, args.duration, args.connections))
+    print(
+        "| N | feed size | cold render after a change | GET/s | in-memory GET/s | ratio "
+        "| 304/s | in-memory 304/s | ratio | Radicale GET/s | vs Radicale |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['n']} | {r['bytes'] / 1024:.0f} KiB | {r['cold_ms']:.1f} ms "
+            f"| {r['warm']:.0f} | {r['ref_warm']:.0f} | {r['warm'] / r['ref_warm']:.0%} "
+            f"| {r['not_modified']:.0f} | {r['ref_304']:.0f} "
+            f"| {r['not_modified'] / r['ref_304']:.0%} "
+            f"| {r['radicale']:.1f} | {r['warm'] / r['radicale']:.0f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

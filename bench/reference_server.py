@@ -1,0 +1,37 @@
+"""The reference: a minimal aiohttp handler returning a file's bytes from memory, with a
+strong ETag and If-None-Match, and nothing else (no routing by token, no logging, no auth).
+
+Usage: python bench/reference_server.py FILE PORT
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+
+def make_app(body: bytes) -> web.Application:
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+    async def handler(request: web.Request) -> web.Response:
+        headers = {"ETag": etag, "Content-Type": "text/calendar; charset=utf-8"}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/feed.ics", handler)
+    return app
+
+
+if __name__ == "__main__":
+    web.run_app(
+        make_app(Path(sys.argv[1]).read_bytes()),
+        host="127.0.0.1",
+        port=int(sys.argv[2]),
+        access_log=None,
+        print=None,
+    )

@@ -1,0 +1,123 @@
+"""The ``feedserver`` command: serve, init, demo and administration subcommands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from aiohttp import web
+
+from feedserver import demo, instance_secrets, logs
+from feedserver.app import create_app
+from feedserver.cli import admin, feeds
+from feedserver.cli.common import load_config, with_store
+from feedserver.config import Config
+from feedserver.store import BookingQuery, Store
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    envvar="FEEDSERVER_CONFIG",
+    help="TOML configuration file (default: none, built-in defaults).",
+)
+@click.version_option(package_name="feedserver")
+def main(config: str | None) -> None:
+    """feedserver: .ics feeds, CalDAV and a calendar bridge for booking systems."""
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (server.host).")
+@click.option("--port", type=int, help="Port to listen on (server.port).")
+@click.option("--public-url", help="Base of every printed link (server.public_url).")
+@click.option("--data-dir", help="Runtime data directory (storage.data_dir).")
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    public_url: str | None,
+    data_dir: str | None,
+) -> None:
+    """Run the HTTP server."""
+    config = load_config(
+        ctx.find_root().params.get("config"),
+        {
+            "server.host": host,
+            "server.port": port,
+            "server.public_url": public_url,
+            "storage.data_dir": data_dir,
+        },
+    )
+    logs.configure(config.logging.level, config.logging.format)
+    app = create_app(config)
+    logging.getLogger("feedserver").info(
+        "listening", extra={"url": config.public_url, "data_dir": str(config.data_dir)}
+    )
+    web.run_app(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+    )
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the data directory, the database and the secrets; print the admin token once."""
+    config = load_config(ctx.find_root().params.get("config"))
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    Store(config.database_path).close()
+    secrets = instance_secrets.load_or_create(config)
+    click.echo(f"database: {config.database_path}")
+    if "admin_token" in secrets.generated:
+        click.echo(
+            f"admin token (shown once; kept in {config.data_dir / instance_secrets.SECRETS_FILE}):"
+        )
+        click.echo(secrets.admin_token)
+    else:
+        click.echo(
+            "already initialised: the admin token is unchanged "
+            f"({'configured' if config.security.admin_token else 'in secrets.json'})."
+        )
+
+
+@main.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has bookings.")
+@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
+@click.option(
+    "--bookings",
+    "count",
+    type=int,
+    default=300,
+    show_default=True,
+    help="How many single bookings to create (recurring series come on top).",
+)
+@with_store
+def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int) -> None:
+    """Load a realistic demo organisation (3 locations, 5 types, staff, customers, bookings)."""
+    if store.bookings.list(BookingQuery(limit=1)) and if_empty:
+        click.echo("the database already has bookings; demo data not loaded")
+        return
+    with click.progressbar(length=count, label="creating bookings", file=sys.stderr) as bar:
+        summary = demo.load(store, seed=seed, count=count, progress=bar.update)
+    credentials = config.data_dir / "demo-accounts.txt"
+    demo.write_credentials(credentials, summary.passwords)
+    click.echo(
+        f"demo organisation loaded: {summary.locations} locations, {summary.types} types, "
+        f"{summary.users} users, {summary.bookings} bookings "
+        f"({summary.skipped} candidate slots skipped as double bookings)"
+    )
+    click.echo(f"personal accounts and their passwords: {credentials}")
+
+
+main.add_command(admin.locations)
+main.add_command(admin.types)
+main.add_command(admin.users)
+main.add_command(feeds.feeds)

@@ -1,0 +1,102 @@
+"""Administration subcommands: locations, reservation types, users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from feedserver.cli.common import with_store
+from feedserver.config import Config
+from feedserver.domain import accounts, catalog
+from feedserver.store import Store
+
+
+@click.group()
+def locations() -> None:
+    """Locations with their short codes."""
+
+
+@locations.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--address", default="")
+@click.option("--timezone", required=True, help="IANA timezone, e.g. Europe/Paris.")
+@with_store
+def locations_add(
+    store: Store, config: Config, code: str, name: str, address: str, timezone: str
+) -> None:
+    """Add a location."""
+    location = catalog.create_location(
+        store, {"code": code, "name": name, "address": address, "timezone": timezone}
+    )
+    click.echo(f"location {location.code} created")
+
+
+@locations.command("list")
+@with_store
+def locations_list(store: Store, config: Config) -> None:
+    """List locations."""
+    for location in store.locations.list():
+        click.echo(f"{location.code:12} {location.name} ({location.timezone})")
+
+
+@click.group()
+def types() -> None:
+    """Reservation types (services)."""
+
+
+@types.command("add")
+@click.argument("key")
+@click.option("--name", required=True)
+@click.option("--duration", "duration_minutes", type=int, required=True, help="Minutes.")
+@click.option("--buffer-before", "buffer_before_minutes", type=int, default=0)
+@click.option("--buffer-after", "buffer_after_minutes", type=int, default=0)
+@click.option("--online", is_flag=True, help="An online meeting service.")
+@click.option("--color", default="")
+@with_store
+def types_add(store: Store, config: Config, key: str, **values: Any) -> None:
+    """Add a reservation type."""
+    rtype = catalog.create_type(store, {"key": key, **values})
+    click.echo(f"reservation type {rtype.key} created")
+
+
+@types.command("list")
+@with_store
+def types_list(store: Store, config: Config) -> None:
+    """List reservation types."""
+    for rtype in store.types.list():
+        click.echo(f"{rtype.key:20} {rtype.name} ({rtype.duration_minutes} min)")
+
+
+@click.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("add")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["admin", "staff", "customer"]), default="customer")
+@click.option("--timezone", default="UTC")
+@click.option("--location", "primary_location", default=None, help="Primary location code.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted when not given.",
+)
+@with_store
+def users_add(store: Store, config: Config, **values: Any) -> None:
+    """Add a user account."""
+    user = accounts.create_user(store, {k: v for k, v in values.items() if v is not None})
+    click.echo(f"user {user.id} <{user.email}> created")
+
+
+@users.command("list")
+@with_store
+def users_list(store: Store, config: Config) -> None:
+    """List user accounts."""
+    for user in store.users.list():
+        click.echo(f"{user.id:5} {user.role.value:9} {user.email} ({user.name})")

@@ -1,0 +1,41 @@
+"""What every subcommand shares: loading the configuration and opening the store."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from feedserver import config as config_mod
+from feedserver.config import Config, ConfigError
+from feedserver.errors import FeedserverError
+from feedserver.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_config(config_path: str | None, overrides: dict[str, Any] | None = None) -> Config:
+    try:
+        return config_mod.load(config_path, overrides=overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from exc
+
+
+def with_store(fn: F) -> F:
+    """Give a subcommand the configured ``Store``; domain errors become clean CLI errors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        config = load_config(ctx.find_root().params.get("config"))
+        store = Store(config.database_path)
+        try:
+            return fn(store, config, *args, **kwargs)
+        except FeedserverError as exc:
+            raise click.ClickException(exc.message) from exc
+        finally:
+            store.close()
+
+    return wrapper  # type: ignore[return-value]
