@@ -43,7 +43,7 @@ from feedserver.model import Attendee  # noqa: E402
 from feedserver.store import Store  # noqa: E402
 from feedserver.times import to_db  # noqa: E402
 from feedserver.tokens import LinkSigner  # noqa: E402
-from tests.process import free_port  # noqa: E402
+from tests.process import free_port, wait_until_up  # noqa: E402
 
 ZONES = ["Europe/Paris", "America/New_York", "Europe/Berlin", "Asia/Tokyo"]
 
@@ -122,18 +122,6 @@ def build(data_dir: Path, n: int) -> tuple[str, str, int]:
     store.close()
     url = FeedUrls("http://x", LinkSigner(secrets.secret_keys, "feed-link")).https(link)
     return secrets.admin_token, url.removeprefix("http://x"), first_id
-
-
-def wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310
-                return
-        except OSError as exc:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer") from exc
-            time.sleep(0.1)
 
 
 def wait_for_status(url: str, timeout: float = 30) -> None:
@@ -269,7 +257,7 @@ def run(n: int, duration: int, connections: int) -> dict[str, float]:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_for(f"{base}/healthz")
+            wait_until_up(f"{base}/healthz")
             status, body, headers = fetch(base + path)
             assert status == 200, status
             cold = cold_render_ms(base, token, path, booking_id)
@@ -293,7 +281,7 @@ def run(n: int, duration: int, connections: int) -> dict[str, float]:
         )
         try:
             ref = f"http://127.0.0.1:{ref_port}/feed.ics"
-            wait_for(ref)
+            wait_until_up(ref)
             ref_etag = fetch(ref)[2]["ETag"]
             ref_warm = load(ref, {}, duration, connections)
             ref_304 = load(ref, {"If-None-Match": ref_etag}, duration, connections)

@@ -19,6 +19,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_up(
+    url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``url`` until it answers 2xx; fail early if ``process`` exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310
+                return
+        except OSError as exc:
+            if (process is not None and process.poll() is not None) or (
+                time.monotonic() > deadline
+            ):
+                raise RuntimeError(f"{url} did not answer") from exc
+            time.sleep(0.1)
+
+
 @contextmanager
 def serve(
     data_dir: Path, env: dict[str, str] | None = None, timeout: float = 20.0
@@ -43,17 +60,11 @@ def serve(
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        (data_dir.parent / f"serve-{port}.log").read_text()
-                    ) from None
-                time.sleep(0.1)
+        try:
+            wait_until_up(f"{base}/healthz", timeout, process)
+        except RuntimeError as exc:
+            log.flush()
+            raise RuntimeError((data_dir.parent / f"serve-{port}.log").read_text()) from exc
         yield base, process
     finally:
         process.terminate()
