@@ -176,18 +176,12 @@ class FeedService:
         found = self.cached(token)
         if found is not None:
             return found
-        link = self.link_for_token(token)
-        today = self.today()
-        lock = self._locks.setdefault(link.id, asyncio.Lock())
-        async with lock:
+        async with self._locks.setdefault(self.link_for_token(token).id, asyncio.Lock()):
+            found = self.cached(token)  # rendered by another request while this one waited
+            if found is not None:
+                return found
             link = self.link_for_token(token)
-            cached = self.cache.get(link.id)
-            if (
-                cached is not None
-                and cached.link_updated == link.updated_at
-                and cached.day == today
-            ):
-                return cached
+            today = self.today()
             generation = self._generation.get(link.id, 0)
             rendered = await self.runner.run(lambda s: self._render(s, link, today))
             current = self.links.get(link.id)
