@@ -48,7 +48,7 @@ from tests.process import free_port, wait_until_up  # noqa: E402
 ZONES = ["Europe/Paris", "America/New_York", "Europe/Berlin", "Asia/Tokyo"]
 
 
-def build(data_dir: Path, n: int) -> tuple[str, str, int]:
+def build(data_dir: Path, n: int, staff_count: int = 20) -> tuple[str, str, int]:
     """Database with N confirmed bookings; returns (admin token, feed path, a booking id)."""
     config = config_mod.load(None, environ={}, overrides={"storage.data_dir": str(data_dir)})
     secrets = instance_secrets.load_or_create(config)
@@ -78,9 +78,15 @@ def build(data_dir: Path, n: int) -> tuple[str, str, int]:
     )
     staff = [
         accounts.create_user(
-            store, {"email": f"staff{i}@bench.test", "name": f"Staff {i}", "role": "staff"}
+            store,
+            {
+                "email": f"staff{i}@bench.test",
+                "name": f"Staff {i}",
+                "role": "staff",
+                "password": "bench-password",
+            },
         )
-        for i in range(20)
+        for i in range(staff_count)
     ]
     type_id = store.types.get("session").id
     locations = store.locations.list()
@@ -160,9 +166,9 @@ def load(url: str, headers: dict[str, str], duration: int, connections: int) -> 
 
 
 def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
-    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
+    request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, b"", dict(exc.headers)
@@ -174,13 +180,13 @@ def cold_render_ms(base: str, token: str, path: str, booking_id: int, rounds: in
     timings = []
     for i in range(rounds):
         body = json.dumps({"title": f"changed {i}"}).encode()
-        request = urllib.request.Request(  # noqa: S310
+        request = urllib.request.Request(
             f"{base}/api/bookings/{booking_id}",
             data=body,
             method="PATCH",
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
-        urllib.request.urlopen(request, timeout=30).read()  # noqa: S310
+        urllib.request.urlopen(request, timeout=30).read()
         started = time.perf_counter()
         status, _, _ = fetch(base + path)
         timings.append((time.perf_counter() - started) * 1000)
@@ -221,13 +227,13 @@ def radicale_rate(work: Path, body: bytes, duration: int) -> float:
         base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": "Basic " + base64.b64encode(b"bench:bench").decode()}
         wait_for_status(f"{base}/.well-known/caldav")
-        request = urllib.request.Request(  # noqa: S310
+        request = urllib.request.Request(
             f"{base}/bench/calendar/",
             data=body,
             method="PUT",
             headers={"Content-Type": "text/calendar; charset=utf-8", **auth},
         )
-        urllib.request.urlopen(request, timeout=600).read()  # noqa: S310
+        urllib.request.urlopen(request, timeout=600).read()
         fetch(f"{base}/bench/calendar/", auth)  # the first GET builds Radicale's item cache
         # Radicale renders the collection for each GET (no 304): a few connections suffice to
         # keep its threads busy, more only time out.
@@ -308,6 +314,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,2000,10000")
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--caldav-items",
+        type=int,
+        default=2000,
+        help="Items in one calendar for the CalDAV timings (0: skip them).",
+    )
     args = parser.parse_args()
     tool = "wrk" if shutil.which("wrk") else "aiohttp client pool (bench/load.py)"
     print(
@@ -332,6 +344,24 @@ def main() -> None:
             f"| {r['not_modified'] / r['ref_304']:.0%} "
             f"| {r['radicale']:.1f} | {r['warm'] / r['radicale']:.0f}x |"
         )
+    if args.caldav_items:
+        print(f"CalDAV timings at {args.caldav_items} items...", file=sys.stderr)
+        caldav_table(args.caldav_items)
+
+
+def caldav_table(n: int) -> None:
+    from bench.caldav_timings import feedserver_timings, radicale_put_ms
+
+    ours = feedserver_timings(n)
+    stock = radicale_put_ms(n)
+    print()
+    print(f"CalDAV, {n} items in one calendar (median of 7-9 requests):")
+    print()
+    print("| request | feedserver | stock Radicale |")
+    print("|---|---:|---:|")
+    print(f"| PROPFIND Depth 1 (bookings calendar) | {ours['propfind']:.0f} ms | |")
+    print(f"| one-month calendar-query REPORT | {ours['report']:.0f} ms | |")
+    print(f"| PUT of a new event | {ours['put']:.1f} ms | {stock:.1f} ms |")
 
 
 if __name__ == "__main__":

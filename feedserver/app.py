@@ -10,6 +10,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from feedserver import __version__, instance_secrets
+from feedserver.caldav_bridge.auth import AccountLogins
+from feedserver.caldav_bridge.publisher import BookingsPublisher
+from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
 from feedserver.config import Config
 from feedserver.feeds.links import FeedUrls
 from feedserver.feeds.service import FeedService
@@ -19,7 +22,16 @@ from feedserver.tokens import LinkSigner
 from feedserver.watcher import ChangeWatcher
 from feedserver.web import api_bookings, api_catalog, api_feeds, api_users, feeds
 from feedserver.web.middleware import REQUEST_IDS, REQUEST_LOG, RequestIds, request_middleware
-from feedserver.web.state import CONFIG, FEED_URLS, FEEDS, RUNNER, SECRETS, WATCHER
+from feedserver.web.state import (
+    CALDAV,
+    CONFIG,
+    FEED_URLS,
+    FEEDS,
+    PUBLISHER,
+    RUNNER,
+    SECRETS,
+    WATCHER,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +47,47 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     runner.close()
 
 
-async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The change watcher and the feed service, with its usage-flush task."""
-    config = app[CONFIG]
-    watcher = ChangeWatcher(app[RUNNER], config.storage.change_poll_ms / 1000)
-    service = FeedService(app[RUNNER], _signer(app, "feed-link"), config.feeds)
-    await service.load()
-    watcher.subscribe(service.on_changes)
+async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The change watcher; the contexts after this one subscribe to it."""
+    watcher = ChangeWatcher(app[RUNNER], app[CONFIG].storage.change_poll_ms / 1000)
     await watcher.start()
     app[WATCHER] = watcher
+    yield
+    await watcher.stop()
+
+
+async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The feed service, with its usage-flush task."""
+    service = FeedService(app[RUNNER], _signer(app, "feed-link"), app[CONFIG].feeds)
+    await service.load()
+    app[WATCHER].subscribe(service.on_changes)
     app[FEEDS] = service
     flusher = asyncio.create_task(service.flush_usage_forever(), name="feed-usage")
     yield
     await _stop(flusher)
     await service.flush_usage()
-    await watcher.stop()
+
+
+async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Embedded Radicale and the publisher of the ``bookings`` calendars."""
+    config = app[CONFIG]
+    logins = AccountLogins(
+        app[RUNNER], asyncio.get_running_loop(), config.caldav.login_cache_seconds
+    )
+    server = RadicaleServer(config, logins)
+    publisher = BookingsPublisher(app[RUNNER], server, config.caldav.bookings_calendar_name)
+    app[CALDAV] = server
+    app[PUBLISHER] = publisher
+    app[WATCHER].subscribe(publisher.on_changes)
+    app[WATCHER].subscribe(logins.on_changes)
+    await publisher.start()
+    yield
+    await publisher.stop()
+    server.close()
+
+
+async def dav(request: web.Request) -> web.Response:
+    return await request.app[CALDAV].handle(request)
 
 
 async def _request_log_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -85,7 +123,12 @@ def create_app(config: Config) -> web.Application:
     app[FEED_URLS] = FeedUrls(config.public_url, _signer(app, "feed-link"))
     app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_changes_ctx)
     app.cleanup_ctx.append(_feeds_ctx)
+    if config.caldav.enabled:
+        app.cleanup_ctx.append(_caldav_ctx)
+        app.router.add_route("*", "/.well-known/caldav", well_known)
+        app.router.add_route("*", PREFIX + "{path_info:(?:/.*)?}", dav)
     app.router.add_get("/healthz", health)
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_users.routes)

@@ -40,6 +40,11 @@ class ServerConfig:
         "https://bookings.example.org. Empty: http://HOST:PORT.",
     )
     max_body_bytes: int = _opt(1_048_576, "Largest request body accepted (413 above).")
+    trusted_proxies: list[str] = _opt(
+        [],
+        "Addresses of reverse proxies whose X-Forwarded-* and X-Script-Name headers are passed "
+        "to the CalDAV server. From any other client those headers are removed.",
+    )
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,32 @@ class FeedsConfig:
 
 
 @dataclass(frozen=True)
+class CaldavConfig:
+    enabled: bool = _opt(True, "Serve CalDAV (embedded Radicale) under /dav/.")
+    max_body_bytes: int = _opt(
+        10_485_760, "Largest CalDAV request body (a whole calendar on import), in bytes."
+    )
+    threads: int = _opt(4, "Threads that run Radicale (its file locks block).")
+    failed_login_delay_ms: int = _opt(
+        1000, "Delay added to a failed CalDAV login, in milliseconds (slows password guessing)."
+    )
+    login_cache_seconds: int = _opt(
+        60, "How long a successful CalDAV login is remembered (revocations end it at once)."
+    )
+    bookings_calendar_name: str = _opt(
+        "Bookings", "Display name of each user's read-only calendar of their bookings."
+    )
+    log_level: str = _opt("WARNING", "Level of Radicale's own log messages.")
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    caldav: CaldavConfig = field(default_factory=CaldavConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -185,6 +210,10 @@ def _validate(config: Config) -> None:
         ("http://", "https://")
     ):
         raise ConfigError("[server] public_url: must start with http:// or https://")
+    if config.caldav.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"[caldav] log_level: unknown level {config.caldav.log_level!r}")
+    if config.caldav.threads < 1:
+        raise ConfigError("[caldav] threads: at least 1")
     if config.storage.change_poll_ms < 10:
         raise ConfigError("[storage] change_poll_ms: must be at least 10")
     if config.feeds.usage_flush_seconds < 1:

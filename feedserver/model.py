@@ -171,3 +171,15 @@ class FeedTemplate:
     summary: str
     description: str
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AppPassword:
+    """A per-device password for CalDAV clients; only its hash is stored."""
+
+    id: int
+    user_id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None

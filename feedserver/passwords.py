@@ -46,3 +46,10 @@ def verify_password(password: str, encoded: str | None) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def token_digest(secret: str) -> str:
+    """Digest of a generated, high-entropy secret (app passwords). A fast hash is enough for
+    a random 144-bit value and lets a login find the secret by index instead of trying a slow
+    KDF against every one of a user's device passwords."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

@@ -84,6 +84,10 @@ def api(client: TestClient[Any, Any]) -> Api:
 
 @pytest.fixture
 async def org(api: Api) -> dict[str, Any]:
+    return await make_org(api)
+
+
+async def make_org(api: Api) -> dict[str, Any]:
     """Two locations, three types, two staff members, an admin account and two customers."""
     await api.post(
         "/api/locations",

@@ -8,8 +8,9 @@ import click
 
 from feedserver.cli.common import with_store
 from feedserver.config import Config
-from feedserver.domain import accounts, catalog
+from feedserver.domain import accounts, app_passwords, catalog
 from feedserver.store import Store
+from feedserver.times import to_db
 
 
 @click.group()
@@ -100,3 +101,43 @@ def users_list(store: Store, config: Config) -> None:
     """List user accounts."""
     for user in store.users.list():
         click.echo(f"{user.id:5} {user.role.value:9} {user.email} ({user.name})")
+
+
+@users.group("app-password")
+def app_password() -> None:
+    """Per-device passwords for CalDAV clients (DAVx5, Thunderbird, Apple Calendar)."""
+
+
+@app_password.command("create")
+@click.argument("user")
+@click.option("--name", required=True, help="The device, e.g. 'Phone'.")
+@with_store
+def app_password_create(store: Store, config: Config, user: str, name: str) -> None:
+    """Create one for USER (email or id); the password is shown once."""
+    owner = accounts.find_user(store, user)
+    created, secret = app_passwords.create(store, owner, {"name": name})
+    click.echo(f"app password {created.id} for {owner.email} ({created.name}):")
+    click.echo(secret)
+
+
+@app_password.command("list")
+@click.argument("user")
+@with_store
+def app_password_list(store: Store, config: Config, user: str) -> None:
+    """List USER's app passwords (never the passwords themselves)."""
+    owner = accounts.find_user(store, user)
+    for found in store.app_passwords.list(owner.id):
+        state = "revoked" if found.revoked_at else "active"
+        used = to_db(found.last_used_at) if found.last_used_at else "never used"
+        click.echo(f"{found.id:5} {found.name!r} {state}, {used}")
+
+
+@app_password.command("revoke")
+@click.argument("user")
+@click.argument("app_password_id", type=int)
+@with_store
+def app_password_revoke(store: Store, config: Config, user: str, app_password_id: int) -> None:
+    """Revoke one of USER's app passwords."""
+    owner = accounts.find_user(store, user)
+    app_passwords.revoke(store, owner, app_password_id)
+    click.echo(f"app password {app_password_id} revoked")

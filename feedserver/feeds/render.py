@@ -181,19 +181,43 @@ class FragmentCache:
         return len(self._items)
 
 
-def _header(name: str, refresh: timedelta) -> bytes:
+def _opening(calendar: Calendar) -> bytes:
+    """A VCALENDAR's serialisation without its closing line, to append components to."""
+    text = bytes(calendar.to_ical())
+    assert text.endswith(_END)
+    return text[: -len(_END)]
+
+
+def _calendar() -> Calendar:
     calendar = Calendar()
     calendar.add("version", "2.0")
     calendar.add("prodid", PRODID)
     calendar.add("calscale", "GREGORIAN")
+    return calendar
+
+
+def _header(name: str, refresh: timedelta) -> bytes:
+    calendar = _calendar()
     calendar.add("method", "PUBLISH")
     calendar.add("name", name)
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(refresh))
-    text = bytes(calendar.to_ical())
-    assert text.endswith(_END)
-    return text[: -len(_END)]
+    return _opening(calendar)
+
+
+def render_item(
+    booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str = ""
+) -> bytes:
+    """One booking as a calendar object resource (CalDAV): VCALENDAR, its VTIMEZONE, the
+    same VEVENT as in the feeds."""
+    parts = [_opening(_calendar())]
+    if not booking.all_day:
+        year = booking.local_start.year
+        parts.append(_timezone(booking.timezone, date(year - 1, 1, 1), date(year + 7, 1, 1)))
+    parts.append(event_bytes(booking, catalog, viewer, meeting_link))
+    parts.append(_END)
+    return b"".join(parts)
 
 
 @functools.lru_cache(maxsize=256)

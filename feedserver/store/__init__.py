@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from feedserver.store.bookings import BookingQuery, BookingStore
+from feedserver.store.caldav import AppPasswordStore, CursorStore, Published, PublishedStore
 from feedserver.store.changes import Change, ChangeLog
 from feedserver.store.db import Database
 from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
@@ -20,7 +21,7 @@ from feedserver.store.locations import LocationStore
 from feedserver.store.types import TypeStore
 from feedserver.store.users import UserStore
 
-__all__ = ["BookingQuery", "Change", "Store", "StoreRunner"]
+__all__ = ["BookingQuery", "Change", "Published", "Store", "StoreRunner"]
 
 T = TypeVar("T")
 
@@ -36,6 +37,9 @@ class Store:
         self.bookings = BookingStore(self.db, self.changes)
         self.feed_links = FeedLinkStore(self.db, self.changes)
         self.feed_templates = FeedTemplateStore(self.db, self.changes)
+        self.app_passwords = AppPasswordStore(self.db, self.changes)
+        self.published = PublishedStore(self.db)
+        self.cursors = CursorStore(self.db)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()

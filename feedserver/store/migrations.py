@@ -123,4 +123,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE reservation_types ADD COLUMN attendees_visible INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    Migration(
+        3,
+        "app passwords and CalDAV publishing state",
+        (
+            """CREATE TABLE app_passwords (
+                id INTEGER PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users(id),
+                name TEXT NOT NULL,
+                secret_hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                last_used_at TEXT,
+                revoked_at TEXT
+            )""",
+            "CREATE INDEX app_passwords_user ON app_passwords (user_id)",
+            """CREATE TABLE caldav_published (
+                user_id INTEGER NOT NULL,
+                booking_id INTEGER NOT NULL,
+                principal TEXT NOT NULL,
+                href TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                PRIMARY KEY (user_id, booking_id)
+            )""",
+            "CREATE INDEX caldav_published_booking ON caldav_published (booking_id)",
+            """CREATE TABLE consumer_cursors (
+                name TEXT PRIMARY KEY,
+                version INTEGER NOT NULL
+            )""",
+        ),
+    ),
 )

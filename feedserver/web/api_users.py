@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from feedserver.domain import accounts
-from feedserver.model import Role
+from feedserver.domain import accounts, app_passwords
+from feedserver.errors import NotFound
+from feedserver.model import AppPassword, Role
+from feedserver.times import to_db
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
 from feedserver.web.serialize import user_json
@@ -51,3 +55,41 @@ async def update_user(request: web.Request) -> web.Response:
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
     return web.json_response(user_json(await require_account(request)))
+
+
+def _app_password_json(found: AppPassword) -> dict[str, Any]:
+    return {
+        "id": found.id,
+        "name": found.name,
+        "created_at": to_db(found.created_at),
+        "last_used_at": to_db(found.last_used_at) if found.last_used_at else None,
+        "revoked": found.revoked_at is not None,
+    }
+
+
+@routes.post("/api/me/app-passwords")
+async def create_app_password(request: web.Request) -> web.Response:
+    """A new password for one device (DAVx5, Thunderbird...), shown once in ``password``."""
+    user = await require_account(request)
+    data = await read_json(request)
+    created, secret = await request.app[RUNNER].run(lambda s: app_passwords.create(s, user, data))
+    return web.json_response(
+        {**_app_password_json(created), "password": secret, "login": user.email}, status=201
+    )
+
+
+@routes.get("/api/me/app-passwords")
+async def list_app_passwords(request: web.Request) -> web.Response:
+    user = await require_account(request)
+    found = await request.app[RUNNER].run(lambda s: s.app_passwords.list(user.id))
+    return web.json_response({"app_passwords": [_app_password_json(x) for x in found]})
+
+
+@routes.delete("/api/me/app-passwords/{id}")
+async def revoke_app_password(request: web.Request) -> web.Response:
+    user = await require_account(request)
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise NotFound(f"no app password {raw!r}")
+    await request.app[RUNNER].run(lambda s: app_passwords.revoke(s, user, int(raw)))
+    return web.Response(status=204)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from feedserver.caldav_bridge.publisher import BookingsPublisher
+from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.config import Config
 from feedserver.feeds.links import FeedUrls
 from feedserver.feeds.service import FeedService
@@ -17,3 +19,5 @@ RUNNER = web.AppKey("runner", StoreRunner)
 WATCHER = web.AppKey("watcher", ChangeWatcher)
 FEEDS = web.AppKey("feeds", FeedService)
 FEED_URLS = web.AppKey("feed_urls", FeedUrls)
+CALDAV = web.AppKey("caldav", RadicaleServer)
+PUBLISHER = web.AppKey("publisher", BookingsPublisher)

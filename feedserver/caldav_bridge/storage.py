@@ -1,0 +1,83 @@
+"""Radicale storage with an indexed UID lookup.
+
+Radicale's ``has_uid`` reads every item of a collection on each PUT (about 97 ms per PUT at
+2,000 items). This storage keeps, per collection, a UID -> href index in memory: built by one
+scan the first time a collection is asked, then kept current by every write that goes through
+this storage (upload, delete, move, whole-collection PUT). All writes to the folder go through
+it: Radicale runs embedded and feedserver's publisher uses the same storage object.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from radicale.storage import multifilesystem
+
+
+class IndexedCollection(multifilesystem.Collection):
+    _storage: IndexedStorage
+
+    def has_uid(self, uid: str) -> bool:
+        return uid in self._storage.uid_index(self)
+
+    def upload(self, href: str, item: Any) -> Any:
+        result = super().upload(href, item)
+        self._storage.index_put(self.path, href, item.uid)
+        return result
+
+    def delete(self, href: str | None = None) -> None:
+        super().delete(href)
+        if href is None:
+            self._storage.index_drop(self.path)
+        else:
+            self._storage.index_remove(self.path, href)
+
+
+class IndexedStorage(multifilesystem.Storage):
+    _collection_class = IndexedCollection
+
+    def __init__(self, configuration: Any) -> None:
+        super().__init__(configuration)
+        self._uids: dict[str, dict[str, str]] = {}  # collection path -> uid -> href
+        self._index_lock = threading.Lock()
+
+    def uid_index(self, collection: IndexedCollection) -> dict[str, str]:
+        with self._index_lock:
+            found = self._uids.get(collection.path)
+        if found is None:
+            found = {item.uid: item.href for item in collection.get_all() if item.href}
+            with self._index_lock:
+                self._uids.setdefault(collection.path, found)
+        return found
+
+    def index_put(self, path: str, href: str, uid: str) -> None:
+        with self._index_lock:
+            index = self._uids.get(path)
+            if index is not None:
+                for old_uid in [u for u, h in index.items() if h == href and u != uid]:
+                    del index[old_uid]
+                index[uid] = href
+
+    def index_remove(self, path: str, href: str) -> None:
+        with self._index_lock:
+            index = self._uids.get(path)
+            if index is not None:
+                for uid in [u for u, h in index.items() if h == href]:
+                    del index[uid]
+
+    def index_drop(self, path: str) -> None:
+        with self._index_lock:
+            for known in [p for p in self._uids if p == path or p.startswith(path + "/")]:
+                del self._uids[known]
+
+    def move(self, item: Any, to_collection: Any, to_href: str) -> None:
+        from_path = item.collection.path
+        super().move(item, to_collection, to_href)
+        self.index_remove(from_path, item.href)
+        self.index_put(to_collection.path, to_href, item.uid)
+
+    def create_collection(self, href: str, items: Any = None, props: Any = None) -> Any:
+        result = super().create_collection(href, items, props)
+        self.index_drop(href.strip("/"))
+        return result
