@@ -17,16 +17,30 @@ from feedserver.config import Config
 from feedserver.feeds.links import FeedUrls
 from feedserver.feeds.service import FeedService
 from feedserver.logs import RequestLog
+from feedserver.notify.effects import BookingEffects
+from feedserver.notify.meetings import MeetingService, MeetingUrls, load_provider
+from feedserver.notify.outbox import OutboxWorker
+from feedserver.notify.planner import Notifier
 from feedserver.store import Store, StoreRunner
 from feedserver.tokens import LinkSigner
 from feedserver.watcher import ChangeWatcher
-from feedserver.web import api_bookings, api_catalog, api_feeds, api_users, feeds
+from feedserver.web import (
+    api_bookings,
+    api_catalog,
+    api_feeds,
+    api_notifications,
+    api_users,
+    feeds,
+)
 from feedserver.web.middleware import REQUEST_IDS, REQUEST_LOG, RequestIds, request_middleware
 from feedserver.web.state import (
     CALDAV,
     CONFIG,
+    EFFECTS,
     FEED_URLS,
     FEEDS,
+    MEETINGS,
+    OUTBOX,
     PUBLISHER,
     RUNNER,
     SECRETS,
@@ -58,7 +72,7 @@ async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     """The feed service, with its usage-flush task."""
-    service = FeedService(app[RUNNER], _signer(app, "feed-link"), app[CONFIG].feeds)
+    service = FeedService(app[RUNNER], _signer(app, "feed-link"), app[CONFIG].feeds, app[MEETINGS])
     await service.load()
     app[WATCHER].subscribe(service.on_changes)
     app[FEEDS] = service
@@ -75,7 +89,9 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
         app[RUNNER], asyncio.get_running_loop(), config.caldav.login_cache_seconds
     )
     server = RadicaleServer(config, logins)
-    publisher = BookingsPublisher(app[RUNNER], server, config.caldav.bookings_calendar_name)
+    publisher = BookingsPublisher(
+        app[RUNNER], server, config.caldav.bookings_calendar_name, app[MEETINGS]
+    )
     app[CALDAV] = server
     app[PUBLISHER] = publisher
     app[WATCHER].subscribe(publisher.on_changes)
@@ -84,6 +100,16 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await publisher.stop()
     server.close()
+
+
+async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker that delivers the notification outbox over SMTP."""
+    worker = OutboxWorker(app[RUNNER], app[CONFIG].smtp)
+    app[OUTBOX] = worker
+    app[WATCHER].subscribe(worker.on_changes)
+    await worker.start()
+    yield
+    await worker.stop()
 
 
 async def dav(request: web.Request) -> web.Response:
@@ -121,10 +147,16 @@ def create_app(config: Config) -> web.Application:
     app[REQUEST_LOG] = RequestLog()
     app[SECRETS] = instance_secrets.load_or_create(config)
     app[FEED_URLS] = FeedUrls(config.public_url, _signer(app, "feed-link"))
+    meetings = MeetingService(
+        load_provider(config), MeetingUrls(config.public_url, _signer(app, "meeting-link"))
+    )
+    app[MEETINGS] = meetings
+    app[EFFECTS] = BookingEffects(meetings, Notifier(config, meetings, app[FEED_URLS]))
     app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_changes_ctx)
     app.cleanup_ctx.append(_feeds_ctx)
+    app.cleanup_ctx.append(_outbox_ctx)
     if config.caldav.enabled:
         app.cleanup_ctx.append(_caldav_ctx)
         app.router.add_route("*", "/.well-known/caldav", well_known)
@@ -134,5 +166,6 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(api_users.routes)
     app.router.add_routes(api_bookings.routes)
     app.router.add_routes(api_feeds.routes)
+    app.router.add_routes(api_notifications.routes)
     app.router.add_routes(feeds.routes)
     return app

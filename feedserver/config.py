@@ -120,6 +120,53 @@ class CaldavConfig:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    host: str = _opt(
+        "",
+        "Outgoing mail server. Empty: nothing is sent; notifications wait in the outbox "
+        "(GET /api/notifications) until a server is configured.",
+    )
+    port: int = _opt(587, "Its port (25, 465 for tls, 587 for starttls).")
+    security: str = _opt("starttls", "Connection security: 'none', 'starttls' or 'tls'.")
+    username: str = _opt("", "Login, if the server wants one.")
+    password: str = _opt("", "Password for that login.")
+    sender: str = _opt(
+        "bookings@localhost",
+        "From address, and ORGANIZER of the invitations (replies to invitations come here).",
+    )
+    sender_name: str = _opt("feedserver", "Display name with the sender address.")
+    max_attempts: int = _opt(8, "Deliveries tried before a notification is marked failed.")
+    retry_base_seconds: int = _opt(
+        30, "Wait before the 2nd attempt; it doubles after each failure (capped at 1 hour)."
+    )
+    timeout_seconds: int = _opt(30, "Timeout of one SMTP conversation.")
+
+
+@dataclass(frozen=True)
+class NotificationsConfig:
+    language: str = _opt("en", "Language of the default templates: 'en' or 'fr'.")
+    attendee_kinds: list[str] = _opt(
+        ["booked", "changed", "cancelled", "rejected"],
+        "Messages attendees (customers) receive; remove a kind to turn it off for everyone.",
+    )
+    short_notice_minutes: int = _opt(
+        60, "A booking made less than this before its start is 'short notice' (urgent)."
+    )
+
+
+@dataclass(frozen=True)
+class MeetingsConfig:
+    provider: str = _opt(
+        "jitsi",
+        "Online meeting provider for types with online = true: 'jitsi' (no account needed) "
+        "or the dotted path of a class implementing feedserver.notify.meetings.Provider.",
+    )
+    jitsi_base_url: str = _opt(
+        "https://meet.jit.si/", "Base URL of the Jitsi Meet server rooms are created on."
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -127,6 +174,9 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     caldav: CaldavConfig = field(default_factory=CaldavConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -212,6 +262,24 @@ def _validate(config: Config) -> None:
         raise ConfigError("[server] public_url: must start with http:// or https://")
     if config.caldav.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[caldav] log_level: unknown level {config.caldav.log_level!r}")
+    if config.smtp.security not in ("none", "starttls", "tls"):
+        raise ConfigError(
+            f"[smtp] security: 'none', 'starttls' or 'tls', not {config.smtp.security!r}"
+        )
+    if config.smtp.max_attempts < 1:
+        raise ConfigError("[smtp] max_attempts: at least 1")
+    if config.notifications.language not in ("en", "fr"):
+        raise ConfigError("[notifications] language: 'en' or 'fr'")
+    unknown_kinds = set(config.notifications.attendee_kinds) - {
+        "booked",
+        "changed",
+        "cancelled",
+        "rejected",
+    }
+    if unknown_kinds:
+        raise ConfigError(f"[notifications] attendee_kinds: unknown {sorted(unknown_kinds)}")
+    if not config.meetings.jitsi_base_url.startswith(("http://", "https://")):
+        raise ConfigError("[meetings] jitsi_base_url: must start with http:// or https://")
     if config.caldav.threads < 1:
         raise ConfigError("[caldav] threads: at least 1")
     if config.storage.change_poll_ms < 10:

@@ -183,3 +183,55 @@ class AppPassword:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MeetingLink:
+    """One attendee's own link to a booking's meeting (revocable, counted)."""
+
+    id: int
+    meeting_id: int
+    attendee_email: str
+    nonce: str
+    clicks: int
+    last_click_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Meeting:
+    id: int
+    booking_id: int
+    provider: str
+    room_url: str  # the provider link, for the staff member
+    created_at: datetime
+    links: tuple[MeetingLink, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    booked: bool
+    cancelled: bool
+    rejected: bool
+    short_notice: bool
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    idempotency_key: str
+    kind: str
+    booking_id: int | None
+    recipient_email: str
+    recipient_name: str
+    subject: str
+    body_text: str
+    body_html: str
+    ics: str | None
+    ics_method: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None

@@ -31,6 +31,7 @@ from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.feeds.render import Catalog, Viewer, render_item
 from feedserver.feeds.templates import TemplateSet
 from feedserver.model import Booking, FeedFilters, Status, User
+from feedserver.notify.meetings import MeetingService
 from feedserver.store import BookingQuery, Change, Published, Store, StoreRunner
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,15 @@ def _href(booking_id: int, uid: str) -> str:
 
 
 class BookingsPublisher:
-    def __init__(self, runner: StoreRunner, radicale: RadicaleServer, calendar_name: str) -> None:
+    def __init__(
+        self,
+        runner: StoreRunner,
+        radicale: RadicaleServer,
+        calendar_name: str,
+        meetings: MeetingService,
+    ) -> None:
         self.runner = runner
+        self.meetings = meetings
         self.radicale = radicale
         self.calendar_name = calendar_name
         self.published = 0
@@ -145,6 +153,7 @@ class BookingsPublisher:
             templates=TemplateSet.from_saved(store.feed_templates.list()),
         )
         by_id = {b.id: b for b in bookings}
+        meetings = store.meetings.for_bookings(sorted(by_id))
         operations: list[Operation] = []
         for booking_id in sorted(booking_ids):
             before = {p.user_id: p for p in store.published.for_booking(booking_id)}
@@ -156,7 +165,8 @@ class BookingsPublisher:
             )
             for user in now.values():
                 assert booking is not None
-                operations.extend(self._put(booking, user, catalog, before.get(user.id)))
+                link = self.meetings.link_for_viewer(meetings.get(booking.id), booking, user)
+                operations.extend(self._put(booking, user, catalog, before.get(user.id), link))
             for user_id, gone in before.items():
                 if user_id not in now:
                     operations.append(
@@ -177,10 +187,15 @@ class BookingsPublisher:
         return readers
 
     def _put(
-        self, booking: Booking, user: User, catalog: Catalog, before: Published | None
+        self,
+        booking: Booking,
+        user: User,
+        catalog: Catalog,
+        before: Published | None,
+        meeting_link: str,
     ) -> list[Operation]:
         try:
-            content = render_item(booking, catalog, Viewer(user, FILTERS))
+            content = render_item(booking, catalog, Viewer(user, FILTERS), meeting_link)
         except Exception:
             log.exception("booking not published", extra={"booking_id": booking.id})
             return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import normalise_code
@@ -54,6 +54,13 @@ class BookingChange:
 
     before: Booking | None
     after: Booking
+
+
+class Effects(Protocol):
+    """Work that must happen in the same transaction as a booking change (meetings, the
+    notification outbox). ``event``: created, changed, confirmed, cancelled, rejected."""
+
+    def after_change(self, store: Store, change: BookingChange, event: str) -> None: ...
 
 
 def get_booking(store: Store, booking_id: int) -> Booking:
@@ -213,7 +220,9 @@ def check_overlaps(store: Store, booking: Booking) -> None:
                     )
 
 
-def create_booking(store: Store, data: object, source: str = "api") -> BookingChange:
+def create_booking(
+    store: Store, data: object, source: str = "api", effects: Effects | None = None
+) -> BookingChange:
     body = Body(data, _FIELDS)
     with store.transaction():
         rtype = _type(store, body.raw("type"))
@@ -238,7 +247,10 @@ def create_booking(store: Store, data: object, source: str = "api") -> BookingCh
         attendees = _attendees(body.raw("attendees") or [])
         booking = store.bookings.create(values, attendees)
         check_overlaps(store, booking)
-        return BookingChange(None, booking)
+        change = BookingChange(None, booking)
+        if effects is not None:
+            effects.after_change(store, change, "created")
+        return change
 
 
 def _complete(body: Body, values: dict[str, Any], current: Booking | None) -> None:
@@ -265,7 +277,9 @@ def _complete(body: Body, values: dict[str, Any], current: Booking | None) -> No
     values["last_end_utc"] = to_db(end_of_series) if end_of_series else None
 
 
-def update_booking(store: Store, booking_id: int, data: object) -> BookingChange:
+def update_booking(
+    store: Store, booking_id: int, data: object, effects: Effects | None = None
+) -> BookingChange:
     body = Body(data, _FIELDS - {"status"})
     with store.transaction():
         current = get_booking(store, booking_id)
@@ -295,7 +309,10 @@ def update_booking(store: Store, booking_id: int, data: object) -> BookingChange
         changed["updated_at"] = _next_stamp(current.updated_at)
         booking = store.bookings.update(booking_id, changed, attendees)
         check_overlaps(store, booking)
-        return BookingChange(current, booking)
+        change = BookingChange(current, booking)
+        if effects is not None:
+            effects.after_change(store, change, "changed")
+        return change
 
 
 def _row_values(store: Store, booking: Booking) -> dict[str, Any]:
@@ -323,7 +340,9 @@ _TRANSITIONS: dict[Status, tuple[set[Status], str]] = {
 }
 
 
-def set_status(store: Store, booking_id: int, status: Status) -> BookingChange:
+def set_status(
+    store: Store, booking_id: int, status: Status, effects: Effects | None = None
+) -> BookingChange:
     """confirm (pending → confirmed), cancel (pending/confirmed → cancelled), reject
     (pending → rejected). Repeating a transition already made changes nothing."""
     allowed_from, action = _TRANSITIONS[status]
@@ -343,7 +362,10 @@ def set_status(store: Store, booking_id: int, status: Status) -> BookingChange:
             action=action,
         )
         check_overlaps(store, booking)
-        return BookingChange(current, booking)
+        change = BookingChange(current, booking)
+        if effects is not None:
+            effects.after_change(store, change, action)
+        return change
 
 
 def list_bookings(store: Store, params: dict[str, str]) -> list[Booking]:

@@ -28,6 +28,7 @@ from feedserver.feeds.links import link_query
 from feedserver.feeds.render import Catalog, FragmentCache, Viewer, render_calendar
 from feedserver.feeds.templates import TemplateSet
 from feedserver.model import FeedLink
+from feedserver.notify.meetings import MeetingService
 from feedserver.store import Change, Store, StoreRunner
 from feedserver.times import utcnow
 from feedserver.tokens import InvalidToken, LinkSigner, same_nonce
@@ -110,8 +111,11 @@ def content_disposition(name: str) -> str:
 
 
 class FeedService:
-    def __init__(self, runner: StoreRunner, signer: LinkSigner, config: FeedsConfig) -> None:
+    def __init__(
+        self, runner: StoreRunner, signer: LinkSigner, config: FeedsConfig, meetings: MeetingService
+    ) -> None:
         self.runner = runner
+        self.meetings = meetings
         self.signer = signer
         self.config = config
         self.links: dict[int, FeedLink] = {}

@@ -18,6 +18,8 @@ from feedserver.store.changes import Change, ChangeLog
 from feedserver.store.db import Database
 from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
 from feedserver.store.locations import LocationStore
+from feedserver.store.meetings import MeetingStore
+from feedserver.store.notifications import OutboxStore, SettingsStore, TemplateStore
 from feedserver.store.types import TypeStore
 from feedserver.store.users import UserStore
 
@@ -40,6 +42,10 @@ class Store:
         self.app_passwords = AppPasswordStore(self.db, self.changes)
         self.published = PublishedStore(self.db)
         self.cursors = CursorStore(self.db)
+        self.outbox = OutboxStore(self.db, self.changes)
+        self.notification_settings = SettingsStore(self.db)
+        self.email_templates = TemplateStore(self.db)
+        self.meetings = MeetingStore(self.db, self.changes)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()

@@ -152,4 +152,66 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "notifications outbox, settings, templates and online meetings",
+        (
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                booking_id INTEGER,
+                recipient_email TEXT NOT NULL,
+                recipient_name TEXT NOT NULL DEFAULT '',
+                subject TEXT NOT NULL,
+                body_text TEXT NOT NULL,
+                body_html TEXT NOT NULL,
+                ics TEXT,
+                ics_method TEXT,
+                status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                last_error TEXT,
+                created_at TEXT NOT NULL,
+                sent_at TEXT
+            )""",
+            "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+            "CREATE INDEX outbox_booking ON outbox (booking_id)",
+            """CREATE TABLE notification_settings (
+                user_id INTEGER PRIMARY KEY REFERENCES users(id),
+                booked INTEGER NOT NULL,
+                cancelled INTEGER NOT NULL,
+                rejected INTEGER NOT NULL,
+                short_notice INTEGER NOT NULL
+            )""",
+            """CREATE TABLE email_templates (
+                audience TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                language TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                body TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (audience, kind, language)
+            )""",
+            """CREATE TABLE meetings (
+                id INTEGER PRIMARY KEY,
+                booking_id INTEGER NOT NULL UNIQUE REFERENCES bookings(id),
+                provider TEXT NOT NULL,
+                room_url TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE meeting_links (
+                id INTEGER PRIMARY KEY,
+                meeting_id INTEGER NOT NULL REFERENCES meetings(id),
+                attendee_email TEXT NOT NULL COLLATE NOCASE,
+                nonce TEXT NOT NULL,
+                clicks INTEGER NOT NULL DEFAULT 0,
+                last_click_at TEXT,
+                revoked_at TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (meeting_id, attendee_email)
+            )""",
+        ),
+    ),
 )

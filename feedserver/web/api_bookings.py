@@ -6,11 +6,12 @@ from aiohttp import web
 
 from feedserver.domain import bookings
 from feedserver.errors import NotFound
-from feedserver.model import Status
+from feedserver.model import Booking, Status
+from feedserver.store import Store
 from feedserver.web.auth import require_admin
 from feedserver.web.requests import read_json
 from feedserver.web.serialize import booking_json
-from feedserver.web.state import RUNNER
+from feedserver.web.state import EFFECTS, MEETINGS, RUNNER
 
 routes = web.RouteTableDef()
 
@@ -22,12 +23,26 @@ def _booking_id(request: web.Request) -> int:
     return int(raw)
 
 
+async def _respond(
+    request: web.Request, found: list[Booking], status: int = 200, single: bool = True
+) -> web.Response:
+    """Bookings as JSON, with their online meetings."""
+    ids = [b.id for b in found]
+    meetings = await request.app[RUNNER].run(lambda s: s.meetings.for_bookings(ids))
+    service = request.app[MEETINGS]
+    rendered = [booking_json(b, meetings.get(b.id), service) for b in found]
+    return web.json_response(rendered[0] if single else {"bookings": rendered}, status=status)
+
+
 @routes.post("/api/bookings")
 async def create_booking(request: web.Request) -> web.Response:
     await require_admin(request)
     data = await read_json(request)
-    change = await request.app[RUNNER].run(lambda s: bookings.create_booking(s, data))
-    return web.json_response(booking_json(change.after), status=201)
+    effects = request.app[EFFECTS]
+    change = await request.app[RUNNER].run(
+        lambda s: bookings.create_booking(s, data, effects=effects)
+    )
+    return await _respond(request, [change.after], status=201)
 
 
 @routes.get("/api/bookings")
@@ -35,7 +50,7 @@ async def list_bookings(request: web.Request) -> web.Response:
     await require_admin(request)
     params = dict(request.query)
     found = await request.app[RUNNER].run(lambda s: bookings.list_bookings(s, params))
-    return web.json_response({"bookings": [booking_json(b) for b in found]})
+    return await _respond(request, found, single=False)
 
 
 @routes.get("/api/bookings/{id}")
@@ -43,7 +58,7 @@ async def get_booking(request: web.Request) -> web.Response:
     await require_admin(request)
     booking_id = _booking_id(request)
     booking = await request.app[RUNNER].run(lambda s: bookings.get_booking(s, booking_id))
-    return web.json_response(booking_json(booking))
+    return await _respond(request, [booking])
 
 
 @routes.patch("/api/bookings/{id}")
@@ -51,15 +66,23 @@ async def update_booking(request: web.Request) -> web.Response:
     await require_admin(request)
     booking_id = _booking_id(request)
     data = await read_json(request)
-    change = await request.app[RUNNER].run(lambda s: bookings.update_booking(s, booking_id, data))
-    return web.json_response(booking_json(change.after))
+    effects = request.app[EFFECTS]
+    change = await request.app[RUNNER].run(
+        lambda s: bookings.update_booking(s, booking_id, data, effects=effects)
+    )
+    return await _respond(request, [change.after])
 
 
 async def _transition(request: web.Request, status: Status) -> web.Response:
     await require_admin(request)
     booking_id = _booking_id(request)
-    change = await request.app[RUNNER].run(lambda s: bookings.set_status(s, booking_id, status))
-    return web.json_response(booking_json(change.after))
+    effects = request.app[EFFECTS]
+
+    def transition(store: Store) -> bookings.BookingChange:
+        return bookings.set_status(store, booking_id, status, effects=effects)
+
+    change = await request.app[RUNNER].run(transition)
+    return await _respond(request, [change.after])
 
 
 @routes.post("/api/bookings/{id}/confirm")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedserver.model import Booking, Location, ReservationType, User
+from feedserver.model import Booking, Location, Meeting, ReservationType, User
+from feedserver.notify.meetings import MeetingService
 from feedserver.times import to_db
 
 
@@ -47,7 +48,27 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-def booking_json(booking: Booking) -> dict[str, Any]:
+def meeting_json(meeting: Meeting, meetings: MeetingService) -> dict[str, Any]:
+    return {
+        "provider": meeting.provider,
+        "provider_link": meeting.room_url,
+        "attendee_links": [
+            {
+                "id": link.id,
+                "attendee": link.attendee_email,
+                "url": None if link.revoked_at else meetings.urls.attendee(link.id, link.nonce),
+                "clicks": link.clicks,
+                "last_click_at": to_db(link.last_click_at) if link.last_click_at else None,
+                "revoked": link.revoked_at is not None,
+            }
+            for link in meeting.links
+        ],
+    }
+
+
+def booking_json(
+    booking: Booking, meeting: Meeting | None = None, meetings: MeetingService | None = None
+) -> dict[str, Any]:
     if booking.all_day:
         start, end = booking.start_date.isoformat(), booking.end_date.isoformat()
     else:
@@ -77,4 +98,5 @@ def booking_json(booking: Booking) -> dict[str, Any]:
         "source": booking.source,
         "created_at": to_db(booking.created_at),
         "updated_at": to_db(booking.updated_at),
+        "online_meeting": meeting_json(meeting, meetings) if meeting and meetings else None,
     }

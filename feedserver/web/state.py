@@ -10,6 +10,9 @@ from feedserver.config import Config
 from feedserver.feeds.links import FeedUrls
 from feedserver.feeds.service import FeedService
 from feedserver.instance_secrets import InstanceSecrets
+from feedserver.notify.effects import BookingEffects
+from feedserver.notify.meetings import MeetingService
+from feedserver.notify.outbox import OutboxWorker
 from feedserver.store import StoreRunner
 from feedserver.watcher import ChangeWatcher
 
@@ -21,3 +24,6 @@ FEEDS = web.AppKey("feeds", FeedService)
 FEED_URLS = web.AppKey("feed_urls", FeedUrls)
 CALDAV = web.AppKey("caldav", RadicaleServer)
 PUBLISHER = web.AppKey("publisher", BookingsPublisher)
+MEETINGS = web.AppKey("meetings", MeetingService)
+EFFECTS = web.AppKey("effects", BookingEffects)
+OUTBOX = web.AppKey("outbox", OutboxWorker)

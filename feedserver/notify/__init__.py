@@ -1,0 +1,2 @@
+"""Notifications: the outbox and its delivery, iMIP invitations, templates, per-user
+settings, and online meetings."""

@@ -1,0 +1,122 @@
+"""Online meetings: one room per booking of an online type, one link per attendee.
+
+The staff member gets the provider's link to the room. Each attendee gets a link of their own,
+``{public_url}/meet/{token}``, signed like feed links, that redirects to the same room: it can
+be revoked for one attendee without touching the others, and its clicks are counted. A booking
+keeps its meeting when its type stops being online.
+
+Providers are pluggable: ``meetings.provider`` is ``jitsi`` or the dotted path of a class with
+the ``Provider`` shape (built with the configuration, ``create_room(booking) -> url``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from feedserver.config import Config
+from feedserver.errors import LinkRevoked, NotFound
+from feedserver.model import Booking, Meeting, Role, User
+from feedserver.store import Store
+from feedserver.tokens import InvalidToken, LinkSigner, new_nonce, same_nonce
+
+
+class Provider(Protocol):
+    name: str
+
+    def create_room(self, booking: Booking) -> str: ...
+
+
+class JitsiProvider:
+    """Jitsi Meet rooms: any unguessable name under the server's base URL is a room."""
+
+    name = "jitsi"
+
+    def __init__(self, config: Config) -> None:
+        self.base = config.meetings.jitsi_base_url.rstrip("/") + "/"
+
+    def create_room(self, booking: Booking) -> str:
+        return f"{self.base}feedserver-{secrets.token_urlsafe(18)}"
+
+
+def load_provider(config: Config) -> Provider:
+    name = config.meetings.provider
+    if name == "jitsi":
+        return JitsiProvider(config)
+    module_name, _, class_name = name.rpartition(".")
+    if not module_name:
+        raise ValueError(f"[meetings] provider: unknown provider {name!r}")
+    provider: Provider = getattr(importlib.import_module(module_name), class_name)(config)
+    return provider
+
+
+@dataclass(frozen=True)
+class MeetingUrls:
+    public_url: str
+    signer: LinkSigner
+
+    def attendee(self, link_id: int, nonce: str) -> str:
+        return f"{self.public_url}/meet/{self.signer.sign(link_id, nonce)}"
+
+
+class MeetingService:
+    def __init__(self, provider: Provider, urls: MeetingUrls) -> None:
+        self.provider = provider
+        self.urls = urls
+
+    def ensure(self, store: Store, booking: Booking, online: bool) -> Meeting | None:
+        """Give an online booking its room and every attendee a link (inside the caller's
+        transaction). Existing meetings are kept, whatever the type says now."""
+        meeting = store.meetings.for_booking(booking.id)
+        if meeting is None:
+            if not online:
+                return None
+            store.meetings.create(
+                booking.id, self.provider.name, self.provider.create_room(booking)
+            )
+            meeting = store.meetings.for_booking(booking.id)
+            assert meeting is not None
+        known = {link.attendee_email for link in meeting.links}
+        added = [a.email for a in booking.attendees if a.email not in known]
+        for email in added:
+            store.meetings.add_link(meeting.id, email, new_nonce())
+        return store.meetings.for_booking(booking.id) if added else meeting
+
+    def attendee_url(self, meeting: Meeting, email: str) -> str:
+        for link in meeting.links:
+            if link.attendee_email == email.lower() and link.revoked_at is None:
+                return self.urls.attendee(link.id, link.nonce)
+        return ""
+
+    def link_for_viewer(self, meeting: Meeting | None, booking: Booking, viewer: User) -> str:
+        """What a person sees of the meeting: staff and admins the room, an attendee their
+        own link."""
+        if meeting is None:
+            return ""
+        if viewer.role is not Role.CUSTOMER or viewer.id == booking.staff_id:
+            return meeting.room_url
+        return self.attendee_url(meeting, viewer.email)
+
+    def links_for(self, store: Store, bookings: Iterable[Booking], viewer: User) -> dict[int, str]:
+        listed = list(bookings)
+        meetings = store.meetings.for_bookings([b.id for b in listed])
+        links = {b.id: self.link_for_viewer(meetings.get(b.id), b, viewer) for b in listed}
+        return {k: v for k, v in links.items() if v}
+
+    def follow(self, store: Store, token: str) -> str:
+        """The room an attendee's token leads to (the click is counted)."""
+        try:
+            link_id, nonce = self.urls.signer.unsign(token)
+        except InvalidToken:
+            raise NotFound("no such meeting link") from None
+        found = store.meetings.link(link_id)
+        if found is None or not same_nonce(nonce, found[0].nonce):
+            raise NotFound("no such meeting link")
+        link, meeting = found
+        if link.revoked_at is not None:
+            raise LinkRevoked("this meeting link was revoked")
+        store.meetings.click(link.id)
+        return meeting.room_url

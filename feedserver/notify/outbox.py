@@ -1,0 +1,163 @@
+"""Delivering the outbox over SMTP (aiosmtplib).
+
+Each message is claimed ('sending'), sent, then marked 'sent'. A server that is down or answers
+4xx means a retry after ``retry_base_seconds`` doubling each time (capped at an hour); a 5xx
+answer, or ``max_attempts`` failures, marks the message 'failed' (visible in
+``GET /api/notifications``, retried on request). The idempotency key makes a message exist once;
+a graceful stop finishes the message being sent and hands the rest back, so a restart sends
+nothing twice. Only a crash inside an SMTP conversation can repeat one message, with the same
+Message-ID, which mail clients use to drop the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+import aiosmtplib
+
+from feedserver.config import SmtpConfig
+from feedserver.model import OutboxMessage
+from feedserver.notify.imip import mime_message
+from feedserver.store import Change, Store, StoreRunner
+from feedserver.times import utcnow
+
+log = logging.getLogger(__name__)
+
+_BATCH = 20
+_MAX_DELAY = timedelta(hours=1)
+
+
+def _release(message_ids: list[int], store: Store) -> None:
+    store.outbox.release(message_ids)
+
+
+class PermanentFailure(Exception):
+    """The server refused the message for good (5xx)."""
+
+
+class OutboxWorker:
+    def __init__(self, runner: StoreRunner, config: SmtpConfig, poll_seconds: float = 1.0) -> None:
+        self.runner = runner
+        self.config = config
+        self.poll_seconds = poll_seconds
+        self.sent = 0
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        released = await self.runner.run(lambda s: s.outbox.release_interrupted())
+        if released:
+            log.warning(
+                "messages interrupted by the last stop are queued again", extra={"count": released}
+            )
+        if not self.config.host:
+            log.warning("no SMTP server configured ([smtp] host): notifications stay queued")
+        self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Finish the message being sent, hand the others back, and stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except TimeoutError:
+                log.warning("outbox delivery interrupted at shutdown")
+
+    def stopping(self) -> bool:
+        return self._stopping
+
+    async def on_changes(self, changes: list[Change]) -> None:
+        if any(c.entity == "notification" for c in changes):
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("outbox delivery failed")
+
+    async def deliver_due(self) -> int:
+        """Send what is due now; returns how many were sent."""
+        if not self.config.host:
+            return 0
+        sent = 0
+        while not self.stopping():
+            batch = await self.runner.run(lambda s: s.outbox.claim_due(utcnow(), _BATCH))
+            if not batch:
+                break
+            for index, message in enumerate(batch):
+                if self.stopping():  # hand back what is not sent yet; finish nothing half
+                    await self.runner.run(partial(_release, [m.id for m in batch[index:]]))
+                    return sent
+                sent += await self._deliver(message)
+        return sent
+
+    async def _deliver(self, message: OutboxMessage) -> int:
+        attempts = message.attempts + 1
+        try:
+            await self._send(message)
+        except PermanentFailure as exc:
+            await self._failed(message, attempts, str(exc), permanent=True)
+            return 0
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self._failed(message, attempts, f"{type(exc).__name__}: {exc}", permanent=False)
+            return 0
+        await self.runner.run(lambda s: s.outbox.mark_sent(message.id))
+        self.sent += 1
+        log.info("notification sent", extra={"notification_id": message.id, "kind": message.kind})
+        return 1
+
+    async def _failed(
+        self, message: OutboxMessage, attempts: int, error: str, permanent: bool
+    ) -> None:
+        retry_at: datetime | None = None
+        if not permanent and attempts < self.config.max_attempts:
+            delay = timedelta(seconds=self.config.retry_base_seconds * 2 ** (attempts - 1))
+            retry_at = utcnow() + min(delay, _MAX_DELAY)
+        await self.runner.run(
+            lambda s: s.outbox.mark_failed_attempt(message.id, attempts, error, retry_at)
+        )
+        log.warning(
+            "notification not delivered",
+            extra={
+                "notification_id": message.id,
+                "attempts": attempts,
+                "error": error,
+                "retry_at": retry_at.isoformat() if retry_at else "never",
+            },
+        )
+
+    async def _send(self, message: OutboxMessage) -> None:
+        config = self.config
+        domain = config.sender.rpartition("@")[2] or "localhost"
+        mail = mime_message(message, (config.sender_name, config.sender), domain)
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=config.host,
+                port=config.port,
+                username=config.username or None,
+                password=config.password or None,
+                use_tls=config.security == "tls",
+                start_tls=config.security == "starttls",
+                timeout=config.timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [refusal.code for refusal in exc.recipients]
+            if codes and all(500 <= code < 600 for code in codes):
+                raise PermanentFailure(f"recipient refused: {exc.recipients[0]}") from exc
+            raise
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise PermanentFailure(f"{exc.code} {exc.message}") from exc
+            raise

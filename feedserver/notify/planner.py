@@ -1,0 +1,235 @@
+"""Which messages a booking change causes, rendered into the outbox in the change's transaction.
+
+Attendees (customers): *booked* when a booking is confirmed (made confirmed, or confirmed
+later; also when they are added to one), *changed* when its time, place or staff member
+changes, *cancelled* (also when they are removed from it), *rejected* when a request is
+declined, each with the iCalendar REQUEST or CANCEL; the organisation can turn kinds off
+(``notifications.attendee_kinds``). Staff member of the booking and admins: *booked* for a new
+booking (pending or confirmed), or *short_notice* instead when it starts within
+``notifications.short_notice_minutes``, *cancelled*, *rejected*, each as their settings say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from feedserver.config import Config
+from feedserver.domain.bookings import BookingChange
+from feedserver.feeds.links import FeedUrls
+from feedserver.feeds.render import Catalog, Viewer
+from feedserver.feeds.templates import TemplateSet
+from feedserver.model import (
+    Attendee,
+    Booking,
+    FeedFilters,
+    Meeting,
+    NotificationSettings,
+    ReservationType,
+    Role,
+    Status,
+    User,
+)
+from feedserver.notify import imip, templates
+from feedserver.notify.meetings import MeetingService
+from feedserver.store import Store
+from feedserver.times import utcnow
+
+STAFF_DEFAULTS = NotificationSettings(booked=True, cancelled=True, rejected=True, short_notice=True)
+QUIET = NotificationSettings(booked=False, cancelled=False, rejected=False, short_notice=False)
+_MOVES = ("start", "end", "location_code", "staff_id", "all_day", "timezone", "rrule")
+
+
+def settings_for(store: Store, user: User) -> NotificationSettings:
+    """A user's switches; staff members start with all on, admins and customers all off."""
+    saved = store.notification_settings.get(user.id)
+    if saved is not None:
+        return saved
+    return STAFF_DEFAULTS if user.role is Role.STAFF else QUIET
+
+
+@dataclass(frozen=True)
+class _Context:
+    booking: Booking
+    rtype: ReservationType | None
+    catalog: Catalog
+    meeting: Meeting | None
+    saved_templates: dict[tuple[str, str, str], tuple[str, str]]
+
+
+class Notifier:
+    def __init__(self, config: Config, meetings: MeetingService, feed_urls: FeedUrls) -> None:
+        self.config = config
+        self.meetings = meetings
+        self.feed_urls = feed_urls
+        self.organizer = (config.smtp.sender_name, config.smtp.sender)
+
+    # -- who gets what -------------------------------------------------------------------------
+
+    def _attendee_kinds(self, change: BookingChange, event: str) -> list[tuple[str, Attendee]]:
+        after, before = change.after, change.before
+        everyone = list(after.attendees)
+        planned: list[tuple[str, Attendee]] = []
+        if event in ("created", "confirmed") and after.status is Status.CONFIRMED:
+            planned = [("booked", a) for a in everyone]
+        elif event == "cancelled":
+            planned = [("cancelled", a) for a in everyone]
+        elif event == "rejected":
+            planned = [("rejected", a) for a in everyone]
+        elif event == "changed" and before is not None and after.status is Status.CONFIRMED:
+            old = {a.email for a in before.attendees}
+            new = {a.email for a in everyone}
+            moved = any(getattr(before, f) != getattr(after, f) for f in _MOVES)
+            planned = [("booked", a) for a in everyone if a.email not in old]
+            planned += [("cancelled", a) for a in before.attendees if a.email not in new]
+            if moved:
+                planned += [("changed", a) for a in everyone if a.email in old]
+        allowed = set(self.config.notifications.attendee_kinds)
+        return [(kind, a) for kind, a in planned if kind in allowed]
+
+    def _staff_kinds(self, store: Store, booking: Booking, event: str) -> list[tuple[str, User]]:
+        people = {u.id: u for u in store.users.list(Role.ADMIN)}
+        staff = store.users.get(booking.staff_id)
+        if staff is not None:
+            people[staff.id] = staff
+        soon = timedelta(minutes=self.config.notifications.short_notice_minutes)
+        short = event == "created" and utcnow() <= booking.start < utcnow() + soon
+        planned = []
+        for user in people.values():
+            settings = settings_for(store, user)
+            if event == "created" and short and settings.short_notice:
+                planned.append(("short_notice", user))
+            elif event == "created" and settings.booked:
+                planned.append(("booked", user))
+            elif event == "cancelled" and settings.cancelled:
+                planned.append(("cancelled", user))
+            elif event == "rejected" and settings.rejected:
+                planned.append(("rejected", user))
+        return planned
+
+    # -- rendering into the outbox ---------------------------------------------------------------
+
+    def enqueue(
+        self, store: Store, change: BookingChange, event: str, meeting: Meeting | None
+    ) -> int:
+        """Write the messages ``event`` causes into the outbox; returns how many were new."""
+        booking = change.after
+        rtype = store.types.get(booking.type_key)
+        staff = store.users.get_many([booking.staff_id])
+        context = _Context(
+            booking=booking,
+            rtype=rtype,
+            catalog=Catalog(
+                locations={loc.code: loc for loc in store.locations.list()},
+                types={rtype.key: rtype} if rtype else {},
+                staff=staff,
+                templates=TemplateSet.from_saved(store.feed_templates.list()),
+            ),
+            meeting=meeting,
+            saved_templates=store.email_templates.all(),
+        )
+        queued = 0
+        for kind, attendee in self._attendee_kinds(change, event):
+            queued += store.outbox.enqueue(self._for_attendee(context, kind, attendee))
+        for kind, user in self._staff_kinds(store, booking, event):
+            queued += store.outbox.enqueue(self._for_staff(store, context, kind, user))
+        return queued
+
+    def _values(self, context: _Context, people: list[Attendee]) -> dict[str, str]:
+        booking, catalog = context.booking, context.catalog
+        location = catalog.locations.get(booking.location_code)
+        staff = catalog.staff.get(booking.staff_id)
+        start, end = booking.local_start, booking.local_end
+        language = self.config.notifications.language
+        first = people[0] if people else None
+        return {
+            "customer_name": (first.name or first.email) if first else "",
+            "customer_email": first.email if first else "",
+            "attendees": ", ".join(a.name or a.email for a in people),
+            "service_name": context.rtype.name if context.rtype else booking.type_key,
+            "booking_title": booking.title,
+            "location_name": location.name if location else booking.location_code,
+            "location_code": booking.location_code,
+            "location_address": location.address if location else "",
+            "staff_name": staff.name if staff else "",
+            "booking_start_date": templates.long_date(start, language),
+            "booking_start_time": "" if booking.all_day else f"{start:%H:%M}",
+            "booking_end_time": "" if booking.all_day else f"{end:%H:%M}",
+            "booking_timezone": booking.timezone,
+            "booking_status": booking.status.value,
+            "organisation_name": self.organizer[0],
+        }
+
+    def _message(
+        self,
+        context: _Context,
+        audience: str,
+        kind: str,
+        email: str,
+        name: str,
+        values: dict[str, str],
+    ) -> dict[str, object]:
+        language = self.config.notifications.language
+        subject, body = templates.choose(context.saved_templates, audience, kind, language)
+        text = templates.render(body, values)
+        booking = context.booking
+        return {
+            "idempotency_key": f"{booking.uid}:{audience}:{kind}:{booking.sequence}:{email}",
+            "kind": kind,
+            "booking_id": booking.id,
+            "recipient_email": email,
+            "recipient_name": name,
+            "subject": templates.render(subject, values).replace("\n", " "),
+            "body_text": text,
+            "body_html": templates.to_html(text),
+            "ics": None,
+            "ics_method": None,
+        }
+
+    def _for_attendee(self, context: _Context, kind: str, attendee: Attendee) -> dict[str, object]:
+        booking = context.booking
+        visible = bool(context.rtype and context.rtype.attendees_visible)
+        people = list(booking.attendees) if visible else [attendee]
+        link = (
+            self.meetings.attendee_url(context.meeting, attendee.email) if context.meeting else ""
+        )
+        values = {
+            **self._values(context, people),
+            "customer_name": attendee.name or attendee.email,
+            "customer_email": attendee.email,
+            "online_meeting_link": link,
+        }
+        message = self._message(context, "attendee", kind, attendee.email, attendee.name, values)
+        viewer = Viewer(_guest(attendee), FeedFilters(show_attendees=True))
+        method = "CANCEL" if kind in ("cancelled", "rejected") else "REQUEST"
+        message["ics"] = imip.invitation(
+            method, booking, context.catalog, viewer, self.organizer, people, link
+        )
+        message["ics_method"] = method
+        return message
+
+    def _for_staff(
+        self, store: Store, context: _Context, kind: str, user: User
+    ) -> dict[str, object]:
+        feeds = [f for f in store.feed_links.list(user.id) if f.revoked_at is None]
+        values = {
+            **self._values(context, list(context.booking.attendees)),
+            "online_meeting_provider_link": context.meeting.room_url if context.meeting else "",
+            "feed_link": self.feed_urls.https(feeds[0]) if feeds else "",
+        }
+        return self._message(context, "staff", kind, user.email, user.name, values)
+
+
+def _guest(attendee: Attendee) -> User:
+    """An attendee as the reader of their own invitation (they may have no account)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return User(
+        id=0,
+        email=attendee.email,
+        name=attendee.name,
+        role=Role.CUSTOMER,
+        timezone="UTC",
+        primary_location=None,
+        created_at=epoch,
+        updated_at=epoch,
+    )

@@ -1,0 +1,248 @@
+"""Email templates: a subject and a body per audience and kind, with ``[variables]``.
+
+Defaults ship in English and French; admins replace them through ``/api/templates``. A template
+naming an unknown variable is refused when saved. Times render in the booking's timezone.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from datetime import datetime
+
+from feedserver.domain.inputs import Body
+from feedserver.errors import InvalidInput, NotFound
+from feedserver.store import Store
+
+VARIABLES = {
+    "customer_name": "the attendee's name (for staff: the first attendee)",
+    "customer_email": "the attendee's email (for staff: the first attendee's)",
+    "attendees": "every attendee's name (staff messages; attendees when the type allows)",
+    "service_name": "the reservation type",
+    "booking_title": "the booking's own title",
+    "location_name": "the location's name",
+    "location_code": "the location's short code",
+    "location_address": "the location's address",
+    "staff_name": "the staff member",
+    "booking_start_date": "the start date, in words",
+    "booking_start_time": "the start time (HH:MM)",
+    "booking_end_time": "the end time (HH:MM)",
+    "booking_timezone": "the booking's timezone",
+    "booking_status": "confirmed, pending, cancelled or rejected",
+    "online_meeting_link": "the attendee's own meeting link",
+    "online_meeting_provider_link": "the meeting room itself (staff)",
+    "feed_link": "the staff member's own subscription link, if one exists",
+    "organisation_name": "the sender name",
+}
+_VARIABLE = re.compile(r"\[([a-z_]+)\]")
+
+AUDIENCES = {
+    "attendee": ("booked", "changed", "cancelled", "rejected"),
+    "staff": ("booked", "cancelled", "rejected", "short_notice"),
+}
+LANGUAGES = ("en", "fr")
+
+_WHEN = "[booking_start_date], [booking_start_time]–[booking_end_time] ([booking_timezone])"
+_WHEN_FR = "[booking_start_date], [booking_start_time]–[booking_end_time] ([booking_timezone])"
+_PLACE = "[location_name] ([location_code]), [location_address]"
+
+DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
+    ("attendee", "booked", "en"): (
+        "Booked: [service_name] on [booking_start_date] at [booking_start_time]",
+        f"Hello [customer_name],\n\nYour booking is confirmed.\n\n[service_name] with "
+        f"[staff_name]\n{_WHEN}\n{_PLACE}\nOnline meeting: [online_meeting_link]\n\n"
+        "The invitation is attached: add it to your calendar.\n\n[organisation_name]",
+    ),
+    ("attendee", "changed", "en"): (
+        "Changed: [service_name] now on [booking_start_date] at [booking_start_time]",
+        f"Hello [customer_name],\n\nYour booking has changed. It is now:\n\n[service_name] "
+        f"with [staff_name]\n{_WHEN}\n{_PLACE}\nOnline meeting: [online_meeting_link]\n\n"
+        "The updated invitation is attached.\n\n[organisation_name]",
+    ),
+    ("attendee", "cancelled", "en"): (
+        "Cancelled: [service_name] on [booking_start_date]",
+        f"Hello [customer_name],\n\nYour booking has been cancelled:\n\n[service_name] with "
+        f"[staff_name]\n{_WHEN}\n{_PLACE}\n\n[organisation_name]",
+    ),
+    ("attendee", "rejected", "en"): (
+        "Not possible: [service_name] on [booking_start_date]",
+        f"Hello [customer_name],\n\nWe are sorry: your booking request could not be "
+        f"accepted.\n\n[service_name]\n{_WHEN}\n{_PLACE}\n\n[organisation_name]",
+    ),
+    ("staff", "booked", "en"): (
+        "New booking: [service_name], [booking_start_date] [booking_start_time]",
+        f"[attendees] booked [service_name] ([booking_status]).\n\n{_WHEN}\n{_PLACE}\n"
+        "Meeting room: [online_meeting_provider_link]\nYour calendar feed: [feed_link]",
+    ),
+    ("staff", "cancelled", "en"): (
+        "Cancelled: [service_name], [booking_start_date] [booking_start_time]",
+        f"The booking of [attendees] was cancelled.\n\n[service_name]\n{_WHEN}\n{_PLACE}",
+    ),
+    ("staff", "rejected", "en"): (
+        "Rejected: [service_name], [booking_start_date] [booking_start_time]",
+        f"The booking request of [attendees] was rejected.\n\n[service_name]\n{_WHEN}\n{_PLACE}",
+    ),
+    ("staff", "short_notice", "en"): (
+        "URGENT – booked at short notice: [service_name] at [booking_start_time]",
+        f"[attendees] just booked [service_name], starting soon.\n\n{_WHEN}\n{_PLACE}\n"
+        "Meeting room: [online_meeting_provider_link]",
+    ),
+    ("attendee", "booked", "fr"): (
+        "Réservation confirmée : [service_name] le [booking_start_date] à [booking_start_time]",
+        f"Bonjour [customer_name],\n\nVotre réservation est confirmée.\n\n[service_name] "
+        f"avec [staff_name]\n{_WHEN_FR}\n{_PLACE}\nRéunion en ligne : [online_meeting_link]\n\n"
+        "L'invitation est jointe : ajoutez-la à votre agenda.\n\n[organisation_name]",
+    ),
+    ("attendee", "changed", "fr"): (
+        "Modification : [service_name] désormais le [booking_start_date] à [booking_start_time]",
+        f"Bonjour [customer_name],\n\nVotre réservation a changé. La voici :\n\n"
+        f"[service_name] avec [staff_name]\n{_WHEN_FR}\n{_PLACE}\nRéunion en ligne : "
+        "[online_meeting_link]\n\nL'invitation mise à jour est jointe.\n\n[organisation_name]",
+    ),
+    ("attendee", "cancelled", "fr"): (
+        "Annulation : [service_name] le [booking_start_date]",
+        f"Bonjour [customer_name],\n\nVotre réservation a été annulée :\n\n[service_name] "
+        f"avec [staff_name]\n{_WHEN_FR}\n{_PLACE}\n\n[organisation_name]",
+    ),
+    ("attendee", "rejected", "fr"): (
+        "Demande refusée : [service_name] le [booking_start_date]",
+        f"Bonjour [customer_name],\n\nNous sommes désolés : votre demande de réservation n'a "
+        f"pas pu être acceptée.\n\n[service_name]\n{_WHEN_FR}\n{_PLACE}\n\n[organisation_name]",
+    ),
+    ("staff", "booked", "fr"): (
+        "Nouvelle réservation : [service_name], [booking_start_date] [booking_start_time]",
+        f"[attendees] a réservé [service_name] ([booking_status]).\n\n{_WHEN_FR}\n{_PLACE}\n"
+        "Salle de réunion : [online_meeting_provider_link]\nVotre agenda : [feed_link]",
+    ),
+    ("staff", "cancelled", "fr"): (
+        "Annulation : [service_name], [booking_start_date] [booking_start_time]",
+        f"La réservation de [attendees] a été annulée.\n\n[service_name]\n{_WHEN_FR}\n{_PLACE}",
+    ),
+    ("staff", "rejected", "fr"): (
+        "Refus : [service_name], [booking_start_date] [booking_start_time]",
+        f"La demande de [attendees] a été refusée.\n\n[service_name]\n{_WHEN_FR}\n{_PLACE}",
+    ),
+    ("staff", "short_notice", "fr"): (
+        "URGENT – réservation de dernière minute : [service_name] à [booking_start_time]",
+        f"[attendees] vient de réserver [service_name], qui commence bientôt.\n\n{_WHEN_FR}\n"
+        f"{_PLACE}\nSalle de réunion : [online_meeting_provider_link]",
+    ),
+}
+
+_DAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+}
+_MONTHS = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "fr": (
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ),
+}
+
+
+def long_date(moment: datetime, language: str) -> str:
+    day, month = _DAYS[language][moment.weekday()], _MONTHS[language][moment.month - 1]
+    return f"{day} {moment.day} {month} {moment.year}"
+
+
+def validate(text: str, field: str) -> str:
+    unknown = sorted({m for m in _VARIABLE.findall(text) if m not in VARIABLES})
+    if unknown:
+        raise InvalidInput(
+            f"unknown variable {', '.join(f'[{u}]' for u in unknown)}; known: "
+            + ", ".join(f"[{v}]" for v in VARIABLES),
+            field=field,
+        )
+    return text
+
+
+def render(text: str, values: Mapping[str, str]) -> str:
+    """Substitute the variables; a line whose variables all came out empty is dropped."""
+    lines = []
+    for line in text.splitlines():
+        names = _VARIABLE.findall(line)
+        if names and not any(values.get(n) for n in names):
+            continue
+        lines.append(_VARIABLE.sub(lambda m: values.get(m.group(1), ""), line).rstrip(" ,:"))
+    return "\n".join(lines).strip()
+
+
+def to_html(text: str) -> str:
+    """The HTML alternative of a plain-text body: escaped, links clickable, lines kept."""
+    escaped = html.escape(text)
+    linked = re.sub(r"(https?://[^\s<]+)", r'<a href="\1">\1</a>', escaped)
+    paragraphs = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in linked.split("\n\n"))
+    return f'<!DOCTYPE html><html><body style="font-family:sans-serif">{paragraphs}</body></html>'
+
+
+def choose(
+    saved: Mapping[tuple[str, str, str], tuple[str, str]], audience: str, kind: str, language: str
+) -> tuple[str, str]:
+    key = (audience, kind, language)
+    return saved.get(key) or DEFAULTS[key]
+
+
+def save(store: Store, audience: str, kind: str, language: str, data: object) -> tuple[str, str]:
+    _check_key(audience, kind, language)
+    body = Body(data, {"subject", "body"})
+    subject = validate(body.text("subject", required=True, max_len=300), "subject")
+    text = validate(body.text("body", required=True, max_len=20_000), "body")
+    with store.transaction():
+        store.email_templates.save(audience, kind, language, subject, text)
+    return subject, text
+
+
+def reset(store: Store, audience: str, kind: str, language: str) -> None:
+    _check_key(audience, kind, language)
+    with store.transaction():
+        store.email_templates.delete(audience, kind, language)
+
+
+def listing(store: Store) -> list[dict[str, object]]:
+    saved = store.email_templates.all()
+    return [
+        {
+            "audience": audience,
+            "kind": kind,
+            "language": language,
+            "subject": choose(saved, audience, kind, language)[0],
+            "body": choose(saved, audience, kind, language)[1],
+            "customised": (audience, kind, language) in saved,
+        }
+        for (audience, kind, language) in DEFAULTS
+    ]
+
+
+def _check_key(audience: str, kind: str, language: str) -> None:
+    if audience not in AUDIENCES or kind not in AUDIENCES[audience] or language not in LANGUAGES:
+        raise NotFound(
+            f"no template {audience}/{kind}/{language}: audiences and kinds are "
+            + "; ".join(f"{a}: {', '.join(k)}" for a, k in AUDIENCES.items())
+            + f"; languages: {', '.join(LANGUAGES)}"
+        )

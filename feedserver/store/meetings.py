@@ -1,0 +1,103 @@
+"""SQL for online meetings and attendees' meeting links."""
+
+from __future__ import annotations
+
+import builtins
+
+from feedserver.model import Meeting, MeetingLink
+from feedserver.store.changes import ChangeLog
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db, utcnow
+
+
+def _link(row: Row) -> MeetingLink:
+    return MeetingLink(
+        id=row["id"],
+        meeting_id=row["meeting_id"],
+        attendee_email=row["attendee_email"],
+        nonce=row["nonce"],
+        clicks=row["clicks"],
+        last_click_at=from_db(row["last_click_at"]) if row["last_click_at"] else None,
+        revoked_at=from_db(row["revoked_at"]) if row["revoked_at"] else None,
+    )
+
+
+class MeetingStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    def _meeting(self, row: Row) -> Meeting:
+        links = self.db.rows(
+            "SELECT * FROM meeting_links WHERE meeting_id = ? ORDER BY id", (row["id"],)
+        )
+        return Meeting(
+            id=row["id"],
+            booking_id=row["booking_id"],
+            provider=row["provider"],
+            room_url=row["room_url"],
+            created_at=from_db(row["created_at"]),
+            links=tuple(_link(r) for r in links),
+        )
+
+    def for_booking(self, booking_id: int) -> Meeting | None:
+        row = self.db.row("SELECT * FROM meetings WHERE booking_id = ?", (booking_id,))
+        return self._meeting(row) if row else None
+
+    def for_bookings(self, booking_ids: builtins.list[int]) -> dict[int, Meeting]:
+        found: dict[int, Meeting] = {}
+        for start in range(0, len(booking_ids), 500):
+            chunk = booking_ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.db.rows(
+                f"SELECT * FROM meetings WHERE booking_id IN ({marks})",  # noqa: S608
+                chunk,
+            ):
+                found[row["booking_id"]] = self._meeting(row)
+        return found
+
+    def create(self, booking_id: int, provider: str, room_url: str) -> None:
+        self.db.insert(
+            "meetings",
+            {
+                "booking_id": booking_id,
+                "provider": provider,
+                "room_url": room_url,
+                "created_at": to_db(utcnow()),
+            },
+        )
+
+    def add_link(self, meeting_id: int, attendee_email: str, nonce: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO meeting_links (meeting_id, attendee_email, nonce, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (meeting_id, attendee_email, nonce, to_db(utcnow())),
+        )
+
+    def link(self, link_id: int) -> tuple[MeetingLink, Meeting] | None:
+        row = self.db.row("SELECT * FROM meeting_links WHERE id = ?", (link_id,))
+        if row is None:
+            return None
+        meeting = self.db.row("SELECT * FROM meetings WHERE id = ?", (row["meeting_id"],))
+        assert meeting is not None
+        return _link(row), self._meeting(meeting)
+
+    def click(self, link_id: int) -> None:
+        self.db.execute(
+            "UPDATE meeting_links SET clicks = clicks + 1, last_click_at = ? WHERE id = ?",
+            (to_db(utcnow()), link_id),
+        )
+
+    def revoke_link(self, link_id: int, booking_id: int) -> None:
+        self.db.update("meeting_links", link_id, {"revoked_at": to_db(utcnow())})
+        # The booking's feeds and calendars show the link: they must render again.
+        self.changes.record("booking", booking_id, "meeting_link_revoked")
+
+    def in_period(self, start: str, end: str) -> builtins.list[int]:
+        """Ids of bookings with a meeting, starting in [start, end)."""
+        rows = self.db.rows(
+            "SELECT m.booking_id FROM meetings m JOIN bookings b ON b.id = m.booking_id "
+            "WHERE b.start_utc >= ? AND b.start_utc < ? ORDER BY b.start_utc",
+            (start, end),
+        )
+        return [r["booking_id"] for r in rows]

@@ -1,0 +1,172 @@
+"""SQL for the notification outbox, per-user notification settings and email templates."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+from typing import Any
+
+from feedserver.model import NotificationSettings, OutboxMessage
+from feedserver.store.changes import ChangeLog
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db, utcnow
+
+
+def _message(row: Row) -> OutboxMessage:
+    values = dict(row)
+    for name in ("next_attempt_at", "created_at", "sent_at"):
+        values[name] = from_db(values[name]) if values[name] else None
+    return OutboxMessage(**values)
+
+
+class OutboxStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    def enqueue(self, values: dict[str, Any]) -> bool:
+        """Insert a message unless one with its idempotency key exists; True if inserted."""
+        now = to_db(utcnow())
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO outbox (idempotency_key, kind, booking_id, recipient_email, "
+            "recipient_name, subject, body_text, body_html, ics, ics_method, next_attempt_at, "
+            "created_at) VALUES (:idempotency_key, :kind, :booking_id, :recipient_email, "
+            ":recipient_name, :subject, :body_text, :body_html, :ics, :ics_method, :now, :now)",
+            {**values, "now": now},
+        )
+        if cursor.rowcount:
+            self.changes.record("notification", int(cursor.lastrowid or 0), "queued")
+        return bool(cursor.rowcount)
+
+    def get(self, message_id: int) -> OutboxMessage | None:
+        row = self.db.row("SELECT * FROM outbox WHERE id = ?", (message_id,))
+        return _message(row) if row else None
+
+    def list(
+        self, status: str | None = None, booking_id: int | None = None, limit: int = 500
+    ) -> builtins.list[OutboxMessage]:
+        clauses: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        if booking_id is not None:
+            clauses.append("booking_id = ?")
+            params.append(booking_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self.db.rows(
+            f"SELECT * FROM outbox{where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+            [*params, limit],
+        )
+        return [_message(r) for r in rows]
+
+    def claim_due(self, now: datetime, limit: int) -> builtins.list[OutboxMessage]:
+        """Pending messages whose time has come, marked 'sending' (the caller sends them)."""
+        rows = self.db.rows(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY id LIMIT ?",
+            (to_db(now), limit),
+        )
+        for row in rows:
+            self.db.update("outbox", row["id"], {"status": "sending"})
+        return [_message(r) for r in rows]
+
+    def release_interrupted(self) -> int:
+        """At start-up: messages left 'sending' by a stop mid-delivery go back to pending."""
+        return self.db.execute(
+            "UPDATE outbox SET status = 'pending' WHERE status = 'sending'"
+        ).rowcount
+
+    def release(self, message_ids: builtins.list[int]) -> None:
+        """Hand claimed messages back unsent (a stop before their turn)."""
+        for message_id in message_ids:
+            self.db.execute(
+                "UPDATE outbox SET status = 'pending' WHERE id = ? AND status = 'sending'",
+                (message_id,),
+            )
+
+    def mark_sent(self, message_id: int) -> None:
+        self.db.update(
+            "outbox", message_id, {"status": "sent", "sent_at": to_db(utcnow()), "last_error": None}
+        )
+
+    def mark_failed_attempt(
+        self, message_id: int, attempts: int, error: str, next_attempt: datetime | None
+    ) -> None:
+        """Record a failed attempt: retry at ``next_attempt``, or give up (None)."""
+        self.db.update(
+            "outbox",
+            message_id,
+            {
+                "status": "pending" if next_attempt else "failed",
+                "attempts": attempts,
+                "last_error": error[:1000],
+                "next_attempt_at": to_db(next_attempt or utcnow()),
+            },
+        )
+
+    def retry(self, message_id: int) -> None:
+        self.db.update(
+            "outbox",
+            message_id,
+            {"status": "pending", "attempts": 0, "next_attempt_at": to_db(utcnow())},
+        )
+        self.changes.record("notification", message_id, "retry")
+
+
+class SettingsStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, user_id: int) -> NotificationSettings | None:
+        row = self.db.row("SELECT * FROM notification_settings WHERE user_id = ?", (user_id,))
+        if row is None:
+            return None
+        return NotificationSettings(
+            bool(row["booked"]),
+            bool(row["cancelled"]),
+            bool(row["rejected"]),
+            bool(row["short_notice"]),
+        )
+
+    def put(self, user_id: int, settings: NotificationSettings) -> None:
+        self.db.execute(
+            "INSERT INTO notification_settings (user_id, booked, cancelled, rejected, "
+            "short_notice) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+            "booked = excluded.booked, cancelled = excluded.cancelled, "
+            "rejected = excluded.rejected, short_notice = excluded.short_notice",
+            (
+                user_id,
+                settings.booked,
+                settings.cancelled,
+                settings.rejected,
+                settings.short_notice,
+            ),
+        )
+
+
+class TemplateStore:
+    """Email templates saved by admins (the built-in defaults live in feedserver.notify)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def all(self) -> dict[tuple[str, str, str], tuple[str, str]]:
+        rows = self.db.rows("SELECT * FROM email_templates")
+        return {(r["audience"], r["kind"], r["language"]): (r["subject"], r["body"]) for r in rows}
+
+    def save(self, audience: str, kind: str, language: str, subject: str, body: str) -> None:
+        self.db.execute(
+            "INSERT INTO email_templates (audience, kind, language, subject, body, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (audience, kind, language) DO UPDATE SET "
+            "subject = excluded.subject, body = excluded.body, updated_at = excluded.updated_at",
+            (audience, kind, language, subject, body, to_db(utcnow())),
+        )
+
+    def delete(self, audience: str, kind: str, language: str) -> bool:
+        return bool(
+            self.db.execute(
+                "DELETE FROM email_templates WHERE audience = ? AND kind = ? AND language = ?",
+                (audience, kind, language),
+            ).rowcount
+        )

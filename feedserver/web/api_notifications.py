@@ -1,0 +1,189 @@
+"""/api/notifications (the outbox), notification settings, email templates, online meetings
+(the report, revoking an attendee's link) and /meet/{token}."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from aiohttp import web
+
+from feedserver.domain.accounts import find_user
+from feedserver.errors import NotFound
+from feedserver.model import OutboxMessage
+from feedserver.notify import settings, templates
+from feedserver.times import parse_instant, to_db
+from feedserver.web.auth import require_account, require_admin
+from feedserver.web.requests import read_json
+from feedserver.web.serialize import booking_json
+from feedserver.web.state import MEETINGS, RUNNER
+
+routes = web.RouteTableDef()
+
+
+def _id(request: web.Request, what: str) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise NotFound(f"no {what} {raw!r}")
+    return int(raw)
+
+
+def message_json(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "kind": message.kind,
+        "booking": message.booking_id,
+        "recipient": message.recipient_email,
+        "subject": message.subject,
+        "status": message.status,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+        "next_attempt_at": to_db(message.next_attempt_at) if message.status == "pending" else None,
+        "created_at": to_db(message.created_at),
+        "sent_at": to_db(message.sent_at) if message.sent_at else None,
+        "has_invitation": message.ics_method,
+    }
+
+
+@routes.get("/api/notifications")
+async def list_notifications(request: web.Request) -> web.Response:
+    await require_admin(request)
+    status = request.query.get("status") or None
+    booking = request.query.get("booking")
+    booking_id = int(booking) if booking and booking.isdigit() else None
+    found = await request.app[RUNNER].run(lambda s: s.outbox.list(status, booking_id))
+    return web.json_response({"notifications": [message_json(m) for m in found]})
+
+
+@routes.post("/api/notifications/{id}/retry")
+async def retry_notification(request: web.Request) -> web.Response:
+    await require_admin(request)
+    message_id = _id(request, "notification")
+
+    def retry(store: Any) -> OutboxMessage:
+        with store.transaction():
+            if store.outbox.get(message_id) is None:
+                raise NotFound(f"no notification {message_id}")
+            store.outbox.retry(message_id)
+            return store.outbox.get(message_id)  # type: ignore[no-any-return]
+
+    return web.json_response(message_json(await request.app[RUNNER].run(retry)))
+
+
+@routes.get("/api/me/notification-settings")
+async def my_settings(request: web.Request) -> web.Response:
+    user = await require_account(request)
+    found = await request.app[RUNNER].run(lambda s: settings.get(s, user))
+    return web.json_response(dataclasses.asdict(found))
+
+
+@routes.patch("/api/me/notification-settings")
+async def patch_my_settings(request: web.Request) -> web.Response:
+    user = await require_account(request)
+    data = await read_json(request)
+    found = await request.app[RUNNER].run(lambda s: settings.patch(s, user, data))
+    return web.json_response(dataclasses.asdict(found))
+
+
+@routes.get("/api/users/{id}/notification-settings")
+async def user_settings(request: web.Request) -> web.Response:
+    await require_admin(request)
+    ref = request.match_info["id"]
+    found = await request.app[RUNNER].run(lambda s: settings.get(s, find_user(s, ref, "id")))
+    return web.json_response(dataclasses.asdict(found))
+
+
+@routes.patch("/api/users/{id}/notification-settings")
+async def patch_user_settings(request: web.Request) -> web.Response:
+    await require_admin(request)
+    ref = request.match_info["id"]
+    data = await read_json(request)
+    found = await request.app[RUNNER].run(
+        lambda s: settings.patch(s, find_user(s, ref, "id"), data)
+    )
+    return web.json_response(dataclasses.asdict(found))
+
+
+@routes.get("/api/templates")
+async def list_templates(request: web.Request) -> web.Response:
+    await require_admin(request)
+    found = await request.app[RUNNER].run(templates.listing)
+    return web.json_response(
+        {
+            "templates": found,
+            "variables": {f"[{name}]": help for name, help in templates.VARIABLES.items()},
+        }
+    )
+
+
+@routes.put("/api/templates/{audience}/{kind}/{language}")
+async def save_template(request: web.Request) -> web.Response:
+    await require_admin(request)
+    key = (
+        request.match_info["audience"],
+        request.match_info["kind"],
+        request.match_info["language"],
+    )
+    data = await read_json(request)
+    subject, body = await request.app[RUNNER].run(lambda s: templates.save(s, *key, data))
+    return web.json_response({"subject": subject, "body": body})
+
+
+@routes.delete("/api/templates/{audience}/{kind}/{language}")
+async def reset_template(request: web.Request) -> web.Response:
+    await require_admin(request)
+    key = (
+        request.match_info["audience"],
+        request.match_info["kind"],
+        request.match_info["language"],
+    )
+    await request.app[RUNNER].run(lambda s: templates.reset(s, *key))
+    return web.Response(status=204)
+
+
+@routes.get("/api/reports/online-meetings")
+async def online_meetings(request: web.Request) -> web.Response:
+    """Bookings with an online meeting that start in [start, end), with their links."""
+    await require_admin(request)
+    start = parse_instant(request.query.get("start", ""), "start")
+    end = parse_instant(request.query.get("end", ""), "end")
+    meetings = request.app[MEETINGS]
+
+    def report(store: Any) -> list[dict[str, Any]]:
+        ids = store.meetings.in_period(to_db(start), to_db(end))
+        found = store.meetings.for_bookings(ids)
+        return [booking_json(store.bookings.get(i), found[i], meetings) for i in ids]
+
+    rows = await request.app[RUNNER].run(report)
+    return web.json_response({"start": to_db(start), "end": to_db(end), "meetings": rows})
+
+
+@routes.delete("/api/meeting-links/{id}")
+async def revoke_meeting_link(request: web.Request) -> web.Response:
+    """Revoke one attendee's meeting link; the others keep working."""
+    await require_admin(request)
+    link_id = _id(request, "meeting link")
+
+    def revoke(store: Any) -> None:
+        with store.transaction():
+            found = store.meetings.link(link_id)
+            if found is None:
+                raise NotFound(f"no meeting link {link_id}")
+            if found[0].revoked_at is None:
+                store.meetings.revoke_link(link_id, found[1].booking_id)
+
+    await request.app[RUNNER].run(revoke)
+    return web.Response(status=204)
+
+
+@routes.get("/meet/{token}")
+async def follow_meeting_link(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    meetings = request.app[MEETINGS]
+    room = await request.app[RUNNER].run(lambda s: _follow(s, meetings, token))
+    raise web.HTTPFound(room)
+
+
+def _follow(store: Any, meetings: Any, token: str) -> str:
+    with store.transaction():
+        return meetings.follow(store, token)  # type: ignore[no-any-return]
