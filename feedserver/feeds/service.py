@@ -227,6 +227,7 @@ class FeedService:
             self.fragments,
             refresh,
             end.date(),
+            self.meetings.links_for(store, bookings, owner),
         )
         self.renders += 1
         etag = hashlib.sha256(events.body).hexdigest()[:32]

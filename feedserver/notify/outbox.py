@@ -46,6 +46,7 @@ class OutboxWorker:
         self.poll_seconds = poll_seconds
         self.sent = 0
         self._wake = asyncio.Event()
+        self._delivering = asyncio.Lock()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -87,7 +88,11 @@ class OutboxWorker:
                 log.exception("outbox delivery failed")
 
     async def deliver_due(self) -> int:
-        """Send what is due now; returns how many were sent."""
+        """Send what is due now (one delivery run at a time); returns how many were sent."""
+        async with self._delivering:
+            return await self._deliver_due()
+
+    async def _deliver_due(self) -> int:
         if not self.config.host:
             return 0
         sent = 0

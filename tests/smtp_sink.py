@@ -1,0 +1,55 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives, and can be told to
+answer 4xx/5xx or to take its time."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.process import free_port
+
+
+@dataclass
+class Sink:
+    received: list[EmailMessage] = field(default_factory=list)
+    answer: str = "250 OK"  # what DATA gets; "451 ..." or "550 ..." to refuse
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not self.answer.startswith("250"):
+            return self.answer
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.received.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.received if address in str(m["To"])]
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.sink = Sink()
+        self.port = free_port()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
