@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from feedserver.domain import accounts, bookings, catalog
+from feedserver.domain.bookings import Effects
 from feedserver.errors import StaffDoubleBooked
 from feedserver.model import Status
 from feedserver.store import Store
@@ -129,6 +130,7 @@ def load(
     store: Store,
     seed: int = 2026,
     count: int = 300,
+    effects: Effects | None = None,
     progress: Callable[[int], object] = lambda n: None,
 ) -> Summary:
     """Create the organisation; bookings spread over the past month and the next three."""
@@ -194,15 +196,15 @@ def load(
             ),
         }
         try:
-            booking = bookings.create_booking(store, data).after
+            booking = bookings.create_booking(store, data, effects=effects).after
         except StaffDoubleBooked:
             summary.skipped += 1
             continue
         if rng.random() < 0.07:
-            bookings.set_status(store, booking.id, Status.CANCELLED)
+            bookings.set_status(store, booking.id, Status.CANCELLED, effects=effects)
         created += 1
         progress(1)
-    summary.bookings = created + _series(store, staff, customers, today, zones)
+    summary.bookings = created + _series(store, staff, customers, today, zones, effects)
     return summary
 
 
@@ -212,6 +214,7 @@ def _series(
     customers: list[tuple[str, str]],
     today: date,
     zones: dict[str, str],
+    effects: Effects | None,
 ) -> int:
     """Recurring and all-day bookings: a weekly group class with one week off, a fortnightly
     video coaching without end, and an all-day training day."""
@@ -230,6 +233,7 @@ def _series(
             "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=16",
             "exdates": [_iso(monday + timedelta(weeks=4), 7, 0, zones["ANHQ"])],
         },
+        effects=effects,
     ).after
     coaching = bookings.create_booking(
         store,
@@ -241,6 +245,7 @@ def _series(
             "attendees": [{"email": customers[11][0], "name": customers[11][1]}],
             "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR",
         },
+        effects=effects,
     ).after
     training = bookings.create_booking(
         store,
@@ -253,6 +258,7 @@ def _series(
             "title": "Team training day",
             "status": "pending",
         },
+        effects=effects,
     ).after
     return len([yoga, coaching, training])
 

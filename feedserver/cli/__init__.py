@@ -13,7 +13,10 @@ from feedserver.app import create_app
 from feedserver.cli import admin, feeds
 from feedserver.cli.common import load_config, with_store
 from feedserver.config import Config
+from feedserver.notify.effects import BookingEffects
+from feedserver.notify.meetings import MeetingService, MeetingUrls, load_provider
 from feedserver.store import BookingQuery, Store
+from feedserver.tokens import LinkSigner
 
 
 @click.group()
@@ -88,6 +91,13 @@ def init(ctx: click.Context) -> None:
         )
 
 
+def _meeting_effects(config: Config) -> BookingEffects:
+    """Demo bookings of online types get their meetings; no notifications are queued."""
+    keys = instance_secrets.load_or_create(config).secret_keys
+    urls = MeetingUrls(config.public_url, LinkSigner(keys, "meeting-link"))
+    return BookingEffects(MeetingService(load_provider(config), urls), notifier=None)
+
+
 @main.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has bookings.")
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
@@ -106,7 +116,9 @@ def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int
         click.echo("the database already has bookings; demo data not loaded")
         return
     with click.progressbar(length=count, label="creating bookings", file=sys.stderr) as bar:
-        summary = demo.load(store, seed=seed, count=count, progress=bar.update)
+        summary = demo.load(
+            store, seed=seed, count=count, progress=bar.update, effects=_meeting_effects(config)
+        )
     credentials = config.data_dir / "demo-accounts.txt"
     demo.write_credentials(credentials, summary.passwords)
     click.echo(
