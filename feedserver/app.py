@@ -10,17 +10,20 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from feedserver import __version__, instance_secrets
+from feedserver.bridge.inbox import InboxService
+from feedserver.bridge.listener import start_listener
+from feedserver.bridge.mail import dkim_valid
+from feedserver.bridge.pipeline import Pipeline
 from feedserver.caldav_bridge.auth import AccountLogins
+from feedserver.caldav_bridge.capture import CalendarCapture
 from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
 from feedserver.config import Config
 from feedserver.feeds.links import FeedUrls
 from feedserver.feeds.service import FeedService
 from feedserver.logs import RequestLog
-from feedserver.notify.effects import BookingEffects
-from feedserver.notify.meetings import MeetingService, MeetingUrls, load_provider
+from feedserver.notify.effects import build as build_effects
 from feedserver.notify.outbox import OutboxWorker
-from feedserver.notify.planner import Notifier
 from feedserver.store import Store, StoreRunner
 from feedserver.tokens import LinkSigner
 from feedserver.watcher import ChangeWatcher
@@ -28,6 +31,7 @@ from feedserver.web import (
     api_bookings,
     api_catalog,
     api_feeds,
+    api_inbound,
     api_notifications,
     api_users,
     feeds,
@@ -35,10 +39,12 @@ from feedserver.web import (
 from feedserver.web.middleware import REQUEST_IDS, REQUEST_LOG, RequestIds, request_middleware
 from feedserver.web.state import (
     CALDAV,
+    CAPTURE,
     CONFIG,
     EFFECTS,
     FEED_URLS,
     FEEDS,
+    INBOX,
     MEETINGS,
     OUTBOX,
     PUBLISHER,
@@ -82,13 +88,41 @@ async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.flush_usage()
 
 
-async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Embedded Radicale and the publisher of the ``bookings`` calendars."""
-    config = app[CONFIG]
-    logins = AccountLogins(
-        app[RUNNER], asyncio.get_running_loop(), config.caldav.login_cache_seconds
+async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The inbox of inbound events and, when configured, the inbound SMTP listener."""
+    config = app[CONFIG].bridge
+    effects = app[EFFECTS]
+    dkim_check = (lambda raw, sender: dkim_valid(raw, sender)) if config.require_dkim else None
+    pipeline = Pipeline(
+        config.invite_address, config.default_type, effects, effects.notifier, dkim_check
     )
-    server = RadicaleServer(config, logins)
+    inbox = InboxService(app[RUNNER], pipeline, config.max_message_bytes)
+    app[INBOX] = inbox
+    await inbox.start()
+    listener = None
+    if config.smtp_port:
+        listener = await start_listener(
+            inbox,
+            config.invite_address,
+            config.smtp_host,
+            config.smtp_port,
+            config.max_message_bytes,
+        )
+    yield
+    if listener is not None:
+        listener.close()
+        await listener.wait_closed()
+    await inbox.stop()
+
+
+async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Embedded Radicale, the capture of client writes for the bridge, and the publisher of
+    the ``bookings`` calendars."""
+    config = app[CONFIG]
+    loop = asyncio.get_running_loop()
+    logins = AccountLogins(app[RUNNER], loop, config.caldav.login_cache_seconds)
+    capture = CalendarCapture(app[RUNNER], loop, app[INBOX]) if bridge_on(config) else None
+    server = RadicaleServer(config, logins, capture)
     publisher = BookingsPublisher(
         app[RUNNER], server, config.caldav.bookings_calendar_name, app[MEETINGS]
     )
@@ -97,9 +131,21 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     app[WATCHER].subscribe(publisher.on_changes)
     app[WATCHER].subscribe(logins.on_changes)
     await publisher.start()
+    reconciler = None
+    if capture is not None:
+        reconciler = asyncio.create_task(
+            capture.reconcile_forever(server, config.bridge.reconcile_seconds), name="reconcile"
+        )
+        app[CAPTURE] = capture
     yield
+    if reconciler is not None:
+        await _stop(reconciler)
     await publisher.stop()
     server.close()
+
+
+def bridge_on(config: Config) -> bool:
+    return bool(config.bridge.invite_address)
 
 
 async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -147,16 +193,17 @@ def create_app(config: Config) -> web.Application:
     app[REQUEST_LOG] = RequestLog()
     app[SECRETS] = instance_secrets.load_or_create(config)
     app[FEED_URLS] = FeedUrls(config.public_url, _signer(app, "feed-link"))
-    meetings = MeetingService(
-        load_provider(config), MeetingUrls(config.public_url, _signer(app, "meeting-link"))
-    )
-    app[MEETINGS] = meetings
-    app[EFFECTS] = BookingEffects(meetings, Notifier(config, meetings, app[FEED_URLS]))
+    effects = build_effects(config, app[SECRETS].secret_keys)
+    app[EFFECTS] = effects
+    app[MEETINGS] = effects.meetings
     app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_changes_ctx)
     app.cleanup_ctx.append(_feeds_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
+    if bridge_on(config):
+        app.cleanup_ctx.append(_bridge_ctx)
+        app.router.add_routes(api_inbound.routes)
     if config.caldav.enabled:
         app.cleanup_ctx.append(_caldav_ctx)
         app.router.add_route("*", "/.well-known/caldav", well_known)

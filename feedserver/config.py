@@ -167,6 +167,34 @@ class MeetingsConfig:
 
 
 @dataclass(frozen=True)
+class BridgeConfig:
+    invite_address: str = _opt(
+        "",
+        "The address people invite to turn a calendar event into a booking, e.g. "
+        "invite@bookings.example.org. Empty: the bridge is off.",
+    )
+    default_type: str = _opt(
+        "", "Reservation type of bridged bookings, unless a CATEGORIES value names a type key."
+    )
+    smtp_host: str = _opt("127.0.0.1", "Address the inbound SMTP listener binds to.")
+    smtp_port: int = _opt(
+        0, "Port of the inbound SMTP listener for emailed invitations (0: no listener)."
+    )
+    webhook_secret: str = _opt(
+        "", "Secret for POST /api/inbound in the X-Webhook-Secret header (empty: admin only)."
+    )
+    max_message_bytes: int = _opt(1_048_576, "Largest inbound message or calendar accepted.")
+    require_dkim: bool = _opt(
+        False,
+        "Accept emailed invitations only with a valid DKIM signature of the From domain "
+        "(without it, trust the MTA in front to check SPF/DKIM).",
+    )
+    reconcile_seconds: int = _opt(
+        300, "How often CalDAV calendars are compared with what the bridge has seen."
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -177,6 +205,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -367,3 +396,35 @@ def with_changes(config: Config, **sections: Mapping[str, Any]) -> Config:
         for name, changes in sections.items()
     }
     return dataclasses.replace(config, **replaced)
+
+
+EXAMPLE_HEADER = """\
+# feedserver configuration: every option with its default.
+#
+# Copy this file, uncomment what you change, and start the server with
+#   feedserver --config my.toml serve        (or FEEDSERVER_CONFIG=my.toml)
+# Each option can also be set in the environment as FEEDSERVER_<SECTION>_<OPTION>,
+# for example FEEDSERVER_SERVER_PORT=9000 or FEEDSERVER_SECURITY_SECRET_KEYS="new,old"
+# (lists are comma-separated). Command-line flags of `feedserver serve` win over both.
+# Secrets left empty are generated on first run into DATA_DIR/secrets.json (mode 0600).
+"""
+
+
+def example_toml() -> str:
+    """The documented example configuration (config/feedserver.example.toml is this text)."""
+    import json
+    import textwrap
+
+    lines = [EXAMPLE_HEADER]
+    for section, options in schema().items():
+        lines.append(f"[{section}]")
+        for name, option in options.items():
+            lines.extend(f"# {line}" for line in textwrap.wrap(option.metadata["help"], 94))
+            default = (
+                option.default
+                if option.default_factory is dataclasses.MISSING
+                else option.default_factory()
+            )
+            lines.append(f"# {name} = {json.dumps(default, ensure_ascii=False)}")
+            lines.append("")
+    return "\n".join(lines)

@@ -107,6 +107,11 @@ def test_every_option_is_documented_with_its_default() -> None:
     assert not extra, f"documented options that do not exist: {extra}"
 
 
+def test_example_file_is_the_generated_one() -> None:
+    """Regenerate with: feedserver example-config > config/feedserver.example.toml"""
+    assert EXAMPLE.read_text(encoding="utf-8") == config_mod.example_toml()
+
+
 def test_example_file_loads_as_configuration() -> None:
     config_mod.load(EXAMPLE, environ={})
 

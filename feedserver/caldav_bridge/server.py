@@ -22,7 +22,7 @@ from radicale.app import Application
 
 from feedserver.caldav_bridge.auth import AccountLogins, auth_class
 from feedserver.caldav_bridge.rights import OwnTreeRights
-from feedserver.caldav_bridge.storage import IndexedStorage
+from feedserver.caldav_bridge.storage import Capture, IndexedStorage, storage_class
 from feedserver.config import Config
 from feedserver.errors import TooLarge
 
@@ -31,7 +31,9 @@ _PROXY_HEADERS = ("x-script-name", "forwarded", "x-remote-user", "x-remote-addr"
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
-def radicale_configuration(config: Config, logins: AccountLogins) -> Any:
+def radicale_configuration(
+    config: Config, logins: AccountLogins, capture: Capture | None = None
+) -> Any:
     """Radicale's configuration, built in code (no Radicale config file is read)."""
     configuration = radicale.config.load()
     configuration.update(
@@ -42,7 +44,7 @@ def radicale_configuration(config: Config, logins: AccountLogins) -> Any:
             },
             "rights": {"type": OwnTreeRights},
             "storage": {
-                "type": IndexedStorage,
+                "type": storage_class(capture),
                 "filesystem_folder": str(config.data_dir / "caldav"),
             },
             "web": {"type": "none"},
@@ -56,10 +58,12 @@ def radicale_configuration(config: Config, logins: AccountLogins) -> Any:
 class RadicaleServer:
     """Radicale's application, its storage and the thread pool both are used from."""
 
-    def __init__(self, config: Config, logins: AccountLogins) -> None:
+    def __init__(
+        self, config: Config, logins: AccountLogins, capture: Capture | None = None
+    ) -> None:
         self.config = config
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
-        self.application = Application(radicale_configuration(config, logins))
+        self.application = Application(radicale_configuration(config, logins, capture))
         self.executor = ThreadPoolExecutor(config.caldav.threads, thread_name_prefix="radicale")
         self.trusted = frozenset(config.server.trusted_proxies)
 

@@ -10,9 +10,25 @@ it: Radicale runs embedded and feedserver's publisher uses the same storage obje
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from radicale.storage import multifilesystem
+
+from feedserver.caldav_bridge.rights import BOOKINGS
+
+
+class Capture(Protocol):
+    """Told of every client write to a user's own calendars, inside the storage lock."""
+
+    def put(self, path: str, href: str, text: str, uid: str, etag: str) -> None: ...
+
+    def delete(self, path: str, href: str, text: str | None) -> None: ...
+
+
+def user_calendar(path: str) -> bool:
+    """A calendar a user writes to: ``<user>/<calendar>``, not the published ``bookings``."""
+    parts = path.strip("/").split("/")
+    return len(parts) == 2 and parts[1] != BOOKINGS
 
 
 class IndexedCollection(multifilesystem.Collection):
@@ -24,18 +40,29 @@ class IndexedCollection(multifilesystem.Collection):
     def upload(self, href: str, item: Any) -> Any:
         result = super().upload(href, item)
         self._storage.index_put(self.path, href, item.uid)
+        capture = self._storage.capture
+        if capture is not None and user_calendar(self.path):
+            capture.put(self.path, href, item.serialize(), item.uid, item.etag)
         return result
 
     def delete(self, href: str | None = None) -> None:
+        capture = self._storage.capture
+        old = None
+        if capture is not None and href is not None and user_calendar(self.path):
+            found = next(iter(self.get_multi([href])))[1]
+            old = found.serialize() if found is not None else None
         super().delete(href)
         if href is None:
             self._storage.index_drop(self.path)
         else:
             self._storage.index_remove(self.path, href)
+            if capture is not None and user_calendar(self.path):
+                capture.delete(self.path, href, old)
 
 
 class IndexedStorage(multifilesystem.Storage):
     _collection_class = IndexedCollection
+    capture: Capture | None = None
 
     def __init__(self, configuration: Any) -> None:
         super().__init__(configuration)
@@ -81,3 +108,13 @@ class IndexedStorage(multifilesystem.Storage):
         result = super().create_collection(href, items, props)
         self.index_drop(href.strip("/"))
         return result
+
+
+def storage_class(capture: Capture | None) -> type[IndexedStorage]:
+    """The storage Radicale instantiates, bound to this server's capture of client writes."""
+
+    class FeedserverStorage(IndexedStorage):
+        pass
+
+    FeedserverStorage.capture = capture
+    return FeedserverStorage

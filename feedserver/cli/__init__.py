@@ -8,15 +8,16 @@ import sys
 import click
 from aiohttp import web
 
+from feedserver import config as config_mod
 from feedserver import demo, instance_secrets, logs
 from feedserver.app import create_app
+from feedserver.bridge.mail import dkim_valid
+from feedserver.bridge.pipeline import Pipeline
 from feedserver.cli import admin, feeds
 from feedserver.cli.common import load_config, with_store
 from feedserver.config import Config
-from feedserver.notify.effects import BookingEffects
-from feedserver.notify.meetings import MeetingService, MeetingUrls, load_provider
+from feedserver.notify.effects import build as build_effects
 from feedserver.store import BookingQuery, Store
-from feedserver.tokens import LinkSigner
 
 
 @click.group()
@@ -91,13 +92,6 @@ def init(ctx: click.Context) -> None:
         )
 
 
-def _meeting_effects(config: Config) -> BookingEffects:
-    """Demo bookings of online types get their meetings; no notifications are queued."""
-    keys = instance_secrets.load_or_create(config).secret_keys
-    urls = MeetingUrls(config.public_url, LinkSigner(keys, "meeting-link"))
-    return BookingEffects(MeetingService(load_provider(config), urls), notifier=None)
-
-
 @main.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has bookings.")
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
@@ -117,7 +111,13 @@ def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int
         return
     with click.progressbar(length=count, label="creating bookings", file=sys.stderr) as bar:
         summary = demo.load(
-            store, seed=seed, count=count, progress=bar.update, effects=_meeting_effects(config)
+            store,
+            seed=seed,
+            count=count,
+            progress=bar.update,
+            effects=build_effects(  # meetings for online types; no notifications
+                config, instance_secrets.load_or_create(config).secret_keys, notify=False
+            ),
         )
     credentials = config.data_dir / "demo-accounts.txt"
     demo.write_credentials(credentials, summary.passwords)
@@ -129,7 +129,48 @@ def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int
     click.echo(f"personal accounts and their passwords: {credentials}")
 
 
+@main.command("example-config")
+def example_config() -> None:
+    """Print a configuration file documenting every option with its default."""
+    click.echo(config_mod.example_toml(), nl=False)
+
+
 main.add_command(admin.locations)
 main.add_command(admin.types)
 main.add_command(admin.users)
 main.add_command(feeds.feeds)
+
+
+@main.command()
+@with_store
+def inbound(store: Store, config: Config) -> None:
+    """Read one email (an invitation to the invite address) on standard input, as an MTA pipe
+    delivers it, store it in the inbox and process it. Exit status 0 once stored (the outcome
+    is printed and kept in the inbox), 75 (try again later) if it could not be stored."""
+    if not config.bridge.invite_address:
+        raise click.ClickException("the bridge is off: set [bridge] invite_address")
+    raw = sys.stdin.buffer.read()
+    effects = build_effects(config, instance_secrets.load_or_create(config).secret_keys)
+    dkim_check = dkim_valid if config.bridge.require_dkim else None
+    pipeline = Pipeline(
+        config.bridge.invite_address,
+        config.bridge.default_type,
+        effects,
+        effects.notifier,
+        dkim_check,
+    )
+    try:
+        with store.transaction():
+            item_id = store.inbox.add("stdin", raw[: config.bridge.max_message_bytes], len(raw))
+    except Exception as exc:
+        click.echo(f"could not store the message: {exc}", err=True)
+        sys.exit(75)
+    item = store.inbox.get(item_id)
+    assert item is not None
+    if len(raw) > config.bridge.max_message_bytes:
+        with store.transaction():
+            store.inbox.finish(item_id, "failed", f"too large: {len(raw)} bytes", [])
+        click.echo(f"inbox {item_id}: failed: too large")
+        return
+    outcome = pipeline.process(store, item)
+    click.echo(f"inbox {item_id}: {outcome.status}: {outcome.reason}")

@@ -21,6 +21,7 @@ from feedserver.domain.recurrence import (
 from feedserver.errors import (
     Conflict,
     InvalidInput,
+    ManagedByCalendar,
     NotFound,
     StaffDoubleBooked,
     UnknownReference,
@@ -30,6 +31,7 @@ from feedserver.store import BookingQuery, Store
 from feedserver.times import parse_date, parse_instant, to_db, utcnow, zone
 
 MAX_ATTENDEES = 500
+CALENDAR_SOURCES = ("caldav", "email", "http")  # bookings the bridge made from events
 CHECK_HORIZON = timedelta(days=2 * 365)  # how far an endless series is checked for overlaps
 _FIELDS = {
     "type",
@@ -277,12 +279,25 @@ def _complete(body: Body, values: dict[str, Any], current: Booking | None) -> No
     values["last_end_utc"] = to_db(end_of_series) if end_of_series else None
 
 
+def _managed_here(booking: Booking, by_calendar: bool) -> None:
+    if booking.source in CALENDAR_SOURCES and not by_calendar:
+        raise ManagedByCalendar(
+            f"booking {booking.id} comes from a calendar event ({booking.source}); change or "
+            "cancel the event in the organizer's calendar and the booking follows"
+        )
+
+
 def update_booking(
-    store: Store, booking_id: int, data: object, effects: Effects | None = None
+    store: Store,
+    booking_id: int,
+    data: object,
+    effects: Effects | None = None,
+    by_calendar: bool = False,
 ) -> BookingChange:
     body = Body(data, _FIELDS - {"status"})
     with store.transaction():
         current = get_booking(store, booking_id)
+        _managed_here(current, by_calendar)
         values: dict[str, Any] = {}
         if "type" in body:
             values["type_id"] = _type(store, body.raw("type")).id
@@ -341,13 +356,18 @@ _TRANSITIONS: dict[Status, tuple[set[Status], str]] = {
 
 
 def set_status(
-    store: Store, booking_id: int, status: Status, effects: Effects | None = None
+    store: Store,
+    booking_id: int,
+    status: Status,
+    effects: Effects | None = None,
+    by_calendar: bool = False,
 ) -> BookingChange:
     """confirm (pending → confirmed), cancel (pending/confirmed → cancelled), reject
     (pending → rejected). Repeating a transition already made changes nothing."""
     allowed_from, action = _TRANSITIONS[status]
     with store.transaction():
         current = get_booking(store, booking_id)
+        _managed_here(current, by_calendar)
         if current.status is status:
             return BookingChange(current, current)
         if current.status not in allowed_from:

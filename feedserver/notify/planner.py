@@ -33,7 +33,7 @@ from feedserver.model import (
 from feedserver.notify import imip, templates
 from feedserver.notify.meetings import MeetingService
 from feedserver.store import Store
-from feedserver.times import utcnow
+from feedserver.times import utcnow, zone
 
 STAFF_DEFAULTS = NotificationSettings(booked=True, cancelled=True, rejected=True, short_notice=True)
 QUIET = NotificationSettings(booked=False, cancelled=False, rejected=False, short_notice=False)
@@ -232,4 +232,46 @@ def _guest(attendee: Attendee) -> User:
         primary_location=None,
         created_at=epoch,
         updated_at=epoch,
+    )
+
+
+def unknown_code_message(
+    notifier: Notifier,
+    store: Store,
+    organizer: User,
+    key: str,
+    summary: str,
+    start: datetime,
+    timezone: str,
+    word: str | None,
+) -> None:
+    """Tell an organizer that their event names no known location, listing every code."""
+    language = notifier.config.notifications.language
+    local = start.astimezone(zone(timezone))
+    codes = store.locations.codes()
+    values = {
+        "event_summary": summary or "(no title)",
+        "booking_start_date": templates.long_date(local, language),
+        "booking_start_time": f"{local:%H:%M}",
+        "unknown_code": word or "",
+        "valid_codes": "\n".join(f"{code}  {name}" for code, name in codes.items()),
+        "organisation_name": notifier.organizer[0],
+    }
+    subject, body = templates.choose(
+        store.email_templates.all(), "organizer", "unknown_code", language
+    )
+    text = templates.render(body, values)
+    store.outbox.enqueue(
+        {
+            "idempotency_key": f"{key}:unknown_code:{organizer.email}",
+            "kind": "unknown_code",
+            "booking_id": None,
+            "recipient_email": organizer.email,
+            "recipient_name": organizer.name,
+            "subject": templates.render(subject, values).replace("\n", " "),
+            "body_text": text,
+            "body_html": templates.to_html(text),
+            "ics": None,
+            "ics_method": None,
+        }
     )

@@ -34,12 +34,16 @@ VARIABLES = {
     "online_meeting_provider_link": "the meeting room itself (staff)",
     "feed_link": "the staff member's own subscription link, if one exists",
     "organisation_name": "the sender name",
+    "event_summary": "the calendar event's title (bridge messages)",
+    "unknown_code": "the code-shaped word that matched no location (bridge messages)",
+    "valid_codes": "every location code with its name, one a line (bridge messages)",
 }
 _VARIABLE = re.compile(r"\[([a-z_]+)\]")
 
 AUDIENCES = {
     "attendee": ("booked", "changed", "cancelled", "rejected"),
     "staff": ("booked", "cancelled", "rejected", "short_notice"),
+    "organizer": ("unknown_code",),
 }
 LANGUAGES = ("en", "fr")
 
@@ -87,6 +91,20 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         "URGENT – booked at short notice: [service_name] at [booking_start_time]",
         f"[attendees] just booked [service_name], starting soon.\n\n{_WHEN}\n{_PLACE}\n"
         "Meeting room: [online_meeting_provider_link]",
+    ),
+    ("organizer", "unknown_code", "en"): (
+        "Not booked: no known location code in \u201c[event_summary]\u201d",
+        "Your calendar event \u201c[event_summary]\u201d ([booking_start_date], "
+        "[booking_start_time]) invited us, but it names no location we know: [unknown_code]\n"
+        "No booking was made. Write one of these codes in the event's location and save it "
+        "again:\n\n[valid_codes]\n\n[organisation_name]",
+    ),
+    ("organizer", "unknown_code", "fr"): (
+        "Non réservé : aucun code de lieu connu dans \u00ab [event_summary] \u00bb",
+        "Votre événement \u00ab [event_summary] \u00bb ([booking_start_date], "
+        "[booking_start_time]) nous invite, mais ne nomme aucun lieu connu : [unknown_code]\n"
+        "Aucune réservation n'a été faite. Indiquez l'un de ces codes dans le lieu de "
+        "l'événement puis enregistrez-le :\n\n[valid_codes]\n\n[organisation_name]",
     ),
     ("attendee", "booked", "fr"): (
         "Réservation confirmée : [service_name] le [booking_start_date] à [booking_start_time]",

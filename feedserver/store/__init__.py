@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from feedserver.store.bookings import BookingQuery, BookingStore
+from feedserver.store.bridge import BridgeEventStore, CaldavItemStore, InboxStore
 from feedserver.store.caldav import AppPasswordStore, CursorStore, Published, PublishedStore
 from feedserver.store.changes import Change, ChangeLog
 from feedserver.store.db import Database
@@ -46,6 +47,9 @@ class Store:
         self.notification_settings = SettingsStore(self.db)
         self.email_templates = TemplateStore(self.db)
         self.meetings = MeetingStore(self.db, self.changes)
+        self.inbox = InboxStore(self.db, self.changes)
+        self.bridge_events = BridgeEventStore(self.db)
+        self.caldav_items = CaldavItemStore(self.db)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()

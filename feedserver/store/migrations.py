@@ -214,4 +214,48 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "bridge inbox and event mapping",
+        (
+            """CREATE TABLE inbox (
+                id INTEGER PRIMARY KEY,
+                source TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                raw BLOB NOT NULL,
+                size INTEGER NOT NULL,
+                principal TEXT,
+                path TEXT,
+                status TEXT NOT NULL DEFAULT 'received' CHECK (status IN
+                    ('received', 'processed', 'ignored', 'rejected', 'failed')),
+                reason TEXT NOT NULL DEFAULT '',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                processed_at TEXT,
+                booking_ids TEXT NOT NULL DEFAULT '[]'
+            )""",
+            "CREATE INDEX inbox_status ON inbox (status)",
+            """CREATE TABLE bridge_events (
+                uid TEXT NOT NULL,
+                recurrence_id TEXT NOT NULL,
+                booking_id INTEGER REFERENCES bookings(id),
+                organizer TEXT NOT NULL,
+                sequence INTEGER NOT NULL,
+                dtstamp TEXT NOT NULL,
+                cancelled INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (uid, recurrence_id)
+            )""",
+            "CREATE INDEX bridge_events_booking ON bridge_events (booking_id)",
+            """CREATE TABLE caldav_items (
+                path TEXT NOT NULL,
+                href TEXT NOT NULL,
+                uid TEXT NOT NULL,
+                etag TEXT NOT NULL,
+                PRIMARY KEY (path, href)
+            )""",
+            """CREATE TABLE caldav_sync (
+                path TEXT PRIMARY KEY,
+                token TEXT NOT NULL
+            )""",
+        ),
+    ),
 )

@@ -39,8 +39,9 @@ def error_response(
     message: str,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> web.Response:
-    body: dict[str, Any] = {"error": code, "message": message}
+    body: dict[str, Any] = {"error": code, "message": message, **extra}
     if field:
         body["field"] = field
     return web.json_response(body, status=status, headers=headers)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from feedserver.bridge.inbox import InboxService
+from feedserver.caldav_bridge.capture import CalendarCapture
 from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.config import Config
@@ -27,3 +29,5 @@ PUBLISHER = web.AppKey("publisher", BookingsPublisher)
 MEETINGS = web.AppKey("meetings", MeetingService)
 EFFECTS = web.AppKey("effects", BookingEffects)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
+INBOX = web.AppKey("inbox", InboxService)
+CAPTURE = web.AppKey("capture", CalendarCapture)

@@ -1,0 +1,120 @@
+"""The inbox: every inbound item is stored raw first, then processed; what fails is retried
+and stays visible (``GET /api/inbox``), never silently dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from functools import partial
+
+from feedserver.bridge.pipeline import Outcome, Pipeline
+from feedserver.store import Store, StoreRunner
+from feedserver.store.bridge import InboxItem
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+class TooLargeItem(Exception):
+    def __init__(self, item: InboxItem, limit: int) -> None:
+        super().__init__(f"larger than {limit} bytes")
+        self.item = item
+
+
+def _process(pipeline: Pipeline, item_id: int, store: Store) -> InboxItem:
+    item = store.inbox.get(item_id)
+    assert item is not None
+    try:
+        pipeline.process(store, item)
+    except Exception as exc:  # kept, marked failed, retried later
+        log.exception("inbound item failed", extra={"inbox_id": item_id})
+        with store.transaction():
+            store.inbox.finish(item_id, "failed", f"error: {type(exc).__name__}: {exc}", [])
+    found = store.inbox.get(item_id)
+    assert found is not None
+    return found
+
+
+class InboxService:
+    def __init__(
+        self, runner: StoreRunner, pipeline: Pipeline, max_bytes: int, retry_seconds: float = 60.0
+    ) -> None:
+        self.runner = runner
+        self.pipeline = pipeline
+        self.max_bytes = max_bytes
+        self.retry_seconds = retry_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def receive(
+        self, source: str, raw: bytes, principal: str | None = None, path: str | None = None
+    ) -> InboxItem:
+        """Store an item as it came; an oversized one is kept (cut) and marked failed."""
+        size = len(raw)
+        if size > self.max_bytes:
+
+            def keep_cut(store: Store) -> int:
+                with store.transaction():
+                    return store.inbox.add(
+                        source,
+                        raw[: self.max_bytes],
+                        size,
+                        principal,
+                        path,
+                        "failed",
+                        f"too large: {size} bytes, the limit is {self.max_bytes}",
+                    )
+
+            item_id = await self.runner.run(keep_cut)
+            item = await self.runner.run(lambda s: s.inbox.get(item_id))
+            assert item is not None
+            raise TooLargeItem(item, self.max_bytes)
+
+        def keep(store: Store) -> int:
+            with store.transaction():
+                return store.inbox.add(source, raw, size, principal, path)
+
+        item_id = await self.runner.run(keep)
+        found = await self.runner.run(lambda s: s.inbox.get(item_id))
+        assert found is not None
+        return found
+
+    async def process(self, item_id: int) -> InboxItem:
+        async with self._lock:
+            return await self.runner.run(partial(_process, self.pipeline, item_id))
+
+    async def receive_and_process(self, source: str, raw: bytes) -> InboxItem:
+        item = await self.receive(source, raw)
+        return await self.process(item.id)
+
+    def wake(self) -> None:
+        """From any thread: there is something new to process."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="inbox")
+        self._wake.set()  # items received before a restart
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def drain(self) -> list[Outcome | InboxItem]:
+        """Process every waiting item now (also what tests await)."""
+        waiting = await self.runner.run(lambda s: s.inbox.waiting(MAX_ATTEMPTS))
+        return [await self.process(item_id) for item_id in waiting]
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.retry_seconds)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("inbox processing failed")

@@ -1,0 +1,234 @@
+"""Reading inbound calendar objects (RFC 5545, iTIP RFC 5546) into ``InboundEvent`` values.
+
+Time zones: IANA TZIDs, embedded VTIMEZONEs (as Outlook/Exchange send with Windows names such as
+``W. Europe Standard Time``), Windows names without a VTIMEZONE, UTC, floating times (read in
+the organizer's timezone) and all-day dates. A booking's timezone name is IANA: a Windows name
+is mapped with icalendar's table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from icalendar import Calendar, Component
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+
+class MalformedCalendar(ValueError):
+    """The data is not an iCalendar object we can read; the message says why."""
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str
+    cutype: str  # INDIVIDUAL, GROUP, ROOM, RESOURCE, UNKNOWN
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    method: str  # REQUEST, CANCEL, PUBLISH, REPLY... ("" for a stored CalDAV object)
+    uid: str
+    recurrence_id: str  # "" for the series or a single event; else the occurrence (UTC text)
+    sequence: int
+    dtstamp: datetime
+    organizer: str | None
+    attendees: tuple[Person, ...]
+    summary: str
+    location: str
+    description: str
+    categories: tuple[str, ...]
+    start: datetime  # aware, UTC
+    end: datetime
+    timezone: str | None  # IANA name when known (None: floating or UTC)
+    floating: bool
+    all_day: bool
+    rrule: str | None
+    exdates: tuple[datetime, ...] = field(default=())
+    cancelled: bool = False  # STATUS:CANCELLED
+
+    def version(self) -> tuple[int, datetime]:
+        """RFC 5546: higher SEQUENCE wins; with equal SEQUENCE the newer DTSTAMP."""
+        return (self.sequence, self.dtstamp)
+
+
+def _email(value: object) -> str:
+    text = str(value or "").strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    return text.strip().lower()
+
+
+def _zone_name(value: datetime) -> str | None:
+    tzinfo = value.tzinfo
+    if tzinfo is None:
+        return None
+    key = getattr(tzinfo, "key", None)
+    if isinstance(key, str):
+        return key
+    name = str(getattr(tzinfo, "_tzid", "") or tzinfo.tzname(value) or "")
+    if name in WINDOWS_TO_OLSON:
+        return WINDOWS_TO_OLSON[name]
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def _instant(value: datetime | date, fallback: tzinfo) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=fallback)
+        return value.astimezone(UTC)
+    return datetime.combine(value, time(0), fallback).astimezone(UTC)
+
+
+def _decoded(component: Component, name: str) -> object:
+    try:
+        return component.decoded(name) if name in component else None
+    except (ValueError, TypeError) as exc:
+        raise MalformedCalendar(f"{name}: {exc}") from exc
+
+
+def _event(
+    component: Component, method: str, fallback: ZoneInfo, default_duration: timedelta
+) -> InboundEvent:
+    uid = str(component.get("UID", "")).strip()
+    if not uid:
+        raise MalformedCalendar("a VEVENT has no UID")
+    start_value = _decoded(component, "DTSTART")
+    if not isinstance(start_value, date):
+        raise MalformedCalendar(f"event {uid} has no DTSTART")
+    all_day = not isinstance(start_value, datetime)
+    end_value = _decoded(component, "DTEND")
+    duration = _decoded(component, "DURATION")
+    start = _instant(start_value, fallback)
+    if isinstance(end_value, date):
+        end = _instant(end_value, fallback)
+    elif isinstance(duration, timedelta):
+        end = start + duration
+    else:
+        end = start + (timedelta(days=1) if all_day else default_duration)
+    if end <= start:
+        raise MalformedCalendar(f"event {uid} ends before it starts")
+    zone = _zone_name(start_value) if isinstance(start_value, datetime) else None
+    recurrence = _decoded(component, "RECURRENCE-ID")
+    recurrence_id = ""
+    if isinstance(recurrence, date):
+        recurrence_id = _instant(recurrence, fallback).strftime("%Y%m%dT%H%M%SZ")
+    stamp = _decoded(component, "DTSTAMP") or _decoded(component, "LAST-MODIFIED")
+    dtstamp = _instant(stamp, UTC) if isinstance(stamp, date) else datetime(1970, 1, 1, tzinfo=UTC)
+    attendees = component.get("ATTENDEE", [])
+    if not isinstance(attendees, list):
+        attendees = [attendees]
+    people = tuple(
+        Person(
+            _email(a),
+            str(a.params.get("CN", "")).strip(),
+            str(a.params.get("CUTYPE", "INDIVIDUAL")).upper(),
+        )
+        for a in attendees
+        if _email(a)
+    )
+    categories: list[str] = []
+    raw_categories = component.get("CATEGORIES")
+    for entry in raw_categories if isinstance(raw_categories, list) else [raw_categories]:
+        if entry is not None:
+            categories.extend(str(c).strip() for c in getattr(entry, "cats", [entry]))
+    rrule = component.get("RRULE")
+    exdates: list[datetime] = []
+    raw_exdates = component.get("EXDATE")
+    for entry in raw_exdates if isinstance(raw_exdates, list) else [raw_exdates]:
+        for value in getattr(entry, "dts", []):
+            exdates.append(_instant(value.dt, fallback))
+    try:
+        sequence = int(str(component.get("SEQUENCE", 0)))
+    except ValueError as exc:
+        raise MalformedCalendar(f"event {uid}: SEQUENCE is not a number") from exc
+    organizer = _email(component.get("ORGANIZER")) or None
+    return InboundEvent(
+        method=method,
+        uid=uid,
+        recurrence_id=recurrence_id,
+        sequence=sequence,
+        dtstamp=dtstamp,
+        organizer=organizer,
+        attendees=people,
+        summary=str(component.get("SUMMARY", "")),
+        location=str(component.get("LOCATION", "")),
+        description=str(component.get("DESCRIPTION", "")),
+        categories=tuple(c for c in categories if c),
+        start=start,
+        end=end,
+        timezone=zone,
+        floating=isinstance(start_value, datetime) and start_value.tzinfo is None,
+        all_day=all_day,
+        rrule=rrule.to_ical().decode() if rrule is not None else None,
+        exdates=tuple(exdates),
+        cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
+    )
+
+
+def parse(
+    data: bytes, fallback: ZoneInfo | None = None, default_duration: timedelta = timedelta(hours=1)
+) -> list[InboundEvent]:
+    """Every VEVENT of an iCalendar object. Floating times are read in ``fallback`` (the
+    organizer's timezone); events without DTEND last ``default_duration``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedCalendar("not UTF-8 text") from exc
+    if "BEGIN:VCALENDAR" not in text.upper():
+        raise MalformedCalendar("no BEGIN:VCALENDAR: this is not iCalendar data")
+    try:
+        calendar = Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise MalformedCalendar(f"not valid iCalendar: {exc}") from exc
+    method = str(calendar.get("METHOD", "")).upper()
+    events = [
+        _event(c, method, fallback or ZoneInfo("UTC"), default_duration)
+        for c in calendar.walk("VEVENT")
+    ]
+    if not events:
+        raise MalformedCalendar("no VEVENT in the calendar")
+    return events
+
+
+# -- location codes -----------------------------------------------------------------------------
+
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_GOOGLE_MARKER = "-::~:~::~:~:~"
+_TEAMS_RULE = re.compile(r"_{10,}.*?(_{10,}|$)", re.DOTALL)
+_BOILERPLATE = re.compile(
+    r"(join with google meet|join by phone|microsoft teams( meeting)?|join on your computer"
+    r"|meeting id:|passcode:|zoom meeting|click here to join)[^\n]*",
+    re.IGNORECASE,
+)
+CODE_SHAPE = re.compile(r"\b[A-Z][A-Z0-9]{1,11}\b|\b[0-9]+[A-Z][A-Z0-9]*\b")
+
+
+def strip_conferencing(text: str) -> str:
+    """Text without the join blocks Google Meet, Teams and Zoom add to events."""
+    if _GOOGLE_MARKER in text:
+        text = text.split(_GOOGLE_MARKER, 1)[0]
+    text = _TEAMS_RULE.sub(" ", text)
+    text = _BOILERPLATE.sub(" ", text)
+    return _URL.sub(" ", text)
+
+
+def find_code(event: InboundEvent, known: set[str]) -> tuple[str | None, str | None]:
+    """(known code, unknown code-shaped word): the first known code as a whole word in
+    LOCATION, then SUMMARY, then DESCRIPTION (case-insensitive); when there is none, a
+    code-shaped word of LOCATION that matches nothing."""
+    for text in (event.location, event.summary, event.description):
+        cleaned = strip_conferencing(text)
+        for word in re.findall(r"[A-Za-z0-9]+", cleaned):
+            if word.upper() in known:
+                return word.upper(), None
+    location = strip_conferencing(event.location)
+    shaped = [w for w in CODE_SHAPE.findall(location) if 2 <= len(w) <= 12]
+    return None, shaped[0] if shaped else None

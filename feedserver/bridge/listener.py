@@ -1,0 +1,67 @@
+"""The inbound SMTP listener (aiosmtpd, in feedserver's event loop): it accepts mail for the
+invite address only, up to ``bridge.max_message_bytes``, stores each message in the inbox and
+answers 250 once it is stored; processing follows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from feedserver.bridge.inbox import InboxService, TooLargeItem
+
+log = logging.getLogger(__name__)
+
+
+class InviteHandler:
+    def __init__(self, inbox: InboxService, invite_address: str) -> None:
+        self.inbox = inbox
+        self.invite = invite_address.strip().lower()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.strip().lower() != self.invite:
+            return f"550 5.1.1 only <{self.invite}> receives mail here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        try:
+            item = await self.inbox.receive("email", raw)
+        except TooLargeItem:
+            return "552 5.3.4 message too big for the invite address"
+        task = asyncio.create_task(self.inbox.process(item.id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return f"250 2.0.0 queued as {item.id}"
+
+
+async def start_listener(
+    inbox: InboxService, invite_address: str, host: str, port: int, max_bytes: int
+) -> asyncio.Server:
+    handler = InviteHandler(inbox, invite_address)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(
+            handler,
+            data_size_limit=max_bytes,
+            enable_SMTPUTF8=True,
+            hostname=invite_address.partition("@")[2] or None,
+        ),
+        host=host,
+        port=port,
+    )
+    log.info("inbound SMTP listening", extra={"host": host, "port": port, "invite": invite_address})
+    return server

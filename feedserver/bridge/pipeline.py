@@ -1,0 +1,378 @@
+"""One pipeline for every inbound item (CalDAV, email, HTTP, standard input): the rules that
+turn an event inviting the invite address into a booking, and keep the booking following it.
+
+Runs on the store thread. Each event is applied in its own savepoint, so one bad event of a
+message does not undo the others; the item's outcome is the worst of its events'.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from feedserver.bridge import itip, mail
+from feedserver.bridge.itip import InboundEvent, MalformedCalendar
+from feedserver.domain import bookings
+from feedserver.domain.bookings import Effects
+from feedserver.errors import FeedserverError, StaffDoubleBooked
+from feedserver.model import Booking, Role, Status, User
+from feedserver.notify.planner import Notifier, unknown_code_message
+from feedserver.store import Store
+from feedserver.store.bridge import BridgedEvent, InboxItem
+
+_RANK = {"failed": 4, "rejected": 3, "processed": 2, "ignored": 1}
+_NOT_APPLIED = {"REPLY", "COUNTER", "REFRESH", "DECLINECOUNTER", "ADD", "PUBLISH"}
+_UID = re.compile(r"^UID:(.+?)\r?$", re.MULTILINE)
+
+
+@dataclass
+class Outcome:
+    status: str
+    reason: str = ""
+    booking_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an event came from and who may have sent it."""
+
+    source: str  # the booking's source: caldav, email, http
+    owner: str | None = None  # CalDAV: the calendar's owner, who is the organizer
+    sender: str | None = None  # email: the From address, which must be the ORGANIZER
+
+
+class Pipeline:
+    def __init__(
+        self,
+        invite_address: str,
+        default_type: str,
+        effects: Effects,
+        notifier: Notifier | None,
+        dkim_check: Callable[[bytes, str], bool] | None = None,
+    ) -> None:
+        self.invite = invite_address.strip().lower()
+        self.default_type = default_type
+        self.effects = effects
+        self.notifier = notifier
+        self.dkim_check = dkim_check
+
+    # -- an inbox item -------------------------------------------------------------------------
+
+    def process(self, store: Store, item: InboxItem) -> Outcome:
+        try:
+            if item.path and item.path.startswith("DELETE "):
+                outcome = self._deleted(store, item)
+            elif item.source == "caldav":
+                origin = Origin("caldav", owner=item.principal)
+                outcome = self._events(store, item.raw, origin)
+            elif item.source == "http-calendar":
+                outcome = self._events(store, item.raw, Origin("http"))
+            else:
+                outcome = self._message(store, item.raw)
+        except (MalformedCalendar, mail.MalformedMessage) as exc:
+            outcome = Outcome("failed", f"malformed: {exc}")
+        with store.transaction():
+            store.inbox.finish(item.id, outcome.status, outcome.reason, outcome.booking_ids)
+        return outcome
+
+    def _message(self, store: Store, raw: bytes) -> Outcome:
+        message = mail.parse_message(raw)
+        sender = mail.sender(message)
+        if sender is None:
+            return Outcome("rejected", "the message has no single From address")
+        if self.dkim_check is not None and not self.dkim_check(raw, sender):
+            return Outcome("rejected", f"no valid DKIM signature of {sender.partition('@')[2]}")
+        parts = mail.calendar_parts(message)
+        if not parts:
+            return Outcome("ignored", "the message carries no calendar")
+        outcomes = [self._events(store, part, Origin("email", sender=sender)) for part in parts]
+        return _combine(outcomes)
+
+    def _events(self, store: Store, data: bytes, origin: Origin) -> Outcome:
+        owner = store.users.get_by_email(origin.owner) if origin.owner else None
+        fallback = ZoneInfo(owner.timezone) if owner else ZoneInfo("UTC")
+        events = itip.parse(data, fallback)
+        unique = {(e.uid, e.recurrence_id, e.sequence): e for e in events}
+        outcomes = []
+        for event in sorted(unique.values(), key=lambda e: e.recurrence_id):
+            try:
+                with store.transaction():
+                    outcomes.append(self.apply(store, event, origin))
+            except StaffDoubleBooked as exc:
+                outcomes.append(Outcome("rejected", f"{event.uid}: {exc.message}"))
+            except FeedserverError as exc:
+                outcomes.append(Outcome("rejected", f"{event.uid}: {exc.message}"))
+        return _combine(outcomes)
+
+    def _deleted(self, store: Store, item: InboxItem) -> Outcome:
+        """A CalDAV DELETE: the event's UID is all there is to know."""
+        found = _UID.search(item.raw.decode("utf-8", "replace"))
+        if found is None:
+            return Outcome("ignored", "deleted item without UID")
+        uid = found.group(1).strip()
+        with store.transaction():
+            mapping = store.bridge_events.get(uid)
+            if mapping is None or mapping.cancelled:
+                return Outcome("ignored", "deleted event was no booking")
+            if item.principal and mapping.organizer != item.principal.lower():
+                return Outcome("ignored", "deleted from a calendar that is not the organizer's")
+            return self._cancel_booking(
+                store, mapping, mapping.sequence, mapping.dtstamp, "the event was deleted"
+            )
+
+    # -- the rules ----------------------------------------------------------------------------
+
+    def apply(self, store: Store, event: InboundEvent, origin: Origin) -> Outcome:
+        if event.method in _NOT_APPLIED:
+            return Outcome("ignored", f"{event.uid}: METHOD:{event.method} is not applied")
+        organizer_email = origin.owner or event.organizer
+        if origin.sender is not None and event.organizer != origin.sender:
+            return Outcome(
+                "rejected",
+                f"{event.uid}: From {origin.sender} is not the ORGANIZER "
+                f"{event.organizer or '(none)'}",
+            )
+        mapping = store.bridge_events.get(event.uid, event.recurrence_id)
+        invited = any(p.email == self.invite for p in event.attendees)
+        if not invited and (mapping is None or mapping.cancelled):
+            return Outcome("ignored", f"{event.uid}: {self.invite} is not an attendee")
+        organizer = store.users.get_by_email(organizer_email) if organizer_email else None
+        if organizer is None or organizer.role is Role.CUSTOMER:
+            return Outcome(
+                "rejected",
+                f"{event.uid}: unknown organizer "
+                f"{organizer_email or '(none)'}: not a staff member or admin",
+            )
+        if mapping is not None and mapping.organizer != organizer.email:
+            return Outcome(
+                "rejected",
+                f"{event.uid}: only its organizer {mapping.organizer} can change this event",
+            )
+        if mapping is not None and event.version() <= (mapping.sequence, mapping.dtstamp):
+            return Outcome("ignored", f"{event.uid}: an older or repeated version")
+        if event.method == "CANCEL" or event.cancelled or not invited:
+            return self._cancel(store, event, mapping, organizer)
+        if event.recurrence_id:
+            return self._occurrence(store, event, organizer)
+        return self._upsert(store, event, mapping, organizer, origin)
+
+    def _booking_data(
+        self, store: Store, event: InboundEvent, organizer: User
+    ) -> dict[str, Any] | Outcome:
+        known = set(store.locations.codes())
+        code, unknown = itip.find_code(event, known)
+        if code is None and unknown is None and organizer.primary_location:
+            code = organizer.primary_location
+        if code is None:
+            self._tell_unknown_code(store, event, organizer, unknown)
+            what = f"unknown location code {unknown}" if unknown else "no location code"
+            return Outcome(
+                "rejected",
+                f"{event.uid}: {what} and no primary location; the "
+                "organizer was sent the list of valid codes",
+            )
+        type_key = next(
+            (c.lower() for c in event.categories if store.types.get(c.lower())), self.default_type
+        )
+        if not type_key or store.types.get(type_key) is None:
+            return Outcome(
+                "failed",
+                f"{event.uid}: no reservation type: name one in CATEGORIES "
+                f"or set bridge.default_type (now {self.default_type!r})",
+            )
+        location = store.locations.get(code)
+        assert location is not None
+        timezone = (
+            event.timezone or (organizer.timezone if event.floating else None) or location.timezone
+        )
+        guests = [
+            {"email": p.email, "name": p.name}
+            for p in event.attendees
+            if p.email not in (self.invite, organizer.email)
+            and p.cutype not in ("ROOM", "RESOURCE")
+        ]
+        zone = ZoneInfo(timezone)
+        data: dict[str, Any] = {
+            "location": code,
+            "timezone": timezone,
+            "attendees": guests,
+            "title": event.summary[:500],
+            "rrule": event.rrule or "",
+            "exdates": [
+                x.astimezone(zone).date().isoformat() if event.all_day else x.isoformat()
+                for x in event.exdates
+            ],
+        }
+        if event.all_day:
+            data.update(
+                all_day=True,
+                start=event.start.astimezone(zone).date().isoformat(),
+                end=event.end.astimezone(zone).date().isoformat(),
+            )
+        else:
+            data.update(all_day=False, start=event.start.isoformat(), end=event.end.isoformat())
+        data["type"] = type_key
+        return data
+
+    def _upsert(
+        self,
+        store: Store,
+        event: InboundEvent,
+        mapping: BridgedEvent | None,
+        organizer: User,
+        origin: Origin,
+    ) -> Outcome:
+        data = self._booking_data(store, event, organizer)
+        if isinstance(data, Outcome):
+            return data
+        current = store.bookings.get(mapping.booking_id) if mapping and mapping.booking_id else None
+        if current is not None and current.status in (Status.CONFIRMED, Status.PENDING):
+            change = bookings.update_booking(
+                store, current.id, data, self.effects, by_calendar=True
+            )
+            verb = "updated"
+        else:
+            data["staff"] = organizer.id
+            data["notes"] = event.description[:20_000]
+            change = bookings.create_booking(
+                store, data, source=origin.source, effects=self.effects
+            )
+            verb = "booked"
+        booking = change.after
+        store.bridge_events.put(
+            BridgedEvent(
+                event.uid,
+                event.recurrence_id,
+                booking.id,
+                organizer.email,
+                event.sequence,
+                event.dtstamp,
+                cancelled=False,
+            )
+        )
+        return Outcome(
+            "processed",
+            f"{event.uid}: {verb} as booking {booking.id} at {booking.location_code}",
+            [booking.id],
+        )
+
+    def _occurrence(self, store: Store, event: InboundEvent, organizer: User) -> Outcome:
+        """One occurrence of a series moved or changed: the series skips it (EXDATE) and the
+        occurrence becomes a booking of its own."""
+        series = store.bridge_events.get(event.uid)
+        if series is None or series.cancelled or series.booking_id is None:
+            return Outcome("ignored", f"{event.uid}: an occurrence of a series that is no booking")
+        self._skip_occurrence(store, series.booking_id, event.recurrence_id)
+        child = store.bridge_events.get(event.uid, event.recurrence_id)
+        parent = store.bookings.get(series.booking_id)
+        return self._upsert(
+            store, event, child, organizer, Origin(parent.source if parent else "caldav")
+        )
+
+    def _skip_occurrence(self, store: Store, booking_id: int, recurrence_id: str) -> None:
+        series = store.bookings.get(booking_id)
+        if series is None or not series.rrule:
+            return
+        moment = datetime.strptime(recurrence_id, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        if moment in series.exdates:
+            return
+        zone = series.zone
+        exdates = [*series.exdates, moment]
+        values = [
+            x.astimezone(zone).date().isoformat() if series.all_day else x.isoformat()
+            for x in exdates
+        ]
+        bookings.update_booking(
+            store, booking_id, {"exdates": values}, self.effects, by_calendar=True
+        )
+
+    def _cancel(
+        self, store: Store, event: InboundEvent, mapping: BridgedEvent | None, organizer: User
+    ) -> Outcome:
+        if event.recurrence_id and mapping is None:
+            series = store.bridge_events.get(event.uid)
+            if series is not None and series.booking_id and not series.cancelled:
+                self._skip_occurrence(store, series.booking_id, event.recurrence_id)
+                store.bridge_events.put(
+                    BridgedEvent(
+                        event.uid,
+                        event.recurrence_id,
+                        None,
+                        organizer.email,
+                        event.sequence,
+                        event.dtstamp,
+                        cancelled=True,
+                    )
+                )
+                return Outcome(
+                    "processed", f"{event.uid}: one occurrence cancelled", [series.booking_id]
+                )
+        if mapping is None or mapping.booking_id is None:
+            # A tombstone, so that a late, older invitation cannot create the booking.
+            store.bridge_events.put(
+                BridgedEvent(
+                    event.uid,
+                    event.recurrence_id,
+                    None,
+                    organizer.email,
+                    event.sequence,
+                    event.dtstamp,
+                    cancelled=True,
+                )
+            )
+            return Outcome("ignored", f"{event.uid}: cancelled before it was a booking")
+        reason = (
+            "cancelled"
+            if event.method == "CANCEL" or event.cancelled
+            else f"{self.invite} was removed from the attendees"
+        )
+        return self._cancel_booking(store, mapping, event.sequence, event.dtstamp, reason)
+
+    def _cancel_booking(
+        self, store: Store, mapping: BridgedEvent, sequence: int, dtstamp: datetime, reason: str
+    ) -> Outcome:
+        booking: Booking | None = store.bookings.get(mapping.booking_id or 0)
+        if booking is not None and booking.status in (Status.CONFIRMED, Status.PENDING):
+            bookings.set_status(store, booking.id, Status.CANCELLED, self.effects, by_calendar=True)
+        store.bridge_events.put(
+            BridgedEvent(
+                mapping.uid,
+                mapping.recurrence_id,
+                mapping.booking_id,
+                mapping.organizer,
+                sequence,
+                dtstamp,
+                cancelled=True,
+            )
+        )
+        ids = [booking.id] if booking else []
+        return Outcome("processed", f"{mapping.uid}: booking cancelled ({reason})", ids)
+
+    def _tell_unknown_code(
+        self, store: Store, event: InboundEvent, organizer: User, word: str | None
+    ) -> None:
+        if self.notifier is None:
+            return
+        key = f"bridge:{event.uid}:{event.recurrence_id}:{event.sequence}:{event.dtstamp:%s}"
+        unknown_code_message(
+            self.notifier,
+            store,
+            organizer,
+            key,
+            event.summary,
+            event.start,
+            event.timezone or organizer.timezone,
+            word,
+        )
+
+
+def _combine(outcomes: list[Outcome]) -> Outcome:
+    if not outcomes:
+        return Outcome("ignored", "nothing to do")
+    worst = max(outcomes, key=lambda o: _RANK[o.status])
+    ids = sorted({i for o in outcomes for i in o.booking_ids})
+    return Outcome(worst.status, "; ".join(o.reason for o in outcomes if o.reason), ids)

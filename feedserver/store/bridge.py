@@ -1,0 +1,203 @@
+"""SQL for the bridge: the inbox of raw inbound items, the calendar-event to booking mapping
+(with tombstones), and what the bridge has seen of users' CalDAV calendars."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from feedserver.store.changes import ChangeLog
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db, utcnow
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    source: str  # caldav, email, http, stdin
+    received_at: datetime
+    raw: bytes
+    size: int
+    principal: str | None  # CalDAV: the calendar's owner
+    path: str | None  # CalDAV: collection/href; "DELETE " prefix for deletions
+    status: str
+    reason: str
+    attempts: int
+    booking_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BridgedEvent:
+    uid: str
+    recurrence_id: str  # "" for the series / single event
+    booking_id: int | None
+    organizer: str
+    sequence: int
+    dtstamp: datetime
+    cancelled: bool
+
+
+def _item(row: Row) -> InboxItem:
+    return InboxItem(
+        id=row["id"],
+        source=row["source"],
+        received_at=from_db(row["received_at"]),
+        raw=bytes(row["raw"]),
+        size=row["size"],
+        principal=row["principal"],
+        path=row["path"],
+        status=row["status"],
+        reason=row["reason"],
+        attempts=row["attempts"],
+        booking_ids=tuple(json.loads(row["booking_ids"])),
+    )
+
+
+class InboxStore:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
+        self.db = db
+        self.changes = changes
+
+    def add(
+        self,
+        source: str,
+        raw: bytes,
+        size: int,
+        principal: str | None = None,
+        path: str | None = None,
+        status: str = "received",
+        reason: str = "",
+    ) -> int:
+        return self.db.insert(
+            "inbox",
+            {
+                "source": source,
+                "received_at": to_db(utcnow()),
+                "raw": raw,
+                "size": size,
+                "principal": principal,
+                "path": path,
+                "status": status,
+                "reason": reason,
+            },
+        )
+
+    def get(self, item_id: int) -> InboxItem | None:
+        row = self.db.row("SELECT * FROM inbox WHERE id = ?", (item_id,))
+        return _item(row) if row else None
+
+    def list(self, status: str | None = None, limit: int = 200) -> builtins.list[InboxItem]:
+        if status:
+            rows = self.db.rows(
+                "SELECT * FROM inbox WHERE status = ? ORDER BY id DESC LIMIT ?", (status, limit)
+            )
+        else:
+            rows = self.db.rows("SELECT * FROM inbox ORDER BY id DESC LIMIT ?", (limit,))
+        return [_item(r) for r in rows]
+
+    def waiting(self, max_attempts: int) -> builtins.list[int]:
+        """Items never processed, and failures worth another try."""
+        rows = self.db.rows(
+            "SELECT id FROM inbox WHERE status = 'received' OR (status = 'failed' AND "
+            "attempts < ? AND reason NOT LIKE 'malformed%' AND reason NOT LIKE 'too large%') "
+            "ORDER BY id",
+            (max_attempts,),
+        )
+        return [r["id"] for r in rows]
+
+    def finish(
+        self, item_id: int, status: str, reason: str, booking_ids: builtins.list[int]
+    ) -> None:
+        self.db.execute(
+            "UPDATE inbox SET status = ?, reason = ?, attempts = attempts + 1, "
+            "processed_at = ?, booking_ids = ? WHERE id = ?",
+            (status, reason[:2000], to_db(utcnow()), json.dumps(booking_ids), item_id),
+        )
+
+
+class BridgeEventStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, uid: str, recurrence_id: str = "") -> BridgedEvent | None:
+        row = self.db.row(
+            "SELECT * FROM bridge_events WHERE uid = ? AND recurrence_id = ?", (uid, recurrence_id)
+        )
+        if row is None:
+            return None
+        return BridgedEvent(
+            row["uid"],
+            row["recurrence_id"],
+            row["booking_id"],
+            row["organizer"],
+            row["sequence"],
+            from_db(row["dtstamp"]),
+            bool(row["cancelled"]),
+        )
+
+    def for_booking(self, booking_id: int) -> BridgedEvent | None:
+        row = self.db.row(
+            "SELECT uid, recurrence_id FROM bridge_events WHERE booking_id = ?", (booking_id,)
+        )
+        return self.get(row["uid"], row["recurrence_id"]) if row else None
+
+    def put(self, event: BridgedEvent) -> None:
+        values: dict[str, Any] = {
+            "uid": event.uid,
+            "recurrence_id": event.recurrence_id,
+            "booking_id": event.booking_id,
+            "organizer": event.organizer,
+            "sequence": event.sequence,
+            "dtstamp": to_db(event.dtstamp),
+            "cancelled": int(event.cancelled),
+        }
+        self.db.execute(
+            "INSERT INTO bridge_events (uid, recurrence_id, booking_id, organizer, sequence, "
+            "dtstamp, cancelled) VALUES (:uid, :recurrence_id, :booking_id, :organizer, "
+            ":sequence, :dtstamp, :cancelled) ON CONFLICT (uid, recurrence_id) DO UPDATE SET "
+            "booking_id = excluded.booking_id, organizer = excluded.organizer, "
+            "sequence = excluded.sequence, dtstamp = excluded.dtstamp, "
+            "cancelled = excluded.cancelled",
+            values,
+        )
+
+
+class CaldavItemStore:
+    """The CalDAV items the bridge has captured (path, href -> uid, etag) and sync tokens."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def seen(self, path: str, href: str) -> tuple[str, str] | None:
+        row = self.db.row(
+            "SELECT uid, etag FROM caldav_items WHERE path = ? AND href = ?", (path, href)
+        )
+        return (row["uid"], row["etag"]) if row else None
+
+    def for_path(self, path: str) -> dict[str, tuple[str, str]]:
+        rows = self.db.rows("SELECT href, uid, etag FROM caldav_items WHERE path = ?", (path,))
+        return {r["href"]: (r["uid"], r["etag"]) for r in rows}
+
+    def remember(self, path: str, href: str, uid: str, etag: str) -> None:
+        self.db.execute(
+            "INSERT INTO caldav_items (path, href, uid, etag) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (path, href) DO UPDATE SET uid = excluded.uid, etag = excluded.etag",
+            (path, href, uid, etag),
+        )
+
+    def forget(self, path: str, href: str) -> None:
+        self.db.execute("DELETE FROM caldav_items WHERE path = ? AND href = ?", (path, href))
+
+    def token(self, path: str) -> str:
+        value = self.db.scalar("SELECT token FROM caldav_sync WHERE path = ?", (path,))
+        return str(value) if value else ""
+
+    def set_token(self, path: str, token: str) -> None:
+        self.db.execute(
+            "INSERT INTO caldav_sync (path, token) VALUES (?, ?) ON CONFLICT (path) "
+            "DO UPDATE SET token = excluded.token",
+            (path, token),
+        )

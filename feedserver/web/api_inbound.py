@@ -1,0 +1,114 @@
+"""POST /api/inbound (calendars and emails by HTTP) and the inbox (/api/inbox)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from feedserver.bridge.inbox import TooLargeItem
+from feedserver.errors import AuthenticationRequired, NotFound
+from feedserver.store.bridge import InboxItem
+from feedserver.times import to_db
+from feedserver.web.auth import require_admin
+from feedserver.web.errors import error_response
+from feedserver.web.state import CONFIG, INBOX, RUNNER
+
+routes = web.RouteTableDef()
+
+_KINDS = {
+    "text/calendar": "http-calendar",
+    "application/ics": "http-calendar",
+    "message/rfc822": "http-message",
+}
+
+
+def item_json(item: InboxItem, raw: bool = False) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "id": item.id,
+        "source": item.source,
+        "received_at": to_db(item.received_at),
+        "size": item.size,
+        "principal": item.principal,
+        "path": item.path,
+        "status": item.status,
+        "reason": item.reason,
+        "attempts": item.attempts,
+        "bookings": list(item.booking_ids),
+    }
+    if raw:
+        shown["raw"] = item.raw.decode("utf-8", "replace")
+    return shown
+
+
+async def _authorise(request: web.Request) -> None:
+    secret = request.app[CONFIG].bridge.webhook_secret
+    given = request.headers.get("X-Webhook-Secret")
+    if given is not None:
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            raise AuthenticationRequired("wrong webhook secret")
+        return
+    await require_admin(request)
+
+
+@routes.post("/api/inbound")
+async def inbound(request: web.Request) -> web.Response:
+    """Store the body raw in the inbox, then process it; answers with the outcome."""
+    await _authorise(request)
+    kind = _KINDS.get(request.content_type or "")
+    if kind is None:
+        return error_response(415, "unsupported_media_type", "send text/calendar or message/rfc822")
+    inbox = request.app[INBOX]
+    limit = inbox.max_bytes
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(1 << 16):
+        body.extend(chunk)
+        if len(body) > limit:
+            break
+    try:
+        item = await inbox.receive(kind, bytes(body))
+    except TooLargeItem as exc:
+        return error_response(
+            413,
+            "too_large",
+            f"inbound items are limited to {limit} bytes; kept in the inbox as failed",
+            inbox_id=exc.item.id,
+        )
+    processed = await inbox.process(item.id)
+    if processed.status == "failed" and processed.reason.startswith("malformed"):
+        return error_response(422, "malformed", processed.reason, inbox_id=processed.id)
+    return web.json_response(item_json(processed), status=200)
+
+
+@routes.get("/api/inbox")
+async def list_inbox(request: web.Request) -> web.Response:
+    await require_admin(request)
+    status = request.query.get("status") or None
+    found = await request.app[RUNNER].run(lambda s: s.inbox.list(status))
+    return web.json_response({"inbox": [item_json(i) for i in found]})
+
+
+@routes.get("/api/inbox/{id}")
+async def get_inbox_item(request: web.Request) -> web.Response:
+    await require_admin(request)
+    item = await request.app[RUNNER].run(lambda s: s.inbox.get(_item_id(request)))
+    if item is None:
+        raise NotFound("no such inbox item")
+    return web.json_response(item_json(item, raw=True))
+
+
+@routes.post("/api/inbox/{id}/retry")
+async def retry_inbox_item(request: web.Request) -> web.Response:
+    await require_admin(request)
+    item_id = _item_id(request)
+    if await request.app[RUNNER].run(lambda s: s.inbox.get(item_id)) is None:
+        raise NotFound("no such inbox item")
+    return web.json_response(item_json(await request.app[INBOX].process(item_id)))
+
+
+def _item_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise NotFound(f"no inbox item {raw!r}")
+    return int(raw)
