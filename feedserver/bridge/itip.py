@@ -88,10 +88,12 @@ def _instant(value: datetime | date, fallback: tzinfo) -> datetime:
 
 
 def _decoded(component: Component, name: str) -> object:
+    """A single-valued property's value (a repeated one, as some clients write: the first)."""
     try:
-        return component.decoded(name) if name in component else None
+        value = component.decoded(name) if name in component else None
     except (ValueError, TypeError) as exc:
         raise MalformedCalendar(f"{name}: {exc}") from exc
+    return value[0] if isinstance(value, list) and value else value
 
 
 def _event(
@@ -140,6 +142,8 @@ def _event(
         if entry is not None:
             categories.extend(str(c).strip() for c in getattr(entry, "cats", [entry]))
     rrule = component.get("RRULE")
+    if isinstance(rrule, list):
+        rrule = rrule[0] if rrule else None
     exdates: list[datetime] = []
     raw_exdates = component.get("EXDATE")
     for entry in raw_exdates if isinstance(raw_exdates, list) else [raw_exdates]:

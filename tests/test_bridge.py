@@ -1,0 +1,457 @@
+"""The bridge, end to end: events and invitations to invite@ become bookings.
+
+Real server on a real socket, the real ``caldav`` client, real SMTP both ways (the inbound
+listener, and an aiosmtpd sink for what feedserver sends). Fixtures in ``tests/data`` are shaped
+like invitations from Google Calendar, Outlook/Exchange and Apple Calendar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from caldav.davclient import DAVClient
+from icalendar import Calendar
+
+from feedserver.app import create_app
+from feedserver.config import Config, with_changes
+from feedserver.web.state import INBOX, OUTBOX, PUBLISHER
+from tests.conftest import ADMIN_TOKEN, Api, make_org
+from tests.feedhelp import fetch, new_link, parse, uids
+from tests.process import free_port
+from tests.smtp_sink import SmtpServer
+
+DATA = Path(__file__).parent / "data"
+INVITE = "invite@bookings.example.org"
+ROMANCE = "Romance Standard Time"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bridge_config(config: Config, smtp: SmtpServer) -> Config:
+    return with_changes(
+        config,
+        smtp={
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "security": "none",
+            "sender": "bookings@salon.example",
+            "sender_name": "Salon",
+        },
+        bridge={
+            "invite_address": INVITE,
+            "default_type": "haircut",
+            "smtp_port": free_port(),
+            "webhook_secret": "hook-secret",
+            "max_message_bytes": 200_000,
+        },
+        caldav={"failed_login_delay_ms": 50},
+    )
+
+
+@pytest.fixture
+async def server(aiohttp_server: Any, bridge_config: Config) -> Any:
+    return await aiohttp_server(create_app(bridge_config))
+
+
+@pytest.fixture
+async def api(aiohttp_client: Any, server: Any) -> Api:
+    api = Api(await aiohttp_client(server), {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    await make_org(api)
+    return api
+
+
+async def settle(server: Any) -> None:
+    """Process the inbox, send the outbox, publish CalDAV: everything the pipeline started."""
+    await server.app[INBOX].drain()
+    await server.app[OUTBOX].deliver_due()
+    await server.app[PUBLISHER].catch_up()
+
+
+def davclient(server: Any, login: str, password: str) -> Any:
+    return DAVClient(url=str(server.make_url("/dav/")), username=login, password=password)
+
+
+def with_changes_ics(text: str, **replace: str) -> str:
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return text
+
+
+async def inbound(
+    api: Api, body: bytes | str, content_type: str = "text/calendar", status: int = 200
+) -> Any:
+    data = body.encode() if isinstance(body, str) else body
+    return await api.call(
+        "POST", "/api/inbound", status=status, data=data, headers={"Content-Type": content_type}
+    )
+
+
+def methods_to(smtp: SmtpServer, address: str) -> list[tuple[str, int]]:
+    found = []
+    for message in smtp.sink.to(address):
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar":
+                calendar = Calendar.from_ical(part.get_content())
+                event = calendar.walk("VEVENT")[0]
+                found.append((str(calendar["METHOD"]), int(str(event["SEQUENCE"]))))
+    return found
+
+
+async def bridged(api: Api) -> list[dict[str, Any]]:
+    found = (await api.get("/api/bookings"))["bookings"]
+    return [b for b in found if b["source"] != "api"]
+
+
+async def test_caldav_put_inviting_the_address_books_at_the_coded_location(
+    server: Any, api: Api, smtp: SmtpServer
+) -> None:
+    ics = (DATA / "apple_calendar_event.ics").read_text()
+
+    def put() -> None:
+        calendar = (
+            davclient(server, "maya@example.org", "maya-password")
+            .principal()
+            .make_calendar(name="Work")
+        )
+        calendar.save_event(ics)
+
+    await asyncio.to_thread(put)
+    await settle(server)
+    (booking,) = await bridged(api)
+    assert (booking["location"], booking["source"], booking["type"]) == (
+        "NYC1",
+        "caldav",
+        "haircut",
+    )
+    assert booking["start"] == "2026-12-03T09:00:00-05:00"
+    assert booking["timezone"] == "America/New_York"
+    assert [a["email"] for a in booking["attendees"]] == ["alice@example.com", "bob@example.com"]
+    feed = await new_link(api, "maya@example.org")
+    assert booking["uid"] in uids(
+        parse((await fetch(api, feed, **{"Accept-Encoding": "identity"}))[1])
+    )
+    assert methods_to(smtp, "alice@example.com") == [("REQUEST", 0)]
+    assert methods_to(smtp, "bob@example.com") == [("REQUEST", 0)]
+    inbox = (await api.get("/api/inbox"))["inbox"]
+    assert inbox[0]["source"] == "caldav" and inbox[0]["status"] == "processed"
+
+
+async def test_moving_and_uninviting_in_caldav_follow_the_booking(
+    server: Any, api: Api, smtp: SmtpServer
+) -> None:
+    ics = (DATA / "apple_calendar_event.ics").read_text()
+    client = davclient(server, "maya@example.org", "maya-password")
+    calendar = await asyncio.to_thread(lambda: client.principal().make_calendar(name="Work"))
+    event = await asyncio.to_thread(lambda: calendar.save_event(ics))
+    await settle(server)
+    moved = with_changes_ics(
+        ics,
+        **{
+            "T090000": "T150000",
+            "T100000\n": "T160000\n",
+            "DTSTAMP:20261120T140112Z": "DTSTAMP:20261121T080000Z",
+            "SEQUENCE:0": "SEQUENCE:1",
+        },
+    )
+    event.data = moved
+    await asyncio.to_thread(event.save)
+    await settle(server)
+    (booking,) = await bridged(api)
+    assert booking["start"] == "2026-12-03T15:00:00-05:00"
+    assert methods_to(smtp, "alice@example.com") == [("REQUEST", 0), ("REQUEST", 1)]
+    # Bob leaves the event: he alone gets a cancellation.
+    lines = [
+        line for line in moved.replace("\n ", "").splitlines() if "bob@example.com" not in line
+    ]
+    without_bob = with_changes_ics(
+        "\n".join(lines) + "\n",
+        **{"DTSTAMP:20261121T080000Z": "DTSTAMP:20261121T090000Z", "SEQUENCE:1": "SEQUENCE:2"},
+    )
+    event.data = without_bob
+    await asyncio.to_thread(event.save)
+    await settle(server)
+    (booking,) = await bridged(api)
+    assert [a["email"] for a in booking["attendees"]] == ["alice@example.com"]
+    assert methods_to(smtp, "bob@example.com")[-1][0] == "CANCEL"
+    assert methods_to(smtp, "alice@example.com")[-1][0] == "REQUEST"
+    # Deleting the event cancels the booking; both remaining guests are told.
+    await asyncio.to_thread(event.delete)
+    await settle(server)
+    (booking,) = await bridged(api)
+    assert booking["status"] == "cancelled"
+    assert methods_to(smtp, "alice@example.com")[-1][0] == "CANCEL"
+
+
+async def test_email_invitation_through_the_smtp_listener(
+    server: Any, api: Api, smtp: SmtpServer, bridge_config: Config
+) -> None:
+    raw = (DATA / "google_invite_anhq.eml").read_bytes().replace(b"\n", b"\r\n")
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", bridge_config.bridge.smtp_port) as client:
+            client.sendmail("camille@example.org", [INVITE], raw)
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                client.sendmail("camille@example.org", ["someone@example.org"], raw)
+
+    await asyncio.to_thread(send)
+    for _ in range(50):  # processing follows the 250 answer
+        if await bridged(api):
+            break
+        await asyncio.sleep(0.05)
+    await settle(server)
+    (booking,) = await bridged(api)
+    assert (booking["location"], booking["source"]) == ("ANHQ", "email")
+    assert booking["start"] == "2026-12-01T10:00:00+01:00"
+    assert [a["email"] for a in booking["attendees"]] == ["alice@example.com"]
+    assert "First visit" in booking["notes"]
+    assert methods_to(smtp, "alice@example.com") == [("REQUEST", 0)]
+    # The same invitation again (a replay) changes nothing.
+    await inbound(api, raw, "message/rfc822")
+    await settle(server)
+    assert len(await bridged(api)) == 1
+    assert len(methods_to(smtp, "alice@example.com")) == 1
+
+
+async def test_replayed_older_sequence_changes_nothing(
+    server: Any, api: Api, smtp: SmtpServer
+) -> None:
+    ics = (DATA / "outlook_windows_tz.ics").read_text()
+    newer = with_changes_ics(
+        ics, **{"SEQUENCE:0": "SEQUENCE:2", "T143000": "T160000", "T153000": "T170000"}
+    )
+    assert (await inbound(api, newer))["status"] == "processed"
+    older = await inbound(api, ics)
+    assert older["status"] == "ignored" and "older or repeated" in older["reason"]
+    (booking,) = await bridged(api)
+    assert booking["start"] == "2026-12-08T16:00:00+01:00"
+
+
+async def test_outlook_windows_timezone_and_rooms(server: Any, api: Api, smtp: SmtpServer) -> None:
+    result = await inbound(api, (DATA / "outlook_windows_tz.ics").read_text())
+    assert result["status"] == "processed", result
+    (booking,) = await bridged(api)
+    assert booking["start"] == "2026-12-08T14:30:00+01:00"
+    assert booking["timezone"] == "Europe/Paris"
+    assert booking["location"] == "ANHQ"  # "(anhq)", case-insensitive, past the Teams block
+    assert [a["email"] for a in booking["attendees"]] == ["bob@example.com"]  # no room
+    assert booking["source"] == "http"
+
+
+async def test_cancel_cancels_and_a_late_older_request_cannot_revive(
+    server: Any, api: Api, smtp: SmtpServer
+) -> None:
+    ics = (DATA / "outlook_windows_tz.ics").read_text()
+    await inbound(api, ics)
+    cancel = with_changes_ics(
+        ics,
+        **{
+            "METHOD:REQUEST": "METHOD:CANCEL",
+            "STATUS:CONFIRMED": "STATUS:CANCELLED",
+            "SEQUENCE:0": "SEQUENCE:1",
+        },
+    )
+    assert (await inbound(api, cancel))["status"] == "processed"
+    await settle(server)
+    (booking,) = await bridged(api)
+    assert booking["status"] == "cancelled"
+    assert [m for m, _ in methods_to(smtp, "bob@example.com")] == ["REQUEST", "CANCEL"]
+    late = await inbound(api, ics)
+    assert late["status"] == "ignored"
+    assert [b["status"] for b in await bridged(api)] == ["cancelled"]
+
+
+async def test_removing_the_invite_address_cancels(server: Any, api: Api) -> None:
+    ics = (DATA / "outlook_windows_tz.ics").read_text()
+    await inbound(api, ics)
+    lines = [line for line in ics.replace("\n ", "").splitlines() if INVITE not in line]
+    update = "\n".join(lines).replace("SEQUENCE:0", "SEQUENCE:1") + "\n"
+    result = await inbound(api, update)
+    assert result["status"] == "processed" and "removed" in result["reason"]
+    assert [b["status"] for b in await bridged(api)] == ["cancelled"]
+
+
+async def test_unknown_code_sends_the_organizer_the_list_of_codes(
+    server: Any, api: Api, smtp: SmtpServer
+) -> None:
+    ics = (DATA / "outlook_windows_tz.ics").read_text().replace("(anhq)", "(PARIS9)")
+    # Camille has ANHQ as primary location, but a code-shaped unknown word is an error.
+    result = await inbound(api, ics)
+    assert result["status"] == "rejected" and "PARIS9" in result["reason"]
+    await settle(server)
+    assert await bridged(api) == []
+    (mail,) = smtp.sink.to("camille@example.org")
+    text = mail.get_body(("plain",)).get_content()
+    assert "PARIS9" in text
+    assert "ANHQ  Annecy HQ" in text and "NYC1  New York" in text
+
+
+async def test_no_code_uses_the_organizers_primary_location(server: Any, api: Api) -> None:
+    ics = (
+        (DATA / "outlook_windows_tz.ics")
+        .read_text()
+        .replace("Salle Mont-Blanc (anhq)", "Salle Mont-Blanc")
+    )
+    await api.patch("/api/users/camille@example.org", {"primary_location": "NYC1"})
+    assert (await inbound(api, ics))["status"] == "processed"
+    (booking,) = await bridged(api)
+    assert booking["location"] == "NYC1"
+
+
+async def test_event_without_the_invite_address_is_ignored(server: Any, api: Api) -> None:
+    ics = (DATA / "outlook_windows_tz.ics").read_text()
+    lines = [line for line in ics.replace("\n ", "").splitlines() if INVITE not in line]
+    result = await inbound(api, "\n".join(lines) + "\n")
+    assert result["status"] == "ignored" and INVITE in result["reason"]
+    assert await bridged(api) == []
+
+
+async def test_malformed_and_oversized_bodies_are_kept_and_failed(server: Any, api: Api) -> None:
+    bad = await inbound(api, "BEGIN:VCALENDAR\nthis is not\nEND:VCALENDAR\n", status=422)
+    assert bad["error"] == "malformed"
+    kept = await api.get(f"/api/inbox/{bad['inbox_id']}")
+    assert kept["status"] == "failed" and "this is not" in kept["raw"]
+    huge = await inbound(api, "BEGIN:VCALENDAR\n" + "X" * 300_000, status=413)
+    assert huge["error"] == "too_large"
+    kept = await api.get(f"/api/inbox/{huge['inbox_id']}")
+    assert kept["status"] == "failed" and kept["size"] > 200_000  # reading stopped there
+    await api.call(
+        "POST", "/api/inbound", status=415, data=b"x", headers={"Content-Type": "application/json"}
+    )
+    failed = (await api.get("/api/inbox?status=failed"))["inbox"]
+    assert {i["id"] for i in failed} == {bad["inbox_id"], huge["inbox_id"]}
+
+
+async def test_unknown_organizer_or_forged_sender_is_rejected(server: Any, api: Api) -> None:
+    ics = (
+        (DATA / "outlook_windows_tz.ics")
+        .read_text()
+        .replace("mailto:camille@example.org", "mailto:stranger@example.net")
+    )
+    result = await inbound(api, ics)
+    assert result["status"] == "rejected" and "unknown organizer" in result["reason"]
+    customer = (
+        (DATA / "outlook_windows_tz.ics")
+        .read_text()
+        .replace("mailto:camille@example.org", "mailto:alice@example.com")
+    )
+    assert (await inbound(api, customer))["status"] == "rejected"
+    forged = (
+        (DATA / "google_invite_anhq.eml")
+        .read_bytes()
+        .replace(b"From: Camille <camille@example.org>", b"From: Mallory <mallory@example.net>")
+    )
+    result = await inbound(api, forged, "message/rfc822")
+    assert result["status"] == "rejected" and "is not the ORGANIZER" in result["reason"]
+    assert await bridged(api) == []
+
+
+async def test_api_changes_to_bridged_bookings_are_refused(server: Any, api: Api) -> None:
+    await inbound(api, (DATA / "outlook_windows_tz.ics").read_text())
+    (booking,) = await bridged(api)
+    refused = await api.patch(f"/api/bookings/{booking['id']}", {"title": "x"}, status=409)
+    assert refused["error"] == "managed_by_calendar" and "calendar" in refused["message"]
+    await api.post(f"/api/bookings/{booking['id']}/cancel", status=409)
+
+
+async def test_one_occurrence_of_a_series_changes_alone(server: Any, api: Api) -> None:
+    ics = (
+        (DATA / "outlook_windows_tz.ics")
+        .read_text()
+        .replace("STATUS:CONFIRMED", "STATUS:CONFIRMED\nRRULE:FREQ=WEEKLY;COUNT=4")
+    )
+    await inbound(api, ics)
+    moved = with_changes_ics(
+        ics,
+        **{
+            "RRULE:FREQ=WEEKLY;COUNT=4": f"RECURRENCE-ID;TZID={ROMANCE}:20261215T143000",
+            f"DTSTART;TZID={ROMANCE}:20261208T143000": f"DTSTART;TZID={ROMANCE}:20261215T090000",
+            f"DTEND;TZID={ROMANCE}:20261208T153000": f"DTEND;TZID={ROMANCE}:20261215T100000",
+            "DTSTAMP:20261120T101500Z": "DTSTAMP:20261121T101500Z",
+        },
+    )
+    result = await inbound(api, moved)
+    assert result["status"] == "processed", result
+    series, occurrence = sorted(await bridged(api), key=lambda b: b["id"])
+    assert series["rrule"] == "FREQ=WEEKLY;COUNT=4"
+    assert series["exdates"] == ["2026-12-15T14:30:00+01:00"]
+    assert occurrence["start"] == "2026-12-15T09:00:00+01:00" and occurrence["rrule"] is None
+
+
+async def test_webhook_secret_and_standard_input(
+    server: Any, api: Api, bridge_config: Config
+) -> None:
+    ics = (DATA / "outlook_windows_tz.ics").read_bytes()
+    wrong = await api.client.post(
+        "/api/inbound",
+        data=ics,
+        headers={"Content-Type": "text/calendar", "X-Webhook-Secret": "nope"},
+    )
+    assert wrong.status == 401
+    right = await api.client.post(
+        "/api/inbound",
+        data=ics,
+        headers={"Content-Type": "text/calendar", "X-Webhook-Secret": "hook-secret"},
+    )
+    assert (await right.json())["status"] == "processed"
+    # An MTA pipe: `feedserver inbound` reads the message on standard input.
+    data_dir = bridge_config.storage.data_dir
+    env = {
+        "FEEDSERVER_STORAGE_DATA_DIR": data_dir,
+        "FEEDSERVER_BRIDGE_INVITE_ADDRESS": INVITE,
+        "FEEDSERVER_BRIDGE_DEFAULT_TYPE": "haircut",
+        "FEEDSERVER_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FEEDSERVER_SECURITY_SECRET_KEYS": "test-key-one",
+        "PATH": "",
+    }
+    result = await asyncio.to_thread(
+        lambda: subprocess.run(
+            [sys.executable, "-m", "feedserver", "inbound"],
+            env=env,
+            capture_output=True,
+            input=(DATA / "google_invite_anhq.eml").read_bytes(),
+            check=True,
+        )
+    )
+    assert b"processed" in result.stdout, result.stdout + result.stderr
+    sources = sorted(b["source"] for b in await bridged(api))
+    assert sources == ["email", "http"]
+
+
+async def test_reconciliation_catches_a_missed_write(server: Any, api: Api) -> None:
+    from feedserver.web.state import CALDAV, CAPTURE
+
+    capture = server.app[CAPTURE]
+    radicale = server.app[CALDAV]
+    ics = (DATA / "apple_calendar_event.ics").read_text()
+    calendar = await asyncio.to_thread(
+        lambda: (
+            davclient(server, "maya@example.org", "maya-password")
+            .principal()
+            .make_calendar(name="Work")
+        )
+    )
+    radicale.storage.capture = None  # as if the process had died before capturing
+    try:
+        await asyncio.to_thread(lambda: calendar.save_event(ics))
+    finally:
+        radicale.storage.capture = capture
+    await settle(server)
+    assert await bridged(api) == []
+    assert await capture.reconcile(radicale) == 1
+    await settle(server)
+    assert [b["location"] for b in await bridged(api)] == ["NYC1"]
+    assert await capture.reconcile(radicale) == 0
