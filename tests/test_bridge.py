@@ -455,3 +455,41 @@ async def test_reconciliation_catches_a_missed_write(server: Any, api: Api) -> N
     await settle(server)
     assert [b["location"] for b in await bridged(api)] == ["NYC1"]
     assert await capture.reconcile(radicale) == 0
+
+
+async def test_floating_and_all_day_events(server: Any, api: Api) -> None:
+    base = (DATA / "outlook_windows_tz.ics").read_text()
+    await api.patch("/api/users/camille@example.org", {"timezone": "America/New_York"})
+    floating = with_changes_ics(
+        base,
+        **{
+            f"DTSTART;TZID={ROMANCE}:20261208T143000": "DTSTART:20261208T143000",
+            f"DTEND;TZID={ROMANCE}:20261208T153000": "DTEND:20261208T153000",
+        },
+    )
+    assert (await inbound(api, floating))["status"] == "processed"
+    (booking,) = await bridged(api)
+    assert booking["start"] == "2026-12-08T14:30:00-05:00"  # the organizer's timezone
+    all_day = with_changes_ics(
+        base,
+        **{
+            "040000008200E": "ALLDAY-040000008200E",
+            f"DTSTART;TZID={ROMANCE}:20261208T143000": "DTSTART;VALUE=DATE:20261224",
+            f"DTEND;TZID={ROMANCE}:20261208T153000": "DTEND;VALUE=DATE:20261226",
+        },
+    )
+    assert (await inbound(api, all_day))["status"] == "processed"
+    day = next(b for b in await bridged(api) if b["all_day"])
+    assert (day["start"], day["end"]) == ("2026-12-24", "2026-12-26")
+
+
+async def test_categories_choose_the_reservation_type(server: Any, api: Api) -> None:
+    ics = (
+        (DATA / "outlook_windows_tz.ics")
+        .read_text()
+        .replace("STATUS:CONFIRMED", "STATUS:CONFIRMED\nCATEGORIES:Important,video")
+    )
+    assert (await inbound(api, ics))["status"] == "processed"
+    (booking,) = await bridged(api)
+    assert booking["type"] == "video"
+    assert booking["online_meeting"]["attendee_links"][0]["attendee"] == "bob@example.com"

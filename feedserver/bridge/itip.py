@@ -8,6 +8,7 @@ is mapped with icalendar's table.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -177,11 +178,29 @@ def _event(
     )
 
 
+def refloat(event: InboundEvent, zone: ZoneInfo) -> InboundEvent:
+    """A floating event (parsed as UTC wall time) read in ``zone``, its organizer's."""
+    if not event.floating:
+        return event
+
+    def moved(moment: datetime) -> datetime:
+        return moment.replace(tzinfo=zone).astimezone(UTC)
+
+    return dataclasses.replace(
+        event,
+        start=moved(event.start),
+        end=moved(event.end),
+        exdates=tuple(moved(x) for x in event.exdates),
+        timezone=zone.key,
+    )
+
+
 def parse(
     data: bytes, fallback: ZoneInfo | None = None, default_duration: timedelta = timedelta(hours=1)
 ) -> list[InboundEvent]:
-    """Every VEVENT of an iCalendar object. Floating times are read in ``fallback`` (the
-    organizer's timezone); events without DTEND last ``default_duration``."""
+    """Every VEVENT of an iCalendar object. Floating times and dates are read in
+    ``fallback`` (UTC by default; ``refloat`` reads them in the organizer's timezone once the
+    organizer is known); events without DTEND last ``default_duration``."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

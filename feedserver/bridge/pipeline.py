@@ -93,9 +93,7 @@ class Pipeline:
         return _combine(outcomes)
 
     def _events(self, store: Store, data: bytes, origin: Origin) -> Outcome:
-        owner = store.users.get_by_email(origin.owner) if origin.owner else None
-        fallback = ZoneInfo(owner.timezone) if owner else ZoneInfo("UTC")
-        events = itip.parse(data, fallback)
+        events = itip.parse(data)
         unique = {(e.uid, e.recurrence_id, e.sequence): e for e in events}
         outcomes = []
         for event in sorted(unique.values(), key=lambda e: e.recurrence_id):
@@ -147,6 +145,7 @@ class Pipeline:
                 f"{event.uid}: unknown organizer "
                 f"{organizer_email or '(none)'}: not a staff member or admin",
             )
+        event = itip.refloat(event, ZoneInfo(organizer.timezone))
         if mapping is not None and mapping.organizer != organizer.email:
             return Outcome(
                 "rejected",
@@ -195,7 +194,6 @@ class Pipeline:
             if p.email not in (self.invite, organizer.email)
             and p.cutype not in ("ROOM", "RESOURCE")
         ]
-        zone = ZoneInfo(timezone)
         data: dict[str, Any] = {
             "location": code,
             "timezone": timezone,
@@ -203,15 +201,15 @@ class Pipeline:
             "title": event.summary[:500],
             "rrule": event.rrule or "",
             "exdates": [
-                x.astimezone(zone).date().isoformat() if event.all_day else x.isoformat()
+                x.astimezone(UTC).date().isoformat() if event.all_day else x.isoformat()
                 for x in event.exdates
             ],
         }
-        if event.all_day:
+        if event.all_day:  # dates were read as UTC midnights
             data.update(
                 all_day=True,
-                start=event.start.astimezone(zone).date().isoformat(),
-                end=event.end.astimezone(zone).date().isoformat(),
+                start=event.start.astimezone(UTC).date().isoformat(),
+                end=event.end.astimezone(UTC).date().isoformat(),
             )
         else:
             data.update(all_day=False, start=event.start.isoformat(), end=event.end.isoformat())
