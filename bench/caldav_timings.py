@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import statistics
-import sys
 import tempfile
 import time
 import urllib.error
@@ -14,8 +13,8 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.feeds import build, start, wait_for_status
-from tests.process import free_port, wait_until_up
+from bench.feeds import build, stock_radicale
+from tests.process import serve
 
 LOGIN = ("staff0@bench.test", "bench-password")
 PROPFIND = b'<propfind xmlns="DAV:"><prop><getetag/><resourcetype/></prop></propfind>'
@@ -90,23 +89,7 @@ def _fill(collection: str, n: int) -> None:
 def feedserver_timings(n: int) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix=f"davbench-{n}-"))
     build(work / "data", n, staff_count=1)
-    port = free_port()
-    server = start(
-        [
-            sys.executable,
-            "-m",
-            "feedserver",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(work / "data"),
-        ],
-        work / "server.log",
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/healthz")
+    with serve(work / "data", timeout=60) as (base, _):
         bookings = f"{base}/dav/{LOGIN[0]}/bookings/"
         deadline = time.monotonic() + 300
         while (
@@ -128,40 +111,11 @@ def feedserver_timings(n: int) -> dict[str, float]:
         work_calendar = f"{base}/dav/{LOGIN[0]}/work/"
         _fill(work_calendar, n)
         return {"propfind": propfind, "report": report, "put": put_ms(work_calendar)}
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def radicale_put_ms(n: int) -> float:
     work = Path(tempfile.mkdtemp(prefix=f"radbench-{n}-"))
-    port = free_port()
-    process = start(
-        [
-            sys.executable,
-            "-m",
-            "radicale",
-            "--server-hosts",
-            f"127.0.0.1:{port}",
-            "--storage-filesystem-folder",
-            str(work / "radicale"),
-            "--auth-type",
-            "none",
-            "--rights-type",
-            "owner_only",
-            "--web-type",
-            "none",
-            "--logging-level",
-            "warning",
-        ],
-        work / "radicale.log",
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_status(f"{base}/.well-known/caldav")
+    with stock_radicale(work) as base:
         collection = f"{base}/{LOGIN[0]}/work/"
         _fill(collection, n)
         return put_ms(collection)
-    finally:
-        process.terminate()
-        process.wait()

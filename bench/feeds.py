@@ -28,6 +28,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,7 +45,7 @@ from feedserver.model import Attendee  # noqa: E402
 from feedserver.store import Store  # noqa: E402
 from feedserver.times import to_db  # noqa: E402
 from feedserver.tokens import LinkSigner  # noqa: E402
-from tests.process import free_port, wait_until_up  # noqa: E402
+from tests.process import free_port, serve, wait_until_up  # noqa: E402
 
 ZONES = ["Europe/Paris", "America/New_York", "Europe/Berlin", "Asia/Tokyo"]
 
@@ -200,9 +202,10 @@ def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subp
     )
 
 
-def radicale_rate(work: Path, body: bytes, duration: int) -> float:
+@contextmanager
+def stock_radicale(work: Path) -> Iterator[str]:
+    """Stock Radicale (any login, each user's own tree) on a free port; yields its base URL."""
     port = free_port()
-    folder = work / "radicale"
     process = start(
         [
             sys.executable,
@@ -211,7 +214,7 @@ def radicale_rate(work: Path, body: bytes, duration: int) -> float:
             "--server-hosts",
             f"127.0.0.1:{port}",
             "--storage-filesystem-folder",
-            str(folder),
+            str(work / "radicale"),
             "--auth-type",
             "none",
             "--rights-type",
@@ -225,8 +228,16 @@ def radicale_rate(work: Path, body: bytes, duration: int) -> float:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        auth = {"Authorization": "Basic " + base64.b64encode(b"bench:bench").decode()}
         wait_for_status(f"{base}/.well-known/caldav")
+        yield base
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def radicale_rate(work: Path, body: bytes, duration: int) -> float:
+    with stock_radicale(work) as base:
+        auth = {"Authorization": "Basic " + base64.b64encode(b"bench:bench").decode()}
         request = urllib.request.Request(
             f"{base}/bench/calendar/",
             data=body,
@@ -238,32 +249,13 @@ def radicale_rate(work: Path, body: bytes, duration: int) -> float:
         # Radicale renders the collection for each GET (no 304): a few connections suffice to
         # keep its threads busy, more only time out.
         return load(f"{base}/bench/calendar/", auth, max(duration, 10), 4)
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def run(n: int, duration: int, connections: int) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix=f"feedbench-{n}-"))
     try:
         token, path, booking_id = build(work / "data", n)
-        port = free_port()
-        server = start(
-            [
-                sys.executable,
-                "-m",
-                "feedserver",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(work / "data"),
-            ],
-            work / "server.log",
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(f"{base}/healthz")
+        with serve(work / "data", timeout=60) as (base, _):
             status, body, headers = fetch(base + path)
             assert status == 200, status
             cold = cold_render_ms(base, token, path, booking_id)
@@ -271,9 +263,6 @@ def run(n: int, duration: int, connections: int) -> dict[str, float]:
             etag = headers["ETag"]
             warm = load(base + path, {}, duration, connections)
             not_modified = load(base + path, {"If-None-Match": etag}, duration, connections)
-        finally:
-            server.terminate()
-            server.wait()
         (work / "feed.ics").write_bytes(body)
         ref_port = free_port()
         reference = start(

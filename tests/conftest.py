@@ -16,6 +16,7 @@ from feedserver import config as config_mod
 from feedserver.app import create_app
 from feedserver.config import Config
 from feedserver.store import Store
+from tests.smtp_sink import SmtpServer
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -37,6 +38,15 @@ def config(tmp_path: Path) -> Config:
             "feeds.window_days_past": 4000,
         },
     )
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback that keeps what feedserver sends."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

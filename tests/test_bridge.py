@@ -11,7 +11,6 @@ import asyncio
 import smtplib
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,6 @@ from tests.smtp_sink import SmtpServer
 DATA = Path(__file__).parent / "data"
 INVITE = "invite@bookings.example.org"
 ROMANCE = "Romance Standard Time"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -295,33 +295,12 @@ class Pipeline:
             series = store.bridge_events.get(event.uid)
             if series is not None and series.booking_id and not series.cancelled:
                 self._skip_occurrence(store, series.booking_id, event.recurrence_id)
-                store.bridge_events.put(
-                    BridgedEvent(
-                        event.uid,
-                        event.recurrence_id,
-                        None,
-                        organizer.email,
-                        event.sequence,
-                        event.dtstamp,
-                        cancelled=True,
-                    )
-                )
+                _tombstone(store, event, organizer)
                 return Outcome(
                     "processed", f"{event.uid}: one occurrence cancelled", [series.booking_id]
                 )
         if mapping is None or mapping.booking_id is None:
-            # A tombstone, so that a late, older invitation cannot create the booking.
-            store.bridge_events.put(
-                BridgedEvent(
-                    event.uid,
-                    event.recurrence_id,
-                    None,
-                    organizer.email,
-                    event.sequence,
-                    event.dtstamp,
-                    cancelled=True,
-                )
-            )
+            _tombstone(store, event, organizer)
             return Outcome("ignored", f"{event.uid}: cancelled before it was a booking")
         reason = (
             "cancelled"
@@ -366,6 +345,22 @@ class Pipeline:
             event.timezone or organizer.timezone,
             word,
         )
+
+
+def _tombstone(store: Store, event: InboundEvent, organizer: User) -> None:
+    """Remember a cancelled event without booking, so that a late, older invitation cannot
+    create it."""
+    store.bridge_events.put(
+        BridgedEvent(
+            event.uid,
+            event.recurrence_id,
+            None,
+            organizer.email,
+            event.sequence,
+            event.dtstamp,
+            cancelled=True,
+        )
+    )
 
 
 def _combine(outcomes: list[Outcome]) -> Outcome:
