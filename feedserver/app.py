@@ -16,6 +16,7 @@ from feedserver.bridge.mail import dkim_valid
 from feedserver.bridge.pipeline import Pipeline
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.capture import CalendarCapture
+from feedserver.caldav_bridge.publisher import CURSOR as CALDAV_CURSOR
 from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
 from feedserver.config import Config
@@ -179,8 +180,16 @@ def _signer(app: web.Application, purpose: str) -> LinkSigner:
 
 
 async def health(request: web.Request) -> web.Response:
-    version = await request.app[RUNNER].run(lambda s: s.changes.version())
-    return web.json_response({"status": "ok", "version": __version__, "data_version": version})
+    """Liveness, the data version, and how far the CalDAV publisher is behind it."""
+
+    def versions(store: Store) -> tuple[int, int | None]:
+        return store.changes.version(), store.cursors.get(CALDAV_CURSOR)
+
+    version, published = await request.app[RUNNER].run(versions)
+    body: dict[str, object] = {"status": "ok", "version": __version__, "data_version": version}
+    if CALDAV in request.app:
+        body["caldav_lag"] = version - published if published is not None else version
+    return web.json_response(body)
 
 
 def create_app(config: Config) -> web.Application:

@@ -136,6 +136,7 @@ async def test_api_changes_appear_change_and_disappear(server: Any, dav_api: Api
     await dav_api.post(f"/api/bookings/{booking['id']}/cancel", status=200)
     await settle(server)
     assert await in_thread(lambda: bookings_uids(maya)) == {}
+    assert (await dav_api.get("/healthz"))["caldav_lag"] == 0
 
 
 async def test_publishing_happens_without_being_awaited(server: Any, dav_api: Api) -> None:

@@ -40,7 +40,8 @@ CURSOR = "caldav-bookings"
 VISIBLE = (Status.CONFIRMED.value, Status.PENDING.value)
 FILTERS = FeedFilters(include_pending=True, show_attendees=True)
 _EVERYTHING = {"location", "type", "feed_template"}
-_BATCH = 2000
+_BATCH = 2000  # changes read from the log at a time
+_CHUNK = 200  # items written under one acquisition of Radicale's lock
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,14 @@ class BookingsPublisher:
                 if plan is None:
                     return
                 operations, version = plan
-                if operations:
-                    await self.radicale.run(self._apply, operations)
-                await self.runner.run(partial(self._record, operations=operations, version=version))
-                self.published += len(operations)
+                # In chunks: each holds Radicale's write lock briefly, and a stop waits for
+                # one chunk at most. What is written is recorded; the cursor moves at the end.
+                for start in range(0, len(operations), _CHUNK):
+                    chunk = operations[start : start + _CHUNK]
+                    await self.radicale.run(self._apply, chunk)
+                    await self.runner.run(partial(self._record, operations=chunk, version=None))
+                    self.published += len(chunk)
+                await self.runner.run(partial(self._record, operations=[], version=version))
 
     # -- planning (store thread) --------------------------------------------------------------
 
@@ -247,7 +252,7 @@ class BookingsPublisher:
 
     # -- recording (store thread) -------------------------------------------------------------
 
-    def _record(self, store: Store, *, operations: list[Operation], version: int) -> None:
+    def _record(self, store: Store, *, operations: list[Operation], version: int | None) -> None:
         with store.transaction():
             for op in operations:
                 if op.content is None:
@@ -256,4 +261,5 @@ class BookingsPublisher:
                     store.published.put(
                         Published(op.user_id, op.booking_id, op.principal, op.href, op.content_hash)
                     )
-            store.cursors.set(CURSOR, version)
+            if version is not None:
+                store.cursors.set(CURSOR, version)
