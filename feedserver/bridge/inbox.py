@@ -86,10 +86,6 @@ class InboxService:
         async with self._lock:
             return await self.runner.run(partial(_process, self.pipeline, item_id))
 
-    async def receive_and_process(self, source: str, raw: bytes) -> InboxItem:
-        item = await self.receive(source, raw)
-        return await self.process(item.id)
-
     def wake(self) -> None:
         """From any thread: there is something new to process."""
         self._wake.set()

@@ -8,7 +8,7 @@ from feedserver.domain.catalog import get_location
 from feedserver.domain.inputs import Body, email
 from feedserver.errors import AlreadyExists, InvalidInput, NotFound
 from feedserver.model import Role, User
-from feedserver.passwords import hash_password, verify_password
+from feedserver.passwords import hash_password
 from feedserver.store import Store
 from feedserver.times import zone
 
@@ -82,11 +82,3 @@ def update_user(store: Store, ref: object, data: object) -> User:
         if other is not None and other.id != user.id:
             raise AlreadyExists(f"a user with email {new_email} exists", field="email")
         return store.users.update(user.id, values)
-
-
-def authenticate(store: Store, login: str, password: str) -> User | None:
-    """The user whose email and password these are; None otherwise (same cost either way)."""
-    found = store.users.password_hash(login.strip().lower())
-    if not verify_password(password, found[1] if found else None) or found is None:
-        return None
-    return store.users.get(found[0])

@@ -50,11 +50,6 @@ class Body:
             raise InvalidInput(f"{name} is longer than {max_len} characters", field=name)
         return value
 
-    def optional_text(self, name: str) -> str | None:
-        if self._get(name, False) is _MISSING:
-            return None
-        return self.text(name)
-
     def integer(
         self,
         name: str,
