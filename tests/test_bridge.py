@@ -484,3 +484,15 @@ async def test_categories_choose_the_reservation_type(server: Any, api: Api) -> 
     (booking,) = await bridged(api)
     assert booking["type"] == "video"
     assert booking["online_meeting"]["attendee_links"][0]["attendee"] == "bob@example.com"
+
+
+async def test_required_dkim_rejects_unsigned_mail(
+    aiohttp_client: Any, bridge_config: Config
+) -> None:
+    strict = with_changes(bridge_config, bridge={"require_dkim": True, "smtp_port": 0})
+    api = Api(await aiohttp_client(create_app(strict)), {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    await make_org(api)
+    raw = (DATA / "google_invite_anhq.eml").read_bytes()
+    result = await inbound(api, raw, "message/rfc822")
+    assert result["status"] == "rejected" and "DKIM" in result["reason"]
+    assert await bridged(api) == []

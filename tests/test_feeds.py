@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import recurring_ical_events
 
 from feedserver.web.state import FEEDS, RUNNER
-from tests.conftest import Api, basic_auth
+from tests.conftest import Api, basic_auth, make_org
 from tests.feedhelp import fetch, new_link, parse, path_of, uids
 
 Org = dict[str, Any]
@@ -473,3 +473,56 @@ async def test_key_rotation_keeps_old_links(
     client2 = await aiohttp_client(create_app(dropped_config))
     assert (await client2.get(path_of(old))).status == 404
     assert (await client2.get(path_of(new))).status == 200
+
+
+async def test_time_window_keeps_feeds_small(aiohttp_client: Any, config: Any) -> None:
+    from datetime import date
+
+    from feedserver.app import create_app
+    from feedserver.config import with_changes
+
+    windowed = with_changes(config, feeds={"window_days_past": 30, "window_days_ahead": 365})
+    api = Api(
+        await aiohttp_client(create_app(windowed)),
+        {"Authorization": f"Bearer {config.security.admin_token}"},
+    )
+    org = await make_org(api)
+    today = date.today()
+
+    async def book_on(days: int) -> str:
+        day = today + timedelta(days=days)
+        booking = await _book(api, org, start=f"{day.isoformat()}T10:00:00+01:00")
+        return str(booking["uid"])
+
+    old, recent, soon, far = (
+        await book_on(-40),
+        await book_on(-10),
+        await book_on(30),
+        await book_on(400),
+    )
+    link = await new_link(api, "camille@example.org")
+    shown = uids(await _calendar(api, link))
+    assert recent in shown and soon in shown
+    assert old not in shown and far not in shown
+
+
+def test_feed_cache_is_bounded_by_entries_and_bytes() -> None:
+    from feedserver.feeds.service import FeedCache, RenderedFeed
+
+    def feed(link_id: int, size: int) -> RenderedFeed:
+        moment = datetime(2026, 1, 1, tzinfo=UTC)
+        return RenderedFeed(
+            link_id, moment, moment.date(), b"x" * size, b"", "e", moment, "", "", frozenset()
+        )
+
+    cache = FeedCache(max_entries=2, max_bytes=1000)
+    for link_id in (1, 2, 3):
+        cache.put(feed(link_id, 100))
+    assert [f.link_id for f in cache.items()] == [2, 3]
+    cache.get(2)  # recently used: kept over 3
+    cache.put(feed(4, 850))  # over two entries: the least recently used (3) goes
+    assert [f.link_id for f in cache.items()] == [2, 4] and cache.bytes == 950
+    cache.put(feed(6, 900))  # over 1000 bytes: 2 and 4 go
+    assert [f.link_id for f in cache.items()] == [6] and cache.bytes == 900
+    cache.put(feed(5, 2000))  # larger than the whole cache: not kept
+    assert 5 not in [f.link_id for f in cache.items()]
