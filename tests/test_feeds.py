@@ -526,3 +526,13 @@ def test_feed_cache_is_bounded_by_entries_and_bytes() -> None:
     assert [f.link_id for f in cache.items()] == [6] and cache.bytes == 900
     cache.put(feed(5, 2000))  # larger than the whole cache: not kept
     assert 5 not in [f.link_id for f in cache.items()]
+
+
+async def test_renamed_location_code_and_type_key_keep_link_filters(api: Api, org: Org) -> None:
+    booking = await _book(api, org)
+    link = await new_link(api, "camille@example.org", locations=["ANHQ"], types=["haircut"])
+    await api.patch("/api/locations/ANHQ", {"code": "ANN1"})
+    await api.patch("/api/types/haircut", {"key": "cut"})
+    renamed = await api.get(f"/api/feeds/{link['id']}")
+    assert (renamed["locations"], renamed["types"]) == (["ANN1"], ["cut"])
+    assert uids(await _calendar(api, link)) == {booking["uid"]}

@@ -72,8 +72,10 @@ def update_location(store: Store, code: str, data: object) -> Location:
     with store.transaction():
         location = get_location(store, code)
         new_code = values.get("code", location.code)
-        if new_code != location.code and store.locations.get(new_code) is not None:
-            raise AlreadyExists(f"location {new_code} already exists", field="code")
+        if new_code != location.code:
+            if store.locations.get(new_code) is not None:
+                raise AlreadyExists(f"location {new_code} already exists", field="code")
+            store.feed_links.rename_in_filters("locations", location.code, new_code)
         return store.locations.update(location.id, values)
 
 
@@ -137,8 +139,10 @@ def update_type(store: Store, key: str, data: object) -> ReservationType:
     with store.transaction():
         found = get_type(store, key)
         new_key = values.get("key", found.key)
-        if new_key != found.key and store.types.get(new_key) is not None:
-            raise AlreadyExists(f"reservation type {new_key} already exists", field="key")
+        if new_key != found.key:
+            if store.types.get(new_key) is not None:
+                raise AlreadyExists(f"reservation type {new_key} already exists", field="key")
+            store.feed_links.rename_in_filters("types", found.key, new_key)
         return store.types.update(found.id, values)
 
 

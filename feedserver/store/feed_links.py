@@ -91,6 +91,19 @@ class FeedLinkStore:
         self.changes.record("feed_link", link_id, "revoked")
         return self.get(link_id)  # type: ignore[return-value]
 
+    def rename_in_filters(self, kind: str, old: str, new: str) -> None:
+        """A location code or type key changed: links that filter on it follow."""
+        for row in self.db.rows("SELECT id, filters FROM feed_links"):
+            filters = json.loads(row["filters"])
+            if old in filters.get(kind, []):
+                filters[kind] = sorted({new if v == old else v for v in filters[kind]})
+                self.db.update(
+                    "feed_links",
+                    row["id"],
+                    {"filters": json.dumps(filters), "updated_at": to_db(utcnow())},
+                )
+                self.changes.record("feed_link", row["id"], "updated")
+
     def record_content(self, link_id: int, etag: str, changed_at: datetime) -> None:
         """Remember the feed's current ETag and since when (a true Last-Modified across
         restarts). Not a change of the link: nothing is appended to the change log."""
