@@ -151,3 +151,27 @@ async def make_org(api: Api) -> dict[str, Any]:
         }
         users[key] = await api.post("/api/users", body)
     return users
+
+
+async def book(api: Api, **overrides: Any) -> dict[str, Any]:
+    """A booking through the API: a haircut at ANHQ with Camille for Alice, unless overridden."""
+    body = {
+        "type": "haircut",
+        "location": "ANHQ",
+        "staff": "camille@example.org",
+        "start": "2026-12-01T10:00:00+01:00",
+        "attendees": [{"email": "alice@example.com", "name": "Alice Liddell"}],
+    }
+    body.update(overrides)
+    booking: dict[str, Any] = await api.post("/api/bookings", body)
+    return booking
+
+
+def smtp_settings(smtp: SmtpServer) -> dict[str, Any]:
+    """The [smtp] section that sends to the loopback sink."""
+    return {
+        "host": "127.0.0.1",
+        "port": smtp.port,
+        "security": "none",
+        "sender": "bookings@salon.example",
+    }

@@ -21,7 +21,7 @@ from icalendar import Calendar
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.web.state import INBOX, OUTBOX, PUBLISHER
-from tests.conftest import ADMIN_TOKEN, Api, make_org
+from tests.conftest import ADMIN_TOKEN, Api, make_org, smtp_settings
 from tests.feedhelp import fetch, new_link, parse, uids
 from tests.process import free_port
 from tests.smtp_sink import SmtpServer
@@ -35,13 +35,7 @@ ROMANCE = "Romance Standard Time"
 def bridge_config(config: Config, smtp: SmtpServer) -> Config:
     return with_changes(
         config,
-        smtp={
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "security": "none",
-            "sender": "bookings@salon.example",
-            "sender_name": "Salon",
-        },
+        smtp={**smtp_settings(smtp), "sender_name": "Salon"},
         bridge={
             "invite_address": INVITE,
             "default_type": "haircut",

@@ -20,7 +20,7 @@ from icalendar import Calendar
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.web.state import PUBLISHER, RUNNER
-from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org
+from tests.conftest import ADMIN_TOKEN, Api, basic_auth, book, make_org
 
 T = TypeVar("T")
 CAMILLE = ("camille@example.org", "camille-password")
@@ -59,19 +59,6 @@ def client(server: Any, login: tuple[str, str], path: str = "/dav/") -> Any:
 
 async def settle(server: Any) -> None:
     await server.app[PUBLISHER].catch_up()
-
-
-async def book(api: Api, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "type": "haircut",
-        "location": "ANHQ",
-        "staff": "camille@example.org",
-        "start": "2026-12-01T10:00:00+01:00",
-        "attendees": [{"email": "alice@example.com", "name": "Alice"}],
-    }
-    body.update(overrides)
-    booking: dict[str, Any] = await api.post("/api/bookings", body)
-    return booking
 
 
 def bookings_uids(principal: Any) -> dict[str, int]:

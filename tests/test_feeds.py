@@ -12,24 +12,11 @@ from zoneinfo import ZoneInfo
 import recurring_ical_events
 
 from feedserver.web.state import FEEDS, RUNNER
-from tests.conftest import Api, basic_auth, make_org
+from tests.conftest import Api, basic_auth, book, make_org
 from tests.feedhelp import fetch, new_link, parse, path_of, uids
 
 Org = dict[str, Any]
 IDENTITY = {"Accept-Encoding": "identity"}
-
-
-async def _book(api: Api, org: Org, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "type": "haircut",
-        "location": "ANHQ",
-        "staff": org["camille"]["id"],
-        "start": "2026-12-01T10:00:00+01:00",
-        "attendees": [{"email": "alice@example.com", "name": "Alice Liddell"}],
-    }
-    body.update(overrides)
-    booking: dict[str, Any] = await api.post("/api/bookings", body)
-    return booking
 
 
 async def _calendar(api: Api, link: dict[str, Any]) -> Any:
@@ -51,7 +38,7 @@ async def test_link_url_is_short_signed_and_has_webcal_form(api: Api, org: Org) 
 
 
 async def test_feed_is_valid_icalendar_without_organizer_or_attendees(api: Api, org: Org) -> None:
-    booking = await _book(api, org)
+    booking = await book(api)
     link = await new_link(
         api, "camille@example.org", name="Camille's bookings", show_attendees=True
     )
@@ -89,14 +76,14 @@ async def test_feed_is_valid_icalendar_without_organizer_or_attendees(api: Api, 
 
 
 async def test_filters_never_leak_other_bookings(api: Api, org: Org) -> None:
-    mine = await _book(api, org)
-    other_type = await _book(api, org, type="coloring", start="2026-12-02T10:00:00+01:00")
-    other_place = await _book(api, org, location="NYC1", start="2026-12-03T10:00:00+01:00")
-    pending = await _book(api, org, status="pending", start="2026-12-04T10:00:00+01:00")
-    maya = await _book(
-        api, org, staff=org["maya"]["id"], attendees=[{"email": "bob@example.com", "name": "Bob"}]
+    mine = await book(api)
+    other_type = await book(api, type="coloring", start="2026-12-02T10:00:00+01:00")
+    other_place = await book(api, location="NYC1", start="2026-12-03T10:00:00+01:00")
+    pending = await book(api, status="pending", start="2026-12-04T10:00:00+01:00")
+    maya = await book(
+        api, staff=org["maya"]["id"], attendees=[{"email": "bob@example.com", "name": "Bob"}]
     )
-    cancelled = await _book(api, org, start="2026-12-05T10:00:00+01:00")
+    cancelled = await book(api, start="2026-12-05T10:00:00+01:00")
     await api.post(f"/api/bookings/{cancelled['id']}/cancel", status=200)
 
     haircuts_here = await new_link(
@@ -130,7 +117,7 @@ async def test_customer_never_sees_other_customers_unless_the_type_allows(
         {"email": "alice@example.com", "name": "Alice Liddell"},
         {"email": "bob@example.com", "name": "Bob Builder"},
     ]
-    await _book(api, org, attendees=group, notes="Internal: pays later")
+    await book(api, attendees=group, notes="Internal: pays later")
     alice = await new_link(api, "alice@example.com", show_attendees=True)
     body = (await fetch(api, alice, **IDENTITY))[1]
     assert b"Alice Liddell" in body
@@ -200,7 +187,7 @@ async def test_rotated_link_kills_the_old_url(api: Api, org: Org) -> None:
 
 
 async def test_conditional_requests_and_head(api: Api, org: Org) -> None:
-    await _book(api, org)
+    await book(api)
     link = await new_link(api, "camille@example.org")
     _, body, headers = await fetch(api, link, **IDENTITY)
     etag, last_modified = headers["ETag"], headers["Last-Modified"]
@@ -232,7 +219,7 @@ async def test_any_accept_header_gets_the_calendar(api: Api, org: Org) -> None:
 
 
 async def test_gzip_when_asked_and_identical_bytes_every_time(api: Api, org: Org) -> None:
-    await _book(api, org)
+    await book(api)
     link = await new_link(api, "camille@example.org")
     plain = [(await fetch(api, link, **IDENTITY))[1] for _ in range(3)]
     assert plain[0] == plain[1] == plain[2]
@@ -250,7 +237,7 @@ async def test_gzip_when_asked_and_identical_bytes_every_time(api: Api, org: Org
 
 
 async def test_change_shows_on_next_fetch_with_higher_sequence(api: Api, org: Org) -> None:
-    booking = await _book(api, org)
+    booking = await book(api)
     link = await new_link(api, "camille@example.org")
     first = (await _calendar(api, link)).walk("VEVENT")[0]
     _, _, headers = await fetch(api, link, **IDENTITY)
@@ -267,7 +254,7 @@ async def test_change_shows_on_next_fetch_with_higher_sequence(api: Api, org: Or
 
 
 async def test_cancelled_bookings_disappear_or_show_as_cancelled(api: Api, org: Org) -> None:
-    booking = await _book(api, org)
+    booking = await book(api)
     plain = await new_link(api, "camille@example.org")
     shown = await new_link(api, "camille@example.org", show_cancelled=True)
     assert uids(await _calendar(api, plain)) == {booking["uid"]}
@@ -279,7 +266,7 @@ async def test_cancelled_bookings_disappear_or_show_as_cancelled(api: Api, org: 
 
 
 async def test_pending_bookings_are_tentative(api: Api, org: Org) -> None:
-    await _book(api, org, status="pending")
+    await book(api, status="pending")
     link = await new_link(api, "camille@example.org", include_pending=True)
     (event,) = (await _calendar(api, link)).walk("VEVENT")
     assert str(event["STATUS"]) == "TENTATIVE"
@@ -287,10 +274,9 @@ async def test_pending_bookings_are_tentative(api: Api, org: Org) -> None:
 
 async def test_timezones_across_dst_in_expanded_events(api: Api, org: Org) -> None:
     # Weekly at 10:00 in Paris across 2027-03-28, and at 09:00 in New York across 2027-03-14.
-    paris = await _book(api, org, start="2027-03-15T10:00:00+01:00", rrule="FREQ=WEEKLY;COUNT=4")
-    york = await _book(
+    paris = await book(api, start="2027-03-15T10:00:00+01:00", rrule="FREQ=WEEKLY;COUNT=4")
+    york = await book(
         api,
-        org,
         staff=org["maya"]["id"],
         location="NYC1",
         start="2027-03-08T09:00:00-05:00",
@@ -314,7 +300,7 @@ async def test_timezones_across_dst_in_expanded_events(api: Api, org: Org) -> No
 
 
 async def test_all_day_booking_uses_dates_with_exclusive_end(api: Api, org: Org) -> None:
-    await _book(api, org, all_day=True, start="2026-12-24", end="2026-12-26")
+    await book(api, all_day=True, start="2026-12-24", end="2026-12-26")
     link = await new_link(api, "camille@example.org")
     body = (await fetch(api, link, **IDENTITY))[1]
     assert b"DTSTART;VALUE=DATE:20261224\r\n" in body
@@ -324,9 +310,7 @@ async def test_all_day_booking_uses_dates_with_exclusive_end(api: Api, org: Org)
 
 
 async def test_recurring_booking_with_an_exception(api: Api, org: Org) -> None:
-    booking = await _book(
-        api, org, rrule="FREQ=WEEKLY;COUNT=4", exdates=["2026-12-15T10:00:00+01:00"]
-    )
+    booking = await book(api, rrule="FREQ=WEEKLY;COUNT=4", exdates=["2026-12-15T10:00:00+01:00"])
     link = await new_link(api, "camille@example.org")
     calendar = await _calendar(api, link)
     (event,) = calendar.walk("VEVENT")
@@ -340,7 +324,7 @@ async def test_recurring_booking_with_an_exception(api: Api, org: Org) -> None:
 
 
 async def test_buffers_widen_the_event_when_asked(api: Api, org: Org) -> None:
-    await _book(api, org, type="coloring")  # 15 min before and after
+    await book(api, type="coloring")  # 15 min before and after
     link = await new_link(api, "camille@example.org", include_buffers=True)
     (event,) = (await _calendar(api, link)).walk("VEVENT")
     assert (event.DTSTART.hour, event.DTSTART.minute) == (9, 45)
@@ -350,7 +334,7 @@ async def test_buffers_widen_the_event_when_asked(api: Api, org: Org) -> None:
 
 async def test_long_non_ascii_text_folds_on_character_boundaries(api: Api, org: Org) -> None:
     notes = "Écharpe oubliée 🧣 — " * 40 + "漢字のテキスト" * 20
-    await _book(api, org, notes=notes)
+    await book(api, notes=notes)
     link = await new_link(api, "camille@example.org")
     (event,) = (await _calendar(api, link)).walk("VEVENT")  # parse() checks every line
     assert notes.strip() in str(event["DESCRIPTION"])
@@ -377,8 +361,8 @@ async def test_templates_with_shortcodes(api: Api, org: Org) -> None:
         "/api/feed-templates/coloring",
         {"summary": "Colour for %customer_full_name%", "description": ""},
     )
-    await _book(api, org)
-    await _book(api, org, type="coloring", start="2026-12-02T10:00:00+01:00")
+    await book(api)
+    await book(api, type="coloring", start="2026-12-02T10:00:00+01:00")
     link = await new_link(api, "camille@example.org", show_attendees=True)
     events = {str(e["SUMMARY"]): e for e in (await _calendar(api, link)).walk("VEVENT")}
     assert set(events) == {"[ANHQ] Haircut", "Colour for Alice Liddell"}
@@ -393,8 +377,8 @@ async def test_templates_with_shortcodes(api: Api, org: Org) -> None:
 
 
 async def test_one_broken_booking_never_breaks_the_feed(api: Api, org: Org) -> None:
-    good = await _book(api, org)
-    broken = await _book(api, org, start="2026-12-02T10:00:00+01:00")
+    good = await book(api)
+    broken = await book(api, start="2026-12-02T10:00:00+01:00")
     runner = api.client.app[RUNNER]
     await runner.run(
         lambda s: s.db.execute(
@@ -406,7 +390,7 @@ async def test_one_broken_booking_never_breaks_the_feed(api: Api, org: Org) -> N
 
 
 async def test_unchanged_feed_is_served_without_rendering_again(api: Api, org: Org) -> None:
-    await _book(api, org)
+    await book(api)
     camille = await new_link(api, "camille@example.org")
     maya = await new_link(api, "maya@example.org")
     service = api.client.app[FEEDS]
@@ -417,7 +401,7 @@ async def test_unchanged_feed_is_served_without_rendering_again(api: Api, org: O
         await fetch(api, camille)
     assert service.renders == renders
     # A booking for Maya re-renders Maya's feed only.
-    await _book(api, org, staff=org["maya"]["id"])
+    await book(api, staff=org["maya"]["id"])
     await fetch(api, camille)
     assert service.renders == renders
     await fetch(api, maya)
@@ -486,12 +470,12 @@ async def test_time_window_keeps_feeds_small(aiohttp_client: Any, config: Any) -
         await aiohttp_client(create_app(windowed)),
         {"Authorization": f"Bearer {config.security.admin_token}"},
     )
-    org = await make_org(api)
+    await make_org(api)
     today = date.today()
 
     async def book_on(days: int) -> str:
         day = today + timedelta(days=days)
-        booking = await _book(api, org, start=f"{day.isoformat()}T10:00:00+01:00")
+        booking = await book(api, start=f"{day.isoformat()}T10:00:00+01:00")
         return str(booking["uid"])
 
     old, recent, soon, far = (
@@ -529,7 +513,7 @@ def test_feed_cache_is_bounded_by_entries_and_bytes() -> None:
 
 
 async def test_renamed_location_code_and_type_key_keep_link_filters(api: Api, org: Org) -> None:
-    booking = await _book(api, org)
+    booking = await book(api)
     link = await new_link(api, "camille@example.org", locations=["ANHQ"], types=["haircut"])
     await api.patch("/api/locations/ANHQ", {"code": "ANN1"})
     await api.patch("/api/types/haircut", {"key": "cut"})

@@ -13,7 +13,7 @@ from icalendar import Calendar
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.web.state import OUTBOX
-from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org
+from tests.conftest import ADMIN_TOKEN, Api, basic_auth, book, make_org, smtp_settings
 from tests.feedhelp import fetch, new_link, parse
 from tests.smtp_sink import SmtpServer
 
@@ -27,14 +27,7 @@ GROUP = [
 def notify_config(config: Config, smtp: SmtpServer) -> Config:
     return with_changes(
         config,
-        smtp={
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "security": "none",
-            "retry_base_seconds": 600,
-            "sender": "bookings@salon.example",
-            "sender_name": "Salon Annecy",
-        },
+        smtp={**smtp_settings(smtp), "retry_base_seconds": 600, "sender_name": "Salon Annecy"},
     )
 
 
@@ -50,19 +43,6 @@ async def napi(aiohttp_client: Any, notify_config: Config) -> Api:
 async def deliver(api: Api) -> None:
     """Wait until everything due is delivered (the worker also runs on its own)."""
     await api.client.app[OUTBOX].deliver_due()
-
-
-async def book(api: Api, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "type": "haircut",
-        "location": "ANHQ",
-        "staff": "camille@example.org",
-        "start": "2026-12-01T10:00:00+01:00",
-        "attendees": [{"email": "alice@example.com", "name": "Alice Liddell"}],
-    }
-    body.update(overrides)
-    booking: dict[str, Any] = await api.post("/api/bookings", body)
-    return booking
 
 
 def text_of(message: EmailMessage) -> str:
