@@ -10,6 +10,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,8 +48,8 @@ def request(
     return status, data, (time.perf_counter() - started) * 1000
 
 
-def median_ms(rounds: int, fn: object) -> float:
-    return statistics.median(fn(i)[2] for i in range(rounds))  # type: ignore[operator]
+def median_ms(rounds: int, fn: Callable[[int], tuple[int, bytes, float]]) -> float:
+    return statistics.median(fn(i)[2] for i in range(rounds))
 
 
 def _event(uid: str, start: datetime) -> str:

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 from feedserver import config as config_mod  # noqa: E402
 from feedserver import instance_secrets  # noqa: E402
 from feedserver.domain import accounts, catalog  # noqa: E402
-from feedserver.feeds import links  # noqa: E402
-from feedserver.feeds.links import FeedUrls  # noqa: E402
+from feedserver.domain import feed_links as links  # noqa: E402
+from feedserver.domain.feed_links import FeedUrls  # noqa: E402
 from feedserver.model import Attendee  # noqa: E402
 from feedserver.store import Store  # noqa: E402
 from feedserver.times import to_db  # noqa: E402

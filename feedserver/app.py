@@ -9,24 +9,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from feedserver import __version__, instance_secrets
-from feedserver.bridge.inbox import InboxService
-from feedserver.bridge.listener import start_listener
-from feedserver.bridge.mail import dkim_valid
-from feedserver.bridge.pipeline import Pipeline
+from feedserver import __version__, reactions, wiring
 from feedserver.caldav_bridge.auth import AccountLogins
-from feedserver.caldav_bridge.capture import CalendarCapture
 from feedserver.caldav_bridge.publisher import CURSOR as CALDAV_CURSOR
 from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
 from feedserver.config import Config
-from feedserver.feeds.links import FeedUrls
 from feedserver.feeds.service import FeedService
+from feedserver.inbound.caldav import CalendarCapture
+from feedserver.inbound.inbox import InboxService
+from feedserver.inbound.listener import start_listener
 from feedserver.logs import RequestLog
-from feedserver.notify.effects import build as build_effects
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.store import Store, StoreRunner
-from feedserver.tokens import LinkSigner
 from feedserver.watcher import ChangeWatcher
 from feedserver.web import (
     api_bookings,
@@ -46,11 +41,13 @@ from feedserver.web.state import (
     FEED_URLS,
     FEEDS,
     INBOX,
+    LOGINS,
     MEETINGS,
     OUTBOX,
     PUBLISHER,
     RUNNER,
     SECRETS,
+    SERVICES,
     WATCHER,
 )
 
@@ -63,25 +60,16 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     runner = StoreRunner(Store(config.database_path))
     app[RUNNER] = runner
     version = await runner.run(lambda s: s.changes.version())
+    app[WATCHER] = ChangeWatcher(runner, config.storage.change_poll_ms / 1000, version)
     log.info("store open", extra={"database": str(config.database_path), "data_version": version})
     yield
     runner.close()
 
 
-async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The change watcher; the contexts after this one subscribe to it."""
-    watcher = ChangeWatcher(app[RUNNER], app[CONFIG].storage.change_poll_ms / 1000)
-    await watcher.start()
-    app[WATCHER] = watcher
-    yield
-    await watcher.stop()
-
-
 async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     """The feed service, with its usage-flush task."""
-    service = FeedService(app[RUNNER], _signer(app, "feed-link"), app[CONFIG].feeds, app[MEETINGS])
+    service = FeedService(app[RUNNER], app[FEED_URLS].signer, app[CONFIG].feeds, app[MEETINGS])
     await service.load()
-    app[WATCHER].subscribe(service.on_changes)
     app[FEEDS] = service
     flusher = asyncio.create_task(service.flush_usage_forever(), name="feed-usage")
     yield
@@ -92,11 +80,8 @@ async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
     """The inbox of inbound events and, when configured, the inbound SMTP listener."""
     config = app[CONFIG].bridge
-    effects = app[EFFECTS]
-    dkim_check = (lambda raw, sender: dkim_valid(raw, sender)) if config.require_dkim else None
-    pipeline = Pipeline(
-        config.invite_address, config.default_type, effects, effects.notifier, dkim_check
-    )
+    pipeline = app[SERVICES].pipeline
+    assert pipeline is not None
     inbox = InboxService(app[RUNNER], pipeline, config.max_message_bytes)
     app[INBOX] = inbox
     await inbox.start()
@@ -122,15 +107,14 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     loop = asyncio.get_running_loop()
     logins = AccountLogins(app[RUNNER], loop, config.caldav.login_cache_seconds)
-    capture = CalendarCapture(app[RUNNER], loop, app[INBOX]) if bridge_on(config) else None
+    capture = CalendarCapture(app[RUNNER], loop, app[INBOX]) if INBOX in app else None
     server = RadicaleServer(config, logins, capture)
     publisher = BookingsPublisher(
         app[RUNNER], server, config.caldav.bookings_calendar_name, app[MEETINGS]
     )
     app[CALDAV] = server
     app[PUBLISHER] = publisher
-    app[WATCHER].subscribe(publisher.on_changes)
-    app[WATCHER].subscribe(logins.on_changes)
+    app[LOGINS] = logins
     await publisher.start()
     reconciler = None
     if capture is not None:
@@ -145,18 +129,22 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     server.close()
 
 
-def bridge_on(config: Config) -> bool:
-    return bool(config.bridge.invite_address)
-
-
 async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     """The worker that delivers the notification outbox over SMTP."""
     worker = OutboxWorker(app[RUNNER], app[CONFIG].smtp)
     app[OUTBOX] = worker
-    app[WATCHER].subscribe(worker.on_changes)
     await worker.start()
     yield
     await worker.stop()
+
+
+async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The change watcher, started once every consumer of a change is subscribed (last)."""
+    watcher = app[WATCHER]
+    reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app.get(PUBLISHER), app.get(LOGINS))
+    await watcher.start()
+    yield
+    await watcher.stop()
 
 
 async def dav(request: web.Request) -> web.Response:
@@ -173,10 +161,6 @@ async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-def _signer(app: web.Application, purpose: str) -> LinkSigner:
-    return LinkSigner(app[SECRETS].secret_keys, purpose)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -197,26 +181,27 @@ def create_app(config: Config) -> web.Application:
         middlewares=[request_middleware],
         client_max_size=config.server.max_body_bytes,
     )
+    services = wiring.build(config)
+    app[SERVICES] = services
     app[CONFIG] = config
+    app[SECRETS] = services.secrets
+    app[FEED_URLS] = services.feed_urls
+    app[MEETINGS] = services.meetings
+    app[EFFECTS] = services.effects
     app[REQUEST_IDS] = RequestIds()
     app[REQUEST_LOG] = RequestLog()
-    app[SECRETS] = instance_secrets.load_or_create(config)
-    app[FEED_URLS] = FeedUrls(config.public_url, _signer(app, "feed-link"))
-    effects = build_effects(config, app[SECRETS].secret_keys)
-    app[EFFECTS] = effects
-    app[MEETINGS] = effects.meetings
     app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(_changes_ctx)
     app.cleanup_ctx.append(_feeds_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
-    if bridge_on(config):
+    if services.pipeline is not None:
         app.cleanup_ctx.append(_bridge_ctx)
         app.router.add_routes(api_inbound.routes)
     if config.caldav.enabled:
         app.cleanup_ctx.append(_caldav_ctx)
         app.router.add_route("*", "/.well-known/caldav", well_known)
         app.router.add_route("*", PREFIX + "{path_info:(?:/.*)?}", dav)
+    app.cleanup_ctx.append(_changes_ctx)
     app.router.add_get("/healthz", health)
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_users.routes)

@@ -159,7 +159,7 @@ class MeetingsConfig:
     provider: str = _opt(
         "jitsi",
         "Online meeting provider for types with online = true: 'jitsi' (no account needed) "
-        "or the dotted path of a class implementing feedserver.notify.meetings.Provider.",
+        "or the dotted path of a class implementing feedserver.domain.meetings.Provider.",
     )
     jitsi_base_url: str = _opt(
         "https://meet.jit.si/", "Base URL of the Jitsi Meet server rooms are created on."

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from feedserver.domain import accounts, bookings, catalog
 from feedserver.domain.bookings import Effects
+from feedserver.domain.commands import BookingDraft
 from feedserver.errors import StaffDoubleBooked
-from feedserver.model import Status
+from feedserver.model import Attendee, Status
 from feedserver.store import Store
 
 LOCATIONS = [
@@ -122,8 +123,8 @@ def _email(name: str) -> str:
     return ascii_name.replace(" ", ".").replace("'", "") + "@example.com"
 
 
-def _iso(day: date, hour: int, minute: int, tz: str) -> str:
-    return datetime.combine(day, time(hour, minute), ZoneInfo(tz)).isoformat()
+def _at(day: date, hour: int, minute: int, tz: str) -> datetime:
+    return datetime.combine(day, time(hour, minute), ZoneInfo(tz))
 
 
 def load(
@@ -178,14 +179,14 @@ def load(
         if day.weekday() == 6:
             continue
         customer = rng.choice(customers)
-        data = {
-            "type": rng.choice(single_types),
-            "location": code,
-            "staff": staff_id,
-            "start": _iso(day, rng.randint(9, 17), rng.choice((0, 15, 30, 45)), zones[code]),
-            "attendees": [{"email": customer[0], "name": customer[1]}],
-            "status": "pending" if rng.random() < 0.1 else "confirmed",
-            "notes": rng.choice(
+        draft = BookingDraft(
+            type_key=rng.choice(single_types),
+            location_code=code,
+            staff=staff_id,
+            start=_at(day, rng.randint(9, 17), rng.choice((0, 15, 30, 45)), zones[code]),
+            attendees=(Attendee(customer[0], customer[1]),),
+            status=Status.PENDING if rng.random() < 0.1 else Status.CONFIRMED,
+            notes=rng.choice(
                 [
                     "",
                     "",
@@ -194,9 +195,9 @@ def load(
                     "Allergic to ammonia — use the gentle range.",
                 ]
             ),
-        }
+        )
         try:
-            booking = bookings.create_booking(store, data, effects=effects).after
+            booking = bookings.create_booking(store, draft, effects=effects).after
         except StaffDoubleBooked:
             summary.skipped += 1
             continue
@@ -220,44 +221,44 @@ def _series(
     video coaching without end, and an all-day training day."""
     monday = today - timedelta(days=today.weekday()) - timedelta(weeks=2)
     anhq_staff = staff[0][0]
-    group = [{"email": e, "name": n} for e, n in customers[:6]]
+    group = tuple(Attendee(e, n) for e, n in customers[:6])
     yoga = bookings.create_booking(
         store,
-        {
-            "type": "yoga-class",
-            "location": "ANHQ",
-            "staff": anhq_staff,
-            "start": _iso(monday, 7, 0, zones["ANHQ"]),
-            "attendees": group,
-            "title": "Morning yoga",
-            "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=16",
-            "exdates": [_iso(monday + timedelta(weeks=4), 7, 0, zones["ANHQ"])],
-        },
+        BookingDraft(
+            type_key="yoga-class",
+            location_code="ANHQ",
+            staff=anhq_staff,
+            start=_at(monday, 7, 0, zones["ANHQ"]),
+            attendees=group,
+            title="Morning yoga",
+            rrule="FREQ=WEEKLY;BYDAY=MO;COUNT=16",
+            exdates=(_at(monday + timedelta(weeks=4), 7, 0, zones["ANHQ"]),),
+        ),
         effects=effects,
     ).after
     coaching = bookings.create_booking(
         store,
-        {
-            "type": "video-coaching",
-            "location": "NYC1",
-            "staff": staff[2][0],
-            "start": _iso(monday + timedelta(days=4), 8, 0, zones["NYC1"]),
-            "attendees": [{"email": customers[11][0], "name": customers[11][1]}],
-            "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR",
-        },
+        BookingDraft(
+            type_key="video-coaching",
+            location_code="NYC1",
+            staff=staff[2][0],
+            start=_at(monday + timedelta(days=4), 8, 0, zones["NYC1"]),
+            attendees=(Attendee(customers[11][0], customers[11][1]),),
+            rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=FR",
+        ),
         effects=effects,
     ).after
     training = bookings.create_booking(
         store,
-        {
-            "type": "consultation",
-            "location": "LYON",
-            "staff": staff[1][0],
-            "all_day": True,
-            "start": (monday + timedelta(weeks=5, days=2)).isoformat(),
-            "title": "Team training day",
-            "status": "pending",
-        },
+        BookingDraft(
+            type_key="consultation",
+            location_code="LYON",
+            staff=staff[1][0],
+            all_day=True,
+            start=monday + timedelta(weeks=5, days=2),
+            title="Team training day",
+            status=Status.PENDING,
+        ),
         effects=effects,
     ).after
     return len([yoga, coaching, training])

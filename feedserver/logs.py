@@ -9,7 +9,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -130,7 +130,7 @@ def _quote(value: Any) -> str:
     return text
 
 
-class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class BufferedStreamHandler(logging.StreamHandler[TextIO]):
     """Writes log lines through a 64 KiB buffer instead of one write per line: the buffer is
     flushed every ``interval`` seconds, at once for warnings and errors, and at exit."""
 

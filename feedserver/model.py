@@ -235,3 +235,56 @@ class OutboxMessage:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+
+
+class InboxStatus(StrEnum):
+    RECEIVED = "received"  # stored, not processed yet
+    PROCESSED = "processed"  # a booking was made, changed or cancelled
+    IGNORED = "ignored"  # nothing to do (not an invitation of ours, an older version...)
+    REJECTED = "rejected"  # refused for a reason the organizer can fix (told by email)
+    FAILED = "failed"  # could not be processed; ``failure`` says why
+
+
+class InboxFailure(StrEnum):
+    NONE = ""
+    MALFORMED = "malformed"  # not iCalendar or email we can read: final
+    TOO_LARGE = "too_large"  # over bridge.max_message_bytes: final
+    CONFIGURATION = "configuration"  # the server's settings are missing something: retried
+    ERROR = "error"  # an unexpected error: retried
+
+    @property
+    def retryable(self) -> bool:
+        return self in (InboxFailure.CONFIGURATION, InboxFailure.ERROR)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """An inbound item, stored raw before it is processed."""
+
+    id: int
+    source: str  # caldav, email, stdin, http-calendar, http-message
+    received_at: datetime
+    raw: bytes
+    size: int
+    principal: str | None  # CalDAV: the calendar's owner
+    path: str | None  # CalDAV: collection/href
+    deleted: bool  # CalDAV: the item was deleted (raw is its last text, or its UID)
+    status: InboxStatus
+    failure: InboxFailure
+    reason: str
+    attempts: int
+    booking_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BridgedEvent:
+    """Which booking a calendar event (or one occurrence of it) became, at which version;
+    a cancelled one stays as a tombstone so that an older invitation cannot revive it."""
+
+    uid: str
+    recurrence_id: str  # "" for the series / single event
+    booking_id: int | None
+    organizer: str
+    sequence: int
+    dtstamp: datetime
+    cancelled: bool

@@ -24,10 +24,12 @@ def _since(version: int, store: Store) -> list[Change]:
 
 
 class ChangeWatcher:
-    def __init__(self, runner: StoreRunner, interval_seconds: float) -> None:
+    def __init__(self, runner: StoreRunner, interval_seconds: float, version: int) -> None:
+        """``version``: the data version already known to every subscriber (the version when
+        the store was opened: they load their state after it)."""
         self.runner = runner
         self.interval = interval_seconds
-        self.version = 0
+        self.version = version
         self._subscribers: list[Subscriber] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -36,7 +38,6 @@ class ChangeWatcher:
         self._subscribers.append(subscriber)
 
     async def start(self) -> None:
-        self.version = await self.runner.run(lambda s: s.changes.version())
         self._task = asyncio.create_task(self._poll(), name="change-watcher")
 
     async def stop(self) -> None:

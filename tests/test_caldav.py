@@ -285,6 +285,7 @@ async def test_publisher_catches_up_after_a_restart(
     await first.close()
     # While the server is down, another process (the CLI) changes the bookings.
     from feedserver.domain import bookings
+    from feedserver.domain.commands import BookingDraft
     from feedserver.model import Status
     from feedserver.store import Store
 
@@ -292,12 +293,14 @@ async def test_publisher_catches_up_after_a_restart(
     bookings.set_status(store, dropped["id"], Status.CANCELLED)
     added = bookings.create_booking(
         store,
-        {
-            "type": "haircut",
-            "location": "ANHQ",
-            "staff": "camille@example.org",
-            "start": "2026-12-04T10:00:00+01:00",
-        },
+        BookingDraft.from_json(
+            {
+                "type": "haircut",
+                "location": "ANHQ",
+                "staff": "camille@example.org",
+                "start": "2026-12-04T10:00:00+01:00",
+            }
+        ),
     ).after
     store.close()
 

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from feedserver.bridge.mail import dkim_valid
+from feedserver.inbound.mail import dkim_valid
 
 DATA = Path(__file__).parent / "data"
 

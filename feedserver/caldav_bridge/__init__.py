@@ -1,2 +1,4 @@
-"""CalDAV: embedded Radicale in feedserver's aiohttp server, with feedserver's accounts,
-rights, and a read-only ``bookings`` calendar per user published from the bookings."""
+"""The CalDAV server: Radicale embedded in feedserver's aiohttp server under ``/dav`` (``server``),
+with feedserver's accounts and app passwords (``auth``), each user's own tree (``rights``), an
+indexed storage that tells the inbound bridge of client writes (``storage``), and the read-only
+``bookings`` calendar of each user published from the bookings (``publisher``)."""

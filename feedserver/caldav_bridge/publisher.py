@@ -28,10 +28,11 @@ from radicale.item import Item
 
 from feedserver.caldav_bridge.rights import BOOKINGS
 from feedserver.caldav_bridge.server import RadicaleServer
-from feedserver.feeds.render import Catalog, Viewer, render_item
-from feedserver.feeds.templates import TemplateSet
+from feedserver.calendar.render import Viewer, render_item
+from feedserver.calendar.values import Catalog
+from feedserver.domain.catalog import load_catalog
+from feedserver.domain.meetings import MeetingService
 from feedserver.model import Booking, FeedFilters, Status, User
-from feedserver.notify.meetings import MeetingService
 from feedserver.store import BookingQuery, Change, Published, Store, StoreRunner
 
 log = logging.getLogger(__name__)
@@ -151,12 +152,7 @@ class BookingsPublisher:
     def _operations(
         self, store: Store, booking_ids: Iterable[int], bookings: list[Booking]
     ) -> list[Operation]:
-        catalog = Catalog(
-            locations={loc.code: loc for loc in store.locations.list()},
-            types={t.key: t for t in store.types.list()},
-            staff=store.users.get_many(sorted({b.staff_id for b in bookings})),
-            templates=TemplateSet.from_saved(store.feed_templates.list()),
-        )
+        catalog = load_catalog(store, (b.staff_id for b in bookings))
         by_id = {b.id: b for b in bookings}
         meetings = store.meetings.for_bookings(sorted(by_id))
         operations: list[Operation] = []

@@ -9,14 +9,12 @@ import click
 from aiohttp import web
 
 from feedserver import config as config_mod
-from feedserver import demo, instance_secrets, logs
+from feedserver import demo, instance_secrets, logs, wiring
 from feedserver.app import create_app
-from feedserver.bridge.mail import dkim_valid
-from feedserver.bridge.pipeline import Pipeline
 from feedserver.cli import admin, feeds
 from feedserver.cli.common import load_config, with_store
 from feedserver.config import Config
-from feedserver.notify.effects import build as build_effects
+from feedserver.model import InboxFailure
 from feedserver.store import BookingQuery, Store
 
 
@@ -115,9 +113,8 @@ def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int
             seed=seed,
             count=count,
             progress=bar.update,
-            effects=build_effects(  # meetings for online types; no notifications
-                config, instance_secrets.load_or_create(config).secret_keys, notify=False
-            ),
+            # Online types get their meetings; nobody is notified of demo bookings.
+            effects=wiring.build(config, notify=False).effects,
         )
     credentials = config.data_dir / "demo-accounts.txt"
     demo.write_credentials(credentials, summary.passwords)
@@ -147,30 +144,29 @@ def inbound(store: Store, config: Config) -> None:
     """Read one email (an invitation to the invite address) on standard input, as an MTA pipe
     delivers it, store it in the inbox and process it. Exit status 0 once stored (the outcome
     is printed and kept in the inbox), 75 (try again later) if it could not be stored."""
-    if not config.bridge.invite_address:
+    pipeline = wiring.build(config).pipeline
+    if pipeline is None:
         raise click.ClickException("the bridge is off: set [bridge] invite_address")
     raw = sys.stdin.buffer.read()
-    effects = build_effects(config, instance_secrets.load_or_create(config).secret_keys)
-    dkim_check = dkim_valid if config.bridge.require_dkim else None
-    pipeline = Pipeline(
-        config.bridge.invite_address,
-        config.bridge.default_type,
-        effects,
-        effects.notifier,
-        dkim_check,
-    )
+    limit = config.bridge.max_message_bytes
     try:
         with store.transaction():
-            item_id = store.inbox.add("stdin", raw[: config.bridge.max_message_bytes], len(raw))
+            if len(raw) > limit:
+                item_id = store.inbox.add(
+                    "stdin",
+                    raw[:limit],
+                    len(raw),
+                    failure=InboxFailure.TOO_LARGE,
+                    reason=f"too large: {len(raw)} bytes, the limit is {limit}",
+                )
+            else:
+                item_id = store.inbox.add("stdin", raw, len(raw))
     except Exception as exc:
         click.echo(f"could not store the message: {exc}", err=True)
         sys.exit(75)
-    item = store.inbox.get(item_id)
-    assert item is not None
-    if len(raw) > config.bridge.max_message_bytes:
-        with store.transaction():
-            store.inbox.finish(item_id, "failed", f"too large: {len(raw)} bytes", [])
+    item = store.inbox.one(item_id)
+    if item.failure is InboxFailure.TOO_LARGE:
         click.echo(f"inbox {item_id}: failed: too large")
         return
     outcome = pipeline.process(store, item)
-    click.echo(f"inbox {item_id}: {outcome.status}: {outcome.reason}")
+    click.echo(f"inbox {item_id}: {outcome.status.value}: {outcome.reason}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -38,4 +38,4 @@ def with_store(fn: F) -> F:
         finally:
             store.close()
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

@@ -6,20 +6,18 @@ from typing import Any
 
 import click
 
-from feedserver import instance_secrets
+from feedserver import wiring
 from feedserver.cli.common import with_store
 from feedserver.config import Config
-from feedserver.feeds import links
-from feedserver.feeds.links import FeedUrls
+from feedserver.domain import feed_links as links
+from feedserver.domain.feed_links import FeedUrls
 from feedserver.model import FeedLink
 from feedserver.store import Store
 from feedserver.times import to_db
-from feedserver.tokens import LinkSigner
 
 
 def _urls(config: Config) -> FeedUrls:
-    keys = instance_secrets.load_or_create(config).secret_keys
-    return FeedUrls(config.public_url, LinkSigner(keys, "feed-link"))
+    return wiring.build(config).feed_urls
 
 
 def _show(link: FeedLink, urls: FeedUrls) -> None:

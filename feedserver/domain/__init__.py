@@ -1,1 +1,4 @@
-"""Business rules of the booking system, on top of the store. No HTTP, no SQL here."""
+"""The core rules, shared by every channel: bookings (``bookings``, typed commands in
+``commands``, recurrences in ``recurrence``), locations and types (``catalog``), accounts and
+app passwords, feed links and feed templates (``feed_links``), online meetings (``meetings``)
+and notification switches (``notification_settings``). On top of the store; no HTTP, no SQL."""

@@ -1,19 +1,22 @@
-"""Bookings: creation, changes and status transitions, with the rules that protect them."""
+"""Bookings: creation, changes and status transitions, with the rules that protect them.
+
+Writes take typed commands (``feedserver.domain.commands``): the callers parse JSON or calendar
+events at their edge; here references are resolved and the rules applied.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import normalise_code
-from feedserver.domain.inputs import Body, email
+from feedserver.domain.commands import BookingDraft, BookingPatch, Moment, StaffRef
 from feedserver.domain.recurrence import (
     MAX_OCCURRENCES,
     last_end,
-    normalised_rrule,
     occurrences,
     padded,
     parse_rrule,
@@ -26,28 +29,12 @@ from feedserver.errors import (
     StaffDoubleBooked,
     UnknownReference,
 )
-from feedserver.model import Attendee, Booking, ReservationType, Role, Status
+from feedserver.model import Booking, ReservationType, Role, Status
 from feedserver.store import BookingQuery, Store
-from feedserver.times import parse_date, parse_instant, to_db, utcnow, zone
+from feedserver.times import parse_instant, to_db, utcnow, zone
 
-MAX_ATTENDEES = 500
 CALENDAR_SOURCES = ("caldav", "email", "http")  # bookings the bridge made from events
 CHECK_HORIZON = timedelta(days=2 * 365)  # how far an endless series is checked for overlaps
-_FIELDS = {
-    "type",
-    "location",
-    "staff",
-    "start",
-    "end",
-    "all_day",
-    "timezone",
-    "attendees",
-    "status",
-    "title",
-    "notes",
-    "rrule",
-    "exdates",
-}
 
 
 @dataclass(frozen=True)
@@ -72,18 +59,15 @@ def get_booking(store: Store, booking_id: int) -> Booking:
     return booking
 
 
-def _type(store: Store, value: object) -> ReservationType:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput("type must be a reservation type key", field="type")
-    found = store.types.get(value.strip().lower())
+def _type(store: Store, key: str) -> ReservationType:
+    found = store.types.get(key)
     if found is None:
         known = ", ".join(t.key for t in store.types.list()) or "none yet"
-        raise UnknownReference(f"unknown reservation type {value!r} (known: {known})", field="type")
+        raise UnknownReference(f"unknown reservation type {key!r} (known: {known})", field="type")
     return found
 
 
-def _location_id(store: Store, value: object) -> tuple[int, str]:
-    code = normalise_code(value, field="location")
+def _location(store: Store, code: str) -> tuple[int, str]:
     found = store.locations.get(code)
     if found is None:
         known = ", ".join(store.locations.codes()) or "none yet"
@@ -91,88 +75,88 @@ def _location_id(store: Store, value: object) -> tuple[int, str]:
     return found.id, found.timezone
 
 
-def _staff_id(store: Store, value: object) -> int:
+def _staff_id(store: Store, ref: StaffRef) -> int:
     try:
-        user = find_user(store, value, field="staff")
+        user = find_user(store, ref, field="staff")
     except NotFound as exc:
-        raise UnknownReference(f"unknown staff member {value!r}", field="staff") from exc
+        raise UnknownReference(f"unknown staff member {ref!r}", field="staff") from exc
     if user.role is Role.CUSTOMER:
         raise InvalidInput(f"{user.email} is a customer, not a staff member", field="staff")
     return user.id
 
 
-def _attendees(value: object) -> list[Attendee]:
-    if not isinstance(value, list):
-        raise InvalidInput("attendees must be a list of {email, name} objects", field="attendees")
-    if len(value) > MAX_ATTENDEES:
-        raise InvalidInput(f"at most {MAX_ATTENDEES} attendees", field="attendees")
-    seen: dict[str, Attendee] = {}
-    for index, item in enumerate(value):
-        where = f"attendees[{index}]"
-        if isinstance(item, str):
-            item = {"email": item}
-        if not isinstance(item, dict):
-            raise InvalidInput("each attendee must be an object with email and name", field=where)
-        address = email(item.get("email"), field=f"{where}.email")
-        name = item.get("name") or ""
-        if not isinstance(name, str):
-            raise InvalidInput("name must be a string", field=f"{where}.name")
-        seen.setdefault(address, Attendee(address, name.strip()[:200]))
-    return list(seen.values())
+def _day(value: Moment, field: str) -> date:
+    if isinstance(value, datetime):
+        raise InvalidInput(
+            f"{field} of an all-day booking is a date (YYYY-MM-DD), not a date-time", field=field
+        )
+    return value
+
+
+def _instant(value: Moment, field: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidInput(
+            f"{value.isoformat()!r} has no time or UTC offset; send an ISO 8601 date-time "
+            "such as 2027-01-20T09:00:00+01:00 (or all_day: true)",
+            field=field,
+        )
+    return value
 
 
 def _times(
-    body: Body, current: Booking | None, timezone: str, duration: timedelta
+    start: Moment | None,
+    end: Moment | None,
+    all_day: bool,
+    current: Booking | None,
+    timezone: str,
+    duration: timedelta,
 ) -> dict[str, Any]:
-    """start_utc, end_utc, all_day from the body (completed from ``current`` on PATCH)."""
-    all_day = body.flag("all_day", default=current.all_day if current else False)
+    """start_utc, end_utc, all_day (what is not given is completed from ``current``)."""
     tz = zone(timezone)
     if all_day:
-        if "start" in body:
-            start_day = parse_date(body.raw("start"), "start")
+        if start is not None:
+            start_day = _day(start, "start")
         elif current is not None:
             start_day = current.start_date
         else:
             raise InvalidInput("start is required", field="start")
-        if "end" in body:
-            end_day = parse_date(body.raw("end"), "end")
-        elif current is not None and "start" not in body:
+        if end is not None:
+            end_day = _day(end, "end")
+        elif current is not None and start is None:
             end_day = current.end_date
         else:
             end_day = start_day + timedelta(days=1)
-        start = datetime.combine(start_day, time(0), tz)
-        end = datetime.combine(end_day, time(0), tz)
+        begins = datetime.combine(start_day, time(0), tz)
+        ends = datetime.combine(end_day, time(0), tz)
     else:
-        if "start" in body:
-            start = parse_instant(body.raw("start"), "start")
+        if start is not None:
+            begins = _instant(start, "start")
         elif current is not None and not current.all_day:
-            start = current.start
+            begins = current.start
         else:
             raise InvalidInput(
                 "start is required (an ISO 8601 date-time with offset)", field="start"
             )
-        if "end" in body:
-            end = parse_instant(body.raw("end"), "end")
-        elif current is not None and "start" not in body and not current.all_day:
-            end = current.end
+        if end is not None:
+            ends = _instant(end, "end")
+        elif current is not None and start is None and not current.all_day:
+            ends = current.end
         else:
-            end = start + (current.duration if current is not None else duration)
-    if end <= start:
+            ends = begins + (current.duration if current is not None else duration)
+    if ends <= begins:
         raise InvalidInput("end must be after start", field="end")
-    return {"start_utc": to_db(start), "end_utc": to_db(end), "all_day": int(all_day)}
+    return {"start_utc": to_db(begins), "end_utc": to_db(ends), "all_day": int(all_day)}
 
 
-def _exdates(value: object, all_day: bool, tz_name: str) -> list[datetime]:
-    if not isinstance(value, list):
-        raise InvalidInput("exdates must be a list of date-times", field="exdates")
+def _exdates(values: tuple[Moment, ...], all_day: bool, tz_name: str) -> list[datetime]:
     tz = zone(tz_name)
     out = []
-    for index, item in enumerate(value):
+    for index, item in enumerate(values):
         where = f"exdates[{index}]"
         if all_day:
-            out.append(datetime.combine(parse_date(item, where), time(0), tz))
+            out.append(datetime.combine(_day(item, where), time(0), tz))
         else:
-            out.append(parse_instant(item, where))
+            out.append(_instant(item, where))
     return sorted(set(out))
 
 
@@ -223,31 +207,29 @@ def check_overlaps(store: Store, booking: Booking) -> None:
 
 
 def create_booking(
-    store: Store, data: object, source: str = "api", effects: Effects | None = None
+    store: Store, draft: BookingDraft, source: str = "api", effects: Effects | None = None
 ) -> BookingChange:
-    body = Body(data, _FIELDS)
     with store.transaction():
-        rtype = _type(store, body.raw("type"))
-        location_id, location_tz = _location_id(store, body.raw("location"))
-        staff_id = _staff_id(store, body.raw("staff"))
-        timezone = body.text("timezone", default=location_tz)
+        rtype = _type(store, draft.type_key)
+        location_id, location_tz = _location(store, draft.location_code)
+        staff_id = _staff_id(store, draft.staff)
+        timezone = draft.timezone or location_tz
         zone(timezone)
+        duration = timedelta(minutes=rtype.duration_minutes)
         values: dict[str, Any] = {
             "uid": f"{uuid.uuid4()}@feedserver",
             "type_id": rtype.id,
             "location_id": location_id,
             "staff_id": staff_id,
             "timezone": timezone,
-            **_times(body, None, timezone, timedelta(minutes=rtype.duration_minutes)),
+            **_times(draft.start, draft.end, draft.all_day, None, timezone, duration),
         }
-        status = body.text("status", default=Status.CONFIRMED.value)
-        if status not in (Status.PENDING.value, Status.CONFIRMED.value):
-            raise InvalidInput("a new booking is pending or confirmed", field="status")
-        _complete(body, values, None)
+        _complete(values, None, draft.title, draft.notes, draft.rrule or "", draft.exdates)
         now = _next_stamp(None)
-        values.update(status=status, sequence=0, source=source, created_at=now, updated_at=now)
-        attendees = _attendees(body.raw("attendees") or [])
-        booking = store.bookings.create(values, attendees)
+        values.update(
+            status=draft.status.value, sequence=0, source=source, created_at=now, updated_at=now
+        )
+        booking = store.bookings.create(values, draft.attendees)
         check_overlaps(store, booking)
         change = BookingChange(None, booking)
         if effects is not None:
@@ -255,26 +237,29 @@ def create_booking(
         return change
 
 
-def _complete(body: Body, values: dict[str, Any], current: Booking | None) -> None:
-    """Fill title, notes, rrule, exdates and last_end_utc into ``values``."""
-    if current is None or "title" in body:
-        values["title"] = body.text("title", max_len=500)
-    if current is None or "notes" in body:
-        values["notes"] = body.text("notes", max_len=20_000)
+def _complete(
+    values: dict[str, Any],
+    current: Booking | None,
+    title: str | None,
+    notes: str | None,
+    rrule: str | None,
+    exdates: tuple[Moment, ...] | None,
+) -> None:
+    """Fill title, notes, rrule, exdates and last_end_utc into ``values`` (None: keep)."""
+    if title is not None:
+        values["title"] = title
+    if notes is not None:
+        values["notes"] = notes
     rrule_text = current.rrule if current else None
-    if "rrule" in body:
-        rrule_text = normalised_rrule(body.text("rrule")) or None
+    if rrule is not None:
+        rrule_text = rrule or None
     values["rrule"] = rrule_text
     start = datetime.fromisoformat(values["start_utc"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(values["end_utc"].replace("Z", "+00:00"))
     if rrule_text:
         parse_rrule(rrule_text, start.astimezone(zone(values["timezone"])))
-    if "exdates" in body:
-        values["exdates"] = _exdates(
-            body.raw("exdates") or [], bool(values["all_day"]), values["timezone"]
-        )
-    elif current is None:
-        values["exdates"] = []
+    if exdates is not None:
+        values["exdates"] = _exdates(exdates, bool(values["all_day"]), values["timezone"])
     end_of_series = last_end(start, end, rrule_text, values["timezone"])
     values["last_end_utc"] = to_db(end_of_series) if end_of_series else None
 
@@ -290,28 +275,28 @@ def _managed_here(booking: Booking, by_calendar: bool) -> None:
 def update_booking(
     store: Store,
     booking_id: int,
-    data: object,
+    patch: BookingPatch,
     effects: Effects | None = None,
     by_calendar: bool = False,
 ) -> BookingChange:
-    body = Body(data, _FIELDS - {"status"})
     with store.transaction():
         current = get_booking(store, booking_id)
         _managed_here(current, by_calendar)
         values: dict[str, Any] = {}
-        if "type" in body:
-            values["type_id"] = _type(store, body.raw("type")).id
-        if "location" in body:
-            values["location_id"] = _location_id(store, body.raw("location"))[0]
-        if "staff" in body:
-            values["staff_id"] = _staff_id(store, body.raw("staff"))
-        values["timezone"] = current.timezone
-        if "timezone" in body:
-            values["timezone"] = body.text("timezone", required=True)
-            zone(values["timezone"])
-        values.update(_times(body, current, values["timezone"], current.duration))
-        _complete(body, values, current)
-        attendees = _attendees(body.raw("attendees")) if "attendees" in body else None
+        if patch.type_key is not None:
+            values["type_id"] = _type(store, patch.type_key).id
+        if patch.location_code is not None:
+            values["location_id"] = _location(store, patch.location_code)[0]
+        if patch.staff is not None:
+            values["staff_id"] = _staff_id(store, patch.staff)
+        values["timezone"] = patch.timezone or current.timezone
+        zone(values["timezone"])
+        all_day = current.all_day if patch.all_day is None else patch.all_day
+        values.update(
+            _times(patch.start, patch.end, all_day, current, values["timezone"], current.duration)
+        )
+        _complete(values, current, patch.title, patch.notes, patch.rrule, patch.exdates)
+        attendees = list(patch.attendees) if patch.attendees is not None else None
 
         before = _row_values(store, current)
         changed = {k: v for k, v in values.items() if k in before and before[k] != v}

@@ -1,10 +1,14 @@
-"""Locations and reservation types: what an organisation offers, and where."""
+"""Locations and reservation types: what an organisation offers, and where; and the
+``Catalog`` a rendering of bookings reads them from."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
+from feedserver.calendar.templates import TemplateSet
+from feedserver.calendar.values import Catalog
 from feedserver.domain.inputs import Body
 from feedserver.errors import AlreadyExists, InUse, InvalidInput, NotFound
 from feedserver.model import Location, ReservationType
@@ -25,6 +29,16 @@ _TYPE_FIELDS = {
     "color",
     "attendees_visible",
 }
+
+
+def load_catalog(store: Store, staff_ids: Iterable[int]) -> Catalog:
+    """Every location and type, the feed templates, and the staff members named."""
+    return Catalog(
+        locations={loc.code: loc for loc in store.locations.list()},
+        types={t.key: t for t in store.types.list()},
+        staff=store.users.get_many(sorted(set(staff_ids))),
+        templates=TemplateSet.from_saved(store.feed_templates.list()),
+    )
 
 
 def normalise_code(value: object, field: str = "code") -> str:

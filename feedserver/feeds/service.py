@@ -22,13 +22,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from urllib.parse import quote
 
+from feedserver.calendar.render import FragmentCache, Viewer, render_calendar
 from feedserver.config import FeedsConfig
+from feedserver.domain.catalog import load_catalog
+from feedserver.domain.feed_links import link_query
+from feedserver.domain.meetings import MeetingService
 from feedserver.errors import LinkRevoked, NotFound
-from feedserver.feeds.links import link_query
-from feedserver.feeds.render import Catalog, FragmentCache, Viewer, render_calendar
-from feedserver.feeds.templates import TemplateSet
 from feedserver.model import FeedLink
-from feedserver.notify.meetings import MeetingService
 from feedserver.store import Change, Store, StoreRunner
 from feedserver.times import utcnow
 from feedserver.tokens import InvalidToken, LinkSigner, same_nonce
@@ -211,13 +211,7 @@ class FeedService:
             raise NotFound("no such feed")
         start, end = self.window(today)
         bookings = store.bookings.list(link_query(link, owner, start, end))
-        staff = store.users.get_many(sorted({b.staff_id for b in bookings}))
-        catalog = Catalog(
-            locations={loc.code: loc for loc in store.locations.list()},
-            types={t.key: t for t in store.types.list()},
-            staff=staff,
-            templates=TemplateSet.from_saved(store.feed_templates.list()),
-        )
+        catalog = load_catalog(store, (b.staff_id for b in bookings))
         refresh = timedelta(minutes=self.config.refresh_interval_minutes)
         events = render_calendar(
             link.name,

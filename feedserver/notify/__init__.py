@@ -1,2 +1,3 @@
-"""Notifications: the outbox and its delivery, iMIP invitations, templates, per-user
-settings, and online meetings."""
+"""Notifications by email: which messages a booking change causes (``planner``), their wording
+(``messages``: defaults and admins' templates), the MIME message with its iCalendar invitation
+(``mime``), and delivery of the outbox over SMTP (``outbox``)."""

@@ -21,7 +21,7 @@ import aiosmtplib
 
 from feedserver.config import SmtpConfig
 from feedserver.model import OutboxMessage
-from feedserver.notify.imip import mime_message
+from feedserver.notify.mime import mime_message
 from feedserver.store import Change, Store, StoreRunner
 from feedserver.times import utcnow
 
@@ -33,6 +33,14 @@ _MAX_DELAY = timedelta(hours=1)
 
 def _release(message_ids: list[int], store: Store) -> None:
     store.outbox.release(message_ids)
+
+
+def retry(store: Store, message_id: int) -> OutboxMessage:
+    """Queue a message again, now, with a fresh count of attempts."""
+    with store.transaction():
+        store.outbox.one(message_id)
+        store.outbox.retry(message_id)
+        return store.outbox.one(message_id)
 
 
 class PermanentFailure(Exception):

@@ -14,38 +14,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from feedserver.calendar import itip
+from feedserver.calendar.render import Viewer
+from feedserver.calendar.values import Catalog, booking_values
 from feedserver.config import Config
+from feedserver.domain import notification_settings
 from feedserver.domain.bookings import BookingChange
-from feedserver.feeds.links import FeedUrls
-from feedserver.feeds.render import Catalog, Viewer
-from feedserver.feeds.templates import TemplateSet
+from feedserver.domain.catalog import load_catalog
+from feedserver.domain.feed_links import FeedUrls
+from feedserver.domain.meetings import MeetingService
 from feedserver.model import (
     Attendee,
     Booking,
     FeedFilters,
     Meeting,
-    NotificationSettings,
     ReservationType,
     Role,
     Status,
     User,
 )
-from feedserver.notify import imip, templates
-from feedserver.notify.meetings import MeetingService
+from feedserver.notify import messages
 from feedserver.store import Store
 from feedserver.times import utcnow, zone
 
-STAFF_DEFAULTS = NotificationSettings(booked=True, cancelled=True, rejected=True, short_notice=True)
-QUIET = NotificationSettings(booked=False, cancelled=False, rejected=False, short_notice=False)
 _MOVES = ("start", "end", "location_code", "staff_id", "all_day", "timezone", "rrule")
-
-
-def settings_for(store: Store, user: User) -> NotificationSettings:
-    """A user's switches; staff members start with all on, admins and customers all off."""
-    saved = store.notification_settings.get(user.id)
-    if saved is not None:
-        return saved
-    return STAFF_DEFAULTS if user.role is Role.STAFF else QUIET
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,7 @@ class Notifier:
         short = event == "created" and utcnow() <= booking.start < utcnow() + soon
         planned = []
         for user in people.values():
-            settings = settings_for(store, user)
+            settings = notification_settings.get(store, user)
             if event == "created" and short and settings.short_notice:
                 planned.append(("short_notice", user))
             elif event == "created" and settings.booked:
@@ -114,17 +106,11 @@ class Notifier:
     ) -> int:
         """Write the messages ``event`` causes into the outbox; returns how many were new."""
         booking = change.after
-        rtype = store.types.get(booking.type_key)
-        staff = store.users.get_many([booking.staff_id])
+        catalog = load_catalog(store, [booking.staff_id])
         context = _Context(
             booking=booking,
-            rtype=rtype,
-            catalog=Catalog(
-                locations={loc.code: loc for loc in store.locations.list()},
-                types={rtype.key: rtype} if rtype else {},
-                staff=staff,
-                templates=TemplateSet.from_saved(store.feed_templates.list()),
-            ),
+            rtype=catalog.types.get(booking.type_key),
+            catalog=catalog,
             meeting=meeting,
             saved_templates=store.email_templates.all(),
         )
@@ -136,27 +122,18 @@ class Notifier:
         return queued
 
     def _values(self, context: _Context, people: list[Attendee]) -> dict[str, str]:
-        booking, catalog = context.booking, context.catalog
-        location = catalog.locations.get(booking.location_code)
-        staff = catalog.staff.get(booking.staff_id)
+        booking = context.booking
         start, end = booking.local_start, booking.local_end
         language = self.config.notifications.language
         first = people[0] if people else None
         return {
+            **booking_values(booking, context.catalog, people),
             "customer_name": (first.name or first.email) if first else "",
             "customer_email": first.email if first else "",
-            "attendees": ", ".join(a.name or a.email for a in people),
-            "service_name": context.rtype.name if context.rtype else booking.type_key,
-            "booking_title": booking.title,
-            "location_name": location.name if location else booking.location_code,
-            "location_code": booking.location_code,
-            "location_address": location.address if location else "",
-            "staff_name": staff.name if staff else "",
-            "booking_start_date": templates.long_date(start, language),
+            "booking_start_date": messages.long_date(start, language),
             "booking_start_time": "" if booking.all_day else f"{start:%H:%M}",
             "booking_end_time": "" if booking.all_day else f"{end:%H:%M}",
             "booking_timezone": booking.timezone,
-            "booking_status": booking.status.value,
             "organisation_name": self.organizer[0],
         }
 
@@ -170,8 +147,8 @@ class Notifier:
         values: dict[str, str],
     ) -> dict[str, object]:
         language = self.config.notifications.language
-        subject, body = templates.choose(context.saved_templates, audience, kind, language)
-        text = templates.render(body, values)
+        subject, body = messages.choose(context.saved_templates, audience, kind, language)
+        text = messages.render(body, values)
         booking = context.booking
         return {
             "idempotency_key": f"{booking.uid}:{audience}:{kind}:{booking.sequence}:{email}",
@@ -179,9 +156,9 @@ class Notifier:
             "booking_id": booking.id,
             "recipient_email": email,
             "recipient_name": name,
-            "subject": templates.render(subject, values).replace("\n", " "),
+            "subject": messages.render(subject, values).replace("\n", " "),
             "body_text": text,
-            "body_html": templates.to_html(text),
+            "body_html": messages.to_html(text),
             "ics": None,
             "ics_method": None,
         }
@@ -202,7 +179,7 @@ class Notifier:
         message = self._message(context, "attendee", kind, attendee.email, attendee.name, values)
         viewer = Viewer(_guest(attendee), FeedFilters(show_attendees=True))
         method = "CANCEL" if kind in ("cancelled", "rejected") else "REQUEST"
-        message["ics"] = imip.invitation(
+        message["ics"] = itip.invitation(
             method, booking, context.catalog, viewer, self.organizer, people, link
         )
         message["ics_method"] = method
@@ -251,16 +228,16 @@ def unknown_code_message(
     codes = store.locations.codes()
     values = {
         "event_summary": summary or "(no title)",
-        "booking_start_date": templates.long_date(local, language),
+        "booking_start_date": messages.long_date(local, language),
         "booking_start_time": f"{local:%H:%M}",
         "unknown_code": word or "",
         "valid_codes": "\n".join(f"{code}  {name}" for code, name in codes.items()),
         "organisation_name": notifier.organizer[0],
     }
-    subject, body = templates.choose(
+    subject, body = messages.choose(
         store.email_templates.all(), "organizer", "unknown_code", language
     )
-    text = templates.render(body, values)
+    text = messages.render(body, values)
     store.outbox.enqueue(
         {
             "idempotency_key": f"{key}:unknown_code:{organizer.email}",
@@ -268,9 +245,9 @@ def unknown_code_message(
             "booking_id": None,
             "recipient_email": organizer.email,
             "recipient_name": organizer.name,
-            "subject": templates.render(subject, values).replace("\n", " "),
+            "subject": messages.render(subject, values).replace("\n", " "),
             "body_text": text,
-            "body_html": templates.to_html(text),
+            "body_html": messages.to_html(text),
             "ics": None,
             "ics_method": None,
         }

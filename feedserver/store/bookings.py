@@ -11,7 +11,7 @@ from typing import Any
 
 from feedserver.model import Attendee, Booking, Status
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db
 
 _SELECT = (
@@ -115,6 +115,9 @@ class BookingStore:
         rows = self.db.rows(f"{_SELECT} WHERE b.id = ?", (booking_id,))
         return self._load(rows)[0] if rows else None
 
+    def one(self, booking_id: int) -> Booking:
+        return found(self.get(booking_id), f"booking {booking_id}")
+
     def get_by_uid(self, uid: str) -> Booking | None:
         rows = self.db.rows(f"{_SELECT} WHERE b.uid = ?", (uid,))
         return self._load(rows)[0] if rows else None
@@ -191,7 +194,7 @@ class BookingStore:
         booking_id = self.db.insert("bookings", fields)
         self._set_attendees(booking_id, attendees)
         self.changes.record("booking", booking_id, "created")
-        return self.get(booking_id)  # type: ignore[return-value]
+        return self.one(booking_id)
 
     def update(
         self,
@@ -208,4 +211,4 @@ class BookingStore:
         if attendees is not None:
             self._set_attendees(booking_id, attendees)
         self.changes.record("booking", booking_id, action)
-        return self.get(booking_id)  # type: ignore[return-value]
+        return self.one(booking_id)

@@ -5,39 +5,12 @@ from __future__ import annotations
 
 import builtins
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from feedserver.model import BridgedEvent, InboxFailure, InboxItem, InboxStatus
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db, utcnow
-
-
-@dataclass(frozen=True)
-class InboxItem:
-    id: int
-    source: str  # caldav, email, http, stdin
-    received_at: datetime
-    raw: bytes
-    size: int
-    principal: str | None  # CalDAV: the calendar's owner
-    path: str | None  # CalDAV: collection/href; "DELETE " prefix for deletions
-    status: str
-    reason: str
-    attempts: int
-    booking_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class BridgedEvent:
-    uid: str
-    recurrence_id: str  # "" for the series / single event
-    booking_id: int | None
-    organizer: str
-    sequence: int
-    dtstamp: datetime
-    cancelled: bool
 
 
 def _item(row: Row) -> InboxItem:
@@ -49,7 +22,9 @@ def _item(row: Row) -> InboxItem:
         size=row["size"],
         principal=row["principal"],
         path=row["path"],
-        status=row["status"],
+        deleted=bool(row["deleted"]),
+        status=InboxStatus(row["status"]),
+        failure=InboxFailure(row["failure"]),
         reason=row["reason"],
         attempts=row["attempts"],
         booking_ids=tuple(json.loads(row["booking_ids"])),
@@ -68,9 +43,12 @@ class InboxStore:
         size: int,
         principal: str | None = None,
         path: str | None = None,
-        status: str = "received",
+        deleted: bool = False,
+        failure: InboxFailure = InboxFailure.NONE,
         reason: str = "",
     ) -> int:
+        """Store an item as it came; with a ``failure``, one refused on arrival."""
+        status = InboxStatus.FAILED if failure is not InboxFailure.NONE else InboxStatus.RECEIVED
         return self.db.insert(
             "inbox",
             {
@@ -80,7 +58,9 @@ class InboxStore:
                 "size": size,
                 "principal": principal,
                 "path": path,
-                "status": status,
+                "deleted": int(deleted),
+                "status": status.value,
+                "failure": failure.value,
                 "reason": reason,
             },
         )
@@ -88,6 +68,9 @@ class InboxStore:
     def get(self, item_id: int) -> InboxItem | None:
         row = self.db.row("SELECT * FROM inbox WHERE id = ?", (item_id,))
         return _item(row) if row else None
+
+    def one(self, item_id: int) -> InboxItem:
+        return found(self.get(item_id), f"inbox item {item_id}")
 
     def list(self, status: str | None = None, limit: int = 200) -> builtins.list[InboxItem]:
         if status:
@@ -102,19 +85,30 @@ class InboxStore:
         """Items never processed, and failures worth another try."""
         rows = self.db.rows(
             "SELECT id FROM inbox WHERE status = 'received' OR (status = 'failed' AND "
-            "attempts < ? AND reason NOT LIKE 'malformed%' AND reason NOT LIKE 'too large%') "
-            "ORDER BY id",
-            (max_attempts,),
+            "attempts < ? AND failure IN (?, ?)) ORDER BY id",
+            (max_attempts, InboxFailure.ERROR.value, InboxFailure.CONFIGURATION.value),
         )
         return [r["id"] for r in rows]
 
     def finish(
-        self, item_id: int, status: str, reason: str, booking_ids: builtins.list[int]
+        self,
+        item_id: int,
+        status: InboxStatus,
+        reason: str,
+        booking_ids: builtins.list[int],
+        failure: InboxFailure = InboxFailure.NONE,
     ) -> None:
         self.db.execute(
-            "UPDATE inbox SET status = ?, reason = ?, attempts = attempts + 1, "
+            "UPDATE inbox SET status = ?, failure = ?, reason = ?, attempts = attempts + 1, "
             "processed_at = ?, booking_ids = ? WHERE id = ?",
-            (status, reason[:2000], to_db(utcnow()), json.dumps(booking_ids), item_id),
+            (
+                status.value,
+                failure.value,
+                reason[:2000],
+                to_db(utcnow()),
+                json.dumps(booking_ids),
+                item_id,
+            ),
         )
 
 
@@ -176,6 +170,13 @@ class CaldavItemStore:
             "SELECT uid, etag FROM caldav_items WHERE path = ? AND href = ?", (path, href)
         )
         return (row["uid"], row["etag"]) if row else None
+
+    def paths(self) -> builtins.list[str]:
+        """Every calendar the bridge has seen an item of, or holds a sync token for."""
+        rows = self.db.rows(
+            "SELECT DISTINCT path FROM caldav_items UNION SELECT path FROM caldav_sync"
+        )
+        return [r["path"] for r in rows]
 
     def for_path(self, path: str) -> dict[str, tuple[str, str]]:
         rows = self.db.rows("SELECT href, uid, etag FROM caldav_items WHERE path = ?", (path,))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from feedserver.model import AppPassword
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db, utcnow
 
 
@@ -37,7 +37,7 @@ class AppPasswordStore:
             },
         )
         self.changes.record("app_password", row_id, "created")
-        return self.get(row_id)  # type: ignore[return-value]
+        return found(self.get(row_id), f"app password {row_id}")
 
     def get(self, row_id: int) -> AppPassword | None:
         row = self.db.row("SELECT * FROM app_passwords WHERE id = ?", (row_id,))

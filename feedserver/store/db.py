@@ -7,14 +7,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
+from feedserver.errors import NotFound
 from feedserver.store.migrations import MIGRATIONS, Migration
 from feedserver.times import to_db, utcnow
 
 Row = dict[str, Any]
+T = TypeVar("T")
+
+
+def found(value: T | None, what: str) -> T:
+    """``value``, or ``NotFound`` naming ``what``: for a row asked for by id, or just written."""
+    if value is None:
+        raise NotFound(f"no {what}")
+    return value
 
 
 class Database:

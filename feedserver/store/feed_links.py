@@ -9,7 +9,7 @@ from typing import Any
 
 from feedserver.model import FeedFilters, FeedLink, FeedTemplate, Scope
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db, utcnow
 
 
@@ -65,7 +65,7 @@ class FeedLinkStore:
             },
         )
         self.changes.record("feed_link", link_id, "created")
-        return self.get(link_id)  # type: ignore[return-value]
+        return found(self.get(link_id), f"feed link {link_id}")
 
     def get(self, link_id: int) -> FeedLink | None:
         row = self.db.row("SELECT * FROM feed_links WHERE id = ?", (link_id,))
@@ -83,13 +83,13 @@ class FeedLinkStore:
     def rotate(self, link_id: int, nonce: str) -> FeedLink:
         self.db.update("feed_links", link_id, {"nonce": nonce, "updated_at": to_db(utcnow())})
         self.changes.record("feed_link", link_id, "rotated")
-        return self.get(link_id)  # type: ignore[return-value]
+        return found(self.get(link_id), f"feed link {link_id}")
 
     def revoke(self, link_id: int) -> FeedLink:
         now = to_db(utcnow())
         self.db.update("feed_links", link_id, {"revoked_at": now, "updated_at": now})
         self.changes.record("feed_link", link_id, "revoked")
-        return self.get(link_id)  # type: ignore[return-value]
+        return found(self.get(link_id), f"feed link {link_id}")
 
     def rename_in_filters(self, kind: str, old: str, new: str) -> None:
         """A location code or type key changed: links that filter on it follow."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from feedserver.model import Location
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db, utcnow
 
 _COLUMNS = ("code", "name", "address", "timezone")
@@ -43,7 +43,7 @@ class LocationStore:
             },
         )
         self.changes.record("location", location_id, "created")
-        return self.get_by_id(location_id)  # type: ignore[return-value]
+        return found(self.get_by_id(location_id), f"location {location_id}")
 
     def get(self, code: str) -> Location | None:
         row = self.db.row("SELECT * FROM locations WHERE code = ?", (code,))
@@ -68,7 +68,7 @@ class LocationStore:
         if fields:
             self.db.update("locations", location_id, {**fields, "updated_at": to_db(utcnow())})
             self.changes.record("location", location_id, "updated")
-        return self.get_by_id(location_id)  # type: ignore[return-value]
+        return found(self.get_by_id(location_id), f"location {location_id}")
 
     def delete(self, location_id: int) -> None:
         self.db.execute("DELETE FROM locations WHERE id = ?", (location_id,))

@@ -258,4 +258,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        6,
+        "typed inbox outcomes",
+        (
+            # Why an item failed ('' when it did not): malformed and too_large are final,
+            # error and configuration are retried. Deletions get a flag of their own instead
+            # of a "DELETE " prefix on the path.
+            "ALTER TABLE inbox ADD COLUMN failure TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE inbox ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
+            "UPDATE inbox SET deleted = 1, path = substr(path, 8) WHERE path LIKE 'DELETE %'",
+            """UPDATE inbox SET failure = CASE
+                WHEN reason LIKE 'malformed%' THEN 'malformed'
+                WHEN reason LIKE 'too large%' THEN 'too_large'
+                ELSE 'error' END
+               WHERE status = 'failed'""",
+        ),
+    ),
 )

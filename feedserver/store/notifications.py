@@ -8,7 +8,7 @@ from typing import Any
 
 from feedserver.model import NotificationSettings, OutboxMessage
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db, utcnow
 
 
@@ -41,6 +41,9 @@ class OutboxStore:
     def get(self, message_id: int) -> OutboxMessage | None:
         row = self.db.row("SELECT * FROM outbox WHERE id = ?", (message_id,))
         return _message(row) if row else None
+
+    def one(self, message_id: int) -> OutboxMessage:
+        return found(self.get(message_id), f"notification {message_id}")
 
     def list(
         self, status: str | None = None, booking_id: int | None = None, limit: int = 500

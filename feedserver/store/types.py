@@ -6,7 +6,7 @@ from typing import Any
 
 from feedserver.model import ReservationType
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db, utcnow
 
 COLUMNS = (
@@ -49,7 +49,7 @@ class TypeStore:
             "reservation_types", {**fields, "created_at": now, "updated_at": now}
         )
         self.changes.record("type", type_id, "created")
-        return self.get_by_id(type_id)  # type: ignore[return-value]
+        return found(self.get_by_id(type_id), f"reservation type {type_id}")
 
     def get(self, key: str) -> ReservationType | None:
         row = self.db.row("SELECT * FROM reservation_types WHERE key = ?", (key,))
@@ -67,7 +67,7 @@ class TypeStore:
         if fields:
             self.db.update("reservation_types", type_id, {**fields, "updated_at": to_db(utcnow())})
             self.changes.record("type", type_id, "updated")
-        return self.get_by_id(type_id)  # type: ignore[return-value]
+        return found(self.get_by_id(type_id), f"reservation type {type_id}")
 
     def delete(self, type_id: int) -> None:
         self.db.execute("DELETE FROM reservation_types WHERE id = ?", (type_id,))

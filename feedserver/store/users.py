@@ -6,7 +6,7 @@ from typing import Any
 
 from feedserver.model import Role, User
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db, utcnow
 
 _SELECT = (
@@ -39,7 +39,7 @@ class UserStore:
         fields = {k: values.get(k) for k in _COLUMNS}
         user_id = self.db.insert("users", {**fields, "created_at": now, "updated_at": now})
         self.changes.record("user", user_id, "created")
-        return self.get(user_id)  # type: ignore[return-value]
+        return found(self.get(user_id), f"user {user_id}")
 
     def get(self, user_id: int) -> User | None:
         row = self.db.row(f"{_SELECT} WHERE u.id = ?", (user_id,))
@@ -72,4 +72,4 @@ class UserStore:
         if fields:
             self.db.update("users", user_id, {**fields, "updated_at": to_db(utcnow())})
             self.changes.record("user", user_id, "updated")
-        return self.get(user_id)  # type: ignore[return-value]
+        return found(self.get(user_id), f"user {user_id}")

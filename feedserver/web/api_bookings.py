@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from feedserver.domain import bookings
+from feedserver.domain.commands import BookingDraft, BookingPatch
 from feedserver.errors import NotFound
 from feedserver.model import Booking, Status
 from feedserver.store import Store
@@ -37,10 +38,10 @@ async def _respond(
 @routes.post("/api/bookings")
 async def create_booking(request: web.Request) -> web.Response:
     await require_admin(request)
-    data = await read_json(request)
+    draft = BookingDraft.from_json(await read_json(request))
     effects = request.app[EFFECTS]
     change = await request.app[RUNNER].run(
-        lambda s: bookings.create_booking(s, data, effects=effects)
+        lambda s: bookings.create_booking(s, draft, effects=effects)
     )
     return await _respond(request, [change.after], status=201)
 
@@ -65,10 +66,10 @@ async def get_booking(request: web.Request) -> web.Response:
 async def update_booking(request: web.Request) -> web.Response:
     await require_admin(request)
     booking_id = _booking_id(request)
-    data = await read_json(request)
+    patch = BookingPatch.from_json(await read_json(request))
     effects = request.app[EFFECTS]
     change = await request.app[RUNNER].run(
-        lambda s: bookings.update_booking(s, booking_id, data, effects=effects)
+        lambda s: bookings.update_booking(s, booking_id, patch, effects=effects)
     )
     return await _respond(request, [change.after])
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from feedserver.calendar import templates
+from feedserver.domain import feed_links as links
+from feedserver.domain.feed_links import FeedUrls
 from feedserver.errors import NotFound
-from feedserver.feeds import links, templates
-from feedserver.feeds.links import FeedUrls
 from feedserver.model import FeedLink, FeedTemplate, User
 from feedserver.times import to_db
 from feedserver.web.auth import require_account, require_admin

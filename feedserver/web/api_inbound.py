@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from feedserver.bridge.inbox import TooLargeItem
 from feedserver.errors import AuthenticationRequired, NotFound
-from feedserver.store.bridge import InboxItem
+from feedserver.inbound.inbox import TooLargeItem
+from feedserver.model import InboxFailure, InboxItem
 from feedserver.times import to_db
 from feedserver.web.auth import require_admin
 from feedserver.web.errors import error_response
@@ -32,7 +32,10 @@ def item_json(item: InboxItem, raw: bool = False) -> dict[str, Any]:
         "size": item.size,
         "principal": item.principal,
         "path": item.path,
-        "status": item.status,
+        "deleted": item.deleted,
+        "status": item.status.value,
+        "failure": item.failure.value or None,
+        "retryable": item.failure.retryable,
         "reason": item.reason,
         "attempts": item.attempts,
         "bookings": list(item.booking_ids),
@@ -76,7 +79,7 @@ async def inbound(request: web.Request) -> web.Response:
             inbox_id=exc.item.id,
         )
     processed = await inbox.process(item.id)
-    if processed.status == "failed" and processed.reason.startswith("malformed"):
+    if processed.failure is InboxFailure.MALFORMED:
         return error_response(422, "malformed", processed.reason, inbox_id=processed.id)
     return web.json_response(item_json(processed), status=200)
 
@@ -92,9 +95,8 @@ async def list_inbox(request: web.Request) -> web.Response:
 @routes.get("/api/inbox/{id}")
 async def get_inbox_item(request: web.Request) -> web.Response:
     await require_admin(request)
-    item = await request.app[RUNNER].run(lambda s: s.inbox.get(_item_id(request)))
-    if item is None:
-        raise NotFound("no such inbox item")
+    item_id = _item_id(request)
+    item = await request.app[RUNNER].run(lambda s: s.inbox.one(item_id))
     return web.json_response(item_json(item, raw=True))
 
 
@@ -102,8 +104,7 @@ async def get_inbox_item(request: web.Request) -> web.Response:
 async def retry_inbox_item(request: web.Request) -> web.Response:
     await require_admin(request)
     item_id = _item_id(request)
-    if await request.app[RUNNER].run(lambda s: s.inbox.get(item_id)) is None:
-        raise NotFound("no such inbox item")
+    await request.app[RUNNER].run(lambda s: s.inbox.one(item_id))
     return web.json_response(item_json(await request.app[INBOX].process(item_id)))
 
 

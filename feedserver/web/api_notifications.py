@@ -8,10 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from feedserver.domain import meetings as meeting_links
+from feedserver.domain import notification_settings as settings
 from feedserver.domain.accounts import find_user
 from feedserver.errors import NotFound
 from feedserver.model import OutboxMessage
-from feedserver.notify import settings, templates
+from feedserver.notify import messages as templates
+from feedserver.notify import outbox
 from feedserver.times import parse_instant, to_db
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
@@ -59,15 +62,8 @@ async def list_notifications(request: web.Request) -> web.Response:
 async def retry_notification(request: web.Request) -> web.Response:
     await require_admin(request)
     message_id = _id(request, "notification")
-
-    def retry(store: Any) -> OutboxMessage:
-        with store.transaction():
-            if store.outbox.get(message_id) is None:
-                raise NotFound(f"no notification {message_id}")
-            store.outbox.retry(message_id)
-            return store.outbox.get(message_id)  # type: ignore[no-any-return]
-
-    return web.json_response(message_json(await request.app[RUNNER].run(retry)))
+    retried = await request.app[RUNNER].run(lambda s: outbox.retry(s, message_id))
+    return web.json_response(message_json(retried))
 
 
 @routes.get("/api/me/notification-settings")
@@ -147,14 +143,9 @@ async def online_meetings(request: web.Request) -> web.Response:
     await require_admin(request)
     start = parse_instant(request.query.get("start", ""), "start")
     end = parse_instant(request.query.get("end", ""), "end")
-    meetings = request.app[MEETINGS]
-
-    def report(store: Any) -> list[dict[str, Any]]:
-        ids = store.meetings.in_period(to_db(start), to_db(end))
-        found = store.meetings.for_bookings(ids)
-        return [booking_json(store.bookings.get(i), found[i], meetings) for i in ids]
-
-    rows = await request.app[RUNNER].run(report)
+    found = await request.app[RUNNER].run(lambda s: meeting_links.in_period(s, start, end))
+    service = request.app[MEETINGS]
+    rows = [booking_json(booking, meeting, service) for booking, meeting in found]
     return web.json_response({"start": to_db(start), "end": to_db(end), "meetings": rows})
 
 
@@ -163,16 +154,7 @@ async def revoke_meeting_link(request: web.Request) -> web.Response:
     """Revoke one attendee's meeting link; the others keep working."""
     await require_admin(request)
     link_id = _id(request, "meeting link")
-
-    def revoke(store: Any) -> None:
-        with store.transaction():
-            found = store.meetings.link(link_id)
-            if found is None:
-                raise NotFound(f"no meeting link {link_id}")
-            if found[0].revoked_at is None:
-                store.meetings.revoke_link(link_id, found[1].booking_id)
-
-    await request.app[RUNNER].run(revoke)
+    await request.app[RUNNER].run(lambda s: meeting_links.revoke_link(s, link_id))
     return web.Response(status=204)
 
 
@@ -180,10 +162,5 @@ async def revoke_meeting_link(request: web.Request) -> web.Response:
 async def follow_meeting_link(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     meetings = request.app[MEETINGS]
-    room = await request.app[RUNNER].run(lambda s: _follow(s, meetings, token))
+    room = await request.app[RUNNER].run(lambda s: meetings.follow(s, token))
     raise web.HTTPFound(room)
-
-
-def _follow(store: Any, meetings: Any, token: str) -> str:
-    with store.transaction():
-        return meetings.follow(store, token)  # type: ignore[no-any-return]

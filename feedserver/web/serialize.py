@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from feedserver.domain.meetings import MeetingService
 from feedserver.model import Booking, Location, Meeting, ReservationType, User
-from feedserver.notify.meetings import MeetingService
 from feedserver.times import to_db
 
 

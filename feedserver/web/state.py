@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from feedserver.bridge.inbox import InboxService
-from feedserver.caldav_bridge.capture import CalendarCapture
+from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.config import Config
-from feedserver.feeds.links import FeedUrls
+from feedserver.domain.feed_links import FeedUrls
+from feedserver.domain.meetings import MeetingService
 from feedserver.feeds.service import FeedService
+from feedserver.inbound.caldav import CalendarCapture
+from feedserver.inbound.inbox import InboxService
 from feedserver.instance_secrets import InstanceSecrets
-from feedserver.notify.effects import BookingEffects
-from feedserver.notify.meetings import MeetingService
 from feedserver.notify.outbox import OutboxWorker
+from feedserver.reactions import BookingEffects
 from feedserver.store import StoreRunner
 from feedserver.watcher import ChangeWatcher
+from feedserver.wiring import Services
 
+SERVICES = web.AppKey("services", Services)
 CONFIG = web.AppKey("config", Config)
 SECRETS = web.AppKey("secrets", InstanceSecrets)
 RUNNER = web.AppKey("runner", StoreRunner)
@@ -25,6 +28,7 @@ WATCHER = web.AppKey("watcher", ChangeWatcher)
 FEEDS = web.AppKey("feeds", FeedService)
 FEED_URLS = web.AppKey("feed_urls", FeedUrls)
 CALDAV = web.AppKey("caldav", RadicaleServer)
+LOGINS = web.AppKey("logins", AccountLogins)
 PUBLISHER = web.AppKey("publisher", BookingsPublisher)
 MEETINGS = web.AppKey("meetings", MeetingService)
 EFFECTS = web.AppKey("effects", BookingEffects)

@@ -10,30 +10,45 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from feedserver.bridge import itip, mail
-from feedserver.bridge.itip import InboundEvent, MalformedCalendar
-from feedserver.domain import bookings
+from feedserver.calendar import itip
+from feedserver.calendar.itip import InboundEvent, MalformedCalendar
+from feedserver.domain import bookings, commands
 from feedserver.domain.bookings import Effects
-from feedserver.errors import FeedserverError, StaffDoubleBooked
-from feedserver.model import Booking, Role, Status, User
+from feedserver.domain.commands import BookingDraft, BookingPatch, Moment
+from feedserver.errors import FeedserverError
+from feedserver.inbound import mail
+from feedserver.model import (
+    Booking,
+    BridgedEvent,
+    InboxFailure,
+    InboxItem,
+    InboxStatus,
+    Role,
+    Status,
+    User,
+)
 from feedserver.notify.planner import Notifier, unknown_code_message
 from feedserver.store import Store
-from feedserver.store.bridge import BridgedEvent, InboxItem
 
-_RANK = {"failed": 4, "rejected": 3, "processed": 2, "ignored": 1}
+_RANK = {
+    InboxStatus.FAILED: 4,
+    InboxStatus.REJECTED: 3,
+    InboxStatus.PROCESSED: 2,
+    InboxStatus.IGNORED: 1,
+}
 _NOT_APPLIED = {"REPLY", "COUNTER", "REFRESH", "DECLINECOUNTER", "ADD", "PUBLISH"}
 _UID = re.compile(r"^UID:(.+?)\r?$", re.MULTILINE)
 
 
 @dataclass
 class Outcome:
-    status: str
+    status: InboxStatus
     reason: str = ""
     booking_ids: list[int] = field(default_factory=list)
+    failure: InboxFailure = InboxFailure.NONE
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,7 @@ class Pipeline:
 
     def process(self, store: Store, item: InboxItem) -> Outcome:
         try:
-            if item.path and item.path.startswith("DELETE "):
+            if item.deleted:
                 outcome = self._deleted(store, item)
             elif item.source == "caldav":
                 origin = Origin("caldav", owner=item.principal)
@@ -74,21 +89,27 @@ class Pipeline:
             else:
                 outcome = self._message(store, item.raw)
         except (MalformedCalendar, mail.MalformedMessage) as exc:
-            outcome = Outcome("failed", f"malformed: {exc}")
+            outcome = Outcome(
+                InboxStatus.FAILED, f"malformed: {exc}", failure=InboxFailure.MALFORMED
+            )
         with store.transaction():
-            store.inbox.finish(item.id, outcome.status, outcome.reason, outcome.booking_ids)
+            store.inbox.finish(
+                item.id, outcome.status, outcome.reason, outcome.booking_ids, outcome.failure
+            )
         return outcome
 
     def _message(self, store: Store, raw: bytes) -> Outcome:
         message = mail.parse_message(raw)
         sender = mail.sender(message)
         if sender is None:
-            return Outcome("rejected", "the message has no single From address")
+            return Outcome(InboxStatus.REJECTED, "the message has no single From address")
         if self.dkim_check is not None and not self.dkim_check(raw, sender):
-            return Outcome("rejected", f"no valid DKIM signature of {sender.partition('@')[2]}")
+            return Outcome(
+                InboxStatus.REJECTED, f"no valid DKIM signature of {sender.partition('@')[2]}"
+            )
         parts = mail.calendar_parts(message)
         if not parts:
-            return Outcome("ignored", "the message carries no calendar")
+            return Outcome(InboxStatus.IGNORED, "the message carries no calendar")
         outcomes = [self._events(store, part, Origin("email", sender=sender)) for part in parts]
         return _combine(outcomes)
 
@@ -100,24 +121,24 @@ class Pipeline:
             try:
                 with store.transaction():
                     outcomes.append(self.apply(store, event, origin))
-            except StaffDoubleBooked as exc:
-                outcomes.append(Outcome("rejected", f"{event.uid}: {exc.message}"))
             except FeedserverError as exc:
-                outcomes.append(Outcome("rejected", f"{event.uid}: {exc.message}"))
+                outcomes.append(Outcome(InboxStatus.REJECTED, f"{event.uid}: {exc.message}"))
         return _combine(outcomes)
 
     def _deleted(self, store: Store, item: InboxItem) -> Outcome:
         """A CalDAV DELETE: the event's UID is all there is to know."""
         found = _UID.search(item.raw.decode("utf-8", "replace"))
         if found is None:
-            return Outcome("ignored", "deleted item without UID")
+            return Outcome(InboxStatus.IGNORED, "deleted item without UID")
         uid = found.group(1).strip()
         with store.transaction():
             mapping = store.bridge_events.get(uid)
             if mapping is None or mapping.cancelled:
-                return Outcome("ignored", "deleted event was no booking")
+                return Outcome(InboxStatus.IGNORED, "deleted event was no booking")
             if item.principal and mapping.organizer != item.principal.lower():
-                return Outcome("ignored", "deleted from a calendar that is not the organizer's")
+                return Outcome(
+                    InboxStatus.IGNORED, "deleted from a calendar that is not the organizer's"
+                )
             return self._cancel_booking(
                 store, mapping, mapping.sequence, mapping.dtstamp, "the event was deleted"
             )
@@ -126,42 +147,43 @@ class Pipeline:
 
     def apply(self, store: Store, event: InboundEvent, origin: Origin) -> Outcome:
         if event.method in _NOT_APPLIED:
-            return Outcome("ignored", f"{event.uid}: METHOD:{event.method} is not applied")
+            return Outcome(
+                InboxStatus.IGNORED, f"{event.uid}: METHOD:{event.method} is not applied"
+            )
         organizer_email = origin.owner or event.organizer
         if origin.sender is not None and event.organizer != origin.sender:
             return Outcome(
-                "rejected",
+                InboxStatus.REJECTED,
                 f"{event.uid}: From {origin.sender} is not the ORGANIZER "
                 f"{event.organizer or '(none)'}",
             )
         mapping = store.bridge_events.get(event.uid, event.recurrence_id)
         invited = any(p.email == self.invite for p in event.attendees)
         if not invited and (mapping is None or mapping.cancelled):
-            return Outcome("ignored", f"{event.uid}: {self.invite} is not an attendee")
+            return Outcome(InboxStatus.IGNORED, f"{event.uid}: {self.invite} is not an attendee")
         organizer = store.users.get_by_email(organizer_email) if organizer_email else None
         if organizer is None or organizer.role is Role.CUSTOMER:
             return Outcome(
-                "rejected",
+                InboxStatus.REJECTED,
                 f"{event.uid}: unknown organizer "
                 f"{organizer_email or '(none)'}: not a staff member or admin",
             )
         event = itip.refloat(event, ZoneInfo(organizer.timezone))
         if mapping is not None and mapping.organizer != organizer.email:
             return Outcome(
-                "rejected",
+                InboxStatus.REJECTED,
                 f"{event.uid}: only its organizer {mapping.organizer} can change this event",
             )
         if mapping is not None and event.version() <= (mapping.sequence, mapping.dtstamp):
-            return Outcome("ignored", f"{event.uid}: an older or repeated version")
+            return Outcome(InboxStatus.IGNORED, f"{event.uid}: an older or repeated version")
         if event.method == "CANCEL" or event.cancelled or not invited:
             return self._cancel(store, event, mapping, organizer)
         if event.recurrence_id:
             return self._occurrence(store, event, organizer)
         return self._upsert(store, event, mapping, organizer, origin)
 
-    def _booking_data(
-        self, store: Store, event: InboundEvent, organizer: User
-    ) -> dict[str, Any] | Outcome:
+    def _draft(self, store: Store, event: InboundEvent, organizer: User) -> BookingDraft | Outcome:
+        """The booking the event asks for (its staff member is the organizer)."""
         known = set(store.locations.codes())
         code, unknown = itip.find_code(event, known)
         if code is None and unknown is None and organizer.primary_location:
@@ -170,7 +192,7 @@ class Pipeline:
             self._tell_unknown_code(store, event, organizer, unknown)
             what = f"unknown location code {unknown}" if unknown else "no location code"
             return Outcome(
-                "rejected",
+                InboxStatus.REJECTED,
                 f"{event.uid}: {what} and no primary location; the "
                 "organizer was sent the list of valid codes",
             )
@@ -179,42 +201,44 @@ class Pipeline:
         )
         if not type_key or store.types.get(type_key) is None:
             return Outcome(
-                "failed",
+                InboxStatus.FAILED,
                 f"{event.uid}: no reservation type: name one in CATEGORIES "
                 f"or set bridge.default_type (now {self.default_type!r})",
+                failure=InboxFailure.CONFIGURATION,
             )
         location = store.locations.get(code)
         assert location is not None
         timezone = (
             event.timezone or (organizer.timezone if event.floating else None) or location.timezone
         )
-        guests = [
-            {"email": p.email, "name": p.name}
-            for p in event.attendees
-            if p.email not in (self.invite, organizer.email)
-            and p.cutype not in ("ROOM", "RESOURCE")
-        ]
-        data: dict[str, Any] = {
-            "location": code,
-            "timezone": timezone,
-            "attendees": guests,
-            "title": event.summary[:500],
-            "rrule": event.rrule or "",
-            "exdates": [
-                x.astimezone(UTC).date().isoformat() if event.all_day else x.isoformat()
-                for x in event.exdates
-            ],
-        }
+        guests = commands.attendees(
+            [
+                {"email": p.email, "name": p.name}
+                for p in event.attendees
+                if p.email not in (self.invite, organizer.email)
+                and p.cutype not in ("ROOM", "RESOURCE")
+            ]
+        )
+        start: Moment = event.start
+        end: Moment = event.end
+        exdates: tuple[Moment, ...] = event.exdates
         if event.all_day:  # dates were read as UTC midnights
-            data.update(
-                all_day=True,
-                start=event.start.astimezone(UTC).date().isoformat(),
-                end=event.end.astimezone(UTC).date().isoformat(),
-            )
-        else:
-            data.update(all_day=False, start=event.start.isoformat(), end=event.end.isoformat())
-        data["type"] = type_key
-        return data
+            start, end = _utc_day(event.start), _utc_day(event.end)
+            exdates = tuple(_utc_day(x) for x in event.exdates)
+        return BookingDraft(
+            type_key=type_key,
+            location_code=code,
+            staff=organizer.id,
+            start=start,
+            end=end,
+            all_day=event.all_day,
+            timezone=timezone,
+            attendees=guests,
+            title=event.summary[:500],
+            notes=event.description[:20_000],
+            rrule=event.rrule or None,
+            exdates=exdates,
+        )
 
     def _upsert(
         self,
@@ -224,20 +248,18 @@ class Pipeline:
         organizer: User,
         origin: Origin,
     ) -> Outcome:
-        data = self._booking_data(store, event, organizer)
-        if isinstance(data, Outcome):
-            return data
+        draft = self._draft(store, event, organizer)
+        if isinstance(draft, Outcome):
+            return draft
         current = store.bookings.get(mapping.booking_id) if mapping and mapping.booking_id else None
         if current is not None and current.status in (Status.CONFIRMED, Status.PENDING):
             change = bookings.update_booking(
-                store, current.id, data, self.effects, by_calendar=True
+                store, current.id, draft.patch(), self.effects, by_calendar=True
             )
             verb = "updated"
         else:
-            data["staff"] = organizer.id
-            data["notes"] = event.description[:20_000]
             change = bookings.create_booking(
-                store, data, source=origin.source, effects=self.effects
+                store, draft, source=origin.source, effects=self.effects
             )
             verb = "booked"
         booking = change.after
@@ -253,7 +275,7 @@ class Pipeline:
             )
         )
         return Outcome(
-            "processed",
+            InboxStatus.PROCESSED,
             f"{event.uid}: {verb} as booking {booking.id} at {booking.location_code}",
             [booking.id],
         )
@@ -263,7 +285,9 @@ class Pipeline:
         occurrence becomes a booking of its own."""
         series = store.bridge_events.get(event.uid)
         if series is None or series.cancelled or series.booking_id is None:
-            return Outcome("ignored", f"{event.uid}: an occurrence of a series that is no booking")
+            return Outcome(
+                InboxStatus.IGNORED, f"{event.uid}: an occurrence of a series that is no booking"
+            )
         self._skip_occurrence(store, series.booking_id, event.recurrence_id)
         child = store.bridge_events.get(event.uid, event.recurrence_id)
         parent = store.bookings.get(series.booking_id)
@@ -279,13 +303,11 @@ class Pipeline:
         if moment in series.exdates:
             return
         zone = series.zone
-        exdates = [*series.exdates, moment]
-        values = [
-            x.astimezone(zone).date().isoformat() if series.all_day else x.isoformat()
-            for x in exdates
-        ]
+        exdates: tuple[Moment, ...] = tuple(
+            x.astimezone(zone).date() if series.all_day else x for x in (*series.exdates, moment)
+        )
         bookings.update_booking(
-            store, booking_id, {"exdates": values}, self.effects, by_calendar=True
+            store, booking_id, BookingPatch(exdates=exdates), self.effects, by_calendar=True
         )
 
     def _cancel(
@@ -297,11 +319,13 @@ class Pipeline:
                 self._skip_occurrence(store, series.booking_id, event.recurrence_id)
                 _tombstone(store, event, organizer)
                 return Outcome(
-                    "processed", f"{event.uid}: one occurrence cancelled", [series.booking_id]
+                    InboxStatus.PROCESSED,
+                    f"{event.uid}: one occurrence cancelled",
+                    [series.booking_id],
                 )
         if mapping is None or mapping.booking_id is None:
             _tombstone(store, event, organizer)
-            return Outcome("ignored", f"{event.uid}: cancelled before it was a booking")
+            return Outcome(InboxStatus.IGNORED, f"{event.uid}: cancelled before it was a booking")
         reason = (
             "cancelled"
             if event.method == "CANCEL" or event.cancelled
@@ -327,7 +351,7 @@ class Pipeline:
             )
         )
         ids = [booking.id] if booking else []
-        return Outcome("processed", f"{mapping.uid}: booking cancelled ({reason})", ids)
+        return Outcome(InboxStatus.PROCESSED, f"{mapping.uid}: booking cancelled ({reason})", ids)
 
     def _tell_unknown_code(
         self, store: Store, event: InboundEvent, organizer: User, word: str | None
@@ -363,9 +387,14 @@ def _tombstone(store: Store, event: InboundEvent, organizer: User) -> None:
     )
 
 
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
 def _combine(outcomes: list[Outcome]) -> Outcome:
     if not outcomes:
-        return Outcome("ignored", "nothing to do")
+        return Outcome(InboxStatus.IGNORED, "nothing to do")
     worst = max(outcomes, key=lambda o: _RANK[o.status])
     ids = sorted({i for o in outcomes for i in o.booking_ids})
-    return Outcome(worst.status, "; ".join(o.reason for o in outcomes if o.reason), ids)
+    reason = "; ".join(o.reason for o in outcomes if o.reason)
+    return Outcome(worst.status, reason, ids, worst.failure)

@@ -1,4 +1,5 @@
-"""Rendering bookings as iCalendar (RFC 5545) with icalendar: one renderer for feeds and CalDAV.
+"""Rendering bookings as iCalendar (RFC 5545) with icalendar: one renderer for feeds, CalDAV
+and the VEVENT of email invitations (``feedserver.calendar.itip``).
 
 A feed is assembled from byte fragments: a header, one VTIMEZONE per TZID used, and one VEVENT
 per booking. VEVENT fragments are cached by (booking id, last change, rendering options), so the
@@ -20,8 +21,9 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, vDuration, vRecur
 
 from feedserver import __version__
-from feedserver.feeds.templates import TemplateSet, render
-from feedserver.model import Booking, FeedFilters, Location, ReservationType, Role, Status, User
+from feedserver.calendar.templates import render
+from feedserver.calendar.values import Catalog, booking_values
+from feedserver.model import Attendee, Booking, FeedFilters, ReservationType, Role, Status, User
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +35,6 @@ _ICAL_STATUS = {
     Status.REJECTED: "CANCELLED",
 }
 _END = b"END:VCALENDAR\r\n"
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """Everything besides the bookings that a rendering needs, loaded once per render."""
-
-    locations: dict[str, Location]
-    types: dict[str, ReservationType]
-    staff: dict[int, User]
-    templates: TemplateSet
 
 
 @dataclass(frozen=True)
@@ -60,34 +52,21 @@ class Viewer:
         return "all"
 
 
-def _visible_attendees(booking: Booking, mode: str, viewer: User) -> list[tuple[str, str]]:
+def _visible_attendees(booking: Booking, mode: str, viewer: User) -> list[Attendee]:
     if mode == "none":
         return []
-    return [
-        (a.name or a.email, a.email)
-        for a in booking.attendees
-        if mode == "all" or a.email == viewer.email.lower()
-    ]
+    return [a for a in booking.attendees if mode == "all" or a.email == viewer.email.lower()]
 
 
 def shortcode_values(
     booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str = ""
 ) -> dict[str, str]:
     rtype = catalog.types.get(booking.type_key)
-    location = catalog.locations.get(booking.location_code)
-    staff = catalog.staff.get(booking.staff_id)
     people = _visible_attendees(booking, viewer.attendee_mode(booking, rtype), viewer.user)
     return {
-        "service_name": rtype.name if rtype else booking.type_key,
-        "booking_title": booking.title,
-        "location_name": location.name if location else booking.location_code,
-        "location_code": booking.location_code,
-        "location_address": location.address if location else "",
-        "staff_name": staff.name if staff else "",
-        "customer_full_name": people[0][0] if people else "",
-        "customer_email": people[0][1] if people else "",
-        "attendees": ", ".join(name for name, _ in people),
-        "booking_status": booking.status.value,
+        **booking_values(booking, catalog, people),
+        "customer_full_name": (people[0].name or people[0].email) if people else "",
+        "customer_email": people[0].email if people else "",
         "notes": "" if viewer.user.role is Role.CUSTOMER else booking.notes,
         "online_meeting_link": meeting_link,
     }

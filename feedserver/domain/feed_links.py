@@ -1,10 +1,12 @@
-"""Feed links: who owns them, what they show, and how their URLs are built."""
+"""Feed links: who owns them, what they show, how their URLs are built; and the feed
+templates (SUMMARY and DESCRIPTION with ``%shortcodes%``) that word their events."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from feedserver.calendar import templates
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import get_type, normalise_code
 from feedserver.domain.inputs import Body
@@ -15,7 +17,6 @@ from feedserver.errors import (
     PermissionDenied,
     UnknownReference,
 )
-from feedserver.feeds import templates
 from feedserver.model import FeedFilters, FeedLink, FeedTemplate, Role, Scope, Status, User
 from feedserver.store import BookingQuery, Store
 from feedserver.tokens import LinkSigner, new_nonce
@@ -170,8 +171,12 @@ def link_query(
 
 def save_template(store: Store, type_key: str | None, data: object) -> FeedTemplate:
     body = Body(data, {"summary", "description"})
-    summary = templates.validate(body.text("summary", required=True, max_len=5000), "summary")
-    description = templates.validate(body.text("description", max_len=5000), "description")
+    summary = templates.validate_feed_template(
+        body.text("summary", required=True, max_len=5000), "summary"
+    )
+    description = templates.validate_feed_template(
+        body.text("description", max_len=5000), "description"
+    )
     with store.transaction():
         type_id = get_type(store, type_key).id if type_key else None
         store.feed_templates.save(type_id, summary, description)

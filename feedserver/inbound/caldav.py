@@ -1,4 +1,4 @@
-"""Client writes to users' own CalDAV calendars, handed to the bridge's inbox.
+"""The CalDAV source of the inbox: client writes to users' own calendars.
 
 Every PUT, change and DELETE is captured in the storage subclass, inside Radicale's write lock,
 stored raw in the inbox before the request answers, and processed right after. A periodic
@@ -15,9 +15,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from feedserver.bridge.inbox import InboxService
 from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.caldav_bridge.storage import user_calendar
+from feedserver.inbound.inbox import InboxService
 from feedserver.store import Store, StoreRunner
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,7 @@ class CalendarCapture:
         """Queue what the capture missed; returns how many items were queued."""
 
         def state(store: Store) -> tuple[dict[str, str], dict[str, dict[str, tuple[str, str]]]]:
-            paths = [
-                r["path"]
-                for r in store.db.rows(
-                    "SELECT DISTINCT path FROM caldav_items UNION SELECT path FROM caldav_sync"
-                )
-            ]
+            paths = store.caldav_items.paths()
             return (
                 {p: store.caldav_items.token(p) for p in paths},
                 {p: store.caldav_items.for_path(p) for p in paths},
@@ -154,5 +149,5 @@ def _queue_delete(path: str, href: str, text: str | None, store: Store) -> None:
     with store.transaction():
         seen = store.caldav_items.seen(path, href)
         raw = (text or (f"UID:{seen[0]}" if seen else "")).encode("utf-8")
-        store.inbox.add("caldav", raw, len(raw), path.split("/")[0], f"DELETE {path}/{href}")
+        store.inbox.add("caldav", raw, len(raw), path.split("/")[0], f"{path}/{href}", deleted=True)
         store.caldav_items.forget(path, href)

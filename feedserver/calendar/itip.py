@@ -1,9 +1,14 @@
-"""Reading inbound calendar objects (RFC 5545, iTIP RFC 5546) into ``InboundEvent`` values.
+"""iTIP (RFC 5546): reading inbound calendar objects into ``InboundEvent`` values, and building
+the REQUEST and CANCEL objects that invitations by email carry (iMIP, RFC 6047).
 
-Time zones: IANA TZIDs, embedded VTIMEZONEs (as Outlook/Exchange send with Windows names such as
-``W. Europe Standard Time``), Windows names without a VTIMEZONE, UTC, floating times (read in
-the organizer's timezone) and all-day dates. A booking's timezone name is IANA: a Windows name
-is mapped with icalendar's table.
+Reading. Time zones: IANA TZIDs, embedded VTIMEZONEs (as Outlook/Exchange send with Windows
+names such as ``W. Europe Standard Time``), Windows names without a VTIMEZONE, UTC, floating
+times (read in the organizer's timezone) and all-day dates. A booking's timezone name is IANA:
+a Windows name is mapped with icalendar's table.
+
+Building. The VEVENT is the feeds' one (same UID and SEQUENCE), with ORGANIZER (the
+organisation) and only this attendee (``RSVP=TRUE``), or every attendee when the type lets them
+see each other.
 """
 
 from __future__ import annotations
@@ -14,8 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Calendar, Component
+from icalendar import Calendar, Component, vCalAddress, vText
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from feedserver.calendar.render import PRODID, Viewer, render_event
+from feedserver.calendar.values import Catalog
+from feedserver.model import Attendee, Booking
 
 
 class MalformedCalendar(ValueError):
@@ -255,3 +264,49 @@ def find_code(event: InboundEvent, known: set[str]) -> tuple[str | None, str | N
     location = strip_conferencing(event.location)
     shaped = [w for w in CODE_SHAPE.findall(location) if 2 <= len(w) <= 12]
     return None, shaped[0] if shaped else None
+
+
+# -- building -----------------------------------------------------------------------------------
+
+
+def invitation(
+    method: str,
+    booking: Booking,
+    catalog: Catalog,
+    viewer: Viewer,
+    organizer: tuple[str, str],
+    attendees: list[Attendee],
+    meeting_link: str,
+) -> str:
+    """The iCalendar object of a REQUEST or CANCEL for ``attendees``."""
+    event = render_event(booking, catalog, viewer, meeting_link)
+    name, email = organizer
+    event.add("organizer", _address(email, name))
+    for attendee in attendees:
+        address = _address(attendee.email, attendee.name)
+        address.params.update(
+            {
+                "ROLE": "REQ-PARTICIPANT",
+                "RSVP": "TRUE",
+                "PARTSTAT": "NEEDS-ACTION",
+                "CUTYPE": "INDIVIDUAL",
+            }
+        )
+        event.add("attendee", address)
+    if method == "CANCEL":
+        event["STATUS"] = "CANCELLED"
+    calendar = Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", PRODID)
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return bytes(calendar.to_ical()).decode("utf-8")
+
+
+def _address(email: str, name: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email}")
+    if name:
+        address.params["CN"] = vText(name)
+    return address

@@ -15,12 +15,14 @@ import importlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from feedserver.config import Config
 from feedserver.errors import LinkRevoked, NotFound
 from feedserver.model import Booking, Meeting, Role, User
 from feedserver.store import Store
+from feedserver.times import to_db
 from feedserver.tokens import InvalidToken, LinkSigner, new_nonce, same_nonce
 
 
@@ -60,6 +62,23 @@ class MeetingUrls:
 
     def attendee(self, link_id: int, nonce: str) -> str:
         return f"{self.public_url}/meet/{self.signer.sign(link_id, nonce)}"
+
+
+def revoke_link(store: Store, link_id: int) -> None:
+    """Revoke one attendee's meeting link; the others keep working."""
+    with store.transaction():
+        found = store.meetings.link(link_id)
+        if found is None:
+            raise NotFound(f"no meeting link {link_id}")
+        if found[0].revoked_at is None:
+            store.meetings.revoke_link(link_id, found[1].booking_id)
+
+
+def in_period(store: Store, start: datetime, end: datetime) -> list[tuple[Booking, Meeting]]:
+    """Bookings with an online meeting that start in [start, end), with their meetings."""
+    ids = store.meetings.in_period(to_db(start), to_db(end))
+    meetings = store.meetings.for_bookings(ids)
+    return [(store.bookings.one(i), meetings[i]) for i in ids]
 
 
 class MeetingService:
@@ -112,11 +131,12 @@ class MeetingService:
             link_id, nonce = self.urls.signer.unsign(token)
         except InvalidToken:
             raise NotFound("no such meeting link") from None
-        found = store.meetings.link(link_id)
-        if found is None or not same_nonce(nonce, found[0].nonce):
-            raise NotFound("no such meeting link")
-        link, meeting = found
-        if link.revoked_at is not None:
-            raise LinkRevoked("this meeting link was revoked")
-        store.meetings.click(link.id)
-        return meeting.room_url
+        with store.transaction():
+            found = store.meetings.link(link_id)
+            if found is None or not same_nonce(nonce, found[0].nonce):
+                raise NotFound("no such meeting link")
+            link, meeting = found
+            if link.revoked_at is not None:
+                raise LinkRevoked("this meeting link was revoked")
+            store.meetings.click(link.id)
+            return meeting.room_url

@@ -1,4 +1,5 @@
-"""Email templates: a subject and a body per audience and kind, with ``[variables]``.
+"""Email wording: a subject and a body per audience and kind, with ``[variables]`` (rendered by
+``feedserver.calendar.templates``, which also reads ``%variables%``).
 
 Defaults ship in English and French; admins replace them through ``/api/templates``. A template
 naming an unknown variable is refused when saved. Times render in the booking's timezone.
@@ -11,8 +12,9 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
+from feedserver.calendar import templates
 from feedserver.domain.inputs import Body
-from feedserver.errors import InvalidInput, NotFound
+from feedserver.errors import NotFound
 from feedserver.store import Store
 
 VARIABLES = {
@@ -38,7 +40,6 @@ VARIABLES = {
     "unknown_code": "the code-shaped word that matched no location (bridge messages)",
     "valid_codes": "every location code with its name, one a line (bridge messages)",
 }
-_VARIABLE = re.compile(r"\[([a-z_]+)\]")
 
 AUDIENCES = {
     "attendee": ("booked", "changed", "cancelled", "rejected"),
@@ -190,25 +191,12 @@ def long_date(moment: datetime, language: str) -> str:
 
 
 def validate(text: str, field: str) -> str:
-    unknown = sorted({m for m in _VARIABLE.findall(text) if m not in VARIABLES})
-    if unknown:
-        raise InvalidInput(
-            f"unknown variable {', '.join(f'[{u}]' for u in unknown)}; known: "
-            + ", ".join(f"[{v}]" for v in VARIABLES),
-            field=field,
-        )
-    return text
+    return templates.validate(text, VARIABLES, field)
 
 
 def render(text: str, values: Mapping[str, str]) -> str:
-    """Substitute the variables; a line whose variables all came out empty is dropped."""
-    lines = []
-    for line in text.splitlines():
-        names = _VARIABLE.findall(line)
-        if names and not any(values.get(n) for n in names):
-            continue
-        lines.append(_VARIABLE.sub(lambda m: values.get(m.group(1), ""), line).rstrip(" ,:"))
-    return "\n".join(lines).strip()
+    """The text with ``values``; every known variable the caller does not give is empty."""
+    return templates.render(text, {**dict.fromkeys(VARIABLES, ""), **values})
 
 
 def to_html(text: str) -> str:

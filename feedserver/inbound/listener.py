@@ -10,7 +10,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from feedserver.bridge.inbox import InboxService, TooLargeItem
+from feedserver.inbound.inbox import InboxService, TooLargeItem
 
 log = logging.getLogger(__name__)
 

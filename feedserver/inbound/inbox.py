@@ -8,9 +8,9 @@ import contextlib
 import logging
 from functools import partial
 
-from feedserver.bridge.pipeline import Outcome, Pipeline
+from feedserver.inbound.pipeline import Pipeline
+from feedserver.model import InboxFailure, InboxItem, InboxStatus
 from feedserver.store import Store, StoreRunner
-from feedserver.store.bridge import InboxItem
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +24,19 @@ class TooLargeItem(Exception):
 
 
 def _process(pipeline: Pipeline, item_id: int, store: Store) -> InboxItem:
-    item = store.inbox.get(item_id)
-    assert item is not None
     try:
-        pipeline.process(store, item)
+        pipeline.process(store, store.inbox.one(item_id))
     except Exception as exc:  # kept, marked failed, retried later
         log.exception("inbound item failed", extra={"inbox_id": item_id})
         with store.transaction():
-            store.inbox.finish(item_id, "failed", f"error: {type(exc).__name__}: {exc}", [])
-    found = store.inbox.get(item_id)
-    assert found is not None
-    return found
+            store.inbox.finish(
+                item_id,
+                InboxStatus.FAILED,
+                f"error: {type(exc).__name__}: {exc}",
+                [],
+                InboxFailure.ERROR,
+            )
+    return store.inbox.one(item_id)
 
 
 class InboxService:
@@ -49,38 +51,29 @@ class InboxService:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    async def receive(
-        self, source: str, raw: bytes, principal: str | None = None, path: str | None = None
-    ) -> InboxItem:
+    async def receive(self, source: str, raw: bytes) -> InboxItem:
         """Store an item as it came; an oversized one is kept (cut) and marked failed."""
         size = len(raw)
-        if size > self.max_bytes:
+        too_large = size > self.max_bytes
 
-            def keep_cut(store: Store) -> int:
-                with store.transaction():
-                    return store.inbox.add(
+        def keep(store: Store) -> InboxItem:
+            with store.transaction():
+                if too_large:
+                    item_id = store.inbox.add(
                         source,
                         raw[: self.max_bytes],
                         size,
-                        principal,
-                        path,
-                        "failed",
-                        f"too large: {size} bytes, the limit is {self.max_bytes}",
+                        failure=InboxFailure.TOO_LARGE,
+                        reason=f"too large: {size} bytes, the limit is {self.max_bytes}",
                     )
+                else:
+                    item_id = store.inbox.add(source, raw, size)
+            return store.inbox.one(item_id)
 
-            item_id = await self.runner.run(keep_cut)
-            item = await self.runner.run(lambda s: s.inbox.get(item_id))
-            assert item is not None
+        item = await self.runner.run(keep)
+        if too_large:
             raise TooLargeItem(item, self.max_bytes)
-
-        def keep(store: Store) -> int:
-            with store.transaction():
-                return store.inbox.add(source, raw, size, principal, path)
-
-        item_id = await self.runner.run(keep)
-        found = await self.runner.run(lambda s: s.inbox.get(item_id))
-        assert found is not None
-        return found
+        return item
 
     async def process(self, item_id: int) -> InboxItem:
         async with self._lock:
@@ -100,7 +93,7 @@ class InboxService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def drain(self) -> list[Outcome | InboxItem]:
+    async def drain(self) -> list[InboxItem]:
         """Process every waiting item now (also what tests await)."""
         waiting = await self.runner.run(lambda s: s.inbox.waiting(MAX_ATTEMPTS))
         return [await self.process(item_id) for item_id in waiting]

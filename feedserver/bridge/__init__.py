@@ -1,1 +1,0 @@
-"""The bridge: inbound calendar events and invitations to the invite address become bookings."""

@@ -1,0 +1,42 @@
+"""The MIME message of an outbox row (iMIP, RFC 6047, for those that carry an invitation).
+
+An attendee's message is ``multipart/mixed``: a ``multipart/alternative`` with the plain text,
+the HTML and the ``text/calendar; method=REQUEST`` (or ``CANCEL``) part that Gmail, Outlook and
+Apple Mail turn into "add to calendar", plus the same calendar as an ``invite.ics`` attachment
+(built by ``feedserver.calendar.itip.invitation``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+from feedserver.model import OutboxMessage
+from feedserver.times import utcnow
+
+
+def mime_message(message: OutboxMessage, sender: tuple[str, str], domain: str) -> EmailMessage:
+    """The email for an outbox row. Its Message-ID comes from the row's idempotency key, so a
+    message re-sent after a crash is recognisably the same message."""
+    mail = EmailMessage()
+    mail["Subject"] = message.subject
+    mail["From"] = formataddr(sender)
+    mail["To"] = formataddr((message.recipient_name, message.recipient_email))
+    mail["Date"] = format_datetime(utcnow())
+    digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:40]
+    mail["Message-ID"] = f"<{digest}@{domain}>"
+    mail["X-Feedserver-Key"] = message.idempotency_key
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(message.body_text)
+    mail.add_alternative(message.body_html, subtype="html")
+    if message.ics and message.ics_method:
+        mail.add_alternative(message.ics, subtype="calendar", params={"method": message.ics_method})
+        mail.make_mixed()
+        mail.add_attachment(
+            message.ics.encode("utf-8"),
+            maintype="application",
+            subtype="ics",
+            filename="invite.ics",
+        )
+    return mail

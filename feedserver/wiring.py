@@ -1,0 +1,62 @@
+"""Wire once: every service that the configuration decides is built here, once, and both the
+application factory (``feedserver.app``) and the command line (``feedserver.cli``) take them
+from ``build``. Long-running parts (the store thread, workers, Radicale) are started by the
+application's contexts; what is built here holds no thread and opens nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from feedserver import instance_secrets
+from feedserver.config import Config
+from feedserver.domain.feed_links import FeedUrls
+from feedserver.domain.meetings import MeetingService, MeetingUrls, load_provider
+from feedserver.inbound.mail import dkim_valid
+from feedserver.inbound.pipeline import Pipeline
+from feedserver.instance_secrets import InstanceSecrets
+from feedserver.notify.planner import Notifier
+from feedserver.reactions import BookingEffects
+from feedserver.tokens import LinkSigner
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    secrets: InstanceSecrets
+    feed_urls: FeedUrls  # its signer also verifies feed tokens
+    meetings: MeetingService
+    effects: BookingEffects  # what a booking change does in its transaction
+    pipeline: Pipeline | None  # the bridge's rules; None when the bridge is off
+
+    @property
+    def notifier(self) -> Notifier | None:
+        return self.effects.notifier
+
+
+def bridge_on(config: Config) -> bool:
+    return bool(config.bridge.invite_address)
+
+
+def build(config: Config, notify: bool = True) -> Services:
+    """The services of ``config``. With ``notify`` False (the demo loader), booking changes
+    make their online meetings but queue no notification."""
+    secrets = instance_secrets.load_or_create(config)
+    keys = secrets.secret_keys
+    feed_urls = FeedUrls(config.public_url, LinkSigner(keys, "feed-link"))
+    meetings = MeetingService(
+        load_provider(config), MeetingUrls(config.public_url, LinkSigner(keys, "meeting-link"))
+    )
+    notifier = Notifier(config, meetings, feed_urls) if notify else None
+    effects = BookingEffects(meetings, notifier)
+    pipeline = None
+    if bridge_on(config):
+        bridge = config.bridge
+        pipeline = Pipeline(
+            bridge.invite_address,
+            bridge.default_type,
+            effects,
+            notifier,
+            dkim_valid if bridge.require_dkim else None,
+        )
+    return Services(config, secrets, feed_urls, meetings, effects, pipeline)
