@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from feedserver.model import Attendee, Role
+from feedserver.model import Attendee, InboxFailure, Role
 from feedserver.store import BookingQuery, Store
 from feedserver.store.db import Database
 from feedserver.store.migrations import MIGRATIONS, Migration
@@ -146,3 +146,37 @@ def test_query_filters_window_and_involvement(store: Store) -> None:
     assert to_db(store.bookings.list(BookingQuery(limit=1, offset=1))[0].start).startswith(
         "2026-04"
     )
+
+
+def test_migration_6_types_the_inbox_rows_of_the_previous_release(tmp_path: Path) -> None:
+    """Rows written before typed outcomes: deletions flagged by a "DELETE " path prefix,
+    failures told apart by their text."""
+    db = Database(tmp_path / "old.db")
+    db.migrate(tuple(m for m in MIGRATIONS if m.version < 6))
+    rows = [
+        ("caldav", "DELETE A/cal/x.ics", "processed", ""),
+        ("caldav", "A/cal/y.ics", "failed", "malformed: no BEGIN:VCALENDAR"),
+        ("email", None, "failed", "too large: 9 bytes, the limit is 5"),
+        ("email", None, "failed", "error: OperationalError: database is locked"),
+        ("email", None, "rejected", "unknown organizer"),
+    ]
+    for source, path, status, reason in rows:
+        db.execute(
+            "INSERT INTO inbox (source, received_at, raw, size, path, status, reason) "
+            "VALUES (?, '2026-01-01T00:00:00Z', x'00', 1, ?, ?, ?)",
+            (source, path, status, reason),
+        )
+    db.close()
+
+    store = Store(tmp_path / "old.db")
+    items = {item.id: item for item in store.inbox.list()}
+    assert (items[1].deleted, items[1].path) == (True, "A/cal/x.ics")
+    assert (items[2].deleted, items[2].path) == (False, "A/cal/y.ics")
+    assert [items[i].failure for i in range(2, 6)] == [
+        InboxFailure.MALFORMED,
+        InboxFailure.TOO_LARGE,
+        InboxFailure.ERROR,
+        InboxFailure.NONE,
+    ]
+    assert store.inbox.waiting(max_attempts=5) == [4]
+    store.close()

@@ -1,4 +1,4 @@
-"""/api/bookings."""
+"""/api/bookings: create, list, read, change, confirm, cancel and reject bookings."""
 
 from __future__ import annotations
 
