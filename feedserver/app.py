@@ -16,10 +16,11 @@ from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
 from feedserver.config import Config
 from feedserver.feeds.service import FeedService
-from feedserver.inbound.caldav import CalendarCapture
+from feedserver.inbound.caldav import CalendarCapture, CaptureRules
 from feedserver.inbound.inbox import InboxService
 from feedserver.inbound.listener import start_listener
 from feedserver.logs import RequestLog
+from feedserver.model import InboxStatus
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.store import Store, StoreRunner
 from feedserver.watcher import ChangeWatcher
@@ -82,7 +83,9 @@ async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG].bridge
     pipeline = app[SERVICES].pipeline
     assert pipeline is not None
-    inbox = InboxService(app[RUNNER], pipeline, config.max_message_bytes)
+    inbox = InboxService(
+        app[RUNNER], pipeline, config.max_message_bytes, config.inbox_retention_days
+    )
     app[INBOX] = inbox
     await inbox.start()
     listener = None
@@ -106,9 +109,17 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     the ``bookings`` calendars."""
     config = app[CONFIG]
     loop = asyncio.get_running_loop()
-    logins = AccountLogins(app[RUNNER], loop, config.caldav.login_cache_seconds)
-    capture = CalendarCapture(app[RUNNER], loop, app[INBOX]) if INBOX in app else None
-    server = RadicaleServer(config, logins, capture)
+    logins = AccountLogins(app[RUNNER], config.caldav.login_cache_seconds)
+    capture = None
+    if INBOX in app:
+        rules = CaptureRules(
+            config.bridge.invite_address,
+            config.bridge.max_message_bytes,
+            config.bridge.inbox_quota_mb_per_user * 1024 * 1024,
+        )
+        capture = CalendarCapture(app[RUNNER], loop, app[INBOX], rules)
+    services = app[SERVICES]
+    server = RadicaleServer(config, logins, services.throttle, capture, services.budget)
     publisher = BookingsPublisher(
         app[RUNNER], server, config.caldav.bookings_calendar_name, app[MEETINGS]
     )
@@ -127,6 +138,7 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
         await _stop(reconciler)
     await publisher.stop()
     server.close()
+    logins.close()
 
 
 async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -164,13 +176,36 @@ async def _stop(task: asyncio.Task[None]) -> None:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness, the data version, and how far the CalDAV publisher is behind it."""
+    """Liveness, the data version, how far the CalDAV publisher is behind it, and what an
+    operator must look at: failed notifications and inbox items (``warnings``)."""
 
-    def versions(store: Store) -> tuple[int, int | None]:
-        return store.changes.version(), store.cursors.get(CALDAV_CURSOR)
+    def state(store: Store) -> tuple[int, int | None, dict[str, int], int]:
+        failed_inbox = store.inbox.count(InboxStatus.FAILED)
+        return (
+            store.changes.version(),
+            store.cursors.get(CALDAV_CURSOR),
+            store.outbox.counts(),
+            failed_inbox,
+        )
 
-    version, published = await request.app[RUNNER].run(versions)
-    body: dict[str, object] = {"status": "ok", "version": __version__, "data_version": version}
+    version, published, outbox, inbox_failed = await request.app[RUNNER].run(state)
+    body: dict[str, object] = {
+        "status": "ok",
+        "version": __version__,
+        "data_version": version,
+        "outbox_pending": outbox.get("pending", 0) + outbox.get("sending", 0),
+        "outbox_failed": outbox.get("failed", 0),
+        "inbox_failed": inbox_failed,
+    }
+    warnings = []
+    if outbox.get("failed"):
+        warnings.append(
+            f"{outbox['failed']} notifications failed; POST /api/notifications/retry sends "
+            "them again"
+        )
+    if inbox_failed:
+        warnings.append(f"{inbox_failed} inbox items failed; see GET /api/inbox?status=failed")
+    body["warnings"] = warnings
     if CALDAV in request.app:
         body["caldav_lag"] = version - published if published is not None else version
     return web.json_response(body)

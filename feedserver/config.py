@@ -70,6 +70,15 @@ class SecurityConfig:
         "Keys that sign feed and meeting links, newest first: the first signs, all verify, so "
         "a new key can be prepended without breaking links. Empty: one generated on first run.",
     )
+    login_attempts: int = _opt(
+        5,
+        "Failed sign-ins (CalDAV, API) allowed per account and per client address before "
+        "each further try must wait (429 with Retry-After).",
+    )
+    login_backoff_seconds: float = _opt(
+        1, "The first wait after login_attempts failures; it doubles with each further failure."
+    )
+    login_backoff_max_seconds: float = _opt(900, "The longest wait between two sign-in tries.")
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,14 @@ class CaldavConfig:
     )
     threads: int = _opt(4, "Threads that run Radicale (its file locks block).")
     failed_login_delay_ms: int = _opt(
-        1000, "Delay added to a failed CalDAV login, in milliseconds (slows password guessing)."
+        1000,
+        "Delay before the answer to a failed CalDAV login, in milliseconds (slows password "
+        "guessing; it waits in the event loop and holds no thread).",
+    )
+    max_requests_per_user: int = _opt(
+        2,
+        "CalDAV requests of one account that Radicale works on at once; more wait their turn "
+        "(one account cannot take every thread).",
     )
     login_cache_seconds: int = _opt(
         60, "How long a successful CalDAV login is remembered (revocations end it at once)."
@@ -135,7 +151,14 @@ class SmtpConfig:
         "From address, and ORGANIZER of the invitations (replies to invitations come here).",
     )
     sender_name: str = _opt("feedserver", "Display name with the sender address.")
-    max_attempts: int = _opt(8, "Deliveries tried before a notification is marked failed.")
+    retry_hours: float = _opt(
+        72,
+        "How long a notification that cannot be delivered (server down, 4xx) is retried "
+        "before it is marked failed; POST /api/notifications/retry queues failed ones again.",
+    )
+    max_attempts: int = _opt(
+        0, "Deliveries tried before a notification is marked failed (0: no limit but retry_hours)."
+    )
     retry_base_seconds: int = _opt(
         30, "Wait before the 2nd attempt; it doubles after each failure (capped at 1 hour)."
     )
@@ -185,12 +208,37 @@ class BridgeConfig:
     )
     max_message_bytes: int = _opt(1_048_576, "Largest inbound message or calendar accepted.")
     require_dkim: bool = _opt(
-        False,
-        "Accept emailed invitations only with a valid DKIM signature of the From domain "
-        "(without it, trust the MTA in front to check SPF/DKIM).",
+        True,
+        "Accept emailed invitations only with a valid DKIM signature aligned with the From "
+        "domain, except from trusted_senders. false: trust the MTA in front to check SPF/DKIM.",
+    )
+    trusted_senders: list[str] = _opt(
+        [],
+        "Senders whose emailed invitations need no DKIM signature: addresses "
+        "(anna@example.org) or whole domains (@example.org), e.g. mail your own MTA checked.",
+    )
+    inbox_retention_days: int = _opt(
+        30, "Processed, ignored, rejected and failed inbox items are deleted after this many days."
+    )
+    inbox_quota_mb_per_user: int = _opt(
+        50,
+        "Inbox space the CalDAV writes of one user may take; past it, new items are recorded "
+        "as failed without their content.",
     )
     reconcile_seconds: int = _opt(
         300, "How often CalDAV calendars are compared with what the bridge has seen."
+    )
+
+
+@dataclass(frozen=True)
+class RecurrenceConfig:
+    max_occurrences: int = _opt(
+        10_000,
+        "Most occurrences a recurring event may have in a year, or in all with COUNT; also "
+        "the most occurrences one expansion (overlap check) goes through.",
+    )
+    max_expand_ms: int = _opt(
+        200, "Longest time one expansion of a recurrence may take, in milliseconds."
     )
 
 
@@ -206,6 +254,7 @@ class Config:
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    recurrence: RecurrenceConfig = field(default_factory=RecurrenceConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -295,8 +344,21 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"[smtp] security: 'none', 'starttls' or 'tls', not {config.smtp.security!r}"
         )
-    if config.smtp.max_attempts < 1:
-        raise ConfigError("[smtp] max_attempts: at least 1")
+    if config.smtp.max_attempts < 0:
+        raise ConfigError("[smtp] max_attempts: must not be negative")
+    if config.smtp.retry_hours <= 0:
+        raise ConfigError("[smtp] retry_hours: must be positive")
+    if config.security.login_attempts < 1 or config.security.login_backoff_seconds <= 0:
+        raise ConfigError("[security] login_attempts and login_backoff_seconds: positive")
+    if config.caldav.max_requests_per_user < 1:
+        raise ConfigError("[caldav] max_requests_per_user: at least 1")
+    if config.recurrence.max_occurrences < 1 or config.recurrence.max_expand_ms < 1:
+        raise ConfigError("[recurrence] max_occurrences and max_expand_ms: at least 1")
+    for sender in config.bridge.trusted_senders:
+        if "@" not in sender:
+            raise ConfigError(
+                f"[bridge] trusted_senders: {sender!r} is neither an address nor an @domain"
+            )
     if config.notifications.language not in ("en", "fr"):
         raise ConfigError("[notifications] language: 'en' or 'fr'")
     unknown_kinds = set(config.notifications.attendee_kinds) - {

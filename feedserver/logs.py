@@ -113,10 +113,10 @@ class TextFormatter(_StructuredFormatter):
             level = record.levelname.lower()
             return f"{self._time(record)} {level:7} {record.name}: request {tail}"
         fields = self.fields(record)
-        head = (
-            f"{fields.pop('time')} {fields.pop('level'):7} {fields.pop('logger')}: "
-            f"{fields.pop('msg')}"
-        )
+        message = str(fields.pop("msg"))
+        if not message.replace("\n", "").isprintable():
+            message = json.dumps(message, ensure_ascii=False)[1:-1]
+        head = f"{fields.pop('time')} {fields.pop('level'):7} {fields.pop('logger')}: {message}"
         exc = fields.pop("exc", None)
         tail = " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
         line = f"{head} {tail}" if tail else head
@@ -124,8 +124,10 @@ class TextFormatter(_StructuredFormatter):
 
 
 def _quote(value: Any) -> str:
+    """A value as it appears in a text line: quoted (JSON, so control characters such as ESC
+    and NUL are escaped, never written raw) when it is empty or not plainly printable."""
     text = str(value)
-    if not text or " " in text or '"' in text or "\n" in text:
+    if not text or " " in text or '"' in text or not text.isprintable():
         return json.dumps(text, ensure_ascii=False)
     return text
 

@@ -45,6 +45,7 @@ class ReservationType:
     created_at: datetime
     updated_at: datetime
     attendees_visible: bool = False  # attendees of a booking may see one another (group class)
+    title_visible: bool = False  # attendees may see a booking's own title (staff-only otherwise)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class OutboxMessage:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    retry_since: datetime | None = None  # the start of its retry window (smtp.retry_hours)
 
 
 class InboxStatus(StrEnum):
@@ -249,6 +251,7 @@ class InboxFailure(StrEnum):
     NONE = ""
     MALFORMED = "malformed"  # not iCalendar or email we can read: final
     TOO_LARGE = "too_large"  # over bridge.max_message_bytes: final
+    OVER_QUOTA = "over_quota"  # over bridge.inbox_quota_mb_per_user, kept without content: final
     CONFIGURATION = "configuration"  # the server's settings are missing something: retried
     ERROR = "error"  # an unexpected error: retried
 

@@ -24,14 +24,23 @@ def from_db(text: str) -> datetime:
     return datetime.fromisoformat(text)  # "...Z" parses as UTC (C code; strptime is 10x slower)
 
 
-def zone(name: str, field: str = "timezone") -> ZoneInfo:
-    """The IANA zone called ``name``; InvalidInput when there is none."""
-    if not name or not isinstance(name, str) or name.startswith(("/", ".")):
-        raise InvalidInput(f"{name!r} is not an IANA timezone", field=field)
+def find_zone(name: object) -> ZoneInfo | None:
+    """The IANA zone called ``name``, or None: also for names that are folders (``Europe``),
+    paths, too long or otherwise unreadable, on which ZoneInfo raises OSError."""
+    if not isinstance(name, str) or not name or len(name) > 64 or name.startswith(("/", ".")):
+        return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"{name!r} is not an IANA timezone", field=field) from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def zone(name: str, field: str = "timezone") -> ZoneInfo:
+    """The IANA zone called ``name``; InvalidInput when there is none."""
+    found = find_zone(name)
+    if found is None:
+        raise InvalidInput(f"{name!r} is not an IANA timezone", field=field)
+    return found
 
 
 def parse_instant(value: object, field: str) -> datetime:

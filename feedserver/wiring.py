@@ -1,7 +1,8 @@
 """Wire once: every service that the configuration decides is built here, once, and both the
 application factory (``feedserver.app``) and the command line (``feedserver.cli``) take them
 from ``build``. Long-running parts (the store thread, workers, Radicale) are started by the
-application's contexts; what is built here holds no thread and opens nothing.
+application's contexts; what is built here holds no thread and opens nothing (the login
+throttle is in-memory state shared by every sign-in path).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from feedserver import instance_secrets
+from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.config import Config
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.domain.meetings import MeetingService, MeetingUrls, load_provider
@@ -17,6 +19,7 @@ from feedserver.inbound.pipeline import Pipeline
 from feedserver.instance_secrets import InstanceSecrets
 from feedserver.notify.planner import Notifier
 from feedserver.reactions import BookingEffects
+from feedserver.throttle import LoginThrottle
 from feedserver.tokens import LinkSigner
 
 
@@ -28,6 +31,8 @@ class Services:
     meetings: MeetingService
     effects: BookingEffects  # what a booking change does in its transaction
     pipeline: Pipeline | None  # the bridge's rules; None when the bridge is off
+    budget: RecurrenceBudget  # what any recurrence may cost
+    throttle: LoginThrottle  # failed sign-ins, per account and client address
 
     @property
     def notifier(self) -> Notifier | None:
@@ -36,6 +41,12 @@ class Services:
 
 def bridge_on(config: Config) -> bool:
     return bool(config.bridge.invite_address)
+
+
+def recurrence_budget(config: Config) -> RecurrenceBudget:
+    return RecurrenceBudget(
+        config.recurrence.max_occurrences, config.recurrence.max_expand_ms / 1000
+    )
 
 
 def build(config: Config, notify: bool = True) -> Services:
@@ -49,6 +60,7 @@ def build(config: Config, notify: bool = True) -> Services:
     )
     notifier = Notifier(config, meetings, feed_urls) if notify else None
     effects = BookingEffects(meetings, notifier)
+    budget = recurrence_budget(config)
     pipeline = None
     if bridge_on(config):
         bridge = config.bridge
@@ -58,5 +70,11 @@ def build(config: Config, notify: bool = True) -> Services:
             effects,
             notifier,
             dkim_valid if bridge.require_dkim else None,
+            bridge.trusted_senders,
+            budget,
         )
-    return Services(config, secrets, feed_urls, meetings, effects, pipeline)
+    security = config.security
+    throttle = LoginThrottle(
+        security.login_attempts, security.login_backoff_seconds, security.login_backoff_max_seconds
+    )
+    return Services(config, secrets, feed_urls, meetings, effects, pipeline, budget, throttle)

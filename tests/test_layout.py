@@ -22,6 +22,7 @@ RANKS = {
     "tokens": 0,
     "logs": 0,
     "instance_secrets": 0,
+    "throttle": 0,
     "store": 1,
     "calendar": 1,
     "domain": 2,

@@ -1,71 +1,112 @@
-"""Radicale logins checked against feedserver's accounts: email with the account password or
-one of the account's app passwords. Successful logins are remembered for a short while (a
-CalDAV sync sends many requests; scrypt costs ~50 ms) and forgotten as soon as a user or an
-app password changes."""
+"""CalDAV logins, checked in aiohttp's event loop before Radicale sees the request.
+
+``AccountLogins.verify`` checks an email with the account password or one of the account's app
+passwords: successful logins are remembered for a short while (a sync sends many requests and
+scrypt costs ~50 ms) and forgotten as soon as a user or an app password changes; scrypt itself
+runs on a small pool of its own, never on Radicale's threads. A request that passed is handed
+to Radicale with a one-time ticket in place of the password, which the Radicale auth plugin
+(``ticket_auth``) redeems: Radicale never checks a password, so it never fails a login and
+never sleeps on one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
+import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from radicale.auth import BaseAuth
 
 from feedserver.domain import app_passwords
 from feedserver.passwords import verify_password
-from feedserver.store import Change, Store, StoreRunner
-
-T = TypeVar("T")
+from feedserver.store import Change, StoreRunner
 
 
 class AccountLogins:
-    """Checks logins from Radicale's worker threads, using the store through its runner."""
-
-    def __init__(
-        self, runner: StoreRunner, loop: asyncio.AbstractEventLoop, cache_seconds: int
-    ) -> None:
+    def __init__(self, runner: StoreRunner, cache_seconds: int, hash_threads: int = 2) -> None:
         self.runner = runner
-        self.loop = loop
         self.cache_seconds = cache_seconds
         self._cache: dict[tuple[str, str], tuple[str, float]] = {}
+        self._hashing = ThreadPoolExecutor(hash_threads, thread_name_prefix="password")
 
-    def _store(self, fn: Callable[[Store], T]) -> T:
-        return asyncio.run_coroutine_threadsafe(self.runner.run(fn), self.loop).result(30)
+    def close(self) -> None:
+        self._hashing.shutdown(wait=False, cancel_futures=True)
 
     async def on_changes(self, changes: list[Change]) -> None:
         """A changed account or app password ends every remembered login at once."""
         if any(c.entity in ("user", "app_password") for c in changes):
             self._cache.clear()
 
-    def check(self, login: str, password: str) -> str:
-        """The principal (the account's lowercase email) or "" when the login fails."""
-        email = login.strip().lower()
-        key = (email, hashlib.sha256(password.encode("utf-8")).hexdigest())
-        cached = self._cache.get(key)
+    @staticmethod
+    def _key(email: str, password: str) -> tuple[str, str]:
+        return email, hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+    def remembered(self, login: str, password: str) -> str:
+        """The principal of a login verified a short while ago, or ""."""
+        cached = self._cache.get(self._key(login.strip().lower(), password))
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        found = self._store(lambda s: s.users.password_hash(email))
+        return ""
+
+    async def verify(self, login: str, password: str) -> str:
+        """The principal (the account's lowercase email) or "" when the login fails."""
+        email = login.strip().lower()
+        known = self.remembered(email, password)
+        if known:
+            return known
+        found = await self.runner.run(lambda s: s.users.password_hash(email))
+        loop = asyncio.get_running_loop()
         if found is None:
-            verify_password(password, None)  # the same cost as for a real account
+            # The same cost as for a real account: no hint which emails exist.
+            await loop.run_in_executor(self._hashing, verify_password, password, None)
             return ""
         user_id, password_hash = found
-        device = self._store(lambda s: app_passwords.device_login(s, user_id, password))
-        if not device and not verify_password(password, password_hash):
+        device = await self.runner.run(lambda s: app_passwords.device_login(s, user_id, password))
+        if not device and not await loop.run_in_executor(
+            self._hashing, verify_password, password, password_hash
+        ):
             return ""
-        self._cache[key] = (email, time.monotonic() + self.cache_seconds)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[self._key(email, password)] = (email, time.monotonic() + self.cache_seconds)
         return email
 
 
-def auth_class(logins: AccountLogins) -> type[BaseAuth]:
-    """A Radicale auth plugin bound to this server's accounts (Radicale instantiates it)."""
+class Tickets:
+    """One-time passwords for Radicale, one per request that passed feedserver's login."""
+
+    def __init__(self) -> None:
+        self._issued: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, principal: str) -> str:
+        ticket = secrets.token_urlsafe(24)
+        with self._lock:
+            self._issued[ticket] = principal
+        return ticket
+
+    def redeem(self, login: str, ticket: str) -> str:
+        with self._lock:
+            principal = self._issued.pop(ticket, None)
+        return principal if principal is not None and principal == login else ""
+
+    def cancel(self, ticket: str) -> None:
+        with self._lock:
+            self._issued.pop(ticket, None)
+
+
+def ticket_auth(tickets: Tickets) -> type[BaseAuth]:
+    """A Radicale auth plugin that accepts exactly the tickets feedserver issued."""
 
     class FeedserverAuth(BaseAuth):
         def __init__(self, configuration: Any) -> None:
             super().__init__(configuration)
 
         def _login(self, login: str, password: str) -> str:
-            return logins.check(login, password)
+            return tickets.redeem(login, password)
 
     return FeedserverAuth

@@ -1,50 +1,83 @@
 """Radicale built from feedserver's configuration and served by aiohttp under ``/dav/``.
 
-Radicale is a WSGI application whose storage takes blocking file locks, so every request runs
-in a bounded thread pool. The body is read by aiohttp with its own limit (Radicale does not
-enforce one when embedded). Headers that would let a client rewrite the hrefs Radicale returns
-(``X-Script-Name``, ``X-Forwarded-*``) are removed unless the peer is a trusted proxy.
+Radicale is a WSGI application whose storage takes blocking file locks, so a request runs in a
+bounded thread pool, and only once the event loop has let it through (``handle``):
+
+- OPTIONS and requests without credentials are answered here (no thread is touched);
+- logins are checked here (``auth.AccountLogins``): remembered ones at once, others after the
+  throttle per account and client address (429 with Retry-After); a failure waits in the event
+  loop before its 401. Radicale gets a one-time ticket instead of the password, and its own
+  failure delays are off;
+- writes that would delete, move or overwrite a principal or its read-only ``bookings``
+  calendar get 403 (``guard``); a PUT whose recurrence is over the budget gets 403 with the
+  CalDAV ``max-instances`` precondition;
+- each account has ``caldav.max_requests_per_user`` requests in Radicale at once, so one
+  account cannot take every thread.
+
+The body is read by aiohttp with its own limit (Radicale does not enforce one when embedded).
+Headers that would let a client rewrite the hrefs Radicale returns (``X-Script-Name``,
+``X-Forwarded-*``, ``Forwarded``...) are removed unless the peer is a trusted proxy, in every
+spelling: a header name with an underscore is dropped, as Apache and nginx do, since WSGI would
+read ``X_Script_Name`` as ``X-Script-Name``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import io
 import logging
+import math
 import sys
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any, cast
+from xml.sax.saxutils import escape
 
 import radicale.config
 from aiohttp import web
 from multidict import CIMultiDict
-from radicale.app import Application
+from radicale import httputils
+from radicale.app import REQUEST_METHODS, Application
 
-from feedserver.caldav_bridge.auth import AccountLogins, auth_class
+from feedserver.caldav_bridge.auth import AccountLogins, Tickets, ticket_auth
+from feedserver.caldav_bridge.guard import protected
 from feedserver.caldav_bridge.rights import OwnTreeRights
 from feedserver.caldav_bridge.storage import Capture, IndexedStorage, storage_class
+from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
 from feedserver.config import Config
 from feedserver.errors import TooLarge
+from feedserver.throttle import LoginThrottle
 
 PREFIX = "/dav"
 _PROXY_HEADERS = ("x-script-name", "forwarded", "x-remote-user", "x-remote-addr")
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="feedserver CalDAV", charset="UTF-8"'}
+_OPTIONS = {"Allow": ", ".join(sorted(REQUEST_METHODS)), "DAV": httputils.DAV_HEADERS}
+_MAX_INSTANCES = (
+    '<?xml version="1.0" encoding="utf-8"?>\n'
+    '<D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+    "<C:max-instances/><D:responsedescription>{}</D:responsedescription></D:error>\n"
+)
+
+log = logging.getLogger(__name__)
 
 
 def radicale_configuration(
-    config: Config, logins: AccountLogins, capture: Capture | None = None
+    config: Config, tickets: Tickets, capture: Capture | None, budget: RecurrenceBudget
 ) -> Any:
     """Radicale's configuration, built in code (no Radicale config file is read)."""
     configuration = radicale.config.load()
     configuration.update(
         {
-            "auth": {
-                "type": auth_class(logins),
-                "delay": str(config.caldav.failed_login_delay_ms / 1000),
-            },
+            # Logins are checked before Radicale (see ``handle``): it never sleeps on one.
+            "auth": {"type": ticket_auth(tickets), "delay": "0"},
+            "server": {"delay_on_error": "0"},
             "rights": {"type": OwnTreeRights},
             "storage": {
-                "type": storage_class(capture),
+                "type": storage_class(capture, budget),
                 "filesystem_folder": str(config.data_dir / "caldav"),
             },
             "web": {"type": "none"},
@@ -55,17 +88,45 @@ def radicale_configuration(
     return configuration
 
 
+def _credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, sep, password = decoded.partition(":")
+    return (login, password) if sep and login else None
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=message + "\n", headers=headers)
+
+
 class RadicaleServer:
     """Radicale's application, its storage and the thread pool both are used from."""
 
     def __init__(
-        self, config: Config, logins: AccountLogins, capture: Capture | None = None
+        self,
+        config: Config,
+        logins: AccountLogins,
+        throttle: LoginThrottle,
+        capture: Capture | None = None,
+        budget: RecurrenceBudget | None = None,
     ) -> None:
         self.config = config
+        self.logins = logins
+        self.throttle = throttle
+        self.budget = budget or RecurrenceBudget()
+        self.tickets = Tickets()
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
-        self.application = Application(radicale_configuration(config, logins, capture))
+        self.application = Application(
+            radicale_configuration(config, self.tickets, capture, self.budget)
+        )
         self.executor = ThreadPoolExecutor(config.caldav.threads, thread_name_prefix="radicale")
         self.trusted = frozenset(config.server.trusted_proxies)
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     @property
     def storage(self) -> IndexedStorage:
@@ -92,7 +153,9 @@ class RadicaleServer:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _environ(self, request: web.Request, body: bytes) -> dict[str, Any]:
+    def _environ(
+        self, request: web.Request, body: bytes, principal: str, ticket: str
+    ) -> dict[str, Any]:
         path_info = request.match_info.get("path_info", "")
         environ: dict[str, Any] = {
             "REQUEST_METHOD": request.method,
@@ -116,12 +179,14 @@ class RadicaleServer:
         trusted = request.remote in self.trusted
         for name, value in request.headers.items():
             lowered = name.lower()
-            if lowered in ("content-type", "content-length"):
+            if "_" in lowered or lowered in ("content-type", "content-length", "authorization"):
                 continue
             if not trusted and (lowered in _PROXY_HEADERS or lowered.startswith("x-forwarded-")):
                 continue
             key = "HTTP_" + name.upper().replace("-", "_")
             environ[key] = f"{environ[key]},{value}" if key in environ else value
+        pair = f"{principal}:{ticket}".encode()
+        environ["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return environ
 
     def _call(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -141,9 +206,70 @@ class RadicaleServer:
                 close()
         return started["status"], started["headers"], body
 
+    async def _login(self, request: web.Request) -> str | web.Response:
+        """The principal of the request's credentials, or the response that refuses them."""
+        credentials = _credentials(request.headers.get("Authorization", ""))
+        if credentials is None:
+            return _text(
+                401, "sign in with your email and password (or an app password)", _CHALLENGE
+            )
+        login, password = credentials
+        principal = self.logins.remembered(login, password)
+        if principal:
+            return principal
+        keys = (f"ip:{request.remote}", f"account:{login.strip().lower()}")
+        wait = self.throttle.retry_after(*keys)
+        if wait > 0:
+            return _text(
+                429,
+                "too many failed sign-ins; try again later",
+                {"Retry-After": str(math.ceil(wait))},
+            )
+        principal = await self.logins.verify(login, password)
+        if not principal:
+            self.throttle.failed(*keys)
+            await asyncio.sleep(self.config.caldav.failed_login_delay_ms / 1000)
+            return _text(401, "wrong email or password", _CHALLENGE)
+        self.throttle.succeeded(keys[1])
+        return principal
+
+    @asynccontextmanager
+    async def _slot(self, principal: str) -> AsyncIterator[None]:
+        slot = self._slots.get(principal)
+        if slot is None:
+            slot = self._slots[principal] = asyncio.Semaphore(
+                self.config.caldav.max_requests_per_user
+            )
+        async with slot:
+            yield
+
     async def handle(self, request: web.Request) -> web.Response:
+        if request.method == "OPTIONS":
+            return web.Response(status=200, headers=_OPTIONS)
+        principal = await self._login(request)
+        if isinstance(principal, web.Response):
+            return principal
+        path_info = request.match_info.get("path_info", "")
+        refusal = protected(request.method, path_info, request.headers.get("Destination"), PREFIX)
+        if refusal is not None:
+            return _text(403, refusal)
         body = await self._body(request)
-        status, headers, payload = await self.run(self._call, self._environ(request, body))
+        if request.method == "PUT" and body:
+            refused = calendar_problem(body.decode("utf-8", "replace"), self.budget)
+            if refused is not None:
+                return web.Response(
+                    status=403,
+                    body=_MAX_INSTANCES.format(escape(refused)).encode(),
+                    content_type="application/xml",
+                    charset="utf-8",
+                )
+        async with self._slot(principal):
+            ticket = self.tickets.issue(principal)
+            try:
+                environ = self._environ(request, body, principal, ticket)
+                status, headers, payload = await self.run(self._call, environ)
+            finally:
+                self.tickets.cancel(ticket)
         code, _, reason = status.partition(" ")
         kept = CIMultiDict((k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP)
         # For HEAD, aiohttp sends the headers (with the length of ``payload``) and no body.

@@ -1,4 +1,9 @@
-"""Radicale storage with an indexed UID lookup.
+"""Radicale storage with an indexed UID lookup and the recurrence budget.
+
+Every item written (a client's PUT, a whole calendar, feedserver's own publishing) must keep
+to the recurrence budget (``feedserver.calendar.rrules``): an item over it is refused with a
+``ValueError``, which Radicale answers 400. (The HTTP side refuses such a PUT earlier, with 403
+and the CalDAV ``max-instances`` precondition; this is the backstop for every other path.)
 
 Radicale's ``has_uid`` reads every item of a collection on each PUT (about 97 ms per PUT at
 2,000 items). This storage keeps, per collection, a UID -> href index in memory: built by one
@@ -15,6 +20,7 @@ from typing import Any, Protocol
 from radicale.storage import multifilesystem
 
 from feedserver.caldav_bridge.rights import BOOKINGS
+from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
 
 
 class Capture(Protocol):
@@ -38,6 +44,9 @@ class IndexedCollection(multifilesystem.Collection):
         return uid in self._storage.uid_index(self)
 
     def upload(self, href: str, item: Any) -> Any:
+        refused = calendar_problem(item.serialize(), self._storage.budget)
+        if refused is not None:
+            raise ValueError(f"{href}: {refused}")
         result = super().upload(href, item)
         self._storage.index_put(self.path, href, item.uid)
         capture = self._storage.capture
@@ -63,6 +72,7 @@ class IndexedCollection(multifilesystem.Collection):
 class IndexedStorage(multifilesystem.Storage):
     _collection_class = IndexedCollection
     capture: Capture | None = None
+    budget: RecurrenceBudget = RecurrenceBudget()
 
     def __init__(self, configuration: Any) -> None:
         super().__init__(configuration)
@@ -110,11 +120,13 @@ class IndexedStorage(multifilesystem.Storage):
         return result
 
 
-def storage_class(capture: Capture | None) -> type[IndexedStorage]:
-    """The storage Radicale instantiates, bound to this server's capture of client writes."""
+def storage_class(capture: Capture | None, budget: RecurrenceBudget) -> type[IndexedStorage]:
+    """The storage Radicale instantiates, bound to this server's capture of client writes
+    and recurrence budget."""
 
     class FeedserverStorage(IndexedStorage):
         pass
 
     FeedserverStorage.capture = capture
+    FeedserverStorage.budget = budget
     return FeedserverStorage

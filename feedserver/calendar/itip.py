@@ -17,7 +17,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component, vCalAddress, vText
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
@@ -25,10 +25,14 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from feedserver.calendar.render import PRODID, Viewer, render_event
 from feedserver.calendar.values import Catalog
 from feedserver.model import Attendee, Booking
+from feedserver.times import find_zone
 
 
 class MalformedCalendar(ValueError):
     """The data is not an iCalendar object we can read; the message says why."""
+
+
+_BAD_TZID = "a TZID names no time zone (not an IANA name, a Windows name or a VTIMEZONE)"
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,7 @@ def _zone_name(value: datetime) -> str | None:
     name = str(getattr(tzinfo, "_tzid", "") or tzinfo.tzname(value) or "")
     if name in WINDOWS_TO_OLSON:
         return WINDOWS_TO_OLSON[name]
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
+    return name if find_zone(name) is not None else None
 
 
 def _instant(value: datetime | date, fallback: tzinfo) -> datetime:
@@ -103,6 +103,8 @@ def _decoded(component: Component, name: str) -> object:
         value = component.decoded(name) if name in component else None
     except (ValueError, TypeError) as exc:
         raise MalformedCalendar(f"{name}: {exc}") from exc
+    except OSError as exc:  # the zone lookup of a TZID such as "Europe" (a folder)
+        raise MalformedCalendar(f"{name}: {_BAD_TZID}") from exc
     return value[0] if isinstance(value, list) and value else value
 
 
@@ -220,6 +222,8 @@ def parse(
         calendar = Calendar.from_ical(text)
     except (ValueError, IndexError, KeyError) as exc:
         raise MalformedCalendar(f"not valid iCalendar: {exc}") from exc
+    except OSError as exc:  # the zone lookup of a TZID such as "Europe" (a folder)
+        raise MalformedCalendar(_BAD_TZID) from exc
     method = str(calendar.get("METHOD", "")).upper()
     events = [
         _event(c, method, fallback or ZoneInfo("UTC"), default_duration)

@@ -64,7 +64,7 @@ def shortcode_values(
     rtype = catalog.types.get(booking.type_key)
     people = _visible_attendees(booking, viewer.attendee_mode(booking, rtype), viewer.user)
     return {
-        **booking_values(booking, catalog, people),
+        **booking_values(booking, catalog, people, viewer.user.role is Role.CUSTOMER),
         "customer_full_name": (people[0].name or people[0].email) if people else "",
         "customer_email": people[0].email if people else "",
         "notes": "" if viewer.user.role is Role.CUSTOMER else booking.notes,

@@ -24,16 +24,19 @@ class Catalog:
 
 
 def booking_values(
-    booking: Booking, catalog: Catalog, people: Sequence[Attendee]
+    booking: Booking, catalog: Catalog, people: Sequence[Attendee], for_attendee: bool
 ) -> dict[str, str]:
     """The booking's service, place, staff member and status, and the attendees in
-    ``people`` (those this reader may see)."""
+    ``people`` (those this reader may see). A booking's own title (for a bridged booking, the
+    calendar event's SUMMARY) is for staff: an attendee reads it only when the type has
+    ``title_visible``."""
     rtype = catalog.types.get(booking.type_key)
+    title_shown = not for_attendee or bool(rtype and rtype.title_visible)
     location = catalog.locations.get(booking.location_code)
     staff = catalog.staff.get(booking.staff_id)
     return {
         "service_name": rtype.name if rtype else booking.type_key,
-        "booking_title": booking.title,
+        "booking_title": booking.title if title_shown else "",
         "location_name": location.name if location else booking.location_code,
         "location_code": booking.location_code,
         "location_address": location.address if location else "",

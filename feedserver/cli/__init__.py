@@ -12,7 +12,7 @@ from feedserver import config as config_mod
 from feedserver import demo, instance_secrets, logs, wiring
 from feedserver.app import create_app
 from feedserver.cli import admin, feeds
-from feedserver.cli.common import load_config, with_store
+from feedserver.cli.common import data_dir_errors, load_config, with_store
 from feedserver.config import Config
 from feedserver.model import InboxFailure
 from feedserver.store import BookingQuery, Store
@@ -55,18 +55,19 @@ def serve(
         },
     )
     logs.configure(config.logging.level, config.logging.format)
-    app = create_app(config)
-    logging.getLogger("feedserver").info(
-        "listening", extra={"url": config.public_url, "data_dir": str(config.data_dir)}
-    )
-    web.run_app(
-        app,
-        host=config.server.host,
-        port=config.server.port,
-        access_log=None,
-        print=None,
-        handle_signals=True,
-    )
+    with data_dir_errors(config):
+        app = create_app(config)
+        logging.getLogger("feedserver").info(
+            "listening", extra={"url": config.public_url, "data_dir": str(config.data_dir)}
+        )
+        web.run_app(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            access_log=None,
+            print=None,
+            handle_signals=True,
+        )
 
 
 @main.command()
@@ -74,9 +75,10 @@ def serve(
 def init(ctx: click.Context) -> None:
     """Create the data directory, the database and the secrets; print the admin token once."""
     config = load_config(ctx.find_root().params.get("config"))
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    Store(config.database_path).close()
-    secrets = instance_secrets.load_or_create(config)
+    with data_dir_errors(config):
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        Store(config.database_path).close()
+        secrets = instance_secrets.load_or_create(config)
     click.echo(f"database: {config.database_path}")
     if "admin_token" in secrets.generated:
         click.echo(

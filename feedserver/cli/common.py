@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import click
@@ -23,6 +25,18 @@ def load_config(config_path: str | None, overrides: dict[str, Any] | None = None
         raise click.ClickException(f"configuration error: {exc}") from exc
 
 
+@contextmanager
+def data_dir_errors(config: Config) -> Iterator[None]:
+    """An unusable data directory (read-only, missing, full) as one clear error, exit 1."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(
+            f"cannot use the data directory {config.data_dir}: {exc}. Check that it exists, "
+            "is writable by this user and has free space (storage.data_dir, --data-dir)."
+        ) from exc
+
+
 def with_store(fn: F) -> F:
     """Give a subcommand the configured ``Store``; domain errors become clean CLI errors."""
 
@@ -30,7 +44,8 @@ def with_store(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
         config = load_config(ctx.find_root().params.get("config"))
-        store = Store(config.database_path)
+        with data_dir_errors(config):
+            store = Store(config.database_path)
         try:
             return fn(store, config, *args, **kwargs)
         except FeedserverError as exc:

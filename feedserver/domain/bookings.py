@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
+from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import normalise_code
 from feedserver.domain.commands import BookingDraft, BookingPatch, Moment, StaffRef
 from feedserver.domain.recurrence import (
-    MAX_OCCURRENCES,
+    DEFAULT_BUDGET,
     last_end,
     occurrences,
     padded,
@@ -169,21 +170,30 @@ def _next_stamp(previous: datetime | None) -> str:
 
 
 def _busy(
-    store: Store, booking: Booking, start: datetime, end: datetime
+    store: Store,
+    booking: Booking,
+    start: datetime,
+    end: datetime,
+    budget: RecurrenceBudget,
+    strict: bool,
 ) -> list[tuple[datetime, datetime]]:
     found = store.types.get(booking.type_key)
     before = found.buffer_before_minutes if found else 0
     after = found.buffer_after_minutes if found else 0
-    return [padded(s, e, before, after) for s, e in occurrences(booking, start, end)]
+    return [
+        padded(s, e, before, after) for s, e in occurrences(booking, start, end, budget, strict)
+    ]
 
 
-def check_overlaps(store: Store, booking: Booking) -> None:
+def check_overlaps(
+    store: Store, booking: Booking, budget: RecurrenceBudget = DEFAULT_BUDGET
+) -> None:
     """A confirmed booking must not overlap another confirmed one of its staff member,
     buffer times included (for series: every occurrence within two years)."""
     if booking.status is not Status.CONFIRMED:
         return
     horizon_end = booking.start + CHECK_HORIZON
-    mine = _busy(store, booking, booking.start, horizon_end)[:MAX_OCCURRENCES]
+    mine = _busy(store, booking, booking.start, horizon_end, budget, strict=True)
     if not mine:
         return
     margin = timedelta(minutes=store.bookings.max_buffer_minutes())
@@ -196,7 +206,7 @@ def check_overlaps(store: Store, booking: Booking) -> None:
     for other in others:
         if other.id == booking.id:
             continue
-        for theirs in _busy(store, other, first, last):
+        for theirs in _busy(store, other, first, last, budget, strict=False):
             for own in mine:
                 if own[0] < theirs[1] and theirs[0] < own[1]:
                     raise StaffDoubleBooked(
@@ -207,7 +217,11 @@ def check_overlaps(store: Store, booking: Booking) -> None:
 
 
 def create_booking(
-    store: Store, draft: BookingDraft, source: str = "api", effects: Effects | None = None
+    store: Store,
+    draft: BookingDraft,
+    source: str = "api",
+    effects: Effects | None = None,
+    budget: RecurrenceBudget = DEFAULT_BUDGET,
 ) -> BookingChange:
     with store.transaction():
         rtype = _type(store, draft.type_key)
@@ -224,13 +238,13 @@ def create_booking(
             "timezone": timezone,
             **_times(draft.start, draft.end, draft.all_day, None, timezone, duration),
         }
-        _complete(values, None, draft.title, draft.notes, draft.rrule or "", draft.exdates)
+        _complete(values, None, draft.title, draft.notes, draft.rrule or "", draft.exdates, budget)
         now = _next_stamp(None)
         values.update(
             status=draft.status.value, sequence=0, source=source, created_at=now, updated_at=now
         )
         booking = store.bookings.create(values, draft.attendees)
-        check_overlaps(store, booking)
+        check_overlaps(store, booking, budget)
         change = BookingChange(None, booking)
         if effects is not None:
             effects.after_change(store, change, "created")
@@ -244,6 +258,7 @@ def _complete(
     notes: str | None,
     rrule: str | None,
     exdates: tuple[Moment, ...] | None,
+    budget: RecurrenceBudget,
 ) -> None:
     """Fill title, notes, rrule, exdates and last_end_utc into ``values`` (None: keep)."""
     if title is not None:
@@ -257,10 +272,10 @@ def _complete(
     start = datetime.fromisoformat(values["start_utc"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(values["end_utc"].replace("Z", "+00:00"))
     if rrule_text:
-        parse_rrule(rrule_text, start.astimezone(zone(values["timezone"])))
+        parse_rrule(rrule_text, start.astimezone(zone(values["timezone"])), budget)
     if exdates is not None:
         values["exdates"] = _exdates(exdates, bool(values["all_day"]), values["timezone"])
-    end_of_series = last_end(start, end, rrule_text, values["timezone"])
+    end_of_series = last_end(start, end, rrule_text, values["timezone"], budget)
     values["last_end_utc"] = to_db(end_of_series) if end_of_series else None
 
 
@@ -278,6 +293,7 @@ def update_booking(
     patch: BookingPatch,
     effects: Effects | None = None,
     by_calendar: bool = False,
+    budget: RecurrenceBudget = DEFAULT_BUDGET,
 ) -> BookingChange:
     with store.transaction():
         current = get_booking(store, booking_id)
@@ -295,7 +311,7 @@ def update_booking(
         values.update(
             _times(patch.start, patch.end, all_day, current, values["timezone"], current.duration)
         )
-        _complete(values, current, patch.title, patch.notes, patch.rrule, patch.exdates)
+        _complete(values, current, patch.title, patch.notes, patch.rrule, patch.exdates, budget)
         attendees = list(patch.attendees) if patch.attendees is not None else None
 
         before = _row_values(store, current)
@@ -308,7 +324,7 @@ def update_booking(
         changed["sequence"] = current.sequence + 1
         changed["updated_at"] = _next_stamp(current.updated_at)
         booking = store.bookings.update(booking_id, changed, attendees)
-        check_overlaps(store, booking)
+        check_overlaps(store, booking, budget)
         change = BookingChange(current, booking)
         if effects is not None:
             effects.after_change(store, change, "changed")
@@ -346,6 +362,7 @@ def set_status(
     status: Status,
     effects: Effects | None = None,
     by_calendar: bool = False,
+    budget: RecurrenceBudget = DEFAULT_BUDGET,
 ) -> BookingChange:
     """confirm (pending → confirmed), cancel (pending/confirmed → cancelled), reject
     (pending → rejected). Repeating a transition already made changes nothing."""
@@ -366,7 +383,7 @@ def set_status(
             },
             action=action,
         )
-        check_overlaps(store, booking)
+        check_overlaps(store, booking, budget)
         change = BookingChange(current, booking)
         if effects is not None:
             effects.after_change(store, change, action)

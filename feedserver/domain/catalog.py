@@ -28,6 +28,7 @@ _TYPE_FIELDS = {
     "online",
     "color",
     "attendees_visible",
+    "title_visible",
 }
 
 
@@ -129,7 +130,7 @@ def _type_values(body: Body, partial: bool) -> dict[str, Any]:
     for name in ("buffer_before_minutes", "buffer_after_minutes"):
         if not partial or name in body:
             values[name] = body.integer(name, maximum=24 * 60)
-    for flag in ("online", "attendees_visible"):
+    for flag in ("online", "attendees_visible", "title_visible"):
         if not partial or flag in body:
             values[flag] = body.flag(flag)
     if not partial or "color" in body:

@@ -12,25 +12,44 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
 from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.caldav_bridge.storage import user_calendar
 from feedserver.inbound.inbox import InboxService
+from feedserver.model import InboxFailure
 from feedserver.store import Store, StoreRunner
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class CaptureRules:
+    """Which client writes the inbox keeps, and how much of them."""
+
+    invite_address: str
+    max_bytes: int  # one item (bridge.max_message_bytes)
+    quota_bytes: int  # one user's items together (bridge.inbox_quota_mb_per_user)
+
+    def concerns_bridge(self, text: str) -> bool:
+        return self.invite_address.lower() in text.lower()
+
+
 class CalendarCapture:
     def __init__(
-        self, runner: StoreRunner, loop: asyncio.AbstractEventLoop, inbox: InboxService
+        self,
+        runner: StoreRunner,
+        loop: asyncio.AbstractEventLoop,
+        inbox: InboxService,
+        rules: CaptureRules,
     ) -> None:
         self.runner = runner
         self.loop = loop
         self.inbox = inbox
+        self.rules = rules
 
     def _store(self, fn: Callable[[Store], T]) -> T:
         return asyncio.run_coroutine_threadsafe(self.runner.run(fn), self.loop).result(30)
@@ -41,7 +60,7 @@ class CalendarCapture:
     # -- called by the storage, on a Radicale thread, inside the write lock --------------------
 
     def put(self, path: str, href: str, text: str, uid: str, etag: str) -> None:
-        self._safely(partial(_queue_put, path, href, text, uid, etag))
+        self._safely(partial(_queue_put, self.rules, path, href, text, uid, etag))
 
     def delete(self, path: str, href: str, text: str | None) -> None:
         self._safely(partial(_queue_delete, path, href, text))
@@ -116,7 +135,9 @@ class CalendarCapture:
                 queued += 1
             else:
                 await self.runner.run(
-                    partial(_queue_put, path, href, item.serialize(), item.uid, item.etag)
+                    partial(
+                        _queue_put, self.rules, path, href, item.serialize(), item.uid, item.etag
+                    )
                 )
                 queued += 1
         if queued:
@@ -137,17 +158,50 @@ def _set_token(path: str, token: str, store: Store) -> None:
     store.caldav_items.set_token(path, token)
 
 
-def _queue_put(path: str, href: str, text: str, uid: str, etag: str, store: Store) -> None:
-    raw = text.encode("utf-8")
+def _queue_put(
+    rules: CaptureRules, path: str, href: str, text: str, uid: str, etag: str, store: Store
+) -> None:
+    """Keep a written item when it concerns the bridge: it invites the invite address, or it
+    is an event the bridge knows (the invitation was removed: the booking is cancelled)."""
+    principal = path.split("/")[0]
     with store.transaction():
-        store.inbox.add("caldav", raw, len(raw), path.split("/")[0], f"{path}/{href}")
+        known = store.caldav_items.seen(path, href) is not None or store.bridge_events.known(uid)
+        if not known and not rules.concerns_bridge(text):
+            return
+        raw = text.encode("utf-8")
+        where = f"{path}/{href}"
+        if len(raw) > rules.max_bytes:
+            store.inbox.add(
+                "caldav",
+                raw[: rules.max_bytes],
+                len(raw),
+                principal,
+                where,
+                failure=InboxFailure.TOO_LARGE,
+                reason=f"too large: {len(raw)} bytes, the limit is {rules.max_bytes}",
+            )
+        elif store.inbox.bytes_of(principal) + len(raw) > rules.quota_bytes:
+            store.inbox.add(
+                "caldav",
+                b"",
+                len(raw),
+                principal,
+                where,
+                failure=InboxFailure.OVER_QUOTA,
+                reason=f"{principal} is over the inbox quota of {rules.quota_bytes} bytes",
+            )
+        else:
+            store.inbox.add("caldav", raw, len(raw), principal, where)
         store.caldav_items.remember(path, href, uid, etag)
 
 
 def _queue_delete(path: str, href: str, text: str | None, store: Store) -> None:
-    """A deletion: the deleted item's text when the capture had it, else its UID."""
+    """A deletion of an item the bridge captured: the deleted item's text when the capture
+    had it, else its UID."""
     with store.transaction():
         seen = store.caldav_items.seen(path, href)
-        raw = (text or (f"UID:{seen[0]}" if seen else "")).encode("utf-8")
+        if seen is None:
+            return
+        raw = (text or f"UID:{seen[0]}").encode("utf-8")
         store.inbox.add("caldav", raw, len(raw), path.split("/")[0], f"{path}/{href}", deleted=True)
         store.caldav_items.forget(path, href)

@@ -1,20 +1,25 @@
-"""The inbox: every inbound item is stored raw first, then processed; what fails is retried
-and stays visible (``GET /api/inbox``), never silently dropped."""
+"""The inbox: every inbound item is stored raw first, then processed; what fails for a passing
+reason is retried, and everything stays visible (``GET /api/inbox``) until the retention
+period (``bridge.inbox_retention_days``) has passed since it was received and processed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
+from datetime import timedelta
 from functools import partial
 
 from feedserver.inbound.pipeline import Pipeline
 from feedserver.model import InboxFailure, InboxItem, InboxStatus
 from feedserver.store import Store, StoreRunner
+from feedserver.times import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+_PRUNE_EVERY = 3600.0  # seconds between two deletions of items past retention
 
 
 class TooLargeItem(Exception):
@@ -41,12 +46,19 @@ def _process(pipeline: Pipeline, item_id: int, store: Store) -> InboxItem:
 
 class InboxService:
     def __init__(
-        self, runner: StoreRunner, pipeline: Pipeline, max_bytes: int, retry_seconds: float = 60.0
+        self,
+        runner: StoreRunner,
+        pipeline: Pipeline,
+        max_bytes: int,
+        retention_days: int = 30,
+        retry_seconds: float = 60.0,
     ) -> None:
         self.runner = runner
         self.pipeline = pipeline
         self.max_bytes = max_bytes
+        self.retention = timedelta(days=retention_days)
         self.retry_seconds = retry_seconds
+        self._pruned_at = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -98,6 +110,19 @@ class InboxService:
         waiting = await self.runner.run(lambda s: s.inbox.waiting(MAX_ATTEMPTS))
         return [await self.process(item_id) for item_id in waiting]
 
+    async def prune(self) -> int:
+        """Delete the finished items older than the retention period."""
+        cutoff = utcnow() - self.retention
+
+        def prune(store: Store) -> int:
+            with store.transaction():
+                return store.inbox.prune(cutoff)
+
+        pruned = await self.runner.run(prune)
+        if pruned:
+            log.info("inbox items past retention deleted", extra={"count": pruned})
+        return pruned
+
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
@@ -105,5 +130,8 @@ class InboxService:
             self._wake.clear()
             try:
                 await self.drain()
+                if time.monotonic() - self._pruned_at > _PRUNE_EVERY:
+                    self._pruned_at = time.monotonic()
+                    await self.prune()
             except Exception:
                 log.exception("inbox processing failed")

@@ -1,6 +1,8 @@
 """The inbound SMTP listener (aiosmtpd, in feedserver's event loop): it accepts mail for the
 invite address only, up to ``bridge.max_message_bytes``, stores each message in the inbox and
-answers 250 once it is stored; processing follows."""
+answers 250 once it is stored; processing follows. When the message cannot be stored for a
+passing reason (disk full, database busy) it answers 451, so the sending server tries again
+later instead of bouncing the invitation."""
 
 from __future__ import annotations
 
@@ -42,6 +44,9 @@ class InviteHandler:
             item = await self.inbox.receive("email", raw)
         except TooLargeItem:
             return "552 5.3.4 message too big for the invite address"
+        except Exception:
+            log.exception("inbound message not stored; the sender will try again")
+            return "451 4.3.0 temporarily unable to store the message; try again later"
         task = asyncio.create_task(self.inbox.process(item.id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -8,16 +8,18 @@ message does not undo the others; the item's outcome is the worst of its events'
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from feedserver.calendar import itip
 from feedserver.calendar.itip import InboundEvent, MalformedCalendar
+from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.domain import bookings, commands
 from feedserver.domain.bookings import Effects
 from feedserver.domain.commands import BookingDraft, BookingPatch, Moment
+from feedserver.domain.recurrence import DEFAULT_BUDGET
 from feedserver.errors import FeedserverError
 from feedserver.inbound import mail
 from feedserver.model import (
@@ -68,12 +70,20 @@ class Pipeline:
         effects: Effects,
         notifier: Notifier | None,
         dkim_check: Callable[[bytes, str], bool] | None = None,
+        trusted_senders: Sequence[str] = (),
+        budget: RecurrenceBudget = DEFAULT_BUDGET,
     ) -> None:
         self.invite = invite_address.strip().lower()
         self.default_type = default_type
         self.effects = effects
         self.notifier = notifier
         self.dkim_check = dkim_check
+        self.trusted = frozenset(t.strip().lower() for t in trusted_senders)
+        self.budget = budget
+
+    def trusted_sender(self, sender: str) -> bool:
+        """A sender listed in bridge.trusted_senders, by address or by @domain."""
+        return sender in self.trusted or "@" + sender.rpartition("@")[2] in self.trusted
 
     # -- an inbox item -------------------------------------------------------------------------
 
@@ -103,9 +113,15 @@ class Pipeline:
         sender = mail.sender(message)
         if sender is None:
             return Outcome(InboxStatus.REJECTED, "the message has no single From address")
-        if self.dkim_check is not None and not self.dkim_check(raw, sender):
+        if (
+            self.dkim_check is not None
+            and not self.trusted_sender(sender)
+            and not self.dkim_check(raw, sender)
+        ):
             return Outcome(
-                InboxStatus.REJECTED, f"no valid DKIM signature of {sender.partition('@')[2]}"
+                InboxStatus.REJECTED,
+                f"no valid DKIM signature of {sender.partition('@')[2]} (the From domain), and "
+                f"{sender} is not in bridge.trusted_senders",
             )
         parts = mail.calendar_parts(message)
         if not parts:
@@ -254,13 +270,11 @@ class Pipeline:
         current = store.bookings.get(mapping.booking_id) if mapping and mapping.booking_id else None
         if current is not None and current.status in (Status.CONFIRMED, Status.PENDING):
             change = bookings.update_booking(
-                store, current.id, draft.patch(), self.effects, by_calendar=True
+                store, current.id, draft.patch(), self.effects, True, self.budget
             )
             verb = "updated"
         else:
-            change = bookings.create_booking(
-                store, draft, source=origin.source, effects=self.effects
-            )
+            change = bookings.create_booking(store, draft, origin.source, self.effects, self.budget)
             verb = "booked"
         booking = change.after
         store.bridge_events.put(
@@ -307,7 +321,7 @@ class Pipeline:
             x.astimezone(zone).date() if series.all_day else x for x in (*series.exdates, moment)
         )
         bookings.update_booking(
-            store, booking_id, BookingPatch(exdates=exdates), self.effects, by_calendar=True
+            store, booking_id, BookingPatch(exdates=exdates), self.effects, True, self.budget
         )
 
     def _cancel(
@@ -338,7 +352,9 @@ class Pipeline:
     ) -> Outcome:
         booking: Booking | None = store.bookings.get(mapping.booking_id or 0)
         if booking is not None and booking.status in (Status.CONFIRMED, Status.PENDING):
-            bookings.set_status(store, booking.id, Status.CANCELLED, self.effects, by_calendar=True)
+            bookings.set_status(
+                store, booking.id, Status.CANCELLED, self.effects, True, self.budget
+            )
         store.bridge_events.put(
             BridgedEvent(
                 mapping.uid,

@@ -1,12 +1,15 @@
 """Delivering the outbox over SMTP (aiosmtplib).
 
 Each message is claimed ('sending'), sent, then marked 'sent'. A server that is down or answers
-4xx means a retry after ``retry_base_seconds`` doubling each time (capped at an hour); a 5xx
-answer, or ``max_attempts`` failures, marks the message 'failed' (visible in
-``GET /api/notifications``, retried on request). The idempotency key makes a message exist once;
-a graceful stop finishes the message being sent and hands the rest back, so a restart sends
-nothing twice. Only a crash inside an SMTP conversation can repeat one message, with the same
-Message-ID, which mail clients use to drop the copy.
+4xx means a retry after ``retry_base_seconds`` doubling each time (capped at an hour), for as
+long as ``smtp.retry_hours`` from its creation or last manual retry (and ``max_attempts``); a
+5xx answer, or the end of that time, marks the message 'failed': logged as an error, counted in
+``/healthz``, visible in ``GET /api/notifications``, and queued again by
+``POST /api/notifications/{id}/retry`` or, all of them, ``POST /api/notifications/retry``.
+The idempotency key makes a message exist once; a graceful stop finishes the message being
+sent and hands the rest back, so a restart sends nothing twice. Only a crash inside an SMTP
+conversation can repeat one message, with the same Message-ID, which mail clients use to drop
+the copy.
 """
 
 from __future__ import annotations
@@ -41,6 +44,15 @@ def retry(store: Store, message_id: int) -> OutboxMessage:
         store.outbox.one(message_id)
         store.outbox.retry(message_id)
         return store.outbox.one(message_id)
+
+
+def retry_failed(store: Store) -> list[int]:
+    """Queue every failed message again (after an outage); returns their ids."""
+    with store.transaction():
+        ids = store.outbox.failed_ids()
+        for message_id in ids:
+            store.outbox.retry(message_id)
+        return ids
 
 
 class PermanentFailure(Exception):
@@ -134,12 +146,24 @@ class OutboxWorker:
         self, message: OutboxMessage, attempts: int, error: str, permanent: bool
     ) -> None:
         retry_at: datetime | None = None
-        if not permanent and attempts < self.config.max_attempts:
-            delay = timedelta(seconds=self.config.retry_base_seconds * 2 ** (attempts - 1))
+        since = message.retry_since or message.created_at
+        give_up_at = since + timedelta(hours=self.config.retry_hours)
+        attempts_left = self.config.max_attempts == 0 or attempts < self.config.max_attempts
+        if not permanent and attempts_left:
+            exponent = min(attempts - 1, 16)
+            delay = timedelta(seconds=self.config.retry_base_seconds * 2**exponent)
             retry_at = utcnow() + min(delay, _MAX_DELAY)
+            if retry_at > give_up_at:
+                retry_at = None
         await self.runner.run(
             lambda s: s.outbox.mark_failed_attempt(message.id, attempts, error, retry_at)
         )
+        if retry_at is None:
+            log.error(
+                "notification failed for good; POST /api/notifications/retry queues it again",
+                extra={"notification_id": message.id, "attempts": attempts, "error": error},
+            )
+            return
         log.warning(
             "notification not delivered",
             extra={

@@ -121,13 +121,15 @@ class Notifier:
             queued += store.outbox.enqueue(self._for_staff(store, context, kind, user))
         return queued
 
-    def _values(self, context: _Context, people: list[Attendee]) -> dict[str, str]:
+    def _values(
+        self, context: _Context, people: list[Attendee], for_attendee: bool
+    ) -> dict[str, str]:
         booking = context.booking
         start, end = booking.local_start, booking.local_end
         language = self.config.notifications.language
         first = people[0] if people else None
         return {
-            **booking_values(booking, context.catalog, people),
+            **booking_values(booking, context.catalog, people, for_attendee),
             "customer_name": (first.name or first.email) if first else "",
             "customer_email": first.email if first else "",
             "booking_start_date": messages.long_date(start, language),
@@ -171,7 +173,7 @@ class Notifier:
             self.meetings.attendee_url(context.meeting, attendee.email) if context.meeting else ""
         )
         values = {
-            **self._values(context, people),
+            **self._values(context, people, for_attendee=True),
             "customer_name": attendee.name or attendee.email,
             "customer_email": attendee.email,
             "online_meeting_link": link,
@@ -190,7 +192,7 @@ class Notifier:
     ) -> dict[str, object]:
         feeds = [f for f in store.feed_links.list(user.id) if f.revoked_at is None]
         values = {
-            **self._values(context, list(context.booking.attendees)),
+            **self._values(context, list(context.booking.attendees), for_attendee=False),
             "online_meeting_provider_link": context.meeting.room_url if context.meeting else "",
             "feed_link": self.feed_urls.https(feeds[0]) if feeds else "",
         }

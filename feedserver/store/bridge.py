@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import json
+from datetime import datetime
 from typing import Any
 
 from feedserver.model import BridgedEvent, InboxFailure, InboxItem, InboxStatus
@@ -72,6 +73,9 @@ class InboxStore:
     def one(self, item_id: int) -> InboxItem:
         return found(self.get(item_id), f"inbox item {item_id}")
 
+    def count(self, status: InboxStatus) -> int:
+        return int(self.db.scalar("SELECT COUNT(*) FROM inbox WHERE status = ?", (status.value,)))
+
     def list(self, status: str | None = None, limit: int = 200) -> builtins.list[InboxItem]:
         if status:
             rows = self.db.rows(
@@ -80,6 +84,22 @@ class InboxStore:
         else:
             rows = self.db.rows("SELECT * FROM inbox ORDER BY id DESC LIMIT ?", (limit,))
         return [_item(r) for r in rows]
+
+    def bytes_of(self, principal: str) -> int:
+        """Inbox space the items of one CalDAV user take."""
+        return int(
+            self.db.scalar(
+                "SELECT COALESCE(SUM(LENGTH(raw)), 0) FROM inbox WHERE principal = ?",
+                (principal,),
+            )
+        )
+
+    def prune(self, received_before: datetime) -> int:
+        """Delete finished items received before a moment; returns how many."""
+        return self.db.execute(
+            "DELETE FROM inbox WHERE status != ? AND received_at < ?",
+            (InboxStatus.RECEIVED.value, to_db(received_before)),
+        ).rowcount
 
     def waiting(self, max_attempts: int) -> builtins.list[int]:
         """Items never processed, and failures worth another try."""
@@ -115,6 +135,10 @@ class InboxStore:
 class BridgeEventStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def known(self, uid: str) -> bool:
+        """Whether an event (any occurrence) with this UID was bridged or tombstoned."""
+        return bool(self.db.scalar("SELECT 1 FROM bridge_events WHERE uid = ? LIMIT 1", (uid,)))
 
     def get(self, uid: str, recurrence_id: str = "") -> BridgedEvent | None:
         row = self.db.row(

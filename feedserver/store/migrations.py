@@ -275,4 +275,17 @@ MIGRATIONS: tuple[Migration, ...] = (
                WHERE status = 'failed'""",
         ),
     ),
+    Migration(
+        7,
+        "private titles, inbox quota and retention, outbox retry window",
+        (
+            # Attendees see a booking's own title only when its type says so.
+            "ALTER TABLE reservation_types ADD COLUMN title_visible INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX inbox_principal ON inbox (principal)",
+            "CREATE INDEX inbox_received ON inbox (received_at)",
+            # Since when a notification is retried: its creation, or an admin's retry.
+            "ALTER TABLE outbox ADD COLUMN retry_since TEXT",
+            "UPDATE outbox SET retry_since = created_at",
+        ),
+    ),
 )

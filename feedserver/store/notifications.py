@@ -14,7 +14,7 @@ from feedserver.times import from_db, to_db, utcnow
 
 def _message(row: Row) -> OutboxMessage:
     values = dict(row)
-    for name in ("next_attempt_at", "created_at", "sent_at"):
+    for name in ("next_attempt_at", "created_at", "sent_at", "retry_since"):
         values[name] = from_db(values[name]) if values[name] else None
     return OutboxMessage(**values)
 
@@ -30,8 +30,9 @@ class OutboxStore:
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO outbox (idempotency_key, kind, booking_id, recipient_email, "
             "recipient_name, subject, body_text, body_html, ics, ics_method, next_attempt_at, "
-            "created_at) VALUES (:idempotency_key, :kind, :booking_id, :recipient_email, "
-            ":recipient_name, :subject, :body_text, :body_html, :ics, :ics_method, :now, :now)",
+            "created_at, retry_since) VALUES (:idempotency_key, :kind, :booking_id, "
+            ":recipient_email, :recipient_name, :subject, :body_text, :body_html, :ics, "
+            ":ics_method, :now, :now, :now)",
             {**values, "now": now},
         )
         if cursor.rowcount:
@@ -108,11 +109,24 @@ class OutboxStore:
             },
         )
 
+    def counts(self) -> dict[str, int]:
+        """How many messages there are in each status."""
+        rows = self.db.rows("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    def failed_ids(self) -> builtins.list[int]:
+        return [r["id"] for r in self.db.rows("SELECT id FROM outbox WHERE status = 'failed'")]
+
     def retry(self, message_id: int) -> None:
         self.db.update(
             "outbox",
             message_id,
-            {"status": "pending", "attempts": 0, "next_attempt_at": to_db(utcnow())},
+            {
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": to_db(utcnow()),
+                "retry_since": to_db(utcnow()),
+            },
         )
         self.changes.record("notification", message_id, "retry")
 

@@ -18,6 +18,7 @@ COLUMNS = (
     "online",
     "color",
     "attendees_visible",
+    "title_visible",
 )
 
 
@@ -32,6 +33,7 @@ def _type(row: Row) -> ReservationType:
         online=bool(row["online"]),
         color=row["color"],
         attendees_visible=bool(row["attendees_visible"]),
+        title_visible=bool(row["title_visible"]),
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
     )

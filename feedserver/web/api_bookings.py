@@ -12,7 +12,7 @@ from feedserver.store import Store
 from feedserver.web.auth import require_admin
 from feedserver.web.requests import read_json
 from feedserver.web.serialize import booking_json
-from feedserver.web.state import EFFECTS, MEETINGS, RUNNER
+from feedserver.web.state import EFFECTS, MEETINGS, RUNNER, SERVICES
 
 routes = web.RouteTableDef()
 
@@ -40,8 +40,9 @@ async def create_booking(request: web.Request) -> web.Response:
     await require_admin(request)
     draft = BookingDraft.from_json(await read_json(request))
     effects = request.app[EFFECTS]
+    budget = request.app[SERVICES].budget
     change = await request.app[RUNNER].run(
-        lambda s: bookings.create_booking(s, draft, effects=effects)
+        lambda s: bookings.create_booking(s, draft, effects=effects, budget=budget)
     )
     return await _respond(request, [change.after], status=201)
 
@@ -68,8 +69,9 @@ async def update_booking(request: web.Request) -> web.Response:
     booking_id = _booking_id(request)
     patch = BookingPatch.from_json(await read_json(request))
     effects = request.app[EFFECTS]
+    budget = request.app[SERVICES].budget
     change = await request.app[RUNNER].run(
-        lambda s: bookings.update_booking(s, booking_id, patch, effects=effects)
+        lambda s: bookings.update_booking(s, booking_id, patch, effects=effects, budget=budget)
     )
     return await _respond(request, [change.after])
 
@@ -78,9 +80,10 @@ async def _transition(request: web.Request, status: Status) -> web.Response:
     await require_admin(request)
     booking_id = _booking_id(request)
     effects = request.app[EFFECTS]
+    budget = request.app[SERVICES].budget
 
     def transition(store: Store) -> bookings.BookingChange:
-        return bookings.set_status(store, booking_id, status, effects=effects)
+        return bookings.set_status(store, booking_id, status, effects=effects, budget=budget)
 
     change = await request.app[RUNNER].run(transition)
     return await _respond(request, [change.after])

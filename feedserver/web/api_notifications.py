@@ -58,6 +58,14 @@ async def list_notifications(request: web.Request) -> web.Response:
     return web.json_response({"notifications": [message_json(m) for m in found]})
 
 
+@routes.post("/api/notifications/retry")
+async def retry_failed_notifications(request: web.Request) -> web.Response:
+    """Queue every failed notification again (after a long SMTP outage)."""
+    await require_admin(request)
+    ids = await request.app[RUNNER].run(outbox.retry_failed)
+    return web.json_response({"retried": len(ids), "ids": ids})
+
+
 @routes.post("/api/notifications/{id}/retry")
 async def retry_notification(request: web.Request) -> web.Response:
     await require_admin(request)

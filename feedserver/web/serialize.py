@@ -30,6 +30,7 @@ def type_json(rtype: ReservationType) -> dict[str, Any]:
         "online": rtype.online,
         "color": rtype.color,
         "attendees_visible": rtype.attendees_visible,
+        "title_visible": rtype.title_visible,
         "created_at": to_db(rtype.created_at),
         "updated_at": to_db(rtype.updated_at),
     }
