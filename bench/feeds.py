@@ -1,16 +1,19 @@
 """Feed serving benchmark: feedserver against an in-memory aiohttp handler and Radicale.
 
-For each N it builds a database of N bookings, starts the real server (``feedserver serve``),
-creates an organisation-wide feed link, and measures on loopback, with load from a separate
-process (wrk when installed, else an aiohttp client pool):
+For each N it builds a database of N bookings, starts the real server (``feedserver serve``)
+and, beside it, a bare aiohttp handler returning the same bytes from memory with the same
+ETag logic (``bench/reference_server.py``), and measures on loopback with load from a
+separate process (wrk when installed, else an aiohttp client pool):
 
 - cold render after a change: a booking is changed through the API, then the next GET is
   timed (median of several rounds), i.e. invalidation + query + fragment assembly + gzip;
-- warm GET requests/s and 304 (If-None-Match) requests/s;
-- the same two rates from a minimal aiohttp handler that returns the same bytes from memory;
-- stock Radicale serving the same bookings as a calendar collection (GET of the collection).
+- warm GET requests/s and 304 (If-None-Match) requests/s of both servers, with identical wrk
+  settings, at each connection count, repeated (the two servers take turns, so drift in the
+  machine's speed hits both alike): the table shows the median ratio and its spread;
+- optionally, stock Radicale serving the same bookings as a calendar collection.
 
-Usage: python bench/feeds.py [--sizes 100,2000,10000] [--duration 5] [--connections 32]
+Usage: python bench/feeds.py [--sizes 100,2000,10000] [--duration 4] [--connections 8,32]
+                             [--repeats 3] [--radicale] [--caldav-items 2000]
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -260,50 +265,75 @@ def radicale_rate(work: Path, body: bytes, duration: int) -> float:
         return load(f"{base}/bench/calendar/", auth, max(duration, 10), 4)
 
 
-def run(n: int, duration: int, connections: int) -> dict[str, float]:
+@dataclass
+class Rates:
+    """Requests/s of feedserver and of the reference, one pair per repetition."""
+
+    ours: list[float] = field(default_factory=list)
+    reference: list[float] = field(default_factory=list)
+
+    def ratios(self) -> list[float]:
+        return [a / b for a, b in zip(self.ours, self.reference, strict=True)]
+
+    def cell(self) -> str:
+        ratios = self.ratios()
+        return (
+            f"{statistics.median(self.ours):.0f} | {statistics.median(self.reference):.0f} "
+            f"| {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+        )
+
+
+@contextmanager
+def reference_server(work: Path, body: bytes) -> Iterator[str]:
+    (work / "feed.ics").write_bytes(body)
+    port = free_port()
+    process = start(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "reference_server.py"),
+            str(work / "feed.ics"),
+            str(port),
+        ],
+        work / "reference.log",
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/feed.ics"
+        wait_until_up(url)
+        yield url
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def run(
+    n: int, duration: int, connections: list[int], repeats: int, radicale: bool
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"feedbench-{n}-"))
     try:
         token, path, booking_id = build(work / "data", n)
-        with serve(work / "data", timeout=60) as (base, _):
+        with serve(work / "data", timeout=120) as (base, _):
             wait_for_publisher(base)
             status, body, headers = fetch(base + path)
             assert status == 200, status
             cold = cold_render_ms(base, token, path, booking_id)
             status, body, headers = fetch(base + path)
             etag = headers["ETag"]
-            warm = load(base + path, {}, duration, connections)
-            not_modified = load(base + path, {"If-None-Match": etag}, duration, connections)
-        (work / "feed.ics").write_bytes(body)
-        ref_port = free_port()
-        reference = start(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "reference_server.py"),
-                str(work / "feed.ics"),
-                str(ref_port),
-            ],
-            work / "reference.log",
-        )
-        try:
-            ref = f"http://127.0.0.1:{ref_port}/feed.ics"
-            wait_until_up(ref)
-            ref_etag = fetch(ref)[2]["ETag"]
-            ref_warm = load(ref, {}, duration, connections)
-            ref_304 = load(ref, {"If-None-Match": ref_etag}, duration, connections)
-        finally:
-            reference.terminate()
-            reference.wait()
-        radicale = radicale_rate(work, body, duration)
-        return {
-            "n": n,
-            "bytes": len(body),
-            "cold_ms": cold,
-            "warm": warm,
-            "ref_warm": ref_warm,
-            "not_modified": not_modified,
-            "ref_304": ref_304,
-            "radicale": radicale,
-        }
+            results: dict[tuple[int, str], Rates] = {}
+            with reference_server(work, body) as ref:
+                ref_etag = fetch(ref)[2]["ETag"]
+                for count in connections:
+                    get, not_modified = Rates(), Rates()
+                    for _ in range(repeats):
+                        get.ours.append(load(base + path, {}, duration, count))
+                        get.reference.append(load(ref, {}, duration, count))
+                        ours_304 = load(base + path, {"If-None-Match": etag}, duration, count)
+                        not_modified.ours.append(ours_304)
+                        ref_304 = load(ref, {"If-None-Match": ref_etag}, duration, count)
+                        not_modified.reference.append(ref_304)
+                    results[(count, "GET")] = get
+                    results[(count, "304")] = not_modified
+        stock = radicale_rate(work, body, duration) if radicale else None
+        return {"n": n, "bytes": len(body), "cold_ms": cold, "rates": results, "radicale": stock}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -311,38 +341,48 @@ def run(n: int, duration: int, connections: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,2000,10000")
-    parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=int, default=4)
+    parser.add_argument("--connections", default="8,32")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--radicale", action="store_true", help="Also measure stock Radicale's collection GET."
+    )
     parser.add_argument(
         "--caldav-items",
         type=int,
-        default=2000,
+        default=0,
         help="Items in one calendar for the CalDAV timings (0: skip them).",
     )
     args = parser.parse_args()
-    tool = "wrk" if shutil.which("wrk") else "aiohttp client pool (bench/load.py)"
+    connections = [int(c) for c in args.connections.split(",")]
+    tool = "wrk -t1" if shutil.which("wrk") else "aiohttp client pool (bench/load.py)"
     print(
-        f"load generator: {tool}, {args.connections} connections, {args.duration} s per rate, "
+        f"load generator: {tool}, {args.duration} s per rate, {args.repeats} repetitions, "
         f"{os.cpu_count()} cores",
         file=sys.stderr,
     )
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
         print(f"N={n}...", file=sys.stderr)
-        rows.append(run(n, args.duration, args.connections))
+        rows.append(run(n, args.duration, connections, args.repeats, args.radicale))
     print(
-        "| N | feed size | cold render after a change | GET/s | in-memory GET/s | ratio "
-        "| 304/s | in-memory 304/s | ratio | Radicale GET/s | vs Radicale |"
+        "| N | feed size | first GET after a change | connections | GET/s | bare GET/s "
+        "| GET ratio (spread) | 304/s | bare 304/s | 304 ratio (spread) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---|---:|---:|---|")
     for r in rows:
-        print(
-            f"| {r['n']} | {r['bytes'] / 1024:.0f} KiB | {r['cold_ms']:.1f} ms "
-            f"| {r['warm']:.0f} | {r['ref_warm']:.0f} | {r['warm'] / r['ref_warm']:.0%} "
-            f"| {r['not_modified']:.0f} | {r['ref_304']:.0f} "
-            f"| {r['not_modified'] / r['ref_304']:.0%} "
-            f"| {r['radicale']:.1f} | {r['warm'] / r['radicale']:.0f}x |"
-        )
+        for count in connections:
+            print(
+                f"| {r['n']} | {r['bytes'] / 1024:.0f} KiB | {r['cold_ms']:.1f} ms | {count} "
+                f"| {r['rates'][(count, 'GET')].cell()} | {r['rates'][(count, '304')].cell()} |"
+            )
+    for r in rows:
+        if r["radicale"]:
+            warm = statistics.median(r["rates"][(connections[-1], "GET")].ours)
+            print(
+                f"N={r['n']}: stock Radicale collection GET {r['radicale']:.1f}/s, "
+                f"feedserver {warm / r['radicale']:.0f}x faster"
+            )
     if args.caldav_items:
         print(f"CalDAV timings at {args.caldav_items} items...", file=sys.stderr)
         caldav_table(args.caldav_items)

@@ -11,6 +11,7 @@ import pytest
 from feedserver.logs import JsonFormatter, TextFormatter
 from feedserver.web.middleware import REQUEST_LOG, redact
 from tests.conftest import Api
+from tests.feedhelp import new_link, path_of
 
 
 async def test_each_request_logs_id_method_path_status_duration(
@@ -40,3 +41,37 @@ def test_secret_path_segments_are_redacted() -> None:
     assert redact("/feeds/eyJhbGciOi.abc.ics") == "/feeds/[redacted]"
     assert redact("/meet/tok123") == "/meet/[redacted]"
     assert redact("/api/feeds/3") == "/api/feeds/3"
+
+
+async def test_feed_requests_log_one_line_each_with_the_token_redacted(
+    api: Api, org: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The feed route keeps its own short path, and still logs every request: a request id,
+    the method, the path without the token, the status and the time."""
+    caplog.set_level(logging.INFO, logger="feedserver.http")
+    link = await new_link(api, "camille@example.org")
+    path = path_of(link)
+    first = await api.client.get(path, headers={"X-Request-Id": "feed-1"})
+    etag = first.headers["ETag"]
+    second = await api.client.get(path, headers={"If-None-Match": etag})
+    missing = await api.client.get("/feeds/1.nope.nope.ics")
+    assert (first.status, second.status, missing.status) == (200, 304, 404)
+    api.client.app[REQUEST_LOG].flush()
+    lines = [
+        line
+        for record in caplog.records
+        if record.name == "feedserver.http"
+        for line in TextFormatter().format(record).splitlines()
+        if "/feeds/" in line
+    ]
+    assert len(lines) == 3
+    token = path.removeprefix("/feeds/").removesuffix(".ics")
+    assert all("path=/feeds/[redacted]" in line and token not in line for line in lines)
+    assert "request_id=feed-1 method=GET path=/feeds/[redacted] status=200" in lines[0]
+    assert "status=304" in lines[1] and "status=404" in lines[2]
+    assert all(
+        json.loads(line)["request_id"]
+        for line in JsonFormatter()
+        .format(next(r for r in caplog.records if r.name == "feedserver.http"))
+        .splitlines()
+    )

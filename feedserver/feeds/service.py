@@ -51,6 +51,8 @@ class RenderedFeed:
     last_modified_http: str
     content_disposition: str
     booking_ids: frozenset[int]
+    # If-None-Match values that match exactly (either coding, strong or weak): a set lookup.
+    etag_values: frozenset[str] = frozenset()
     # Response headers, computed once per rendering by the HTTP layer.
     http_headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -74,15 +76,19 @@ class FeedCache:
             self._items.move_to_end(link_id)
         return found
 
-    def put(self, feed: RenderedFeed) -> None:
+    def put(self, feed: RenderedFeed) -> set[int]:
+        """Keep a rendering; returns the link ids of the renderings evicted for it."""
         self.drop(feed.link_id)
         if self.max_entries == 0 or feed.size > self.max_bytes:
-            return
+            return {feed.link_id}
         self._items[feed.link_id] = feed
         self.bytes += feed.size
+        evicted = set()
         while len(self._items) > self.max_entries or self.bytes > self.max_bytes:
             _, dropped = self._items.popitem(last=False)
             self.bytes -= dropped.size
+            evicted.add(dropped.link_id)
+        return evicted
 
     def drop(self, link_id: int) -> None:
         dropped = self._items.pop(link_id, None)
@@ -126,6 +132,9 @@ class FeedService:
         self._locks: dict[int, asyncio.Lock] = {}
         self._usage: dict[int, tuple[int, float, str]] = {}
         self._verified: dict[str, tuple[int, str]] = {}
+        # token -> its current rendering: one dict lookup for a feed that did not change.
+        # Entries go with every invalidation of their link and every eviction from the cache.
+        self._hot: dict[str, RenderedFeed] = {}
         self._today = date.min
         self._day_ends = 0.0
 
@@ -167,14 +176,21 @@ class FeedService:
     def cached(self, token: str) -> RenderedFeed | None:
         """The feed for a token if its rendering is current (no await: the hot path);
         NotFound or LinkRevoked for a bad token."""
+        hot = self._hot.get(token)
+        if hot is not None and hot.day == self.today():
+            return hot
         link = self.link_for_token(token)
         cached = self.cache.get(link.id)
-        current = (
-            cached is not None
-            and cached.link_updated == link.updated_at
-            and cached.day == self.today()
-        )
-        return cached if current else None
+        if (
+            cached is None
+            or cached.link_updated != link.updated_at
+            or cached.day != self.today()
+        ):
+            return None
+        if len(self._hot) >= _VERIFIED_TOKENS:
+            self._hot.clear()
+        self._hot[token] = cached
+        return cached
 
     async def feed(self, token: str) -> RenderedFeed:
         found = self.cached(token)
@@ -194,7 +210,9 @@ class FeedService:
                     current, content_etag=rendered.etag, content_changed_at=rendered.last_modified
                 )
             if self._generation.get(link.id, 0) == generation:
-                self.cache.put(rendered)
+                evicted = self.cache.put(rendered)
+                if evicted:
+                    self._forget_hot(evicted)
             return rendered
 
     def window(self, today: date) -> tuple[datetime, datetime]:
@@ -240,6 +258,9 @@ class FeedService:
             last_modified_http=format_datetime(changed_at, usegmt=True),
             content_disposition=content_disposition(link.name),
             booking_ids=events.booking_ids,
+            etag_values=frozenset(
+                f'{weak}"{etag}{coding}"' for weak in ("", "W/") for coding in ("", "-gz")
+            ),
         )
 
     # -- invalidation -----------------------------------------------------------------------
@@ -247,6 +268,11 @@ class FeedService:
     def _invalidate(self, link_id: int) -> None:
         self._generation[link_id] = self._generation.get(link_id, 0) + 1
         self.cache.drop(link_id)
+        self._forget_hot({link_id})
+
+    def _forget_hot(self, link_ids: set[int]) -> None:
+        for token in [t for t, feed in self._hot.items() if feed.link_id in link_ids]:
+            del self._hot[token]
 
     async def on_changes(self, changes: list[Change]) -> None:
         link_ids = {c.entity_id for c in changes if c.entity == "feed_link"}
