@@ -33,7 +33,14 @@ from feedserver.web import (
     api_users,
     feeds,
 )
-from feedserver.web.middleware import REQUEST_IDS, REQUEST_LOG, RequestIds, request_middleware
+from feedserver.web.context import (
+    REQUEST_IDS,
+    REQUEST_LOG,
+    RequestIds,
+    in_request_context,
+    routes,
+    unmatched,
+)
 from feedserver.web.state import (
     CALDAV,
     CAPTURE,
@@ -212,10 +219,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application(
-        middlewares=[request_middleware],
-        client_max_size=config.server.max_body_bytes,
-    )
+    # No middleware: every route but the feed runs in the request context of
+    # ``feedserver.web.context`` (``routes``), the feed in its own shorter one.
+    app = web.Application(client_max_size=config.server.max_body_bytes)
     services = wiring.build(config)
     app[SERVICES] = services
     app[CONFIG] = config
@@ -231,17 +237,14 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_outbox_ctx)
     if services.pipeline is not None:
         app.cleanup_ctx.append(_bridge_ctx)
-        app.router.add_routes(api_inbound.routes)
+        app.router.add_routes(routes(api_inbound.routes))
     if config.caldav.enabled:
         app.cleanup_ctx.append(_caldav_ctx)
-        app.router.add_route("*", "/.well-known/caldav", well_known)
-        app.router.add_route("*", PREFIX + "{path_info:(?:/.*)?}", dav)
+        app.router.add_route("*", "/.well-known/caldav", in_request_context(well_known))
+        app.router.add_route("*", PREFIX + "{path_info:(?:/.*)?}", in_request_context(dav))
     app.cleanup_ctx.append(_changes_ctx)
-    app.router.add_get("/healthz", health)
-    app.router.add_routes(api_catalog.routes)
-    app.router.add_routes(api_users.routes)
-    app.router.add_routes(api_bookings.routes)
-    app.router.add_routes(api_feeds.routes)
-    app.router.add_routes(api_notifications.routes)
-    app.router.add_routes(feeds.routes)
+    app.router.add_get("/healthz", in_request_context(health))
+    for module in (api_catalog, api_users, api_bookings, api_feeds, api_notifications, feeds):
+        app.router.add_routes(routes(module.routes))
+    app.router.add_route("*", "/{path:.*}", in_request_context(unmatched))  # last
     return app

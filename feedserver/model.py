@@ -118,6 +118,20 @@ class Booking:
         return self.local_end.date()
 
 
+@dataclass(frozen=True)
+class BookingKey:
+    """What a rendering must know of a booking before deciding whether to load it: which
+    version it is (for the fragment cache), and what places it in a calendar."""
+
+    id: int
+    updated_at: str  # as stored: changes with every change of the booking
+    type_key: str
+    staff_id: int
+    all_day: bool
+    timezone: str
+    start_utc: str
+
+
 class Scope(StrEnum):
     OWN = "own"  # bookings where the user is the staff member or an attendee
     ALL = "all"  # the whole organisation (admins only)

@@ -134,7 +134,9 @@ async def test_caldav_put_inviting_the_address_books_at_the_coded_location(
     assert methods_to(smtp, "alice@example.com") == [("REQUEST", 0)]
     assert methods_to(smtp, "bob@example.com") == [("REQUEST", 0)]
     inbox = (await api.get("/api/inbox"))["inbox"]
-    assert inbox[0]["source"] == "caldav" and inbox[0]["status"] == "processed"
+    # The start-up reconciliation may queue the same write again: applied once, then ignored.
+    assert any(i["source"] == "caldav" and i["status"] == "processed" for i in inbox)
+    assert all(i["status"] in ("processed", "ignored") for i in inbox)
 
 
 async def test_moving_and_uninviting_in_caldav_follow_the_booking(

@@ -496,7 +496,15 @@ def test_feed_cache_is_bounded_by_entries_and_bytes() -> None:
     def feed(link_id: int, size: int) -> RenderedFeed:
         moment = datetime(2026, 1, 1, tzinfo=UTC)
         return RenderedFeed(
-            link_id, moment, moment.date(), b"x" * size, b"", "e", moment, "", "", frozenset()
+            link_id=link_id,
+            link_updated=moment,
+            day=moment.date(),
+            body=b"x" * size,
+            etag="e",
+            last_modified=moment,
+            last_modified_http="",
+            content_disposition="",
+            booking_ids=frozenset(),
         )
 
     cache = FeedCache(max_entries=2, max_bytes=1000)
@@ -510,6 +518,9 @@ def test_feed_cache_is_bounded_by_entries_and_bytes() -> None:
     assert [f.link_id for f in cache.items()] == [6] and cache.bytes == 900
     cache.put(feed(5, 2000))  # larger than the whole cache: not kept
     assert 5 not in [f.link_id for f in cache.items()]
+    (kept,) = cache.items()
+    cache.grew(kept, 40)  # its gzip form, made later, counts too
+    assert cache.bytes == 940
 
 
 async def test_renamed_location_code_and_type_key_keep_link_filters(api: Api, org: Org) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from feedserver.logs import JsonFormatter, TextFormatter
-from feedserver.web.middleware import REQUEST_LOG, redact
+from feedserver.web.context import REQUEST_LOG, redact
 from tests.conftest import Api
 from tests.feedhelp import new_link, path_of
 
@@ -75,3 +75,21 @@ async def test_feed_requests_log_one_line_each_with_the_token_redacted(
         .format(next(r for r in caplog.records if r.name == "feedserver.http"))
         .splitlines()
     )
+
+
+async def test_unknown_paths_and_methods_get_json_errors_and_a_log_line(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="feedserver.http")
+    missing = await api.client.get("/api/nothing-here", headers={"X-Request-Id": "lost-1"})
+    assert missing.status == 404 and (await missing.json())["error"] == "not_found"
+    assert missing.headers["X-Request-Id"] == "lost-1"
+    wrong = await api.client.post("/healthz")
+    assert wrong.status == 405 and (await wrong.json())["error"] == "method_not_allowed"
+    assert "GET" in wrong.headers["Allow"]
+    api.client.app[REQUEST_LOG].flush()
+    text = "\n".join(
+        TextFormatter().format(r) for r in caplog.records if r.name == "feedserver.http"
+    )
+    assert "request_id=lost-1 method=GET path=/api/nothing-here status=404" in text
+    assert "method=POST path=/healthz status=405" in text

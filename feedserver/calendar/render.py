@@ -12,10 +12,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vDuration, vRecur
@@ -23,7 +22,16 @@ from icalendar import Calendar, Event, Timezone, vDuration, vRecur
 from feedserver import __version__
 from feedserver.calendar.templates import render
 from feedserver.calendar.values import Catalog, booking_values
-from feedserver.model import Attendee, Booking, FeedFilters, ReservationType, Role, Status, User
+from feedserver.model import (
+    Attendee,
+    Booking,
+    BookingKey,
+    FeedFilters,
+    ReservationType,
+    Role,
+    Status,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +52,7 @@ class Viewer:
     user: User
     filters: FeedFilters
 
-    def attendee_mode(self, booking: Booking, rtype: ReservationType | None) -> str:
+    def attendee_mode(self, booking: Booking | BookingKey, rtype: ReservationType | None) -> str:
         if not self.filters.show_attendees:
             return "none"
         if self.user.role is Role.CUSTOMER and not (rtype and rtype.attendees_visible):
@@ -142,16 +150,16 @@ class FragmentCache:
         self.size = size
         self._items: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
 
-    def get_or_render(self, key: tuple[object, ...], render_fn: Callable[[], bytes]) -> bytes:
+    def get(self, key: tuple[object, ...]) -> bytes | None:
         found = self._items.get(key)
         if found is not None:
             self._items.move_to_end(key)
-            return found
-        rendered = render_fn()
-        self._items[key] = rendered
+        return found
+
+    def put(self, key: tuple[object, ...], fragment: bytes) -> None:
+        self._items[key] = fragment
         if len(self._items) > self.size:
             self._items.popitem(last=False)
-        return rendered
 
     def clear(self) -> None:
         self._items.clear()
@@ -213,7 +221,8 @@ class RenderedEvents:
 
 def render_calendar(
     name: str,
-    bookings: Iterable[Booking],
+    keys: Sequence[BookingKey],
+    load: Callable[[list[int]], dict[int, Booking]],
     catalog: Catalog,
     viewer: Viewer,
     fragments: FragmentCache,
@@ -221,42 +230,52 @@ def render_calendar(
     window_end: date,
     meeting_links: dict[int, str] | None = None,
 ) -> RenderedEvents:
-    """The whole VCALENDAR. A booking that fails to render is skipped and logged."""
+    """The whole VCALENDAR of the bookings ``keys`` name, in their order. A booking whose
+    VEVENT is in ``fragments`` (same version, same rendering options) is not loaded again:
+    ``load`` is asked only for the others. One that fails to render is skipped and logged."""
     links = meeting_links or {}
-    events: list[bytes] = []
-    ids: set[int] = set()
-    tzids: set[str] = set()
-    first: date | None = None
-    skipped = 0
-    for booking in bookings:
-        mode = viewer.attendee_mode(booking, catalog.types.get(booking.type_key))
-        key = (
-            booking.id,
-            booking.updated_at,
+    planned: list[tuple[BookingKey, tuple[object, ...], bytes | None]] = []
+    for key in keys:
+        mode = viewer.attendee_mode(key, catalog.types.get(key.type_key))
+        cache_key: tuple[object, ...] = (
+            key.id,
+            key.updated_at,
             viewer.filters.include_buffers,
             mode,
             viewer.user.role is Role.CUSTOMER,
             viewer.user.email if mode == "self" else "",
-            links.get(booking.id, ""),
+            links.get(key.id, ""),
         )
-        try:
-            fragment = fragments.get_or_render(
-                key, partial(event_bytes, booking, catalog, viewer, links.get(booking.id, ""))
-            )
-        except Exception:
-            log.exception("booking skipped in feed", extra={"booking_id": booking.id})
-            skipped += 1
-            continue
+        planned.append((key, cache_key, fragments.get(cache_key)))
+    missing = [key.id for key, _, fragment in planned if fragment is None]
+    loaded = load(missing) if missing else {}
+    events: list[bytes] = []
+    ids: set[int] = set()
+    tzids: set[str] = set()
+    first: BookingKey | None = None
+    skipped = 0
+    for key, fragment_key, fragment in planned:
+        if fragment is None:
+            booking = loaded.get(key.id)
+            if booking is None:  # gone between the two queries
+                continue
+            try:
+                fragment = event_bytes(booking, catalog, viewer, links.get(key.id, ""))
+            except Exception:
+                log.exception("booking skipped in feed", extra={"booking_id": key.id})
+                skipped += 1
+                continue
+            fragments.put(fragment_key, fragment)
         events.append(fragment)
-        ids.add(booking.id)
-        if not booking.all_day:
-            tzids.add(booking.timezone)
-            day = booking.local_start.date()
-            first = day if first is None or day < first else first
+        ids.add(key.id)
+        if not key.all_day:
+            tzids.add(key.timezone)
+            first = first or key
     parts = [_header(name, refresh)]
-    if first is not None:
-        start = date(first.year - 1, 1, 1)
-        end = date(max(first.year, window_end.year) + 6, 1, 1)
+    if first is not None:  # the earliest timed booking: zones are written from a year before
+        year = datetime.fromisoformat(first.start_utc).astimezone(ZoneInfo(first.timezone)).year
+        start = date(year - 1, 1, 1)
+        end = date(max(year, window_end.year) + 6, 1, 1)
         parts.extend(_timezone(tzid, start, end) for tzid in sorted(tzids))
     parts.extend(events)
     parts.append(_END)

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from feedserver.config import Config
 from feedserver.errors import LinkRevoked, NotFound
-from feedserver.model import Booking, Meeting, Role, User
+from feedserver.model import Booking, BookingKey, Meeting, Role, User
 from feedserver.store import Store
 from feedserver.times import to_db
 from feedserver.tokens import InvalidToken, LinkSigner, new_nonce, same_nonce
@@ -110,7 +110,9 @@ class MeetingService:
                 return self.urls.attendee(link.id, link.nonce)
         return ""
 
-    def link_for_viewer(self, meeting: Meeting | None, booking: Booking, viewer: User) -> str:
+    def link_for_viewer(
+        self, meeting: Meeting | None, booking: Booking | BookingKey, viewer: User
+    ) -> str:
         """What a person sees of the meeting: staff and admins the room, an attendee their
         own link."""
         if meeting is None:
@@ -119,7 +121,9 @@ class MeetingService:
             return meeting.room_url
         return self.attendee_url(meeting, viewer.email)
 
-    def links_for(self, store: Store, bookings: Iterable[Booking], viewer: User) -> dict[int, str]:
+    def links_for(
+        self, store: Store, bookings: Iterable[Booking | BookingKey], viewer: User
+    ) -> dict[int, str]:
         listed = list(bookings)
         meetings = store.meetings.for_bookings([b.id for b in listed])
         links = {b.id: self.link_for_viewer(meetings.get(b.id), b, viewer) for b in listed}

@@ -2,7 +2,8 @@
 
 Links live in memory (refreshed from the change log), so a request for a feed verifies its
 signature and looks its link up without touching SQLite. Rendered feeds are cached per link,
-with their gzip form, strong ETag and Last-Modified, until a change that concerns them arrives:
+with their strong ETag, Last-Modified and (once a client asked for it) gzip form, until a change
+that concerns them arrives:
 a booking change drops exactly the feeds that showed the booking or would show it now; a change
 of a location, type, user or template drops every feed (they are rare and may change any text).
 The first render after a change reuses the VEVENT fragments of the bookings that did not change.
@@ -28,8 +29,8 @@ from feedserver.domain.catalog import load_catalog
 from feedserver.domain.feed_links import link_query
 from feedserver.domain.meetings import MeetingService
 from feedserver.errors import LinkRevoked, NotFound
-from feedserver.model import FeedLink
-from feedserver.store import Change, Store, StoreRunner
+from feedserver.model import Booking, FeedLink
+from feedserver.store import BookingQuery, Change, Store, StoreRunner
 from feedserver.times import utcnow
 from feedserver.tokens import InvalidToken, LinkSigner, same_nonce
 
@@ -39,13 +40,12 @@ _CATALOG_ENTITIES = {"location", "type", "user", "feed_template"}
 _VERIFIED_TOKENS = 10_000  # signatures checked once, then remembered (bounded)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class RenderedFeed:
     link_id: int
     link_updated: datetime
     day: date
     body: bytes
-    gzipped: bytes
     etag: str  # the hash; the identity ETag is "etag", the gzip one "etag-gz"
     last_modified: datetime
     last_modified_http: str
@@ -55,10 +55,12 @@ class RenderedFeed:
     etag_values: frozenset[str] = frozenset()
     # Response headers, computed once per rendering by the HTTP layer.
     http_headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The gzip form, made the first time a client asks for it (``FeedService.gzipped``).
+    gzipped: bytes | None = None
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped)
+        return len(self.body) + len(self.gzipped or b"")
 
 
 class FeedCache:
@@ -90,6 +92,11 @@ class FeedCache:
             evicted.add(dropped.link_id)
         return evicted
 
+    def grew(self, feed: RenderedFeed, size: int) -> None:
+        """A kept rendering got its gzip form: count it."""
+        if self._items.get(feed.link_id) is feed:
+            self.bytes += size
+
     def drop(self, link_id: int) -> None:
         dropped = self._items.pop(link_id, None)
         if dropped is not None:
@@ -104,6 +111,10 @@ class FeedCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def _gzip(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=6, mtime=0)
 
 
 def content_disposition(name: str) -> str:
@@ -181,11 +192,7 @@ class FeedService:
             return hot
         link = self.link_for_token(token)
         cached = self.cache.get(link.id)
-        if (
-            cached is None
-            or cached.link_updated != link.updated_at
-            or cached.day != self.today()
-        ):
+        if cached is None or cached.link_updated != link.updated_at or cached.day != self.today():
             return None
         if len(self._hot) >= _VERIFIED_TOKENS:
             self._hot.clear()
@@ -215,6 +222,16 @@ class FeedService:
                     self._forget_hot(evicted)
             return rendered
 
+    async def gzipped(self, feed: RenderedFeed) -> bytes:
+        """The rendering's gzip form: compressed once, off the event loop, then kept."""
+        if feed.gzipped is None:
+            loop = asyncio.get_running_loop()
+            compressed = await loop.run_in_executor(None, _gzip, feed.body)
+            if feed.gzipped is None:
+                feed.gzipped = compressed
+                self.cache.grew(feed, len(compressed))
+        return feed.gzipped
+
     def window(self, today: date) -> tuple[datetime, datetime]:
         midnight = datetime.combine(today, time(0), UTC)
         return (
@@ -228,18 +245,23 @@ class FeedService:
         if owner is None:
             raise NotFound("no such feed")
         start, end = self.window(today)
-        bookings = store.bookings.list(link_query(link, owner, start, end))
-        catalog = load_catalog(store, (b.staff_id for b in bookings))
+        keys = store.bookings.keys(link_query(link, owner, start, end))
+        catalog = load_catalog(store, (k.staff_id for k in keys))
+
+        def load(ids: list[int]) -> dict[int, Booking]:
+            return {b.id: b for b in store.bookings.list(BookingQuery(ids=ids))}
+
         refresh = timedelta(minutes=self.config.refresh_interval_minutes)
         events = render_calendar(
             link.name,
-            bookings,
+            keys,
+            load,
             catalog,
             Viewer(owner, link.filters),
             self.fragments,
             refresh,
             end.date(),
-            self.meetings.links_for(store, bookings, owner),
+            self.meetings.links_for(store, keys, owner),
         )
         self.renders += 1
         etag = hashlib.sha256(events.body).hexdigest()[:32]
@@ -252,7 +274,6 @@ class FeedService:
             link_updated=link.updated_at,
             day=today,
             body=events.body,
-            gzipped=gzip.compress(events.body, compresslevel=6, mtime=0),
             etag=etag,
             last_modified=changed_at,
             last_modified_http=format_datetime(changed_at, usegmt=True),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from feedserver.model import Attendee, Booking, Status
+from feedserver.model import Attendee, Booking, BookingKey, Status
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db
@@ -168,6 +168,22 @@ class BookingStore:
             params,
         )
         return [r["id"] for r in rows]
+
+    def keys(self, query: BookingQuery) -> builtins.list[BookingKey]:
+        """The keys of the bookings the query matches, in calendar order (start, id): a
+        rendering loads in full only those it has no fragment of."""
+        where, params = self._where(query)
+        places = " JOIN locations l ON l.id = b.location_id" if query.locations is not None else ""
+        cursor = self.db.execute(
+            "SELECT b.id, b.updated_at, t.key, b.staff_id, b.all_day, b.timezone, b.start_utc "  # noqa: S608
+            f"FROM bookings b JOIN reservation_types t ON t.id = b.type_id{places}{where} "
+            "ORDER BY b.start_utc, b.id",
+            params,
+        )
+        return [
+            BookingKey(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6])
+            for row in cursor.fetchall()
+        ]
 
     def max_buffer_minutes(self) -> int:
         return int(

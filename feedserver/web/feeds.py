@@ -4,10 +4,10 @@ Always 200 text/calendar whatever the Accept header (Google sends none). Strong 
 content coding), a true Last-Modified, If-None-Match before If-Modified-Since, gzip on request.
 
 This is the request feedserver answers most, so it takes the shortest path aiohttp allows: the
-generic middleware hands it straight here (``web.middleware.request_middleware``), and this
-handler does only what a feed needs: a request id and one log line (the token redacted); the
-error mapping runs only for errors. An unchanged feed costs a dict lookup
-(``FeedService.cached``) and precomputed headers.
+application has no middleware, and this route is the one that does not run in the generic
+request context (``web.context``); it does only what a feed needs: a request id and one log
+line (the token redacted); the error mapping runs only for errors. An unchanged feed costs a
+dict lookup (``FeedService.cached``) and precomputed headers.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from aiohttp import web
 
 from feedserver.feeds.service import RenderedFeed
 from feedserver.logs import request_id
+from feedserver.web.context import FEED_ROUTE, REQUEST_IDS, REQUEST_LOG
 from feedserver.web.errors import error_to_response
-from feedserver.web.middleware import FEED_ROUTE, REQUEST_IDS, REQUEST_LOG
 from feedserver.web.state import CONFIG, FEEDS
 
 LOGGED_PATH = "/feeds/[redacted]"
@@ -109,46 +109,43 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     app = request.app
     rid = app[REQUEST_IDS].for_request(request)
+    service = app[FEEDS]
     status = 500
     try:
-        response = await _feed_response(request, rid)
-        status = response.status
+        token = request.match_info["token"]
+        try:
+            feed = service.cached(token)
+            if feed is None:  # the slow path: what it logs carries the request id
+                context = request_id.set(rid)
+                try:
+                    feed = await service.feed(token)
+                finally:
+                    request_id.reset(context)
+        except Exception as exc:  # 404, 410, or a 500 that is logged: the one error mapping
+            context = request_id.set(rid)
+            try:
+                error = error_to_response(request, exc)
+            finally:
+                request_id.reset(context)
+            status = error.status
+            return error
+        headers = request.headers
+        service.record_fetch(feed.link_id, headers.get("User-Agent", ""))
+        gz = wants_gzip(headers.get("Accept-Encoding", ""))
+        if _not_modified(request, feed):
+            status = 304
+            return web.Response(status=304, headers=_headers(request, feed, gz))
+        body = (feed.gzipped or await service.gzipped(feed)) if gz else feed.body
+        response = web.Response(body=body, headers=_headers(request, feed, gz))
+        response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+        response.headers["Content-Disposition"] = feed.content_disposition
+        if gz:
+            response.headers["Content-Encoding"] = "gzip"
+        status = 200
         return response
     finally:
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         app[REQUEST_LOG].line(rid, request.method, LOGGED_PATH, status, elapsed)
-
-
-async def _feed_response(request: web.Request, rid: str) -> web.StreamResponse:
-    service = request.app[FEEDS]
-    token = request.match_info["token"]
-    try:
-        feed = service.cached(token)
-        if feed is None:  # the slow path: what it logs carries the request id
-            context = request_id.set(rid)
-            try:
-                feed = await service.feed(token)
-            finally:
-                request_id.reset(context)
-    except Exception as exc:  # 404, 410, or a 500 that is logged: the one error mapping
-        context = request_id.set(rid)
-        try:
-            return error_to_response(request, exc)
-        finally:
-            request_id.reset(context)
-    headers = request.headers
-    service.record_fetch(feed.link_id, headers.get("User-Agent", ""))
-    gz = wants_gzip(headers.get("Accept-Encoding", ""))
-    if _not_modified(request, feed):
-        return web.Response(status=304, headers=_headers(request, feed, gz))
-    response = web.Response(
-        body=feed.gzipped if gz else feed.body, headers=_headers(request, feed, gz)
-    )
-    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
-    response.headers["Content-Disposition"] = feed.content_disposition
-    if gz:
-        response.headers["Content-Encoding"] = "gzip"
-    return response
 
 
 @routes.get("/robots.txt")

@@ -1,16 +1,23 @@
-"""The one middleware: request id, domain errors as JSON, change delivery after writes, and
-one structured log line per request (secret path parts redacted).
+"""The request context every route but the feed runs in: a request id, domain errors as JSON,
+change delivery after writes, and one structured log line per request (secret path parts
+redacted).
 
-One middleware rather than three keeps the per-request cost of a cached feed low; each concern
-is a helper of its own.
+It is one wrapper applied to each route's handler by the application factory (``routes``),
+not an aiohttp middleware: with no middleware at all, aiohttp spends nothing per request on a
+middleware chain, and the feed, the request feedserver answers most, keeps its own shorter
+context (``feedserver.web.feeds``). Paths and methods no route answers reach ``unmatched``, a
+catch-all route in the same context, which answers 404 or 405 (with Allow) as JSON.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import secrets
 import time
+from collections.abc import Iterable
+from typing import cast
 
 from aiohttp import web
 
@@ -52,12 +59,45 @@ REQUEST_IDS = web.AppKey("request_ids", RequestIds)
 REQUEST_LOG = web.AppKey("request_log", RequestLog)
 
 
-@web.middleware
-async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.match_info.route.name == FEED_ROUTE:
-        # The feed endpoint keeps its own request id and log line, and answers its own
-        # errors (``feedserver.web.feeds``): the most frequent request takes no detour here.
-        return await handler(request)
+def in_request_context(handler: Handler) -> Handler:
+    """``handler`` with the request context."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        return await _in_context(request, handler)
+
+    return wrapped
+
+
+def routes(definitions: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
+    """Route definitions with their handlers in the request context (the feed route keeps
+    its own)."""
+    out: list[web.AbstractRouteDef] = []
+    for definition in definitions:
+        if isinstance(definition, web.RouteDef) and definition.kwargs.get("name") != FEED_ROUTE:
+            definition = web.RouteDef(
+                definition.method,
+                definition.path,
+                in_request_context(cast(Handler, definition.handler)),
+                definition.kwargs,
+            )
+        out.append(definition)
+    return out
+
+
+async def unmatched(request: web.Request) -> web.StreamResponse:
+    """What no route answers: 405 with the methods the path allows, else 404."""
+    own = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not own:
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
+    raise web.HTTPNotFound()
+
+
+async def _in_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = request.app[REQUEST_IDS].for_request(request)
     token = request_id.set(rid)
     started = time.perf_counter()
