@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from feedserver.logs import JsonFormatter, TextFormatter
+from feedserver.logs import JsonFormatter, RequestLog, TextFormatter
 from feedserver.web.context import REQUEST_LOG, redact
 from tests.conftest import Api
 from tests.feedhelp import new_link, path_of
@@ -93,3 +93,16 @@ async def test_unknown_paths_and_methods_get_json_errors_and_a_log_line(
     )
     assert "request_id=lost-1 method=GET path=/api/nothing-here status=404" in text
     assert "method=POST path=/healthz status=405" in text
+
+
+def test_request_lines_wait_for_the_periodic_flush_unless_too_many(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="test.http")
+    log = RequestLog("test.http", max_pending=3)
+    log.line("a", "GET", "/x", 200, 0.1)
+    log.line("b", "GET", "/y", 304, 0.1)
+    assert [r for r in caplog.records if r.name == "test.http"] == []  # no request flushes
+    log.line("c", "GET", "/z", 404, 0.1)  # the memory bound: flushed at once
+    (record,) = [r for r in caplog.records if r.name == "test.http"]
+    assert [line[1] for line in record.request_lines] == ["a", "b", "c"]
