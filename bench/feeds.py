@@ -284,7 +284,8 @@ class Rates:
 
 
 @contextmanager
-def reference_server(work: Path, body: bytes) -> Iterator[str]:
+def reference_server(work: Path, body: bytes, path: str) -> Iterator[str]:
+    """The bare handler, serving ``body`` at ``path`` (the feed's own path: same requests)."""
     (work / "feed.ics").write_bytes(body)
     port = free_port()
     process = start(
@@ -293,11 +294,12 @@ def reference_server(work: Path, body: bytes) -> Iterator[str]:
             str(ROOT / "bench" / "reference_server.py"),
             str(work / "feed.ics"),
             str(port),
+            path,
         ],
         work / "reference.log",
     )
     try:
-        url = f"http://127.0.0.1:{port}/feed.ics"
+        url = f"http://127.0.0.1:{port}{path}"
         wait_until_up(url)
         yield url
     finally:
@@ -319,7 +321,7 @@ def run(
             status, body, headers = fetch(base + path)
             etag = headers["ETag"]
             results: dict[tuple[int, str], Rates] = {}
-            with reference_server(work, body) as ref:
+            with reference_server(work, body, path) as ref:
                 ref_etag = fetch(ref)[2]["ETag"]
                 for count in connections:
                     get, not_modified = Rates(), Rates()

@@ -1,10 +1,11 @@
 """The reference: a minimal aiohttp handler returning a file's bytes from memory, with a
-strong ETag and If-None-Match, and nothing else (no routing by token, no logging, no auth).
-Its responses carry the same header fields as feedserver's (ETag, Last-Modified,
-Cache-Control, Vary, Content-Type, Content-Disposition), so both servers put the same bytes on
-the wire and differ only in the work behind them.
+strong ETag and If-None-Match, and nothing else (no token check, no logging, no statistics).
+It answers at the same path as the feed it stands beside (a plain route: one exact string), so
+both servers parse the same request, and its responses carry the same header fields as
+feedserver's (ETag, Last-Modified, Cache-Control, Vary, Content-Type, Content-Disposition), so
+both put the same bytes on the wire and differ only in the work behind them.
 
-Usage: python bench/reference_server.py FILE PORT
+Usage: python bench/reference_server.py FILE PORT [PATH]   (PATH defaults to /feed.ics)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 
-def make_app(body: bytes) -> web.Application:
+def make_app(body: bytes, path: str = "/feed.ics") -> web.Application:
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     validators = {
         "ETag": etag,
@@ -38,13 +39,13 @@ def make_app(body: bytes) -> web.Application:
         return web.Response(body=body, headers=full)
 
     app = web.Application()
-    app.router.add_get("/feed.ics", handler)
+    app.router.add_get(path, handler)
     return app
 
 
 if __name__ == "__main__":
     web.run_app(
-        make_app(Path(sys.argv[1]).read_bytes()),
+        make_app(Path(sys.argv[1]).read_bytes(), *sys.argv[3:4]),
         host="127.0.0.1",
         port=int(sys.argv[2]),
         access_log=None,

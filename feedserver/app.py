@@ -244,6 +244,7 @@ def create_app(config: Config) -> web.Application:
         app.router.add_route("*", PREFIX + "{path_info:(?:/.*)?}", in_request_context(dav))
     app.cleanup_ctx.append(_changes_ctx)
     app.router.add_get("/healthz", in_request_context(health))
+    feeds.add_feed_route(app.router)
     for module in (api_catalog, api_users, api_bookings, api_feeds, api_notifications, feeds):
         app.router.add_routes(routes(module.routes))
     app.router.add_route("*", "/{path:.*}", in_request_context(unmatched))  # last

@@ -52,7 +52,9 @@ class _StructuredFormatter(logging.Formatter):
 
 
 REQUEST_FIELDS = ("request_id", "method", "path", "status", "ms")
-RequestLine = tuple[float, str, str, str, int, float]  # time, then REQUEST_FIELDS
+# (time, request id, method, path, status, seconds taken): formatted with ``ms``, the seconds
+# in milliseconds to two decimals, only when the line is written.
+RequestLine = tuple[float, str, str, str, int, float]
 
 
 class RequestLog:
@@ -72,8 +74,10 @@ class RequestLog:
         self.max_pending = max_pending
         self._pending: list[RequestLine] = []
 
-    def line(self, request_id: str, method: str, path: str, status: int, ms: float) -> None:
-        self._pending.append((time.time(), request_id, method, path, status, ms))
+    def line(self, request_id: str, method: str, path: str, status: int, started: float) -> None:
+        """A request that began at ``started`` (``time.time()``) ended now."""
+        now = time.time()
+        self._pending.append((now, request_id, method, path, status, now - started))
         if len(self._pending) >= self.max_pending:
             self.flush()
 
@@ -98,7 +102,13 @@ class RequestLog:
 
 
 def request_fields(line: RequestLine) -> dict[str, Any]:
-    return dict(zip(REQUEST_FIELDS, line[1:], strict=True))
+    _, rid, method, path, status, seconds = line
+    return dict(zip(REQUEST_FIELDS, (rid, method, path, status, _ms(seconds)), strict=True))
+
+
+def _ms(seconds: float) -> float:
+    """Milliseconds to two decimals (never negative: wall-clock time may step back)."""
+    return round(max(seconds, 0.0) * 1000, 2)
 
 
 class RequestIdFilter(logging.Filter):
@@ -134,12 +144,7 @@ class TextFormatter(_StructuredFormatter):
     def format(self, record: logging.LogRecord) -> str:
         lines = record.__dict__.get("request_lines")
         if lines is not None:  # RequestLog: the hot path, formatted directly
-            head = f" info    {record.name}: request request_id="
-            return "\n".join(
-                f"{self._stamp_of(created)}{head}{rid} method={method} "
-                f"path={_quote(path)} status={status} ms={ms}"
-                for created, rid, method, path, status, ms in lines
-            )
+            return self._request_lines(record.name, lines)
         prepared = record.__dict__.get("fields")
         if isinstance(prepared, dict):
             tail = " ".join([f"{k}={_quote(v)}" for k, v in prepared.items()])
@@ -154,6 +159,25 @@ class TextFormatter(_StructuredFormatter):
         tail = " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
         line = f"{head} {tail}" if tail else head
         return f"{line}\n{exc}" if exc else line
+
+    def _request_lines(self, logger: str, lines: list[RequestLine]) -> str:
+        """A batch of request lines: one time stamp per second and one quoting per path."""
+        head = f" info    {logger}: request request_id="
+        out: list[str] = []
+        append = out.append
+        quoted: dict[str, str] = {}
+        second, stamp = -1, ""
+        for created, rid, method, path, status, seconds in lines:
+            if int(created) != second:
+                second, stamp = int(created), self._stamp_of(created)
+            shown = quoted.get(path)
+            if shown is None:
+                shown = quoted[path] = _quote(path)
+            append(
+                f"{stamp}{head}{rid} method={method} path={shown} status={status} "
+                f"ms={max(seconds, 0.0) * 1000:.2f}"
+            )
+        return "\n".join(out)
 
 
 def _quote(value: Any) -> str:

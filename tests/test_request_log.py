@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -100,9 +101,9 @@ def test_request_lines_wait_for_the_periodic_flush_unless_too_many(
 ) -> None:
     caplog.set_level(logging.INFO, logger="test.http")
     log = RequestLog("test.http", max_pending=3)
-    log.line("a", "GET", "/x", 200, 0.1)
-    log.line("b", "GET", "/y", 304, 0.1)
+    log.line("a", "GET", "/x", 200, time.time())
+    log.line("b", "GET", "/y", 304, time.time())
     assert [r for r in caplog.records if r.name == "test.http"] == []  # no request flushes
-    log.line("c", "GET", "/z", 404, 0.1)  # the memory bound: flushed at once
+    log.line("c", "GET", "/z", 404, time.time())  # the memory bound: flushed at once
     (record,) = [r for r in caplog.records if r.name == "test.http"]
     assert [line[1] for line in record.request_lines] == ["a", "b", "c"]

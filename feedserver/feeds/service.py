@@ -332,9 +332,10 @@ class FeedService:
 
     # -- usage ------------------------------------------------------------------------------
 
-    def record_fetch(self, link_id: int, user_agent: str) -> None:
-        count = self._usage[link_id][0] if link_id in self._usage else 0
-        self._usage[link_id] = (count + 1, time_module.time(), user_agent[:300])
+    def record_fetch(self, link_id: int, user_agent: str, at: float) -> None:
+        """Count a fetch of a link at ``at`` (``time.time()``); written by ``flush_usage``."""
+        found = self._usage.get(link_id)
+        self._usage[link_id] = (found[0] + 1 if found else 1, at, user_agent[:300])
 
     async def flush_usage(self) -> None:
         pending, self._usage = self._usage, {}

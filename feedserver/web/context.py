@@ -29,7 +29,6 @@ from feedserver.web.state import WATCHER
 _SECRET_PREFIXES = ("/feeds/", "/meet/")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _READS = frozenset(("GET", "HEAD", "OPTIONS"))
-FEED_ROUTE = "feed"  # the route that answers its own errors and logs its own line
 
 
 def redact(path: str) -> str:
@@ -70,11 +69,11 @@ def in_request_context(handler: Handler) -> Handler:
 
 
 def routes(definitions: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
-    """Route definitions with their handlers in the request context (the feed route keeps
-    its own)."""
+    """Route definitions with their handlers in the request context (the feed route,
+    ``web.feeds.add_feed_route``, is not one of them: it keeps its own)."""
     out: list[web.AbstractRouteDef] = []
     for definition in definitions:
-        if isinstance(definition, web.RouteDef) and definition.kwargs.get("name") != FEED_ROUTE:
+        if isinstance(definition, web.RouteDef):
             definition = web.RouteDef(
                 definition.method,
                 definition.path,
@@ -100,7 +99,7 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
 async def _in_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = request.app[REQUEST_IDS].for_request(request)
     token = request_id.set(rid)
-    started = time.perf_counter()
+    started = time.time()
     status = 500
     try:
         try:
@@ -123,6 +122,6 @@ async def _in_context(request: web.Request, handler: Handler) -> web.StreamRespo
             request.method,
             redact(request.path),
             status,
-            round((time.perf_counter() - started) * 1000, 2),
+            started,
         )
         request_id.reset(token)

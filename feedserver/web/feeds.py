@@ -4,10 +4,11 @@ Always 200 text/calendar whatever the Accept header (Google sends none). Strong 
 content coding), a true Last-Modified, If-None-Match before If-Modified-Since, gzip on request.
 
 This is the request feedserver answers most, so it takes the shortest path aiohttp allows: the
-application has no middleware, and this route is the one that does not run in the generic
-request context (``web.context``); it does only what a feed needs: a request id and one log
-line (the token redacted); the error mapping runs only for errors. An unchanged feed costs a
-dict lookup (``FeedService.cached``) and precomputed headers.
+application has no middleware, this route is matched without a regular expression
+(``FeedResource``) and is the one that does not run in the generic request context
+(``web.context``); it does only what a feed needs: a request id and one log line (the token
+redacted); the error mapping runs only for errors. An unchanged feed costs a dict lookup
+(``FeedService.cached``) and precomputed headers.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from __future__ import annotations
 import time
 from email.utils import parsedate_to_datetime
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.web_urldispatcher import DynamicResource
 
 from feedserver.feeds.service import RenderedFeed
 from feedserver.logs import request_id
-from feedserver.web.context import FEED_ROUTE, REQUEST_IDS, REQUEST_LOG
+from feedserver.web.context import REQUEST_IDS, REQUEST_LOG
 from feedserver.web.errors import error_to_response
 from feedserver.web.state import CONFIG, FEEDS
 
 LOGGED_PATH = "/feeds/[redacted]"
+FEED_ROUTE = "feed"  # the route that answers its own errors and logs its own line
 _GZIP: dict[str, bool] = {}  # Accept-Encoding values seen, parsed once
 
 routes = web.RouteTableDef()
@@ -74,10 +77,10 @@ def etag_matches(header: str, etag: str) -> bool:
 
 
 def _not_modified(request: web.Request, feed: RenderedFeed) -> bool:
-    if_none_match = request.headers.get("If-None-Match")
+    if_none_match = request.headers.get(hdrs.IF_NONE_MATCH)
     if if_none_match is not None:
         return if_none_match in feed.etag_values or etag_matches(if_none_match, feed.etag)
-    since = request.headers.get("If-Modified-Since")
+    since = request.headers.get(hdrs.IF_MODIFIED_SINCE)
     if since:
         try:
             moment = parsedate_to_datetime(since)
@@ -104,9 +107,30 @@ def _headers(request: web.Request, feed: RenderedFeed, gz: bool) -> dict[str, st
     return found
 
 
-@routes.get(r"/feeds/{token:[A-Za-z0-9_.-]+}.ics", name=FEED_ROUTE)
+class FeedResource(DynamicResource):
+    """``/feeds/{token}.ics``, matched with two string tests instead of a regular expression
+    (a third of the routing time of a feed request). A token of other characters than the
+    signer's (``[A-Za-z0-9_.-]``) is matched too and answered 404 by the token check."""
+
+    def __init__(self) -> None:
+        super().__init__(r"/feeds/{token:[A-Za-z0-9_.-]+}.ics", name=FEED_ROUTE)
+
+    def _match(self, path: str) -> dict[str, str] | None:
+        if len(path) > 11 and path.startswith("/feeds/") and path.endswith(".ics"):
+            return {"token": path[7:-4]}
+        return None
+
+
+def add_feed_route(router: web.UrlDispatcher) -> None:
+    """The feed route (GET and HEAD), on a ``FeedResource``."""
+    resource = FeedResource()
+    router.register_resource(resource)
+    resource.add_route("HEAD", serve_feed)
+    resource.add_route("GET", serve_feed)
+
+
 async def serve_feed(request: web.Request) -> web.StreamResponse:
-    started = time.perf_counter()
+    started = time.time()
     app = request.app
     rid = app[REQUEST_IDS].for_request(request)
     service = app[FEEDS]
@@ -130,8 +154,8 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
             status = error.status
             return error
         headers = request.headers
-        service.record_fetch(feed.link_id, headers.get("User-Agent", ""))
-        gz = wants_gzip(headers.get("Accept-Encoding", ""))
+        service.record_fetch(feed.link_id, headers.get(hdrs.USER_AGENT, ""), started)
+        gz = wants_gzip(headers.get(hdrs.ACCEPT_ENCODING, ""))
         if _not_modified(request, feed):
             status = 304
             return web.Response(status=304, headers=_headers(request, feed, gz))
@@ -144,8 +168,7 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
         status = 200
         return response
     finally:
-        elapsed = round((time.perf_counter() - started) * 1000, 2)
-        app[REQUEST_LOG].line(rid, request.method, LOGGED_PATH, status, elapsed)
+        app[REQUEST_LOG].line(rid, request.method, LOGGED_PATH, status, started)
 
 
 @routes.get("/robots.txt")
