@@ -243,6 +243,22 @@ class RecurrenceConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    session_days: int = _opt(
+        14, "How long a web sign-in lasts, in days (signing out or a password change ends it)."
+    )
+    reset_link_minutes: int = _opt(
+        60, "How long a 'forgot password' link works, in minutes (it works once)."
+    )
+    invitation_days: int = _opt(
+        7, "How long an invitation to set a password works, in days (it works once)."
+    )
+    default_language: str = _opt(
+        "en", "Language of the web app when neither the person nor the browser picks one: en, fr."
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -255,6 +271,7 @@ class Config:
     meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     recurrence: RecurrenceConfig = field(default_factory=RecurrenceConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -330,6 +347,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"[server] port: {config.server.port} is not a TCP port")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[logging] level: unknown level {config.logging.level!r}")
+    if config.web.default_language not in ("en", "fr"):
+        raise ConfigError("[web] default_language: 'en' or 'fr'")
+    if min(config.web.session_days, config.web.reset_link_minutes, config.web.invitation_days) < 1:
+        raise ConfigError("[web] session_days, reset_link_minutes, invitation_days: positive")
     if config.logging.format not in ("text", "json"):
         raise ConfigError(
             f"[logging] format: must be 'text' or 'json', not {config.logging.format!r}"

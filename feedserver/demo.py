@@ -115,6 +115,7 @@ class Summary:
     bookings: int = 0
     skipped: int = 0
     passwords: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 def _email(name: str) -> str:
@@ -158,6 +159,7 @@ def load(
             },
         )
         summary.passwords[email] = password
+        summary.roles[email] = role
         summary.users += 1
         return user.id
 
@@ -264,10 +266,13 @@ def _series(
     return len([yoga, coaching, training])
 
 
-def write_credentials(path: Path, passwords: dict[str, str]) -> None:
+def write_credentials(
+    path: Path, passwords: dict[str, str], roles: dict[str, str] | None = None
+) -> None:
+    """The demo accounts, one a line: email, password, role (sign in to the web app)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("# demo personal accounts: email password\n")
+        handle.write("# demo personal accounts: email password role\n")
         for email, password in passwords.items():
-            handle.write(f"{email} {password}\n")
+            handle.write(f"{email} {password} {(roles or {}).get(email, '')}".rstrip() + "\n")

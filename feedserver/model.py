@@ -58,10 +58,22 @@ class User:
     primary_location: str | None  # location code
     created_at: datetime
     updated_at: datetime
+    language: str = ""  # "en", "fr", or "" for the browser's choice
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A signed-in browser (the cookie's id itself is never stored)."""
+
+    id_digest: str
+    user_id: int
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)

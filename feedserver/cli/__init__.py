@@ -119,13 +119,14 @@ def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int
             effects=wiring.build(config, notify=False).effects,
         )
     credentials = config.data_dir / "demo-accounts.txt"
-    demo.write_credentials(credentials, summary.passwords)
+    demo.write_credentials(credentials, summary.passwords, summary.roles)
     click.echo(
         f"demo organisation loaded: {summary.locations} locations, {summary.types} types, "
         f"{summary.users} users, {summary.bookings} bookings "
         f"({summary.skipped} candidate slots skipped as double bookings)"
     )
     click.echo(f"personal accounts and their passwords: {credentials}")
+    click.echo(f"sign in at {config.public_url}/ with one of them")
 
 
 @main.command("example-config")
@@ -134,6 +135,7 @@ def example_config() -> None:
     click.echo(config_mod.example_toml(), nl=False)
 
 
+main.add_command(admin.admin)
 main.add_command(admin.locations)
 main.add_command(admin.types)
 main.add_command(admin.users)

@@ -1,4 +1,4 @@
-"""Administration subcommands: locations, reservation types, users."""
+"""Administration subcommands: the first admin account, locations, reservation types, users."""
 
 from __future__ import annotations
 
@@ -141,3 +141,26 @@ def app_password_revoke(store: Store, config: Config, user: str, app_password_id
     owner = accounts.find_user(store, user)
     app_passwords.revoke(store, owner, app_password_id)
     click.echo(f"app password {app_password_id} revoked")
+
+
+@click.group()
+def admin() -> None:
+    """The first admin's personal account (the admin token is not an account)."""
+
+
+@admin.command("create-account")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--timezone", default="UTC")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted when not given.",
+)
+@with_store
+def admin_create_account(store: Store, config: Config, **values: Any) -> None:
+    """Create a personal account with the admin role, to sign in to the web app."""
+    user = accounts.create_user(store, {**values, "role": "admin"})
+    click.echo(f"admin {user.id} <{user.email}> created: sign in at {config.public_url}/")

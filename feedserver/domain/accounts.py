@@ -13,7 +13,8 @@ from feedserver.store import Store
 from feedserver.times import zone
 
 MIN_PASSWORD = 8
-_FIELDS = {"email", "name", "role", "password", "timezone", "primary_location"}
+_FIELDS = {"email", "name", "role", "password", "timezone", "primary_location", "language"}
+LANGUAGES = ("", "en", "fr")  # '' = the browser's choice
 
 
 def find_user(store: Store, ref: object, field: str = "user") -> User:
@@ -55,6 +56,10 @@ def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
     if not partial or "timezone" in body:
         values["timezone"] = body.text("timezone", default="UTC")
         zone(values["timezone"])
+    if "language" in body:
+        values["language"] = body.text("language", default="")
+        if values["language"] not in LANGUAGES:
+            raise InvalidInput("language must be 'en', 'fr' or ''", field="language")
     if "primary_location" in body:
         code = body.raw("primary_location")
         values["primary_location_id"] = (

@@ -39,12 +39,16 @@ VARIABLES = {
     "event_summary": "the calendar event's title (bridge messages)",
     "unknown_code": "the code-shaped word that matched no location (bridge messages)",
     "valid_codes": "every location code with its name, one a line (bridge messages)",
+    "person_name": "the person's name (account messages)",
+    "account_link": "the link that sets a password, once (account messages)",
+    "link_valid_for": "how long that link works, in words (account messages)",
 }
 
 AUDIENCES = {
     "attendee": ("booked", "changed", "cancelled", "rejected"),
     "staff": ("booked", "cancelled", "rejected", "short_notice"),
     "organizer": ("unknown_code",),
+    "account": ("invitation", "password_reset"),
 }
 LANGUAGES = ("en", "fr")
 
@@ -53,6 +57,34 @@ _WHEN_FR = "[booking_start_date], [booking_start_time]–[booking_end_time] ([bo
 _PLACE = "[location_name] ([location_code]), [location_address]"
 
 DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
+    ("account", "invitation", "en"): (
+        "[organisation_name] invites you: set your password",
+        "Hello [person_name],\n\nAn account was made for you at [organisation_name]: your "
+        "bookings in your own calendar, on your phone, and your notifications.\n\nSet your "
+        "password here (the link works once, for [link_valid_for]):\n[account_link]\n\n"
+        "[organisation_name]",
+    ),
+    ("account", "invitation", "fr"): (
+        "[organisation_name] vous invite : choisissez votre mot de passe",
+        "Bonjour [person_name],\n\nUn compte a été créé pour vous chez [organisation_name] : "
+        "vos réservations dans votre agenda, sur votre téléphone, et vos notifications.\n\n"
+        "Choisissez votre mot de passe ici (le lien fonctionne une fois, pendant "
+        "[link_valid_for]) :\n[account_link]\n\n[organisation_name]",
+    ),
+    ("account", "password_reset", "en"): (
+        "Your new password for [organisation_name]",
+        "Hello [person_name],\n\nSomeone (you, we hope) asked to set a new password for your "
+        "account. Choose it here (the link works once, for [link_valid_for]):\n"
+        "[account_link]\n\nIf it was not you, ignore this email: your password is "
+        "unchanged.\n\n[organisation_name]",
+    ),
+    ("account", "password_reset", "fr"): (
+        "Votre nouveau mot de passe pour [organisation_name]",
+        "Bonjour [person_name],\n\nQuelqu'un (vous, espérons-le) a demandé un nouveau mot de "
+        "passe pour votre compte. Choisissez-le ici (le lien fonctionne une fois, pendant "
+        "[link_valid_for]) :\n[account_link]\n\nSi ce n'était pas vous, ignorez ce message : "
+        "votre mot de passe n'a pas changé.\n\n[organisation_name]",
+    ),
     ("attendee", "booked", "en"): (
         "Booked: [service_name] on [booking_start_date] at [booking_start_time]",
         f"Hello [customer_name],\n\nYour booking is confirmed.\n\n[service_name] with "

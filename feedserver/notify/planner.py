@@ -11,6 +11,7 @@ booking (pending or confirmed), or *short_notice* instead when it starts within
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -247,6 +248,41 @@ def unknown_code_message(
             "booking_id": None,
             "recipient_email": organizer.email,
             "recipient_name": organizer.name,
+            "subject": messages.render(subject, values).replace("\n", " "),
+            "body_text": text,
+            "body_html": messages.to_html(text),
+            "ics": None,
+            "ics_method": None,
+        }
+    )
+
+
+def account_link_message(
+    store: Store,
+    user: User,
+    kind: str,
+    url: str,
+    valid_for: str,
+    language: str,
+    organisation_name: str,
+) -> None:
+    """Send a person the link that sets their password: ``kind`` is ``invitation`` or
+    ``password_reset``. Queued in the outbox like every message (retried, listed)."""
+    values = {
+        "person_name": user.name,
+        "account_link": url,
+        "link_valid_for": valid_for,
+        "organisation_name": organisation_name,
+    }
+    subject, body = messages.choose(store.email_templates.all(), "account", kind, language)
+    text = messages.render(body, values)
+    store.outbox.enqueue(
+        {
+            "idempotency_key": f"account:{kind}:{user.id}:{secrets.token_hex(8)}",
+            "kind": kind,
+            "booking_id": None,
+            "recipient_email": user.email,
+            "recipient_name": user.name,
             "subject": messages.render(subject, values).replace("\n", " "),
             "body_text": text,
             "body_html": messages.to_html(text),

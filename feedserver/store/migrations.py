@@ -288,4 +288,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "UPDATE outbox SET retry_since = created_at",
         ),
     ),
+    Migration(
+        8,
+        "web sessions, account language",
+        (
+            # A signed-in browser: the cookie holds a random id, the table only its SHA-256.
+            """CREATE TABLE web_sessions (
+                id_digest TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                csrf TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX web_sessions_user ON web_sessions (user_id)",
+            # The language of the web app and of emails for this person ('' = the browser's).
+            "ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )

@@ -13,7 +13,15 @@ _SELECT = (
     "SELECT u.*, l.code AS primary_location FROM users u "
     "LEFT JOIN locations l ON l.id = u.primary_location_id"
 )
-_COLUMNS = ("email", "name", "role", "password_hash", "timezone", "primary_location_id")
+_COLUMNS = (
+    "email",
+    "name",
+    "role",
+    "password_hash",
+    "timezone",
+    "primary_location_id",
+    "language",
+)
 
 
 def _user(row: Row) -> User:
@@ -26,6 +34,7 @@ def _user(row: Row) -> User:
         primary_location=row["primary_location"],
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
+        language=row["language"],
     )
 
 
@@ -37,6 +46,7 @@ class UserStore:
     def create(self, values: dict[str, Any]) -> User:
         now = to_db(utcnow())
         fields = {k: values.get(k) for k in _COLUMNS}
+        fields["language"] = fields["language"] or ""
         user_id = self.db.insert("users", {**fields, "created_at": now, "updated_at": now})
         self.changes.record("user", user_id, "created")
         return found(self.get(user_id), f"user {user_id}")
@@ -66,6 +76,11 @@ class UserStore:
     def password_hash(self, email: str) -> tuple[int, str | None] | None:
         row = self.db.row("SELECT id, password_hash FROM users WHERE email = ?", (email,))
         return (row["id"], row["password_hash"]) if row else None
+
+    def password_hash_of(self, user_id: int) -> str | None:
+        """The stored hash of a user ('' or None: no password set yet)."""
+        row = self.db.row("SELECT password_hash FROM users WHERE id = ?", (user_id,))
+        return row["password_hash"] if row else None
 
     def update(self, user_id: int, values: dict[str, Any]) -> User:
         fields = {k: v for k, v in values.items() if k in _COLUMNS}

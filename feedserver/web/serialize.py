@@ -44,6 +44,7 @@ def user_json(user: User) -> dict[str, Any]:
         "role": user.role.value,
         "timezone": user.timezone,
         "primary_location": user.primary_location,
+        "language": user.language,
         "created_at": to_db(user.created_at),
         "updated_at": to_db(user.updated_at),
     }
