@@ -32,6 +32,7 @@ from feedserver.web import (
     api_notifications,
     api_users,
     feeds,
+    pages,
 )
 from feedserver.web.context import (
     REQUEST_IDS,
@@ -247,5 +248,6 @@ def create_app(config: Config) -> web.Application:
     feeds.add_feed_route(app.router)
     for module in (api_catalog, api_users, api_bookings, api_feeds, api_notifications, feeds):
         app.router.add_routes(routes(module.routes))
+    pages.setup(app, config, services.secrets)
     app.router.add_route("*", "/{path:.*}", in_request_context(unmatched))  # last
     return app

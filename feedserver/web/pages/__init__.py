@@ -1,0 +1,70 @@
+"""The web app: server-rendered pages (Jinja2) for the people who use feedserver, in the same
+process and on the same domain layer as the JSON API. No build step and no CDN: templates,
+the stylesheet and the one small script ship in this package; every page works without
+JavaScript."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from feedserver.config import Config
+from feedserver.instance_secrets import InstanceSecrets
+from feedserver.throttle import LoginThrottle
+from feedserver.tokens.account_links import AccountLinks
+from feedserver.web.context import routes as in_context
+from feedserver.web.pages import account, admin, admin_bookings, devices, links, settings
+from feedserver.web.pages.base import WEBKIT, WebKit, load_static, make_jinja
+
+MODULES = (account, links, devices, settings, admin_bookings, admin)
+
+
+def make_kit(config: Config, secrets: InstanceSecrets) -> WebKit:
+    static = load_static()
+    security = config.security
+    return WebKit(
+        jinja=make_jinja(static),
+        reset_links=AccountLinks(
+            secrets.secret_keys, "password_reset", config.web.reset_link_minutes * 60
+        ),
+        invitations=AccountLinks(
+            secrets.secret_keys, "invitation", config.web.invitation_days * 86400
+        ),
+        throttle=LoginThrottle(
+            security.login_attempts,
+            security.login_backoff_seconds,
+            security.login_backoff_max_seconds,
+        ),
+        session_lifetime=timedelta(days=config.web.session_days),
+        static=static,
+    )
+
+
+async def static_file(request: web.Request) -> web.Response:
+    found = request.app[WEBKIT].static.get(request.match_info["name"])
+    if found is None:
+        raise web.HTTPNotFound()
+    data, content_type, version = found
+    cache = (
+        "public, max-age=31536000, immutable"
+        if request.query.get("v") == version
+        else ("public, max-age=300")
+    )
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": content_type,
+            "Cache-Control": cache,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def setup(app: web.Application, config: Config, secrets: InstanceSecrets) -> None:
+    app[WEBKIT] = make_kit(config, secrets)
+    static = web.RouteTableDef()
+    static.get("/static/{name}")(static_file)
+    for module in (*MODULES,):
+        app.router.add_routes(in_context(module.routes))
+    app.router.add_routes(in_context(static))

@@ -1,0 +1,447 @@
+"""Admin pages for running the organisation: people (invite, password links), feed links of
+anyone, locations, reservation types, templates (feed %shortcodes% and email [variables], with a
+preview on a real booking), the bridge's inbox, the notification outbox and the online
+meetings report (with a CSV export). Each form calls the domain function the JSON API calls."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from feedserver.calendar import templates as text_templates
+from feedserver.calendar.render import Viewer, shortcode_values
+from feedserver.calendar.templates import SHORTCODES
+from feedserver.domain import accounts, catalog
+from feedserver.domain import feed_links as links
+from feedserver.domain import meetings as meeting_links
+from feedserver.domain.catalog import load_catalog
+from feedserver.errors import FeedserverError, NotFound
+from feedserver.model import FeedFilters, Role, User
+from feedserver.notify import messages, outbox
+from feedserver.store import BookingQuery, Store
+from feedserver.times import zone
+from feedserver.web.pages.account import send_account_link
+from feedserver.web.pages.base import Visitor, admin_only, read_form, render, see_other
+from feedserver.web.pages.links import form_choices, link_form_data, subscribe_links
+from feedserver.web.state import FEED_URLS, FEEDS, INBOX, MEETINGS, RUNNER
+
+routes = web.RouteTableDef()
+
+ROLES = [r.value for r in Role]
+
+
+def _id(request: web.Request, what: str) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise NotFound(f"no {what} {raw!r}")
+    return int(raw)
+
+
+# -- people ------------------------------------------------------------------------------------
+
+
+async def _people_page(
+    request: web.Request, who: Visitor, error: str = "", status: int = 200
+) -> web.Response:
+    people = await request.app[RUNNER].run(lambda s: s.users.list())
+    context = {"people": people, "roles": ROLES, "error": error}
+    return render(request, who, "admin/people.html", context, status)
+
+
+@routes.get("/admin/people")
+@admin_only
+async def people(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await _people_page(request, who)
+
+
+@routes.post("/admin/people")
+@admin_only
+async def invite(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    """A new account without a password; the person sets one from the emailed link."""
+    form = await read_form(request, who)
+    data = {
+        "email": form.get("email", "").strip(),
+        "name": form.get("name", "").strip(),
+        "role": form.get("role", Role.CUSTOMER.value),
+        "timezone": form.get("timezone", "").strip() or "UTC",
+    }
+
+    def create(store: Store) -> None:
+        with store.transaction():
+            made = accounts.create_user(store, data)
+            send_account_link(request, store, made, "invitation")
+
+    try:
+        await request.app[RUNNER].run(create)
+    except FeedserverError as exc:
+        return await _people_page(request, who, exc.message, 422)
+    return see_other("/admin/people", "invited")
+
+
+@routes.post("/admin/people/{id}/password-link")
+@admin_only
+async def password_link(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    """Email a person a link to set their password: an invitation if they never had one
+    (customers made by the API or the bridge), else a reset."""
+    await read_form(request, who)
+    person_id = _id(request, "person")
+
+    def send(store: Store) -> None:
+        person = accounts.find_user(store, person_id)
+        kind = "password_reset" if store.users.password_hash_of(person.id) else "invitation"
+        with store.transaction():
+            send_account_link(request, store, person, kind)
+
+    await request.app[RUNNER].run(send)
+    return see_other("/admin/people", "reset_sent")
+
+
+# -- feed links of anyone ----------------------------------------------------------------------
+
+
+async def _feed_links_page(
+    request: web.Request, who: Visitor, error: str = "", status: int = 200
+) -> web.Response:
+    raw = request.query.get("user", "")
+    person_id = int(raw) if raw.isdigit() else None
+    await request.app[FEEDS].flush_usage()
+
+    def load(store: Store) -> dict[str, Any]:
+        found = store.feed_links.list(person_id) if person_id else []
+        return {"people": store.users.list(), "found": found}
+
+    loaded = await request.app[RUNNER].run(load)
+    urls = request.app[FEED_URLS]
+    shown = [
+        {"link": x, **(subscribe_links(x, urls) if x.revoked_at is None else {})}
+        for x in loaded["found"]
+    ]
+    context = {
+        "people": loaded["people"],
+        "person_id": person_id,
+        "links": shown,
+        "error": error,
+        **(await form_choices(request)),
+    }
+    return render(request, who, "admin/feed_links.html", context, status)
+
+
+@routes.get("/admin/feed-links")
+@admin_only
+async def feed_links(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await _feed_links_page(request, who)
+
+
+@routes.post("/admin/feed-links")
+@admin_only
+async def create_feed_link(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    person = form.get("user", "")
+    data = {**link_form_data(form, user), "user": int(person) if person.isdigit() else None}
+    try:
+        await request.app[RUNNER].run(lambda s: links.create_link(s, data))
+    except FeedserverError as exc:
+        return await _feed_links_page(request, who, exc.message, 422)
+    return see_other(f"/admin/feed-links?user={data['user']}", "link_created")
+
+
+@routes.post("/admin/feed-links/{id}/{action:rotate|revoke}")
+@admin_only
+async def change_feed_link(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    await read_form(request, who)
+    link_id = _id(request, "feed link")
+    change = links.rotate_link if request.match_info["action"] == "rotate" else links.revoke_link
+    link = await request.app[RUNNER].run(lambda s: change(s, link_id))
+    notice = "link_rotated" if request.match_info["action"] == "rotate" else "link_revoked"
+    return see_other(f"/admin/feed-links?user={link.user_id}", notice)
+
+
+# -- locations and reservation types -----------------------------------------------------------
+
+
+async def _catalog_page(
+    request: web.Request, who: Visitor, template: str, error: str = "", status: int = 200
+) -> web.Response:
+    def load(store: Store) -> dict[str, Any]:
+        return {"locations": store.locations.list(), "types": store.types.list()}
+
+    context = {**(await request.app[RUNNER].run(load)), "error": error}
+    return render(request, who, template, context, status)
+
+
+@routes.get("/admin/locations")
+@admin_only
+async def locations(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await _catalog_page(request, who, "admin/locations.html")
+
+
+@routes.post("/admin/locations")
+@admin_only
+async def save_location(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    original = form.get("original", "")
+    data = {key: form.get(key, "").strip() for key in ("code", "name", "address", "timezone")}
+
+    def save(store: Store) -> None:
+        if original:
+            catalog.update_location(store, original, data)
+        else:
+            catalog.create_location(store, data)
+
+    try:
+        await request.app[RUNNER].run(save)
+    except FeedserverError as exc:
+        return await _catalog_page(request, who, "admin/locations.html", exc.message, 422)
+    return see_other("/admin/locations", "saved")
+
+
+@routes.get("/admin/types")
+@admin_only
+async def types(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await _catalog_page(request, who, "admin/types.html")
+
+
+@routes.post("/admin/types")
+@admin_only
+async def save_type(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    original = form.get("original", "")
+    data: dict[str, Any] = {"key": form.get("key", "").strip(), "name": form.get("name", "")}
+    for name in ("duration_minutes", "buffer_before_minutes", "buffer_after_minutes"):
+        value = form.get(name, "0").strip()
+        data[name] = int(value) if value.isdigit() else value
+    for flag in ("online", "attendees_visible", "title_visible"):
+        data[flag] = form.get(flag) == "on"
+    data["color"] = form.get("color", "").strip()
+
+    def save(store: Store) -> None:
+        if original:
+            catalog.update_type(store, original, data)
+        else:
+            catalog.create_type(store, data)
+
+    try:
+        await request.app[RUNNER].run(save)
+    except FeedserverError as exc:
+        return await _catalog_page(request, who, "admin/types.html", exc.message, 422)
+    return see_other("/admin/types", "saved")
+
+
+# -- templates ----------------------------------------------------------------------------------
+
+
+def _preview(store: Store, type_key: str, summary: str, description: str) -> dict[str, str]:
+    """The SUMMARY and DESCRIPTION a staff member's feed would show for the latest booking of
+    the type (any booking when the type has none), with the given templates."""
+    query = BookingQuery(types=[type_key] if type_key else None, limit=1)
+    found = store.bookings.list(query) or store.bookings.list(BookingQuery(limit=1))
+    if not found:
+        return {}
+    booking = found[0]
+    known = load_catalog(store, [booking.staff_id])
+    staff = known.staff.get(booking.staff_id)
+    if staff is None:
+        return {}
+    viewer = Viewer(staff, FeedFilters(show_attendees=True))
+    values = shortcode_values(booking, known, viewer)
+    return {
+        "booking": f"#{booking.id}, {booking.local_start:%Y-%m-%d %H:%M}",
+        "summary": text_templates.render(summary, values) or values["service_name"],
+        "description": text_templates.render(description, values),
+    }
+
+
+async def _templates_page(
+    request: web.Request,
+    who: Visitor,
+    picked: str,
+    draft: tuple[str, str] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> web.Response:
+    def load(store: Store) -> dict[str, Any]:
+        saved = text_templates.TemplateSet.from_saved(store.feed_templates.list())
+        current = saved.for_type(picked) if picked else saved.default
+        summary, description = draft or (current.summary, current.description)
+        return {
+            "types": store.types.list(),
+            "summary": summary,
+            "description": description,
+            "preview": _preview(store, picked, summary, description),
+            "emails": messages.listing(store),
+        }
+
+    context = await request.app[RUNNER].run(load)
+    context.update(picked=picked, shortcodes=SHORTCODES, variables=messages.VARIABLES, error=error)
+    return render(request, who, "admin/templates.html", context, status)
+
+
+@routes.get("/admin/templates")
+@admin_only
+async def templates_page(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await _templates_page(request, who, request.query.get("type", ""))
+
+
+@routes.post("/admin/templates")
+@admin_only
+async def save_template(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    """Preview (``action=preview``) or save the feed template of a type or the default."""
+    form = await read_form(request, who)
+    picked = form.get("type", "")
+    draft = (form.get("summary", ""), form.get("description", ""))
+    if form.get("action") == "preview":
+        return await _templates_page(request, who, picked, draft)
+    data = {"summary": draft[0], "description": draft[1]}
+    try:
+        await request.app[RUNNER].run(lambda s: links.save_template(s, picked or None, data))
+    except FeedserverError as exc:
+        return await _templates_page(request, who, picked, draft, exc.message, 422)
+    return see_other(f"/admin/templates?type={picked}", "saved")
+
+
+@routes.post("/admin/email-templates")
+@admin_only
+async def save_email_template(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    key = (form.get("audience", ""), form.get("kind", ""), form.get("language", ""))
+    data = {"subject": form.get("subject", ""), "body": form.get("body", "")}
+    try:
+        await request.app[RUNNER].run(lambda s: messages.save(s, *key, data))
+    except FeedserverError as exc:
+        return await _templates_page(request, who, "", None, exc.message, 422)
+    return see_other("/admin/templates", "saved")
+
+
+# -- inbox and outbox ----------------------------------------------------------------------------
+
+
+@routes.get("/admin/inbox")
+@admin_only
+async def inbox(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    status = request.query.get("status") or None
+    items = await request.app[RUNNER].run(lambda s: s.inbox.list(status))
+    return render(request, who, "admin/inbox.html", {"items": items, "status": status or ""})
+
+
+@routes.post("/admin/inbox/{id}/retry")
+@admin_only
+async def retry_inbox(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    await read_form(request, who)
+    item_id = _id(request, "inbox item")
+    await request.app[RUNNER].run(lambda s: s.inbox.one(item_id))
+    await request.app[INBOX].process(item_id)
+    return see_other("/admin/inbox", "saved")
+
+
+@routes.get("/admin/outbox")
+@admin_only
+async def outbox_page(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    status = request.query.get("status") or None
+    found = await request.app[RUNNER].run(lambda s: s.outbox.list(status))
+    return render(request, who, "admin/outbox.html", {"messages": found, "status": status or ""})
+
+
+@routes.post("/admin/outbox/{id}/retry")
+@admin_only
+async def retry_message(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    await read_form(request, who)
+    message_id = _id(request, "notification")
+    await request.app[RUNNER].run(lambda s: outbox.retry(s, message_id))
+    return see_other("/admin/outbox", "saved")
+
+
+@routes.post("/admin/outbox/retry-failed")
+@admin_only
+async def retry_failed(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    await read_form(request, who)
+    await request.app[RUNNER].run(outbox.retry_failed)
+    return see_other("/admin/outbox", "saved")
+
+
+# -- online meetings -----------------------------------------------------------------------------
+
+
+def _period(request: web.Request) -> tuple[date, date]:
+    def day(name: str, default: date) -> date:
+        try:
+            return date.fromisoformat(request.query.get(name, ""))
+        except ValueError:
+            return default
+
+    start = day("start", date.today())
+    return start, day("end", start + timedelta(days=30))
+
+
+async def _meeting_rows(request: web.Request) -> tuple[date, date, list[dict[str, Any]]]:
+    first, last = _period(request)
+    start = datetime.combine(first, time(0), zone("UTC"))
+    end = datetime.combine(last + timedelta(days=1), time(0), zone("UTC"))
+
+    def load(store: Store) -> list[dict[str, Any]]:
+        found = meeting_links.in_period(store, start, end)
+        names = {u.id: u.name for u in store.users.list()}
+        service = request.app[MEETINGS]
+        rows = []
+        for booking, meeting in found:
+            for link in meeting.links:
+                rows.append(
+                    {
+                        "booking": booking,
+                        "staff": names.get(booking.staff_id, ""),
+                        "room": meeting.room_url,
+                        "attendee": link.attendee_email,
+                        "url": ""
+                        if link.revoked_at
+                        else service.urls.attendee(link.id, link.nonce),
+                        "clicks": link.clicks,
+                        "last_click": link.last_click_at,
+                    }
+                )
+        return rows
+
+    return first, last, await request.app[RUNNER].run(load)
+
+
+@routes.get("/admin/meetings")
+@admin_only
+async def meetings(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    first, last, rows = await _meeting_rows(request)
+    context = {"rows": rows, "start": first, "end": last}
+    return render(request, who, "admin/meetings.html", context)
+
+
+@routes.get("/admin/meetings.csv")
+@admin_only
+async def meetings_csv(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    first, last, rows = await _meeting_rows(request)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["booking", "start", "type", "staff", "attendee", "attendee_link", "room", "clicks"]
+    )
+    for row in rows:
+        booking = row["booking"]
+        writer.writerow(
+            [
+                booking.id,
+                booking.local_start.isoformat(),
+                booking.type_key,
+                row["staff"],
+                row["attendee"],
+                row["url"],
+                row["room"],
+                row["clicks"],
+            ]
+        )
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="online-meetings-{first}-{last}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,321 @@
+"""Admin pages for bookings: a filtered, paged list; a week view per staff member or
+location; create, edit, confirm, reject and cancel. Every change goes through the same domain
+functions and commands as ``/api/bookings`` (``BookingDraft``/``BookingPatch``); bookings made
+from calendar events are read-only here, with the reason shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDictProxy, MultiMapping
+
+from feedserver.domain import bookings
+from feedserver.domain.bookings import CALENDAR_SOURCES
+from feedserver.domain.commands import BookingDraft, BookingPatch
+from feedserver.domain.recurrence import occurrences
+from feedserver.errors import FeedserverError, NotFound
+from feedserver.model import Booking, Role, Status, User
+from feedserver.store import BookingQuery, Store
+from feedserver.times import zone
+from feedserver.web.pages.base import Visitor, admin_only, read_form, render, see_other
+from feedserver.web.state import EFFECTS, RUNNER, SERVICES
+
+routes = web.RouteTableDef()
+
+PAGE_SIZE = 50
+STATUSES = [s.value for s in Status]
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date | None
+    end: date | None
+    location: str
+    type: str
+    staff: str
+    status: str
+    offset: int
+
+    @classmethod
+    def from_query(cls, query: MultiMapping[str]) -> Filters:
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat(query.get(name, ""))
+            except ValueError:
+                return None
+
+        offset = query.get("offset", "0")
+        return cls(
+            start=day("start"),
+            end=day("end"),
+            location=query.get("location", ""),
+            type=query.get("type", ""),
+            staff=query.get("staff", "") if query.get("staff", "").isdigit() else "",
+            status=query.get("status", "") if query.get("status") in STATUSES else "",
+            offset=int(offset) if offset.isdigit() else 0,
+        )
+
+    def query(self, limit: int) -> BookingQuery:
+        return BookingQuery(
+            types=[self.type] if self.type else None,
+            locations=[self.location] if self.location else None,
+            staff_ids=[int(self.staff)] if self.staff else None,
+            statuses=[self.status] if self.status else None,
+            start=datetime.combine(self.start, time(0), zone("UTC")) if self.start else None,
+            end=datetime.combine(self.end + timedelta(days=1), time(0), zone("UTC"))
+            if self.end
+            else None,
+            limit=limit,
+            offset=self.offset,
+        )
+
+    def link(self, **changes: Any) -> str:
+        values = {
+            "start": self.start.isoformat() if self.start else "",
+            "end": self.end.isoformat() if self.end else "",
+            "location": self.location,
+            "type": self.type,
+            "staff": self.staff,
+            "status": self.status,
+            "offset": str(self.offset),
+        }
+        values.update({k: str(v) for k, v in changes.items()})
+        return "?" + urlencode({k: v for k, v in values.items() if v and v != "0"})
+
+
+def catalog_choices(store: Store) -> dict[str, Any]:
+    people = store.users.list()
+    return {
+        "locations": store.locations.list(),
+        "types": store.types.list(),
+        "staff": [u for u in people if u.role is not Role.CUSTOMER],
+        "names": {u.id: u.name for u in people},
+        "statuses": STATUSES,
+    }
+
+
+@routes.get("/admin/bookings")
+@admin_only
+async def bookings_list(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    filters = Filters.from_query(request.query)
+
+    def load(store: Store) -> dict[str, Any]:
+        found = store.bookings.list(filters.query(PAGE_SIZE + 1))
+        return {"rows": found[:PAGE_SIZE], "more": len(found) > PAGE_SIZE, **catalog_choices(store)}
+
+    context = await request.app[RUNNER].run(load)
+    previous = filters.link(offset=max(filters.offset - PAGE_SIZE, 0)) if filters.offset else ""
+    following = filters.link(offset=filters.offset + PAGE_SIZE) if context["more"] else ""
+    context.update(filters=filters, previous=previous, following=following)
+    return render(request, who, "admin/bookings.html", context)
+
+
+@routes.get("/admin/week")
+@admin_only
+async def week(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    """Seven days of one staff member's or one location's bookings, occurrences expanded."""
+    try:
+        asked = date.fromisoformat(request.query.get("week", ""))
+    except ValueError:
+        asked = date.today()
+    monday = asked - timedelta(days=asked.weekday())
+    staff = request.query.get("staff", "")
+    location = request.query.get("location", "")
+    budget = request.app[SERVICES].budget
+
+    def load(store: Store) -> dict[str, Any]:
+        choices = catalog_choices(store)
+        if not staff.isdigit() and not location:
+            staff_only = [u for u in choices["staff"] if u.role is Role.STAFF]
+            first = (staff_only or choices["staff"] or [None])[0]
+            picked_staff = str(first.id) if first else ""
+        else:
+            picked_staff = staff if staff.isdigit() else ""
+        where = zone("UTC")
+        if location and not picked_staff:
+            found_location = store.locations.get(location)
+            if found_location is not None:
+                where = zone(found_location.timezone)
+        elif picked_staff:
+            person = store.users.get(int(picked_staff))
+            if person is not None:
+                where = zone(person.timezone)
+        start = datetime.combine(monday, time(0), where)
+        end = start + timedelta(days=7)
+        query = BookingQuery(
+            staff_ids=[int(picked_staff)] if picked_staff else None,
+            locations=[location] if location and not picked_staff else None,
+            statuses=[Status.CONFIRMED.value, Status.PENDING.value],
+            start=start,
+            end=end,
+        )
+        days: list[list[dict[str, Any]]] = [[] for _ in range(7)]
+        for booking in store.bookings.list(query):
+            for begin, finish in occurrences(booking, start, end, budget, strict=False):
+                local = begin.astimezone(where)
+                index = (local.date() - monday).days
+                if 0 <= index < 7:
+                    days[index].append(
+                        {
+                            "booking": booking,
+                            "start": local,
+                            "end": finish.astimezone(where),
+                        }
+                    )
+        for entries in days:
+            entries.sort(key=lambda e: e["start"])
+        return {
+            **choices,
+            "days": [(monday + timedelta(days=i), days[i]) for i in range(7)],
+            "picked_staff": picked_staff,
+            "picked_location": location if not picked_staff else "",
+            "zone_name": str(where),
+        }
+
+    context = await request.app[RUNNER].run(load)
+    context.update(
+        monday=monday,
+        previous=(monday - timedelta(days=7)).isoformat(),
+        following=(monday + timedelta(days=7)).isoformat(),
+    )
+    return render(request, who, "admin/week.html", context)
+
+
+def _booking_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise NotFound(f"no booking {raw!r}")
+    return int(raw)
+
+
+def _local_iso(value: str, timezone: str) -> str:
+    """A ``datetime-local`` value (no offset) as an ISO date-time in ``timezone``."""
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # the domain's own message names the field and the expected form
+    return naive.replace(tzinfo=zone(timezone)).isoformat()
+
+
+def booking_form_data(
+    store: Store, form: MultiDictProxy[str], current: Booking | None
+) -> dict[str, Any]:
+    """The domain's booking body from the edit form; times are wall-clock in the booking's
+    time zone (a new booking: its location's)."""
+    code = form.get("location", "")
+    if current is not None and code == current.location_code:
+        timezone = current.timezone
+    else:
+        found = store.locations.get(code)
+        timezone = found.timezone if found else "UTC"
+    emails = [x.strip() for x in form.get("attendees", "").splitlines() if x.strip()]
+    data: dict[str, Any] = {
+        "type": form.get("type", ""),
+        "location": code,
+        "staff": int(form["staff"]) if form.get("staff", "").isdigit() else form.get("staff"),
+        "start": _local_iso(form.get("start", ""), timezone),
+        "title": form.get("title", ""),
+        "notes": form.get("notes", ""),
+        "attendees": [{"email": e} for e in emails],
+    }
+    if form.get("end"):  # none: the type's duration (a new booking) or the same (a change)
+        data["end"] = _local_iso(form["end"], timezone)
+    if current is not None:
+        kept = {a.email: a.name for a in current.attendees}
+        data["attendees"] = [{"email": e, "name": kept.get(e, "")} for e in emails]
+    if current is None:
+        data["status"] = form.get("status", Status.CONFIRMED.value)
+    return data
+
+
+async def _edit_page(
+    request: web.Request,
+    who: Visitor,
+    booking: Booking | None,
+    error: str = "",
+    status: int = 200,
+) -> web.Response:
+    choices = await request.app[RUNNER].run(catalog_choices)
+    read_only = booking is not None and booking.source in CALENDAR_SOURCES
+    context = {**choices, "booking": booking, "error": error, "read_only": read_only}
+    return render(request, who, "admin/booking.html", context, status)
+
+
+@routes.get("/admin/bookings/new")
+@admin_only
+async def new_booking(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await _edit_page(request, who, None)
+
+
+@routes.post("/admin/bookings/new")
+@admin_only
+async def create_booking(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    effects = request.app[EFFECTS]
+    budget = request.app[SERVICES].budget
+
+    def create(store: Store) -> Booking:
+        draft = BookingDraft.from_json(booking_form_data(store, form, None))
+        return bookings.create_booking(store, draft, effects=effects, budget=budget).after
+
+    try:
+        made = await request.app[RUNNER].run(create)
+    except FeedserverError as exc:
+        return await _edit_page(request, who, None, exc.message, 422)
+    return see_other(f"/admin/bookings/{made.id}", "saved")
+
+
+@routes.get("/admin/bookings/{id}")
+@admin_only
+async def edit_booking(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    booking_id = _booking_id(request)
+    booking = await request.app[RUNNER].run(lambda s: bookings.get_booking(s, booking_id))
+    return await _edit_page(request, who, booking)
+
+
+@routes.post("/admin/bookings/{id}")
+@admin_only
+async def save_booking(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    booking_id = _booking_id(request)
+    effects = request.app[EFFECTS]
+    budget = request.app[SERVICES].budget
+
+    def save(store: Store) -> None:
+        current = bookings.get_booking(store, booking_id)
+        patch = BookingPatch.from_json(booking_form_data(store, form, current))
+        bookings.update_booking(store, booking_id, patch, effects=effects, budget=budget)
+
+    try:
+        await request.app[RUNNER].run(save)
+    except FeedserverError as exc:
+        booking = await request.app[RUNNER].run(lambda s: bookings.get_booking(s, booking_id))
+        return await _edit_page(request, who, booking, exc.message, 422)
+    return see_other(f"/admin/bookings/{booking_id}", "saved")
+
+
+ACTIONS = {"confirm": Status.CONFIRMED, "reject": Status.REJECTED, "cancel": Status.CANCELLED}
+
+
+@routes.post("/admin/bookings/{id}/{action:confirm|reject|cancel}")
+@admin_only
+async def transition(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    await read_form(request, who)
+    booking_id = _booking_id(request)
+    status = ACTIONS[request.match_info["action"]]
+    effects = request.app[EFFECTS]
+    budget = request.app[SERVICES].budget
+
+    def apply(store: Store) -> None:
+        bookings.set_status(store, booking_id, status, effects=effects, budget=budget)
+
+    try:
+        await request.app[RUNNER].run(apply)
+    except FeedserverError as exc:
+        booking = await request.app[RUNNER].run(lambda s: bookings.get_booking(s, booking_id))
+        return await _edit_page(request, who, booking, exc.message, 409)
+    return see_other(f"/admin/bookings/{booking_id}", "saved")

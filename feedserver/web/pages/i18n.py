@@ -1,0 +1,278 @@
+"""The web app's languages: English (the message ids themselves) and French.
+
+The language of a page is the person's setting, else the browser's Accept-Language, else
+``[web] default_language``. Templates call ``_("...")`` with the English text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = {"en": "English", "fr": "Français"}
+
+FRENCH: dict[str, str] = {
+    "Sign in": "Se connecter",
+    "Email": "E-mail",
+    "Password": "Mot de passe",
+    "Forgot password?": "Mot de passe oublié ?",
+    "Wrong email or password.": "E-mail ou mot de passe incorrect.",
+    "Too many attempts. Try again in a few minutes.": (
+        "Trop de tentatives. Réessayez dans quelques minutes."
+    ),
+    "Sign out": "Se déconnecter",
+    "Calendar links": "Liens d'agenda",
+    "Devices": "Appareils",
+    "Notifications": "Notifications",
+    "Profile": "Profil",
+    "Bookings": "Réservations",
+    "Locations": "Lieux",
+    "Reservation types": "Types de réservation",
+    "People": "Personnes",
+    "Feed links": "Liens de flux",
+    "Templates": "Modèles",
+    "Inbox": "Boîte de réception",
+    "Outbox": "Boîte d'envoi",
+    "Online meetings": "Réunions en ligne",
+    "Name": "Nom",
+    "Create link": "Créer le lien",
+    "Subscribe": "S'abonner",
+    "Add to Google Calendar": "Ajouter à Google Agenda",
+    "Add to Outlook": "Ajouter à Outlook",
+    "Outlook (work or school)": "Outlook (professionnel ou scolaire)",
+    "Copy": "Copier",
+    "Copied": "Copié",
+    "Rotate": "Renouveler",
+    "Revoke": "Révoquer",
+    "Never fetched yet.": "Jamais consulté pour l'instant.",
+    "Last fetched": "Dernière consultation",
+    "by": "par",
+    "Scan with your phone's camera to subscribe.": (
+        "Scannez avec l'appareil photo de votre téléphone pour vous abonner."
+    ),
+    "Your links": "Vos liens",
+    "New link": "Nouveau lien",
+    "You have no calendar link yet.": "Vous n'avez pas encore de lien d'agenda.",
+    "Reservation types (none ticked: all)": "Types de réservation (aucun coché : tous)",
+    "Locations (none ticked: all)": "Lieux (aucun coché : tous)",
+    "Staff members (none ticked: all)": "Membres du personnel (aucun coché : tous)",
+    "Include pending bookings": "Inclure les réservations en attente",
+    "Show attendees": "Afficher les participants",
+    "Whole organisation (not only my bookings)": (
+        "Toute l'organisation (pas seulement mes réservations)"
+    ),
+    "Rotate this link? Calendars subscribed to the old one stop updating.": (
+        "Renouveler ce lien ? Les agendas abonnés à l'ancien ne seront plus mis à jour."
+    ),
+    "Revoke this link? It stops working at once.": (
+        "Révoquer ce lien ? Il cesse de fonctionner immédiatement."
+    ),
+    "Revoked": "Révoqué",
+    "The link was created.": "Le lien a été créé.",
+    "The link was rotated: subscribe again with the new address.": (
+        "Le lien a été renouvelé : abonnez-vous de nouveau avec la nouvelle adresse."
+    ),
+    "The link was revoked.": "Le lien a été révoqué.",
+    "Device name": "Nom de l'appareil",
+    "Create app password": "Créer un mot de passe d'application",
+    "Your devices": "Vos appareils",
+    "No device yet.": "Aucun appareil pour l'instant.",
+    "Created": "Créé",
+    "Last used": "Dernière utilisation",
+    "never": "jamais",
+    "Revoke this app password? The device stops syncing.": (
+        "Révoquer ce mot de passe d'application ? L'appareil ne se synchronisera plus."
+    ),
+    "App password for": "Mot de passe d'application pour",
+    "It is shown only now: enter it on the device, then leave this page.": (
+        "Il n'est affiché que maintenant : saisissez-le sur l'appareil, puis quittez cette page."
+    ),
+    "Server": "Serveur",
+    "User name": "Nom d'utilisateur",
+    "Download the configuration profile": "Télécharger le profil de configuration",
+    "iPhone, iPad": "iPhone, iPad",
+    "Mac": "Mac",
+    "Android (DAVx⁵)": "Android (DAVx⁵)",
+    "Thunderbird": "Thunderbird",
+    "Connect a phone or a calendar app with CalDAV: it sees your bookings and your own "
+    "calendars.": (
+        "Connectez un téléphone ou une application d'agenda en CalDAV : elle voit vos "
+        "réservations et vos propres agendas."
+    ),
+    "Open the profile on the iPhone or iPad, then Settings › Profile Downloaded › Install. "
+    "It asks for the app password.": (
+        "Ouvrez le profil sur l'iPhone ou l'iPad, puis Réglages › Profil téléchargé › Installer. "
+        "Il demande le mot de passe d'application."
+    ),
+    "System Settings › Internet Accounts › Add Other Account › CalDAV account; account type "
+    "Manual; enter the user name, the app password and the server.": (
+        "Réglages Système › Comptes Internet › Ajouter un autre compte › Compte CalDAV ; type "
+        "Manuel ; saisissez le nom d'utilisateur, le mot de passe d'application et le serveur."
+    ),
+    "In DAVx⁵: + › Login with URL and user name; enter the server, the user name and the app "
+    "password.": (
+        "Dans DAVx⁵ : + › Connexion avec URL et nom d'utilisateur ; saisissez le serveur, le nom "
+        "d'utilisateur et le mot de passe d'application."
+    ),
+    "New Calendar › On the Network; enter the user name and the server, then the app password "
+    "when asked.": (
+        "Nouvel agenda › Sur le réseau ; saisissez le nom d'utilisateur et le serveur, puis le "
+        "mot de passe d'application quand il est demandé."
+    ),
+    "Email me when": "M'envoyer un e-mail quand",
+    "a booking is made": "une réservation est faite",
+    "a booking is cancelled": "une réservation est annulée",
+    "a booking is rejected": "une réservation est refusée",
+    "a booking is made less than an hour before it starts": (
+        "une réservation est faite moins d'une heure avant son début"
+    ),
+    "Save": "Enregistrer",
+    "Saved.": "Enregistré.",
+    "Time zone": "Fuseau horaire",
+    "Language": "Langue",
+    "Browser's choice": "Choix du navigateur",
+    "Change password": "Changer le mot de passe",
+    "Current password": "Mot de passe actuel",
+    "New password": "Nouveau mot de passe",
+    "New password again": "Nouveau mot de passe (encore)",
+    "The password was changed; your other sessions were signed out.": (
+        "Le mot de passe a été changé ; vos autres sessions ont été déconnectées."
+    ),
+    "The current password is wrong.": "Le mot de passe actuel est incorrect.",
+    "Send me a link": "M'envoyer un lien",
+    "Enter your email: if it belongs to an account, a link to set a new password is on its "
+    "way. It works once, for a limited time.": (
+        "Saisissez votre e-mail : s'il correspond à un compte, un lien pour choisir un nouveau "
+        "mot de passe va arriver. Il ne fonctionne qu'une fois, pendant une durée limitée."
+    ),
+    "If this email belongs to an account, a link is on its way.": (
+        "Si cet e-mail correspond à un compte, un lien est en route."
+    ),
+    "Set your password": "Choisissez votre mot de passe",
+    "Set password": "Enregistrer le mot de passe",
+    "This link is no longer valid: it was used, or it expired. Ask for a new one.": (
+        "Ce lien n'est plus valable : il a déjà servi ou il a expiré. Demandez-en un nouveau."
+    ),
+    "Your password is set. Welcome!": "Votre mot de passe est enregistré. Bienvenue !",
+    "Back to sign in": "Retour à la connexion",
+    "This page is for admins.": "Cette page est réservée aux administrateurs.",
+    "Forbidden": "Interdit",
+    "Not found": "Introuvable",
+    "The page does not exist, or it is not yours.": (
+        "La page n'existe pas, ou elle n'est pas à vous."
+    ),
+    "The form expired or came from another site. Reload the page and try again.": (
+        "Le formulaire a expiré ou vient d'un autre site. Rechargez la page et réessayez."
+    ),
+    "Main navigation": "Navigation principale",
+    "Administration": "Administration",
+    "From": "Du",
+    "To": "Au",
+    "Location": "Lieu",
+    "Type": "Type",
+    "Staff": "Personnel",
+    "Status": "Statut",
+    "any": "tous",
+    "Filter": "Filtrer",
+    "When": "Quand",
+    "Title": "Titre",
+    "Attendees": "Participants",
+    "Edit": "Modifier",
+    "Previous": "Précédent",
+    "Next": "Suivant",
+    "No booking matches.": "Aucune réservation ne correspond.",
+    "New booking": "Nouvelle réservation",
+    "Start": "Début",
+    "End": "Fin",
+    "Notes": "Notes",
+    "Confirm": "Confirmer",
+    "Reject": "Refuser",
+    "Cancel booking": "Annuler la réservation",
+    "Cancel this booking? Attendees are told by email.": (
+        "Annuler cette réservation ? Les participants sont prévenus par e-mail."
+    ),
+    "Reject this booking? Attendees are told by email.": (
+        "Refuser cette réservation ? Les participants sont prévenus par e-mail."
+    ),
+    "Read-only: this booking comes from a calendar invitation; change it in the organizer's "
+    "calendar.": (
+        "Lecture seule : cette réservation vient d'une invitation d'agenda ; modifiez-la dans "
+        "l'agenda de l'organisateur."
+    ),
+    "Attendee emails, one a line": "E-mails des participants, un par ligne",
+    "Week of": "Semaine du",
+    "Week view": "Vue semaine",
+    "List": "Liste",
+    "Code": "Code",
+    "Address": "Adresse",
+    "Add": "Ajouter",
+    "Duration (minutes)": "Durée (minutes)",
+    "Buffer before (minutes)": "Battement avant (minutes)",
+    "Buffer after (minutes)": "Battement après (minutes)",
+    "Online meeting": "Réunion en ligne",
+    "Attendees see the title": "Les participants voient le titre",
+    "Role": "Rôle",
+    "admin": "admin",
+    "staff": "personnel",
+    "customer": "client",
+    "Invite": "Inviter",
+    "Send a password link": "Envoyer un lien de mot de passe",
+    "The invitation is on its way.": "L'invitation est en route.",
+    "The password link is on its way.": "Le lien de mot de passe est en route.",
+    "Person": "Personne",
+    "Generate link": "Générer le lien",
+    "Received": "Reçu",
+    "Source": "Source",
+    "Reason": "Raison",
+    "Retry": "Réessayer",
+    "Nothing here.": "Rien ici.",
+    "Recipient": "Destinataire",
+    "Subject": "Objet",
+    "Attempts": "Tentatives",
+    "Download CSV": "Télécharger le CSV",
+    "Clicks": "Clics",
+    "Meeting": "Réunion",
+    "Feed template": "Modèle de flux",
+    "Summary": "Résumé",
+    "Description": "Description",
+    "Preview": "Aperçu",
+    "Default for every type": "Par défaut pour tous les types",
+    "Email templates": "Modèles d'e-mails",
+    "Variables": "Variables",
+    "Welcome": "Bienvenue",
+    "Sign in with the bootstrap admin token to create the first admin account.": (
+        "Connectez-vous avec le jeton d'administration initial pour créer le premier compte "
+        "administrateur."
+    ),
+    "Admin token": "Jeton d'administration",
+    "Create the first admin account": "Créer le premier compte administrateur",
+    "Skip to content": "Aller au contenu",
+}
+
+
+def translator(language: str) -> Callable[[str], str]:
+    if language == "fr":
+        return lambda text: FRENCH.get(text, text)
+    return lambda text: text
+
+
+def pick(user_language: str, accept_language: str, default: str) -> str:
+    """The person's setting, else the best of en/fr in Accept-Language, else ``default``."""
+    if user_language in LANGUAGES:
+        return user_language
+    best, best_q = "", 0.0
+    for part in accept_language.split(",")[:20]:
+        tag, *params = (p.strip() for p in part.split(";"))
+        primary = tag.split("-")[0].lower()
+        if primary not in LANGUAGES:
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > best_q:
+            best, best_q = primary, quality
+    return best or default

@@ -1,0 +1,137 @@
+"""The Calendar links page: a person makes, rotates and revokes their subscription links,
+with one-click subscribe links for Apple, Google and Outlook and a QR code for phones.
+
+Admins also hand out links to anyone (``/admin/feed-links``): the same domain function
+(``feed_links.create_link``), with the person picked."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import segno
+from aiohttp import web
+from markupsafe import Markup
+from multidict import MultiDictProxy
+
+from feedserver.domain import feed_links as links
+from feedserver.domain.feed_links import FeedUrls
+from feedserver.errors import FeedserverError, NotFound
+from feedserver.model import FeedLink, Role, Scope, User
+from feedserver.store import Store
+from feedserver.web.pages.base import Visitor, read_form, render, see_other, signed_in
+from feedserver.web.state import FEED_URLS, FEEDS, RUNNER
+
+routes = web.RouteTableDef()
+
+
+def qr_svg(text: str) -> Markup:
+    """A QR code of ``text`` as inline SVG (made here: no image service sees the link)."""
+    code = segno.make(text, error="m")
+    return Markup(  # noqa: S704 - segno writes the SVG from the code's modules, no input text
+        code.svg_inline(scale=4, border=2, dark="#111", light="#fff", title="QR code")
+    )
+
+
+def subscribe_links(link: FeedLink, urls: FeedUrls) -> dict[str, Any]:
+    https = urls.https(link)
+    webcal = urls.webcal(link)
+    name = quote(link.name, safe="")
+    return {
+        "https": https,
+        "webcal": webcal,
+        "google": "https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe=""),
+        "outlook": "https://outlook.live.com/calendar/0/addfromweb?url="
+        + quote(https, safe="")
+        + "&name="
+        + name,
+        "office": "https://outlook.office.com/calendar/0/addfromweb?url="
+        + quote(https, safe="")
+        + "&name="
+        + name,
+        "qr": qr_svg(webcal),
+    }
+
+
+def link_form_data(form: MultiDictProxy[str], chooser: User) -> dict[str, Any]:
+    """The domain's link body from the form; options beyond types and locations only for
+    staff and admins (``chooser`` is who fills the form in)."""
+    data: dict[str, Any] = {
+        "name": form.get("name", "").strip() or "Bookings",
+        "types": form.getall("types", []),
+        "locations": form.getall("locations", []),
+    }
+    if chooser.role in (Role.STAFF, Role.ADMIN):
+        data["staff"] = [int(x) for x in form.getall("staff", []) if x.isdigit()]
+        data["include_pending"] = form.get("include_pending") == "on"
+        data["show_attendees"] = form.get("show_attendees") == "on"
+    return data
+
+
+async def form_choices(request: web.Request) -> dict[str, Any]:
+    def load(store: Store) -> dict[str, Any]:
+        return {
+            "types": store.types.list(),
+            "locations": store.locations.list(),
+            "staff": [u for u in store.users.list() if u.role is not Role.CUSTOMER],
+        }
+
+    return await request.app[RUNNER].run(load)
+
+
+async def links_page(
+    request: web.Request, who: Visitor, user: User, error: str = "", status: int = 200
+) -> web.Response:
+    await request.app[FEEDS].flush_usage()
+    found = await request.app[RUNNER].run(lambda s: links.list_links(s, owner=user))
+    urls = request.app[FEED_URLS]
+    shown = [
+        {"link": x, **(subscribe_links(x, urls) if x.revoked_at is None else {})} for x in found
+    ]
+    context = {"links": shown, "error": error, **(await form_choices(request))}
+    return render(request, who, "links.html", context, status)
+
+
+@routes.get("/links")
+@signed_in
+async def links_get(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await links_page(request, who, user)
+
+
+@routes.post("/links")
+@signed_in
+async def links_post(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    data = link_form_data(form, user)
+    if user.is_admin and form.get("scope") == "all":
+        data["scope"] = Scope.ALL.value
+    try:
+        await request.app[RUNNER].run(lambda s: links.create_link(s, data, user))
+    except FeedserverError as exc:
+        return await links_page(request, who, user, exc.message, 422)
+    return see_other("/links", "link_created")
+
+
+def _link_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise NotFound(f"no feed link {raw!r}")
+    return int(raw)
+
+
+@routes.post("/links/{id}/rotate")
+@signed_in
+async def rotate(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    await read_form(request, who)
+    link_id = _link_id(request)
+    await request.app[RUNNER].run(lambda s: links.rotate_link(s, link_id, user))
+    return see_other("/links", "link_rotated")
+
+
+@routes.post("/links/{id}/revoke")
+@signed_in
+async def revoke(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    await read_form(request, who)
+    link_id = _link_id(request)
+    await request.app[RUNNER].run(lambda s: links.revoke_link(s, link_id, user))
+    return see_other("/links", "link_revoked")

@@ -1,0 +1,98 @@
+"""A person's own settings: notification switches and profile (name, time zone, language,
+password). A password change ends the person's other sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from zoneinfo import available_timezones
+
+from aiohttp import web
+
+from feedserver.domain import accounts, notification_settings, sign_in
+from feedserver.domain.notification_settings import SWITCHES
+from feedserver.errors import FeedserverError, InvalidInput
+from feedserver.model import User
+from feedserver.store import Store
+from feedserver.web.pages.account import password_matches
+from feedserver.web.pages.base import Visitor, read_form, render, see_other, signed_in
+from feedserver.web.pages.i18n import LANGUAGES
+from feedserver.web.state import RUNNER
+
+routes = web.RouteTableDef()
+
+SWITCH_LABELS = {
+    "booked": "a booking is made",
+    "cancelled": "a booking is cancelled",
+    "rejected": "a booking is rejected",
+    "short_notice": "a booking is made less than an hour before it starts",
+}
+
+
+@routes.get("/notifications")
+@signed_in
+async def notifications(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    current = await request.app[RUNNER].run(lambda s: notification_settings.get(s, user))
+    switches = [(name, SWITCH_LABELS[name], getattr(current, name)) for name in SWITCHES]
+    return render(request, who, "notifications.html", {"switches": switches})
+
+
+@routes.post("/notifications")
+@signed_in
+async def notifications_post(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    data = {name: form.get(name) == "on" for name in SWITCHES}
+    await request.app[RUNNER].run(lambda s: notification_settings.patch(s, user, data))
+    return see_other("/notifications", "saved")
+
+
+def _zones() -> list[str]:
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+
+
+async def profile_page(
+    request: web.Request, who: Visitor, user: User, error: str = "", status: int = 200
+) -> web.Response:
+    context = {"person": user, "zones": _zones(), "languages": LANGUAGES, "error": error}
+    return render(request, who, "profile.html", context, status)
+
+
+@routes.get("/profile")
+@signed_in
+async def profile(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await profile_page(request, who, user)
+
+
+@routes.post("/profile")
+@signed_in
+async def profile_post(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    data = {
+        "name": form.get("name", "").strip(),
+        "timezone": form.get("timezone", user.timezone),
+        "language": form.get("language", ""),
+    }
+    try:
+        await request.app[RUNNER].run(lambda s: accounts.update_user(s, user.id, data))
+    except FeedserverError as exc:
+        return await profile_page(request, who, user, exc.message, 422)
+    return see_other("/profile", "saved")
+
+
+@routes.post("/profile/password")
+@signed_in
+async def password_post(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    if await password_matches(request, user.email, form.get("current", "")[:1024]) is None:
+        return await profile_page(request, who, user, who._("The current password is wrong."), 422)
+    try:
+        password = sign_in.check_new_password(form.get("password", ""), form.get("password_again"))
+    except InvalidInput as exc:
+        return await profile_page(request, who, user, exc.message, 422)
+    loop = asyncio.get_running_loop()
+    new_hash = await loop.run_in_executor(None, sign_in.new_hash, password)
+
+    def apply(store: Store) -> None:
+        sign_in.set_password(store, user.id, new_hash, keep_session=who.session_id)
+
+    await request.app[RUNNER].run(apply)
+    return see_other("/profile", "password_changed")

@@ -1,0 +1,234 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright (``executable_path``:
+Playwright's own browser download is not reachable), against ``feedserver serve`` on loopback
+with the demo organisation. Sign in, make a Haircut-only link and follow its QR code, connect
+a CalDAV client with an app password, download the Apple profile, edit a booking as an admin,
+a refused forged form, axe-core on every page, and every page at 360 px wide.
+
+``FEEDSERVER_SCREENSHOTS=docs`` writes the README's screenshots (docs/*.png)."""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import zxingcpp
+from axe_playwright_python.sync_playwright import Axe
+from caldav.davclient import DAVClient
+from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.process import serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = os.environ.get("FEEDSERVER_SCREENSHOTS", "")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, list[str]]]]:
+    """The demo organisation, as `make run` makes it; yields the base URL and the accounts
+    by role."""
+    data = tmp_path_factory.mktemp("browser") / "data"
+    env = {**os.environ, "FEEDSERVER_STORAGE_DATA_DIR": str(data)}
+    for args in (["init"], ["demo", "--bookings", "60"]):
+        subprocess.run(
+            [sys.executable, "-m", "feedserver", *args], env=env, check=True, capture_output=True
+        )
+    accounts: dict[str, list[str]] = {}
+    for line in (data / "demo-accounts.txt").read_text().splitlines()[1:]:
+        email, password, role = line.split()
+        accounts.setdefault(role, []).extend([email, password])
+    with serve(data, timeout=60) as (base, _):
+        yield base, accounts
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def signed_in(browser: Browser, base: str, email: str, password: str, width: int = 1200) -> Page:
+    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
+    page.goto(base + "/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + "/links")
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    if SHOTS:
+        target = ROOT / SHOTS
+        target.mkdir(exist_ok=True)
+        page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+
+
+def test_sign_in_make_a_haircut_link_and_follow_its_qr_code(browser: Browser, demo: Any) -> None:
+    base, accounts = demo
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(base + "/")
+    shot(page, "sign-in")
+    page.get_by_label("Email").fill(accounts["customer"][0])
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "Wrong email or password."
+    page.get_by_label("Password").fill(accounts["customer"][1])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + "/links")
+    page.get_by_label("Name").fill("My haircuts")
+    page.get_by_label("Haircut").check()
+    page.get_by_role("button", name="Create link").click()
+    page.wait_for_url("**/links?notice=link_created")
+    card = page.locator("article.link").first
+    webcal = card.locator('a[href^="webcal://"]').get_attribute("href")
+    assert webcal and card.get_by_role("link", name="Subscribe").is_visible()
+    google = card.get_by_role("link", name="Add to Google Calendar").get_attribute("href")
+    assert google and google.startswith("https://calendar.google.com/calendar/render?cid=")
+    outlook = card.get_by_role("link", name="Add to Outlook").get_attribute("href")
+    assert outlook and outlook.startswith("https://outlook.live.com/calendar/0/addfromweb?url=")
+    shot(page, "calendar-links")
+    # A phone scans the QR code from the screen: decode the pixels, then fetch the feed.
+    image = Image.open(BytesIO(card.locator("figure.qr svg").screenshot()))
+    decoded = zxingcpp.read_barcodes(image)
+    assert [d.text for d in decoded] == [webcal]
+    with urllib.request.urlopen("http://" + webcal.removeprefix("webcal://")) as response:
+        body = response.read().decode()
+        assert response.headers["Content-Type"].startswith("text/calendar")
+    assert "BEGIN:VCALENDAR" in body
+    assert "X-WR-CALNAME:My haircuts" in body
+    assert set(re.findall(r"CATEGORIES:(.*)\r", body)) <= {"Haircut"}  # only haircuts
+    page.reload()
+    assert "Python-urllib" in card.inner_text()  # last fetched, by which client
+    page.close()
+
+
+def test_an_app_password_connects_a_caldav_client_and_the_profile_downloads(
+    browser: Browser, demo: Any
+) -> None:
+    base, accounts = demo
+    email, password = accounts["staff"][0], accounts["staff"][1]
+    page = signed_in(browser, base, email, password)
+    page.get_by_role("link", name="Devices").click()
+    page.get_by_label("Device name").fill("Thunderbird at home")
+    page.get_by_role("button", name="Create app password").click()
+    secret = page.locator("#app-password").inner_text()
+    shot(page, "devices")
+    client = DAVClient(url=base + "/dav/", username=email, password=secret)
+    calendars = cast(Any, client).principal().calendars()  # caldav's methods are untyped
+    assert any("bookings" in str(c.url) for c in calendars)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the configuration profile").click()
+    saved = Path(download.value.path())
+    profile = plistlib.loads(saved.read_bytes())
+    assert profile["PayloadContent"][0]["CalDAVUsername"] == email
+    assert secret.encode() not in saved.read_bytes()
+    page.close()
+
+
+def test_an_admin_finds_and_edits_a_booking(browser: Browser, demo: Any) -> None:
+    base, accounts = demo
+    page = signed_in(browser, base, accounts["admin"][0], accounts["admin"][1])
+    page.get_by_role("link", name="Bookings").click()
+    page.get_by_label("Type").select_option("haircut")
+    page.get_by_role("button", name="Filter").click()
+    shot(page, "admin-bookings")
+    page.locator("tbody tr a").first.click()
+    page.get_by_label("Title").fill("Bring the new colour chart")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**notice=saved")
+    assert page.get_by_role("status").inner_text() == "Saved."
+    assert page.get_by_label("Title").input_value() == "Bring the new colour chart"
+    shot(page, "admin-booking")
+    page.goto(base + "/admin/week")
+    shot(page, "admin-week")
+    page.close()
+
+
+def test_a_forged_form_is_refused(browser: Browser, demo: Any) -> None:
+    base, accounts = demo
+    page = signed_in(browser, base, accounts["customer"][2], accounts["customer"][3])
+    page.locator('form[action="/links"] input[name="csrf"]').evaluate(
+        "input => { input.value = 'forged' }"
+    )
+    page.get_by_role("button", name="Create link").click()
+    assert "The form expired or came from another site" in page.inner_text("main")
+    page.close()
+
+
+SIGNED_OUT = ["/", "/forgot"]
+EVERYONE = ["/links", "/devices", "/notifications", "/profile"]
+ADMIN = [
+    "/admin/bookings",
+    "/admin/week",
+    "/admin/bookings/1",
+    "/admin/bookings/new",
+    "/admin/locations",
+    "/admin/types",
+    "/admin/people",
+    "/admin/feed-links?user=2",
+    "/admin/templates",
+    "/admin/inbox",
+    "/admin/outbox",
+    "/admin/meetings",
+]
+
+
+def test_every_page_passes_axe_and_fits_360_pixels(browser: Browser, demo: Any) -> None:
+    base, accounts = demo
+    axe = Axe()
+    problems: list[str] = []
+
+    def check(page: Page, path: str) -> None:
+        response = page.goto(base + path)
+        assert response is not None and response.status == 200, path
+        for violation in axe.run(page).response["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                problems.append(f"{path}: {violation['id']} {violation['help']}")
+        page.set_viewport_size({"width": 360, "height": 740})
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        if overflow > 360:
+            problems.append(f"{path}: {overflow} px wide at 360 px")
+        page.set_viewport_size({"width": 1200, "height": 900})
+
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    for path in SIGNED_OUT:
+        check(page, path)
+    page.close()
+    page = signed_in(browser, base, accounts["admin"][0], accounts["admin"][1])
+    page.get_by_role("button", name="Create link").click()  # a link card on the page
+    for path in [*EVERYONE, *ADMIN]:
+        check(page, path)
+    shot(page, "admin-templates")
+    page.close()
+    assert problems == []
+
+
+def test_a_customer_gets_403_on_admin_pages_in_french(browser: Browser, demo: Any) -> None:
+    base, accounts = demo
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    page.goto(base + "/")
+    assert page.get_by_role("button", name="Se connecter").is_visible()
+    page.get_by_label("E-mail").fill(accounts["customer"][4])
+    page.get_by_label("Mot de passe").fill(accounts["customer"][5])
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(base + "/links")
+    response = page.goto(base + "/admin/bookings")
+    assert response is not None and response.status == 403
+    assert "réservée aux administrateurs" in page.inner_text("main")
+    context.close()

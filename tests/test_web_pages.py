@@ -1,0 +1,553 @@
+"""The web app's pages and every form handler, over HTTP on the real application: sign-in
+(with throttling and no account enumeration), CSRF and Origin checks, sessions, password links
+(single use), calendar links with QR codes, devices and the Apple profile, settings, and the
+admin pages. The browser-level checks are in ``test_browser.py``."""
+
+from __future__ import annotations
+
+import plistlib
+import re
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from feedserver.web.state import RUNNER
+from tests.conftest import Api, book
+from tests.webhelp import Pages
+
+
+@pytest.fixture
+async def pages(client: TestClient[Any, Any], org: dict[str, Any]) -> Pages:
+    return Pages(client)
+
+
+async def outbox_bodies(client: TestClient[Any, Any]) -> list[str]:
+    found = await client.app[RUNNER].run(lambda s: s.outbox.list())
+    return [m.body_text for m in found]
+
+
+def feed_path(url: str) -> str:
+    return "/feeds/" + url.split("/feeds/", 1)[1]
+
+
+def link_in(text: str, kind: str) -> str:
+    found = re.search(rf"http://\S+(/set-password/{kind}/\S+)", text)
+    assert found, text
+    return found.group(1)
+
+
+# -- signing in -----------------------------------------------------------------------------------
+
+
+async def test_the_sign_in_page_has_the_labelled_fields_and_sets_a_form_token(
+    pages: Pages, client: TestClient[Any, Any]
+) -> None:
+    response = await client.get("/")
+    html = await response.text()
+    assert response.status == 200
+    assert '<label for="email">Email</label>' in html
+    assert '<label for="password">Password</label>' in html
+    assert ">Sign in</button>" in html
+    assert "HttpOnly" in response.headers["Set-Cookie"]
+    assert "SameSite=Lax" in response.headers["Set-Cookie"]
+    assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_sign_in_starts_a_new_session_and_sign_out_ends_it(
+    pages: Pages, client: TestClient[Any, Any]
+) -> None:
+    await pages.get("/")
+    client.session.cookie_jar.update_cookies({"feedserver_session": "stale-id"})
+    location, _ = await pages.post(
+        "/sign-in", {"email": "alice@example.com", "password": "alice-password"}
+    )
+    assert location == "/links"
+    session = client.session.cookie_jar.filter_cookies(client.make_url("/"))["feedserver_session"]
+    assert session.value != "stale-id" and len(session.value) >= 40
+    html = await pages.get("/links")
+    assert "Alice" in html and "Sign out" in html
+    await pages.post("/sign-out", {})
+    # The old session id no longer signs anyone in, even if a browser kept it.
+    client.session.cookie_jar.update_cookies({"feedserver_session": session.value})
+    response = await client.get("/links", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/"
+
+
+async def test_wrong_credentials_get_one_message_whether_or_not_the_email_exists(
+    pages: Pages,
+) -> None:
+    await pages.get("/")
+    _, known = await pages.post(
+        "/sign-in", {"email": "alice@example.com", "password": "nope-nope"}, status=401
+    )
+    _, unknown = await pages.post(
+        "/sign-in", {"email": "nobody@example.com", "password": "nope-nope"}, status=401
+    )
+    assert "Wrong email or password." in known and "Wrong email or password." in unknown
+    assert known.replace("alice@example.com", "X") == unknown.replace("nobody@example.com", "X")
+
+
+async def test_failed_sign_ins_are_slowed_per_address(pages: Pages) -> None:
+    await pages.get("/")
+    for _ in range(5):
+        await pages.post("/sign-in", {"email": "bob@example.com", "password": "x"}, status=401)
+    _, html = await pages.post(
+        "/sign-in", {"email": "bob@example.com", "password": "bob-password"}, status=429
+    )
+    assert "Too many attempts" in html
+
+
+async def test_a_form_without_its_token_or_from_another_site_is_refused(
+    pages: Pages, client: TestClient[Any, Any]
+) -> None:
+    await pages.sign_in("alice@example.com", "alice-password")
+    _, html = await pages.post("/links", {"name": "x"}, status=403, token="")
+    assert "The form expired or came from another site" in html
+    await pages.post(
+        "/links", {"name": "x"}, status=403, headers={"Origin": "https://evil.example"}
+    )
+    # The sign-in form too: without the token cookie the field alone is not enough.
+    client.session.cookie_jar.clear()
+    await pages.post(
+        "/sign-in",
+        {"email": "alice@example.com", "password": "alice-password"},
+        status=403,
+        token="A" * 43,
+    )
+    links = await client.app[RUNNER].run(lambda s: s.feed_links.list())
+    assert links == []
+
+
+async def test_pages_need_a_session_and_admin_pages_need_an_admin(
+    pages: Pages, client: TestClient[Any, Any]
+) -> None:
+    response = await client.get("/links", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/"
+    await pages.sign_in("alice@example.com", "alice-password")
+    for path in ("/admin/bookings", "/admin/people", "/admin/inbox", "/admin/meetings.csv"):
+        html = await pages.get(path, status=403)
+        assert "This page is for admins." in html
+
+
+# -- password links ------------------------------------------------------------------------------
+
+
+async def test_forgot_password_sends_a_link_that_works_once(
+    pages: Pages, client: TestClient[Any, Any]
+) -> None:
+    await pages.get("/forgot")
+    _, html = await pages.post("/forgot", {"email": "alice@example.com"}, status=200)
+    assert "a link is on its way" in html
+    _, same = await pages.post("/forgot", {"email": "nobody@example.com"}, status=200)
+    assert "a link is on its way" in same
+    path = link_in((await outbox_bodies(client))[-1], "password_reset")
+    html = await pages.get(path)
+    assert "Alice" in html
+    location, _ = await pages.post(
+        path, {"password": "brand-new-pass", "password_again": "brand-new-pass"}
+    )
+    assert location.startswith("/links")
+    await pages.get(path, status=410)  # used: the password hash changed
+    client.session.cookie_jar.clear()
+    await pages.sign_in("alice@example.com", "brand-new-pass")
+
+
+async def test_a_forged_or_unknown_kind_of_link_is_refused(pages: Pages) -> None:
+    await pages.get("/set-password/password_reset/not-a-token", status=410)
+    await pages.get("/set-password/other/not-a-token", status=404)
+
+
+async def test_an_admin_invites_a_person_who_sets_a_password_from_the_email(
+    pages: Pages, client: TestClient[Any, Any]
+) -> None:
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get("/admin/people")
+    location, _ = await pages.post(
+        "/admin/people",
+        {"name": "Zoé Client", "email": "zoe@example.com", "role": "customer", "timezone": "UTC"},
+    )
+    assert "notice=invited" in location
+    body = (await outbox_bodies(client))[-1]
+    assert "Zoé Client" in body
+    path = link_in(body, "invitation")
+    client.session.cookie_jar.clear()
+    html = await pages.get(path)
+    assert "zoe@example.com" in html
+    await pages.post(path, {"password": "zoe-password", "password_again": "zoe-password"})
+    html = await pages.get("/links")
+    assert "Zoé Client" in html
+
+
+async def test_an_admin_sends_a_password_link_to_a_customer_made_by_the_api(
+    pages: Pages, client: TestClient[Any, Any], api: Api
+) -> None:
+    made = await api.post("/api/users", {"email": "carl@example.com", "name": "Carl"})
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get("/admin/people")
+    await pages.post(f"/admin/people/{made['id']}/password-link", {})
+    assert "/set-password/invitation/" in (await outbox_bodies(client))[-1]
+
+
+# -- calendar links ------------------------------------------------------------------------------
+
+
+async def test_a_customer_makes_a_haircut_link_and_the_feed_answers(
+    pages: Pages, client: TestClient[Any, Any], api: Api
+) -> None:
+    await book(api)
+    await book(api, type="coloring", start="2026-12-02T10:00:00+01:00")
+    await pages.sign_in("alice@example.com", "alice-password")
+    html = await pages.get("/links")
+    assert 'name="staff"' not in html  # staff filters are for staff and admins
+    location, _ = await pages.post("/links", [("name", "Haircuts"), ("types", "haircut")])
+    assert location == "/links?notice=link_created"
+    html = await pages.get("/links")
+    webcal = re.search(r'href="(webcal://[^"]+)"', html)
+    assert webcal
+    https = "http://" + webcal.group(1).removeprefix("webcal://")
+    assert "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2F" in html
+    assert "https://outlook.live.com/calendar/0/addfromweb?url=http%3A%2F%2F" in html
+    assert "&amp;name=Haircuts" in html
+    assert "https://outlook.office.com/calendar/0/addfromweb?url=" in html
+    assert "<svg" in html and "Never fetched yet." in html
+    feed = await client.get(feed_path(https))
+    text = await feed.text()
+    assert feed.status == 200 and "Haircut" in text and "Colouring" not in text
+
+
+async def test_rotate_and_revoke_only_ones_own_links(
+    pages: Pages, client: TestClient[Any, Any], api: Api
+) -> None:
+    bob = (await api.get("/api/users?role=customer"))["users"][1]
+    theirs = await api.post("/api/feeds", {"user": bob["id"], "name": "Bob's"})
+    await pages.sign_in("alice@example.com", "alice-password")
+    await pages.post(f"/links/{theirs['id']}/revoke", {}, status=404)
+    await pages.post(f"/links/{theirs['id']}/rotate", {}, status=404)
+    assert "Bob's" not in await pages.get("/links")
+    await pages.post("/links", {"name": "Mine"})
+    mine = (await api.get("/api/feeds?user=alice@example.com"))["feeds"][0]
+    old = mine["url"]
+    location, _ = await pages.post(f"/links/{mine['id']}/rotate", {})
+    assert "link_rotated" in location
+    assert (await client.get(feed_path(old))).status == 404
+    await pages.post(f"/links/{mine['id']}/revoke", {})
+    rotated = await api.get(f"/api/feeds/{mine['id']}")
+    assert rotated["revoked"]
+    assert "Revoked" in await pages.get("/links")
+
+
+async def test_an_unknown_type_in_the_form_is_explained(pages: Pages) -> None:
+    await pages.sign_in("alice@example.com", "alice-password")
+    _, html = await pages.post("/links", [("name", "x"), ("types", "nope")], status=422)
+    assert "unknown reservation type" in html
+
+
+# -- devices, settings ----------------------------------------------------------------------------
+
+
+async def test_an_app_password_is_shown_once_and_the_profile_has_no_password(
+    pages: Pages, client: TestClient[Any, Any]
+) -> None:
+    await pages.sign_in("camille@example.org", "camille-password")
+    await pages.get("/devices")
+    _, html = await pages.post("/devices", {"name": "iPhone"}, status=200)
+    secret = re.search(r'<code id="app-password">([^<]+)</code>', html)
+    assert secret
+    assert secret.group(1) not in await pages.get("/devices")
+    response = await client.get("/devices/feedserver.mobileconfig")
+    assert response.headers["Content-Type"] == "application/x-apple-aspen-config"
+    raw = await response.read()
+    profile = plistlib.loads(raw)
+    payload = profile["PayloadContent"][0]
+    assert payload["PayloadType"] == "com.apple.caldav.account"
+    assert payload["CalDAVUsername"] == "camille@example.org"
+    assert payload["CalDAVPrincipalURL"] == "/dav/camille@example.org/"
+    assert payload["CalDAVHostName"] == "127.0.0.1" and payload["CalDAVUseSSL"] is False
+    assert b"camille-password" not in raw and secret.group(1).encode() not in raw
+    assert "Password" not in str(payload.keys())
+    camille = await client.app[RUNNER].run(lambda s: s.users.get_by_email("camille@example.org"))
+    assert camille is not None
+    device = await client.app[RUNNER].run(lambda s: s.app_passwords.list(camille.id))
+    assert [d.name for d in device] == ["iPhone"]
+    await pages.get("/devices")
+    await pages.post(f"/devices/{device[0].id}/revoke", {})
+    assert "<td>iPhone</td>" not in await pages.get("/devices")
+
+
+async def test_notification_switches_and_profile_are_saved(pages: Pages, api: Api) -> None:
+    await pages.sign_in("camille@example.org", "camille-password")
+    await pages.get("/notifications")
+    await pages.post("/notifications", {"booked": "on"})
+    found = await api.get("/api/users/camille@example.org/notification-settings")
+    assert found == {"booked": True, "cancelled": False, "rejected": False, "short_notice": False}
+    await pages.get("/profile")
+    await pages.post(
+        "/profile", {"name": "Camille M.", "timezone": "Europe/Paris", "language": "fr"}
+    )
+    html = await pages.get("/profile")
+    assert 'lang="fr"' in html and "Profil" in html and "Camille M." in html
+    _, html = await pages.post(
+        "/profile", {"name": "C", "timezone": "Mars/Base", "language": ""}, status=422
+    )
+
+
+async def test_a_password_change_ends_the_other_sessions(
+    pages: Pages, client: TestClient[Any, Any], aiohttp_client: Any
+) -> None:
+    other = Pages(await aiohttp_client(client.server))
+    await other.sign_in("maya@example.org", "maya-password")
+    await pages.sign_in("maya@example.org", "maya-password")
+    await pages.get("/profile")
+    _, html = await pages.post(
+        "/profile/password",
+        {"current": "wrong-one!", "password": "new-maya-pass", "password_again": "new-maya-pass"},
+        status=422,
+    )
+    assert "The current password is wrong." in html
+    await pages.post(
+        "/profile/password",
+        {
+            "current": "maya-password",
+            "password": "new-maya-pass",
+            "password_again": "new-maya-pass",
+        },
+    )
+    await pages.get("/profile")  # this browser stays signed in
+    response = await other.client.get("/profile", allow_redirects=False)
+    assert response.status == 303  # the other one is signed out
+
+
+async def test_the_language_follows_the_browser_unless_the_person_chose(
+    client: TestClient[Any, Any],
+) -> None:
+    html = await (await client.get("/", headers={"Accept-Language": "fr-CH, en;q=0.5"})).text()
+    assert 'lang="fr"' in html and "Mot de passe" in html and "Se connecter" in html
+    html = await (await client.get("/", headers={"Accept-Language": "de, en;q=0.8"})).text()
+    assert 'lang="en"' in html
+
+
+# -- admin pages ----------------------------------------------------------------------------------
+
+
+async def test_an_admin_lists_filters_and_pages_bookings(pages: Pages, api: Api) -> None:
+    made = await book(api)
+    await book(api, type="coloring", start="2026-12-03T10:00:00+01:00")
+    await pages.sign_in("owner@example.org", "owner-password")
+    html = await pages.get("/admin/bookings?type=haircut")
+    assert f'href="/admin/bookings/{made["id"]}"' in html and "<td>coloring</td>" not in html
+    html = await pages.get("/admin/bookings?start=2026-12-02&end=2026-12-31")
+    assert f'href="/admin/bookings/{made["id"]}"' not in html
+    html = await pages.get(f"/admin/week?week=2026-12-01&staff={made['staff']}")
+    assert "09:00–09:45 haircut" in html  # in the staff member's time zone (UTC here)
+
+
+async def test_an_admin_creates_edits_and_cancels_a_booking(
+    pages: Pages, api: Api, org: dict[str, Any]
+) -> None:
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get("/admin/bookings/new")
+    location, _ = await pages.post(
+        "/admin/bookings/new",
+        {
+            "type": "haircut",
+            "location": "ANHQ",
+            "staff": str(org["camille"]["id"]),
+            "start": "2026-12-10T09:30",
+            "attendees": "alice@example.com",
+            "status": "pending",
+        },
+    )
+    booking_id = int(location.split("/")[-1].split("?")[0])
+    made = await api.get(f"/api/bookings/{booking_id}")
+    assert made["start"] == "2026-12-10T09:30:00+01:00" and made["status"] == "pending"
+    await pages.get(f"/admin/bookings/{booking_id}")
+    await pages.post(
+        f"/admin/bookings/{booking_id}",
+        {
+            "type": "haircut",
+            "location": "ANHQ",
+            "staff": str(org["camille"]["id"]),
+            "start": "2026-12-10T11:00",
+            "end": "2026-12-10T12:00",
+            "attendees": "alice@example.com\nbob@example.com",
+            "title": "Two of them",
+        },
+    )
+    changed = await api.get(f"/api/bookings/{booking_id}")
+    assert changed["start"] == "2026-12-10T11:00:00+01:00"
+    assert [a["email"] for a in changed["attendees"]] == ["alice@example.com", "bob@example.com"]
+    await pages.post(f"/admin/bookings/{booking_id}/confirm", {})
+    await pages.post(f"/admin/bookings/{booking_id}/cancel", {})
+    assert (await api.get(f"/api/bookings/{booking_id}"))["status"] == "cancelled"
+    _, html = await pages.post(
+        "/admin/bookings/new",
+        {"type": "haircut", "location": "ANHQ", "staff": "x", "start": "soon"},
+        status=422,
+    )
+    assert "error" in html
+
+
+async def test_a_bridged_booking_is_read_only_with_the_reason(
+    pages: Pages, client: TestClient[Any, Any], api: Api
+) -> None:
+    made = await book(api)
+    await client.app[RUNNER].run(
+        lambda s: s.db.execute("UPDATE bookings SET source = 'caldav' WHERE id = ?", (made["id"],))
+    )
+    await pages.sign_in("owner@example.org", "owner-password")
+    html = await pages.get(f"/admin/bookings/{made['id']}")
+    assert "Read-only: this booking comes from a calendar invitation" in html
+    assert "<fieldset disabled>" in html
+    _, html = await pages.post(f"/admin/bookings/{made['id']}/cancel", {}, status=409)
+    assert "comes from a calendar event" in html
+
+
+async def test_an_admin_generates_a_link_for_a_person(pages: Pages, api: Api) -> None:
+    alice = await api.get("/api/users/alice@example.com")
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get(f"/admin/feed-links?user={alice['id']}")
+    location, _ = await pages.post(
+        "/admin/feed-links",
+        [("user", str(alice["id"])), ("name", "Haircuts for Alice"), ("types", "haircut")],
+    )
+    assert location == f"/admin/feed-links?user={alice['id']}&notice=link_created"
+    found = (await api.get(f"/api/feeds?user={alice['id']}"))["feeds"]
+    assert [(f["name"], f["types"]) for f in found] == [("Haircuts for Alice", ["haircut"])]
+    html = await pages.get(location)
+    assert "Haircuts for Alice" in html and "webcal://" in html
+    await pages.post(f"/admin/feed-links/{found[0]['id']}/revoke", {})
+    assert (await api.get(f"/api/feeds/{found[0]['id']}"))["revoked"]
+
+
+async def test_an_admin_adds_and_edits_locations_and_types(pages: Pages, api: Api) -> None:
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get("/admin/locations")
+    await pages.post(
+        "/admin/locations",
+        {"original": "", "code": "lyon", "name": "Lyon", "address": "", "timezone": "Europe/Paris"},
+    )
+    await pages.post(
+        "/admin/locations",
+        {
+            "original": "LYON",
+            "code": "LYON",
+            "name": "Lyon Centre",
+            "address": "1 place Bellecour",
+            "timezone": "Europe/Paris",
+        },
+    )
+    assert (await api.get("/api/locations/LYON"))["name"] == "Lyon Centre"
+    _, bad = await pages.post(
+        "/admin/locations",
+        {"original": "", "code": "x y", "name": "Bad", "timezone": "Europe/Paris"},
+        status=422,
+    )
+    assert 'class="error"' in bad and "Bad" not in str(await api.get("/api/locations"))
+    await pages.get("/admin/types")
+    await pages.post(
+        "/admin/types",
+        {
+            "original": "haircut",
+            "key": "haircut",
+            "name": "Haircut",
+            "duration_minutes": "30",
+            "buffer_before_minutes": "5",
+            "buffer_after_minutes": "10",
+            "online": "on",
+        },
+    )
+    found = await api.get("/api/types/haircut")
+    assert (found["duration_minutes"], found["buffer_before_minutes"], found["online"]) == (
+        30,
+        5,
+        True,
+    )
+
+
+async def test_templates_preview_on_a_real_booking_and_save(pages: Pages, api: Api) -> None:
+    await book(api)
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get("/admin/templates?type=haircut")
+    _, html = await pages.post(
+        "/admin/templates",
+        {
+            "type": "haircut",
+            "summary": "%service_name% with %staff_name%",
+            "description": "",
+            "action": "preview",
+        },
+        status=200,
+    )
+    assert "Haircut with Camille" in html
+    _, html = await pages.post(
+        "/admin/templates",
+        {"type": "haircut", "summary": "%nope%", "description": "", "action": "save"},
+        status=422,
+    )
+    assert "nope" in html
+    await pages.post(
+        "/admin/templates",
+        {"type": "haircut", "summary": "✂ %service_name%", "description": "", "action": "save"},
+    )
+    saved = await api.get("/api/feed-templates")
+    assert "✂ %service_name%" in str(saved)
+    await pages.post(
+        "/admin/email-templates",
+        {
+            "audience": "attendee",
+            "kind": "booked",
+            "language": "en",
+            "subject": "Hi [customer_name]",
+            "body": "See you at [booking_start_time]",
+        },
+    )
+    assert "Hi [customer_name]" in await pages.get("/admin/templates")
+
+
+async def test_inbox_outbox_and_meetings_pages(
+    pages: Pages, client: TestClient[Any, Any], api: Api
+) -> None:
+    await book(api, type="video", start="2026-12-05T10:00:00+01:00")
+    await pages.sign_in("owner@example.org", "owner-password")
+    assert "Nothing here." in await pages.get("/admin/inbox")
+    await pages.get("/admin/outbox")
+    await pages.post("/admin/outbox/retry-failed", {})
+    html = await pages.get("/admin/meetings?start=2026-12-01&end=2026-12-31")
+    assert "alice@example.com" in html
+    response = await client.get("/admin/meetings.csv?start=2026-12-01&end=2026-12-31")
+    text = await response.text()
+    assert response.content_type == "text/csv"
+    assert text.splitlines()[0].startswith("booking,start,type,staff,attendee")
+    assert "alice@example.com" in text and "/meet/" in text
+
+
+async def test_the_bootstrap_token_makes_the_first_admin_once(
+    client: TestClient[Any, Any],
+) -> None:
+    pages = Pages(client)
+    assert "/bootstrap" in await pages.get("/")
+    await pages.get("/bootstrap")
+    _, refused = await pages.post(
+        "/bootstrap",
+        {"token": "wrong", "name": "First", "email": "first@example.org", "password": "first-pass"},
+        status=401,
+    )
+    assert "Admin token" in refused and 'value="first@example.org"' in refused
+    location, _ = await pages.post(
+        "/bootstrap",
+        {
+            "token": "test-admin-token-0123456789",
+            "name": "First",
+            "email": "first@example.org",
+            "password": "first-pass",
+            "timezone": "Europe/Paris",
+        },
+    )
+    assert location.startswith("/links")
+    assert "Bookings" in await pages.get("/admin/bookings")
+    client.session.cookie_jar.clear()
+    await pages.get("/bootstrap", status=404)
