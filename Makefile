@@ -32,7 +32,13 @@ browser:
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: lint typecheck browser
+# Third-party iCalendar parsers (ical.js, node-ical) that read feedserver's output in the tests.
+JS := tests/js/node_modules/.installed
+$(JS): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS)
+
+test: lint typecheck browser $(JS)
 	$(BIN)/pytest
 
 screenshots: $(STAMP) browser

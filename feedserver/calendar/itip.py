@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Component, vCalAddress, vText
+from icalendar import Calendar, Component, Timezone, vCalAddress, vText
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from feedserver.calendar.render import PRODID, Viewer, render_event
 from feedserver.calendar.values import Catalog
+from feedserver.calendar.vtimezone import vtimezone
 from feedserver.model import Attendee, Booking
 from feedserver.times import find_zone
 
@@ -304,8 +305,10 @@ def invitation(
     calendar.add("prodid", PRODID)
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
+    if not booking.all_day:
+        year = booking.local_start.year
+        calendar.add_component(Timezone.from_ical(vtimezone(booking.timezone, year)))
     calendar.add_component(event)
-    calendar.add_missing_timezones()
     return bytes(calendar.to_ical()).decode("utf-8")
 
 

@@ -9,19 +9,19 @@ bookings give the same bytes.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vDuration, vRecur
+from icalendar import Calendar, Event, vDuration, vRecur
 
 from feedserver import __version__
 from feedserver.calendar.templates import render
 from feedserver.calendar.values import Catalog, booking_values
+from feedserver.calendar.vtimezone import vtimezone
 from feedserver.model import (
     Attendee,
     Booking,
@@ -84,6 +84,16 @@ def _local(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(zone)
 
 
+def _written(moment: datetime, zone: ZoneInfo) -> datetime:
+    """How a single instant is written: local time with its TZID, except the second pass of
+    a repeated hour (02:30 after the autumn change), which RFC 5545 reads as the first pass:
+    that one is written in UTC, so every reader gets the true instant."""
+    local = moment.astimezone(zone)
+    if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
+        return moment.astimezone(UTC)
+    return local
+
+
 def render_event(
     booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str = ""
 ) -> Event:
@@ -106,8 +116,20 @@ def render_event(
         event.add("dtstart", booking.start_date)
         event.add("dtend", booking.end_date)
     else:
-        event.add("dtstart", _local(booking.start - before, zone))
-        event.add("dtend", _local(booking.end + after, zone))
+        start, end = booking.start - before, booking.end + after
+        if booking.rrule:
+            # A series keeps its TZID (occurrences follow the wall clock); its DTEND only
+            # gives the length, so it may be written as the true instant.
+            event.add("dtstart", _local(start, zone))
+            event.add("dtend", _written(end, zone))
+        elif _written(start, zone).tzinfo is UTC or _written(end, zone).tzinfo is UTC:
+            # The second pass of a repeated hour: both ends in UTC (a reader that subtracts
+            # wall-clock times, as Python's datetime does within one zone, then agrees too).
+            event.add("dtstart", start.astimezone(UTC))
+            event.add("dtend", end.astimezone(UTC))
+        else:
+            event.add("dtstart", _local(start, zone))
+            event.add("dtend", _local(end, zone))
     if booking.rrule:
         event.add("rrule", vRecur.from_ical(booking.rrule))
         if booking.exdates:
@@ -200,16 +222,10 @@ def render_item(
     same VEVENT as in the feeds."""
     parts = [_opening(_calendar())]
     if not booking.all_day:
-        year = booking.local_start.year
-        parts.append(_timezone(booking.timezone, date(year - 1, 1, 1), date(year + 7, 1, 1)))
+        parts.append(vtimezone(booking.timezone, booking.local_start.year))
     parts.append(event_bytes(booking, catalog, viewer, meeting_link))
     parts.append(_END)
     return b"".join(parts)
-
-
-@functools.lru_cache(maxsize=256)
-def _timezone(tzid: str, first: date, last: date) -> bytes:
-    return bytes(Timezone.from_tzinfo(ZoneInfo(tzid), tzid, first, last).to_ical())
 
 
 @dataclass(frozen=True)
@@ -272,11 +288,9 @@ def render_calendar(
             tzids.add(key.timezone)
             first = first or key
     parts = [_header(name, refresh)]
-    if first is not None:  # the earliest timed booking: zones are written from a year before
+    if first is not None:  # the earliest timed booking: zones are written from then on
         year = datetime.fromisoformat(first.start_utc).astimezone(ZoneInfo(first.timezone)).year
-        start = date(year - 1, 1, 1)
-        end = date(max(year, window_end.year) + 6, 1, 1)
-        parts.extend(_timezone(tzid, start, end) for tzid in sorted(tzids))
+        parts.extend(vtimezone(tzid, year) for tzid in sorted(tzids))
     parts.extend(events)
     parts.append(_END)
     return RenderedEvents(b"".join(parts), frozenset(ids), skipped)

@@ -1,0 +1,191 @@
+"""The same bookings read the same instants in every reader: feeds, CalDAV items and iMIP
+invitations parsed by ical.js (as in Thunderbird; strict and lenient, with the file's own
+VTIMEZONEs, recurrences expanded), node-ical and recurring-ical-events, compared with
+Python's zoneinfo, across DST edges (the repeated autumn hour, the spring gap, the southern
+hemisphere), far-future and open-ended series, and zones without a yearly rule."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import recurring_ical_events
+from aiohttp.test_utils import TestClient
+from icalendar import Calendar
+
+from feedserver.caldav_bridge.publisher import FILTERS
+from feedserver.calendar.render import Viewer, render_item
+from feedserver.domain.catalog import load_catalog
+from feedserver.domain.recurrence import occurrences
+from feedserver.model import Booking
+from feedserver.store import BookingQuery, Store
+from feedserver.web.state import RUNNER
+from tests.conftest import Api, book
+
+JS = Path(__file__).parent / "js"
+WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2041, 1, 1, tzinfo=UTC))
+Instant = tuple[str, str, str]  # uid, start, end in UTC ISO 8601 (milliseconds, Z)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def node(parser: str, text: str) -> set[Instant]:
+    assert shutil.which("node"), "node is needed: apt-get install nodejs"
+    assert (JS / "node_modules" / "ical.js").is_dir(), "run: npm ci --prefix tests/js"
+    done = subprocess.run(
+        ["node", str(JS / "instants.mjs"), parser, iso(WINDOW[0]), iso(WINDOW[1])],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return {(x["uid"], x["start"], x["end"]) for x in json.loads(done.stdout)}
+
+
+def python_reader(text: str) -> set[Instant]:
+    found = set()
+    for event in recurring_ical_events.of(Calendar.from_ical(text)).between(*WINDOW):
+        start = event["DTSTART"].dt
+        if not isinstance(start, datetime):
+            continue
+        found.add((str(event["UID"]), iso(start), iso(event["DTEND"].dt)))
+    return found
+
+
+def truth(bookings: list[Booking]) -> tuple[set[Instant], set[Instant]]:
+    """Every occurrence, and each booking's first one, from zoneinfo and the booking itself."""
+    every, first = set(), set()
+    for booking in bookings:
+        if booking.all_day:
+            continue
+        first.add((booking.uid, iso(booking.start), iso(booking.end)))
+        for start, end in occurrences(booking, *WINDOW):
+            every.add((booking.uid, iso(start), iso(end)))
+    return every, first
+
+
+async def scenarios(api: Api) -> None:
+    for code, zone in (
+        ("SYD", "Australia/Sydney"),
+        ("SCL", "America/Santiago"),
+        ("TYO", "Asia/Tokyo"),
+    ):
+        await api.post(
+            "/api/locations", {"code": code, "name": zone, "address": "", "timezone": zone}
+        )
+    paris = {"location": "ANHQ", "staff": "camille@example.org"}
+    await book(api, **paris, start="2027-10-31T01:30:00+02:00", end="2027-10-31T02:30:00+01:00")
+    await book(api, **paris, start="2027-03-28T01:30:00+01:00", end="2027-03-28T03:30:00+02:00")
+    await book(api, **paris, start="2040-07-10T10:00:00+02:00")
+    await book(api, **paris, start="2026-10-20T10:00:00+02:00", rrule="FREQ=WEEKLY;BYDAY=TU")
+    await book(api, **paris, type="coloring", start="2026-12-24", all_day=True)
+    await book(
+        api,
+        location="NYC1",
+        staff="maya@example.org",
+        start="2027-03-01T09:00:00-05:00",
+        rrule="FREQ=WEEKLY;COUNT=20",
+    )
+    staff = {"staff": "maya@example.org"}
+    await book(api, **staff, location="SYD", start="2027-04-04T02:30:00+10:00")
+    await book(
+        api,
+        **staff,
+        location="SYD",
+        start="2027-10-03T01:30:00+10:00",
+        end="2027-10-03T03:30:00+11:00",
+    )
+    await book(api, **staff, location="SCL", start="2027-09-05T10:00:00-03:00")
+    await book(api, **staff, location="TYO", start="2027-06-01T10:00:00+09:00")
+
+
+@pytest.fixture
+async def texts(api: Api, client: TestClient[Any, Any], org: dict[str, Any]) -> dict[str, Any]:
+    await scenarios(api)
+    link = await api.post("/api/feeds", {"user": "owner@example.org", "scope": "all"})
+    feed = await client.get("/feeds/" + link["url"].split("/feeds/", 1)[1])
+    assert feed.status == 200
+
+    def load(store: Store) -> dict[str, Any]:
+        bookings = store.bookings.list(BookingQuery())
+        catalog = load_catalog(store, [b.staff_id for b in bookings])
+        owner = store.users.get_by_email("owner@example.org")
+        assert owner is not None
+        items = [render_item(b, catalog, Viewer(owner, FILTERS)).decode() for b in bookings]
+        invitations = [m.ics for m in store.outbox.list() if m.ics]
+        return {"bookings": bookings, "items": items, "invitations": invitations}
+
+    loaded = await client.app[RUNNER].run(load)
+    assert loaded["invitations"], "the scenarios' attendees were sent invitations"
+    return {"feed": await feed.text(), **loaded}
+
+
+def in_feed(texts: dict[str, Any]) -> list[Booking]:
+    """The bookings inside the feed's window (the 2040 one is only in CalDAV and email)."""
+    shown = [b for b in texts["bookings"] if f"UID:{b.uid}" in texts["feed"]]
+    assert len(shown) >= 8
+    return shown
+
+
+@pytest.mark.parametrize("reader", ["ical.js", "ical.js-lenient", "python"])
+async def test_every_reader_gets_the_true_instants_of_the_feed(
+    texts: dict[str, Any], reader: str
+) -> None:
+    every, _ = truth(in_feed(texts))
+    read = python_reader(texts["feed"]) if reader == "python" else node(reader, texts["feed"])
+    assert read == every
+
+
+async def test_node_ical_reads_each_first_occurrence_of_the_feed(texts: dict[str, Any]) -> None:
+    _, first = truth(in_feed(texts))
+    assert node("node-ical", texts["feed"]) == first
+
+
+async def test_caldav_items_and_invitations_read_the_same_in_ical_js(
+    texts: dict[str, Any],
+) -> None:
+    every, first = truth(texts["bookings"])
+    from_items = set().union(*(node("ical.js", item) for item in texts["items"]))
+    assert from_items == every
+    for invitation in texts["invitations"]:
+        read = node("ical.js", invitation)
+        uid = next(iter(read))[0] if read else None
+        assert read == {x for x in every if x[0] == uid}
+        assert node("node-ical", invitation) <= first
+
+
+async def test_the_repeated_autumn_hour_is_written_as_the_true_instant(
+    texts: dict[str, Any],
+) -> None:
+    """01:30+02:00 to 02:30+01:00 on 2027-10-31 in Paris lasts two hours in every reader."""
+    assert "DTSTART:20271030T233000Z\nDTEND:20271031T013000Z" in texts["feed"].replace("\r\n", "\n")
+    for reader in ("ical.js", "ical.js-lenient", "python"):
+        read = python_reader(texts["feed"]) if reader == "python" else node(reader, texts["feed"])
+        found = {x for x in read if x[1].startswith("2027-10-30T23:30")}
+        assert {(x[1], x[2]) for x in found} == {
+            ("2027-10-30T23:30:00.000Z", "2027-10-31T01:30:00.000Z")
+        }
+
+
+async def test_zones_are_written_with_yearly_rules_and_single_valued_rdates(
+    texts: dict[str, Any],
+) -> None:
+    feed = texts["feed"].replace("\r\n ", "")
+    zones = Calendar.from_ical(texts["feed"]).walk("VTIMEZONE")
+    paris = next(z for z in zones if z["TZID"] == "Europe/Paris")
+    rules = [str(part.get("RRULE").to_ical().decode()) for part in paris.subcomponents]
+    assert sorted(rules) == [
+        "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10",
+        "FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3",
+    ]
+    for line in feed.splitlines():
+        if line.startswith("RDATE"):
+            assert "," not in line, line
