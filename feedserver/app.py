@@ -95,6 +95,9 @@ async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
         app[RUNNER], pipeline, config.max_message_bytes, config.inbox_retention_days
     )
     app[INBOX] = inbox
+    problem = await app[RUNNER].run(pipeline.configuration_problem)
+    if problem is not None:
+        log.error("bridge configuration: %s", problem)
     await inbox.start()
     listener = None
     if config.smtp_port:
@@ -187,16 +190,19 @@ async def health(request: web.Request) -> web.Response:
     """Liveness, the data version, how far the CalDAV publisher is behind it, and what an
     operator must look at: failed notifications and inbox items (``warnings``)."""
 
-    def state(store: Store) -> tuple[int, int | None, dict[str, int], int]:
+    pipeline = request.app[SERVICES].pipeline
+
+    def state(store: Store) -> tuple[int, int | None, dict[str, int], int, str | None]:
         failed_inbox = store.inbox.count(InboxStatus.FAILED)
         return (
             store.changes.version(),
             store.cursors.get(CALDAV_CURSOR),
             store.outbox.counts(),
             failed_inbox,
+            pipeline.configuration_problem(store) if pipeline is not None else None,
         )
 
-    version, published, outbox, inbox_failed = await request.app[RUNNER].run(state)
+    version, published, outbox, inbox_failed, bridge = await request.app[RUNNER].run(state)
     body: dict[str, object] = {
         "status": "ok",
         "version": __version__,
@@ -213,6 +219,8 @@ async def health(request: web.Request) -> web.Response:
         )
     if inbox_failed:
         warnings.append(f"{inbox_failed} inbox items failed; see GET /api/inbox?status=failed")
+    if bridge is not None:
+        warnings.append(bridge)
     body["warnings"] = warnings
     if CALDAV in request.app:
         body["caldav_lag"] = version - published if published is not None else version
@@ -243,6 +251,9 @@ def create_app(config: Config) -> web.Application:
         app.cleanup_ctx.append(_caldav_ctx)
         app.router.add_route("*", "/.well-known/caldav", in_request_context(well_known))
         app.router.add_route("*", PREFIX + "{path_info:(?:/.*)?}", in_request_context(dav))
+        # Discovery from the bare host (https://host/): PROPFIND on / is answered as the
+        # CalDAV root is, with the current-user-principal (the web app has GET /).
+        app.router.add_route("PROPFIND", "/", in_request_context(dav))
     app.cleanup_ctx.append(_changes_ctx)
     app.router.add_get("/healthz", in_request_context(health))
     feeds.add_feed_route(app.router)

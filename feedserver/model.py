@@ -46,6 +46,7 @@ class ReservationType:
     updated_at: datetime
     attendees_visible: bool = False  # attendees of a booking may see one another (group class)
     title_visible: bool = False  # attendees may see a booking's own title (staff-only otherwise)
+    on_site: bool = False  # an online type that also meets at the location (LOCATION says both)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from caldav.davclient import DAVClient
 from icalendar import Calendar
@@ -498,3 +499,34 @@ async def test_forged_from_is_refused_by_default_without_dkim(
     result = await inbound(api, raw, "message/rfc822")
     assert result["status"] == "rejected" and "DKIM" in result["reason"]
     assert await bridged(api) == []
+
+
+async def test_a_rejection_says_what_really_happened(server: Any, api: Api) -> None:
+    ics = (DATA / "outlook_windows_tz.ics").read_text().replace("(anhq)", "(HQ2)")
+    result = await inbound(api, ics)  # Camille's primary location is ANHQ
+    assert "location code HQ2, which does not exist" in result["reason"]
+    assert "primary location ANHQ is used only when the event names no code" in result["reason"]
+    assert "no primary location" not in result["reason"]
+    await api.patch("/api/users/camille@example.org", {"primary_location": None})
+    result = await inbound(api, ics.replace("Salle Mont-Blanc (HQ2)", "Salle Mont-Blanc"))
+    assert "names no location code and the organizer has no primary location" in result["reason"]
+
+
+async def test_a_missing_default_type_is_reported_at_start_up(
+    aiohttp_server: Any, bridge_config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = with_changes(bridge_config, bridge={"default_type": "massage"})
+    with caplog.at_level("ERROR", logger="feedserver.app"):
+        running = await aiohttp_server(create_app(broken))
+    assert any(
+        "bridge.default_type 'massage' is not a reservation type" in r.getMessage()
+        for r in caplog.records
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(str(running.make_url("/healthz"))) as response,
+    ):
+        health = await response.json()
+    assert any(
+        "bridge.default_type 'massage' is not a reservation type" in w for w in health["warnings"]
+    )

@@ -90,7 +90,7 @@ async def test_booking_sends_invitation_and_staff_notice(napi: Api, smtp: SmtpSe
     assert (str(feed_event["UID"]), feed_event["SEQUENCE"]) == (booking["uid"], 0)
     (notice,) = smtp.sink.to("camille@example.org")
     assert notice["Subject"].startswith("New booking: Haircut")
-    assert "Alice Liddell booked Haircut (confirmed)" in text_of(notice)
+    assert "New booking: Haircut (confirmed).\r\nAttendees: Alice Liddell" in text_of(notice)
     assert smtp.sink.to("owner@example.org") == []  # admins opt in
 
 

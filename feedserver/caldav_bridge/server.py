@@ -160,7 +160,8 @@ class RadicaleServer:
         environ: dict[str, Any] = {
             "REQUEST_METHOD": request.method,
             "SCRIPT_NAME": PREFIX,
-            "PATH_INFO": path_info.encode("utf-8").decode("latin-1"),
+            # As Radicale's own server hands it: percent-decoded, a str of the UTF-8 text.
+            "PATH_INFO": path_info,
             "QUERY_STRING": request.query_string,
             "CONTENT_TYPE": request.headers.get("Content-Type", ""),
             "CONTENT_LENGTH": str(len(body)),

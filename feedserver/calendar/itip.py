@@ -313,7 +313,10 @@ def invitation(
 
 
 def _address(email: str, name: str) -> vCalAddress:
+    """ORGANIZER or ATTENDEE. A double quote cannot appear in a quoted parameter value; it is
+    dropped rather than written as RFC 6868's ``^'``, which few readers decode."""
     address = vCalAddress(f"mailto:{email}")
-    if name:
-        address.params["CN"] = vText(name)
+    shown = " ".join(name.replace('"', "").split())
+    if shown:
+        address.params["CN"] = vText(shown)
     return address

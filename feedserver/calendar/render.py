@@ -27,6 +27,7 @@ from feedserver.model import (
     Booking,
     BookingKey,
     FeedFilters,
+    Location,
     ReservationType,
     Role,
     Status,
@@ -150,15 +151,24 @@ def render_event(
         )
     if description:
         event.add("description", description)
-    where = ", ".join(p for p in (location.name, location.address) if p) if location else ""
-    if meeting_link:
-        where = f"{where} ({meeting_link})" if where else meeting_link
+    where = _where(location, rtype, meeting_link)
     if where:
         event.add("location", where)
     if rtype:
         event.add("categories", [rtype.name])
     event.add("transp", "TRANSPARENT" if booking.status is Status.CANCELLED else "OPAQUE")
     return event
+
+
+def _where(location: Location | None, rtype: ReservationType | None, meeting_link: str) -> str:
+    """LOCATION: the place; for an online booking its meeting link, with the place only when
+    the type also meets on site (``on_site``)."""
+    place = ", ".join(p for p in (location.name, location.address) if p) if location else ""
+    if not meeting_link:
+        return place
+    if rtype is not None and rtype.online and not rtype.on_site:
+        return meeting_link
+    return f"{place} ({meeting_link})" if place else meeting_link
 
 
 def event_bytes(booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str) -> bytes:

@@ -185,6 +185,26 @@ def _busy(
     ]
 
 
+def _clash(store: Store, other: Booking, busy: tuple[datetime, datetime]) -> str:
+    """The clashing occurrence (not a series' first one), in its location's time zone."""
+    found = store.locations.get(other.location_code)
+    where = zone(found.timezone if found else other.timezone)
+    rtype = store.types.get(other.type_key)
+    before = timedelta(minutes=rtype.buffer_before_minutes if rtype else 0)
+    after = timedelta(minutes=rtype.buffer_after_minutes if rtype else 0)
+    start, end = (busy[0] + before).astimezone(where), (busy[1] - after).astimezone(where)
+    when = (
+        f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}"
+        if start.date() == end.date()
+        else (f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}")
+    )
+    series = " (an occurrence of a recurring booking)" if other.rrule else ""
+    return (
+        f"the staff member already has booking {other.id}{series} at {when} ({where.key}), "
+        "which overlaps this time, buffer times included"
+    )
+
+
 def check_overlaps(
     store: Store, booking: Booking, budget: RecurrenceBudget = DEFAULT_BUDGET
 ) -> None:
@@ -209,11 +229,7 @@ def check_overlaps(
         for theirs in _busy(store, other, first, last, budget, strict=False):
             for own in mine:
                 if own[0] < theirs[1] and theirs[0] < own[1]:
-                    raise StaffDoubleBooked(
-                        f"the staff member already has booking {other.id} "
-                        f"({other.start.isoformat()} to {other.end.isoformat()}) overlapping "
-                        "this time, buffer times included"
-                    )
+                    raise StaffDoubleBooked(_clash(store, other, theirs))
 
 
 def create_booking(

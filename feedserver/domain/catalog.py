@@ -29,6 +29,7 @@ _TYPE_FIELDS = {
     "color",
     "attendees_visible",
     "title_visible",
+    "on_site",
 }
 
 
@@ -130,7 +131,7 @@ def _type_values(body: Body, partial: bool) -> dict[str, Any]:
     for name in ("buffer_before_minutes", "buffer_after_minutes"):
         if not partial or name in body:
             values[name] = body.integer(name, maximum=24 * 60)
-    for flag in ("online", "attendees_visible", "title_visible"):
+    for flag in ("online", "attendees_visible", "title_visible", "on_site"):
         if not partial or flag in body:
             values[flag] = body.flag(flag)
     if not partial or "color" in body:

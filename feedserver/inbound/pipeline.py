@@ -198,6 +198,23 @@ class Pipeline:
             return self._occurrence(store, event, organizer)
         return self._upsert(store, event, mapping, organizer, origin)
 
+    def configuration_problem(self, store: Store) -> str | None:
+        """What is wrong with ``bridge.default_type`` (checked at start-up and by /healthz),
+        or None."""
+        known = sorted(t.key for t in store.types.list())
+        choices = ", ".join(known) or "none yet: create one first"
+        if not self.default_type:
+            return (
+                "bridge.default_type is empty: an invitation whose CATEGORIES name no "
+                f"reservation type cannot become a booking; set it to one of: {choices}"
+            )
+        if self.default_type not in known:
+            return (
+                f"bridge.default_type {self.default_type!r} is not a reservation type; "
+                f"set it to one of: {choices}"
+            )
+        return None
+
     def _draft(self, store: Store, event: InboundEvent, organizer: User) -> BookingDraft | Outcome:
         """The booking the event asks for (its staff member is the organizer)."""
         known = set(store.locations.codes())
@@ -206,11 +223,19 @@ class Pipeline:
             code = organizer.primary_location
         if code is None:
             self._tell_unknown_code(store, event, organizer, unknown)
-            what = f"unknown location code {unknown}" if unknown else "no location code"
+            if unknown and organizer.primary_location:
+                what = (
+                    f"the event names location code {unknown}, which does not exist (the "
+                    f"organizer's primary location {organizer.primary_location} is used only "
+                    "when the event names no code)"
+                )
+            elif unknown:
+                what = f"the event names location code {unknown}, which does not exist"
+            else:
+                what = "the event names no location code and the organizer has no primary location"
             return Outcome(
                 InboxStatus.REJECTED,
-                f"{event.uid}: {what} and no primary location; the "
-                "organizer was sent the list of valid codes",
+                f"{event.uid}: {what}; the organizer was sent the list of valid codes",
             )
         type_key = next(
             (c.lower() for c in event.categories if store.types.get(c.lower())), self.default_type

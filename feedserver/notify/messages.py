@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from feedserver.calendar import templates
 from feedserver.domain.inputs import Body
@@ -31,6 +31,9 @@ VARIABLES = {
     "booking_start_time": "the start time (HH:MM)",
     "booking_end_time": "the end time (HH:MM)",
     "booking_timezone": "the booking's timezone",
+    "booking_start": "the start in words: the date and 'at HH:MM', or '(all day)'",
+    "booking_when": "date, times and timezone in words; for all-day bookings the day(s)",
+    "attendees_text": "every attendee's name, or 'no attendee' (staff messages)",
     "booking_status": "confirmed, pending, cancelled or rejected",
     "online_meeting_link": "the attendee's own meeting link",
     "online_meeting_provider_link": "the meeting room itself (staff)",
@@ -52,8 +55,8 @@ AUDIENCES = {
 }
 LANGUAGES = ("en", "fr")
 
-_WHEN = "[booking_start_date], [booking_start_time]–[booking_end_time] ([booking_timezone])"
-_WHEN_FR = "[booking_start_date], [booking_start_time]–[booking_end_time] ([booking_timezone])"
+_WHEN = "[booking_when]"
+_WHEN_FR = "[booking_when]"
 _PLACE = "[location_name] ([location_code]), [location_address]"
 
 DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
@@ -86,13 +89,13 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         "votre mot de passe n'a pas changé.\n\n[organisation_name]",
     ),
     ("attendee", "booked", "en"): (
-        "Booked: [service_name] on [booking_start_date] at [booking_start_time]",
+        "Booked: [service_name] on [booking_start]",
         f"Hello [customer_name],\n\nYour booking is confirmed.\n\n[service_name] with "
         f"[staff_name]\n{_WHEN}\n{_PLACE}\nOnline meeting: [online_meeting_link]\n\n"
         "The invitation is attached: add it to your calendar.\n\n[organisation_name]",
     ),
     ("attendee", "changed", "en"): (
-        "Changed: [service_name] now on [booking_start_date] at [booking_start_time]",
+        "Changed: [service_name] now on [booking_start]",
         f"Hello [customer_name],\n\nYour booking has changed. It is now:\n\n[service_name] "
         f"with [staff_name]\n{_WHEN}\n{_PLACE}\nOnline meeting: [online_meeting_link]\n\n"
         "The updated invitation is attached.\n\n[organisation_name]",
@@ -108,45 +111,49 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         f"accepted.\n\n[service_name]\n{_WHEN}\n{_PLACE}\n\n[organisation_name]",
     ),
     ("staff", "booked", "en"): (
-        "New booking: [service_name], [booking_start_date] [booking_start_time]",
-        f"[attendees] booked [service_name] ([booking_status]).\n\n{_WHEN}\n{_PLACE}\n"
+        "New booking: [service_name], [booking_start]",
+        f"New booking: [service_name] ([booking_status]).\nAttendees: [attendees_text]\n\n"
+        f"{_WHEN}\n{_PLACE}\n"
         "Meeting room: [online_meeting_provider_link]\nYour calendar feed: [feed_link]",
     ),
     ("staff", "cancelled", "en"): (
-        "Cancelled: [service_name], [booking_start_date] [booking_start_time]",
-        f"The booking of [attendees] was cancelled.\n\n[service_name]\n{_WHEN}\n{_PLACE}",
+        "Cancelled: [service_name], [booking_start]",
+        f"This booking was cancelled: [service_name]\nAttendees: [attendees_text]\n\n{_WHEN}\n"
+        f"{_PLACE}",
     ),
     ("staff", "rejected", "en"): (
-        "Rejected: [service_name], [booking_start_date] [booking_start_time]",
-        f"The booking request of [attendees] was rejected.\n\n[service_name]\n{_WHEN}\n{_PLACE}",
+        "Rejected: [service_name], [booking_start]",
+        f"This booking request was rejected: [service_name]\nAttendees: [attendees_text]\n\n"
+        f"{_WHEN}\n{_PLACE}",
     ),
     ("staff", "short_notice", "en"): (
-        "URGENT – booked at short notice: [service_name] at [booking_start_time]",
-        f"[attendees] just booked [service_name], starting soon.\n\n{_WHEN}\n{_PLACE}\n"
+        "URGENT – booked at short notice: [service_name], [booking_start]",
+        f"Booked just now, starting soon: [service_name]\nAttendees: [attendees_text]\n\n"
+        f"{_WHEN}\n{_PLACE}\n"
         "Meeting room: [online_meeting_provider_link]",
     ),
     ("organizer", "unknown_code", "en"): (
         "Not booked: no known location code in \u201c[event_summary]\u201d",
-        "Your calendar event \u201c[event_summary]\u201d ([booking_start_date], "
-        "[booking_start_time]) invited us, but it names no location we know: [unknown_code]\n"
+        "Your calendar event \u201c[event_summary]\u201d ([booking_start]) invited us, but it "
+        "names no location we know: [unknown_code]\n"
         "No booking was made. Write one of these codes in the event's location and save it "
         "again:\n\n[valid_codes]\n\n[organisation_name]",
     ),
     ("organizer", "unknown_code", "fr"): (
         "Non réservé : aucun code de lieu connu dans \u00ab [event_summary] \u00bb",
-        "Votre événement \u00ab [event_summary] \u00bb ([booking_start_date], "
-        "[booking_start_time]) nous invite, mais ne nomme aucun lieu connu : [unknown_code]\n"
+        "Votre événement \u00ab [event_summary] \u00bb ([booking_start]) nous invite, mais ne "
+        "nomme aucun lieu connu : [unknown_code]\n"
         "Aucune réservation n'a été faite. Indiquez l'un de ces codes dans le lieu de "
         "l'événement puis enregistrez-le :\n\n[valid_codes]\n\n[organisation_name]",
     ),
     ("attendee", "booked", "fr"): (
-        "Réservation confirmée : [service_name] le [booking_start_date] à [booking_start_time]",
+        "Réservation confirmée : [service_name] le [booking_start]",
         f"Bonjour [customer_name],\n\nVotre réservation est confirmée.\n\n[service_name] "
         f"avec [staff_name]\n{_WHEN_FR}\n{_PLACE}\nRéunion en ligne : [online_meeting_link]\n\n"
         "L'invitation est jointe : ajoutez-la à votre agenda.\n\n[organisation_name]",
     ),
     ("attendee", "changed", "fr"): (
-        "Modification : [service_name] désormais le [booking_start_date] à [booking_start_time]",
+        "Modification : [service_name] désormais le [booking_start]",
         f"Bonjour [customer_name],\n\nVotre réservation a changé. La voici :\n\n"
         f"[service_name] avec [staff_name]\n{_WHEN_FR}\n{_PLACE}\nRéunion en ligne : "
         "[online_meeting_link]\n\nL'invitation mise à jour est jointe.\n\n[organisation_name]",
@@ -162,22 +169,26 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         f"pas pu être acceptée.\n\n[service_name]\n{_WHEN_FR}\n{_PLACE}\n\n[organisation_name]",
     ),
     ("staff", "booked", "fr"): (
-        "Nouvelle réservation : [service_name], [booking_start_date] [booking_start_time]",
-        f"[attendees] a réservé [service_name] ([booking_status]).\n\n{_WHEN_FR}\n{_PLACE}\n"
+        "Nouvelle réservation : [service_name], [booking_start]",
+        f"Nouvelle réservation : [service_name] ([booking_status]).\nParticipants : "
+        f"[attendees_text]\n\n{_WHEN_FR}\n{_PLACE}\n"
         "Salle de réunion : [online_meeting_provider_link]\nVotre agenda : [feed_link]",
     ),
     ("staff", "cancelled", "fr"): (
-        "Annulation : [service_name], [booking_start_date] [booking_start_time]",
-        f"La réservation de [attendees] a été annulée.\n\n[service_name]\n{_WHEN_FR}\n{_PLACE}",
+        "Annulation : [service_name], [booking_start]",
+        f"Cette réservation a été annulée : [service_name]\nParticipants : [attendees_text]\n\n"
+        f"{_WHEN_FR}\n{_PLACE}",
     ),
     ("staff", "rejected", "fr"): (
-        "Refus : [service_name], [booking_start_date] [booking_start_time]",
-        f"La demande de [attendees] a été refusée.\n\n[service_name]\n{_WHEN_FR}\n{_PLACE}",
+        "Refus : [service_name], [booking_start]",
+        f"Cette demande a été refusée : [service_name]\nParticipants : [attendees_text]\n\n"
+        f"{_WHEN_FR}\n{_PLACE}",
     ),
     ("staff", "short_notice", "fr"): (
-        "URGENT – réservation de dernière minute : [service_name] à [booking_start_time]",
-        f"[attendees] vient de réserver [service_name], qui commence bientôt.\n\n{_WHEN_FR}\n"
-        f"{_PLACE}\nSalle de réunion : [online_meeting_provider_link]",
+        "URGENT – réservation de dernière minute : [service_name], [booking_start]",
+        f"Réservé à l'instant, commence bientôt : [service_name]\nParticipants : "
+        f"[attendees_text]\n\n{_WHEN_FR}\n{_PLACE}\nSalle de réunion : "
+        "[online_meeting_provider_link]",
     ),
 }
 
@@ -217,9 +228,38 @@ _MONTHS = {
 }
 
 
-def long_date(moment: datetime, language: str) -> str:
+def long_date(moment: datetime | date, language: str) -> str:
     day, month = _DAYS[language][moment.weekday()], _MONTHS[language][moment.month - 1]
     return f"{day} {moment.day} {month} {moment.year}"
+
+
+_ALL_DAY = {"en": "all day", "fr": "toute la journée"}
+_AT = {"en": "at", "fr": "à"}
+_TO = {"en": "to", "fr": "au"}
+NOBODY = {"en": "no attendee", "fr": "aucun participant"}
+
+
+def start_words(start: datetime, all_day: bool, language: str) -> str:
+    """``Wednesday 20 January 2027 at 10:00``, or ``... (all day)``."""
+    if all_day:
+        return f"{long_date(start, language)} ({_ALL_DAY[language]})"
+    return f"{long_date(start, language)} {_AT[language]} {start:%H:%M}"
+
+
+def when_words(start: datetime, end: datetime, all_day: bool, timezone: str, language: str) -> str:
+    """The date and times with the zone; all-day bookings: the day, or first to last day."""
+    if all_day:
+        last = (end - timedelta(days=1)).date()
+        if last <= start.date():
+            return f"{long_date(start, language)}, {_ALL_DAY[language]}"
+        span = f"{long_date(start, language)} {_TO[language]} {long_date(last, language)}"
+        return f"{span}, {_ALL_DAY[language]}"
+    if end.date() != start.date():
+        return (
+            f"{start_words(start, False, language)} {_TO[language]} "
+            f"{start_words(end, False, language)} ({timezone})"
+        )
+    return f"{long_date(start, language)}, {start:%H:%M}–{end:%H:%M} ({timezone})"
 
 
 def validate(text: str, field: str) -> str:

@@ -9,11 +9,18 @@ Apple Mail turn into "add to calendar", plus the same calendar as an ``invite.ic
 from __future__ import annotations
 
 import hashlib
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 
 from feedserver.model import OutboxMessage
 from feedserver.times import utcnow
+
+
+def address(name: str, email: str) -> Address:
+    """An address header value: the display name is encoded whole (RFC 2047 inside the
+    phrase), so ``Roux, Amélie`` stays one recipient for every parser."""
+    return Address(display_name=" ".join(name.split()), addr_spec=email)
 
 
 def mime_message(message: OutboxMessage, sender: tuple[str, str], domain: str) -> EmailMessage:
@@ -21,8 +28,8 @@ def mime_message(message: OutboxMessage, sender: tuple[str, str], domain: str) -
     message re-sent after a crash is recognisably the same message."""
     mail = EmailMessage()
     mail["Subject"] = message.subject
-    mail["From"] = formataddr(sender)
-    mail["To"] = formataddr((message.recipient_name, message.recipient_email))
+    mail["From"] = address(*sender)
+    mail["To"] = address(message.recipient_name, message.recipient_email)
     mail["Date"] = format_datetime(utcnow())
     digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:40]
     mail["Message-ID"] = f"<{digest}@{domain}>"

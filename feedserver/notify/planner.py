@@ -137,6 +137,12 @@ class Notifier:
             "booking_start_time": "" if booking.all_day else f"{start:%H:%M}",
             "booking_end_time": "" if booking.all_day else f"{end:%H:%M}",
             "booking_timezone": booking.timezone,
+            "booking_start": messages.start_words(start, booking.all_day, language),
+            "booking_when": messages.when_words(
+                start, end, booking.all_day, booking.timezone, language
+            ),
+            "attendees_text": ", ".join(p.name or p.email for p in people)
+            or messages.NOBODY[language],
             "organisation_name": self.organizer[0],
         }
 
@@ -233,6 +239,7 @@ def unknown_code_message(
         "event_summary": summary or "(no title)",
         "booking_start_date": messages.long_date(local, language),
         "booking_start_time": f"{local:%H:%M}",
+        "booking_start": messages.start_words(local, False, language),
         "unknown_code": word or "",
         "valid_codes": "\n".join(f"{code}  {name}" for code, name in codes.items()),
         "organisation_name": notifier.organizer[0],

@@ -305,4 +305,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    Migration(
+        9,
+        "online types that also meet on site",
+        ("ALTER TABLE reservation_types ADD COLUMN on_site INTEGER NOT NULL DEFAULT 0",),
+    ),
 )

@@ -19,6 +19,7 @@ COLUMNS = (
     "color",
     "attendees_visible",
     "title_visible",
+    "on_site",
 )
 
 
@@ -34,6 +35,7 @@ def _type(row: Row) -> ReservationType:
         color=row["color"],
         attendees_visible=bool(row["attendees_visible"]),
         title_visible=bool(row["title_visible"]),
+        on_site=bool(row["on_site"]),
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
     )

@@ -12,6 +12,11 @@ from feedserver.errors import MalformedRequest
 
 async def read_json(request: web.Request) -> Any:
     raw = await request.read()  # aiohttp enforces client_max_size (413)
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise MalformedRequest(
+            f"the body is a form ({request.content_type}); send JSON "
+            "(Content-Type: application/json)"
+        )
     if not raw.strip():
         raise MalformedRequest("the request body is empty; send a JSON object")
     try:

@@ -31,6 +31,7 @@ def type_json(rtype: ReservationType) -> dict[str, Any]:
         "color": rtype.color,
         "attendees_visible": rtype.attendees_visible,
         "title_visible": rtype.title_visible,
+        "on_site": rtype.on_site,
         "created_at": to_db(rtype.created_at),
         "updated_at": to_db(rtype.updated_at),
     }

@@ -214,7 +214,7 @@ async def save_type(request: web.Request, who: Visitor, user: User) -> web.Strea
     for name in ("duration_minutes", "buffer_before_minutes", "buffer_after_minutes"):
         value = form.get(name, "0").strip()
         data[name] = int(value) if value.isdigit() else value
-    for flag in ("online", "attendees_visible", "title_visible"):
+    for flag in ("online", "on_site", "attendees_visible", "title_visible"):
         data[flag] = form.get(flag) == "on"
     data["color"] = form.get("color", "").strip()
 

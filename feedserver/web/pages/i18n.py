@@ -209,6 +209,7 @@ FRENCH: dict[str, str] = {
     "Buffer before (minutes)": "Battement avant (minutes)",
     "Buffer after (minutes)": "Battement après (minutes)",
     "Online meeting": "Réunion en ligne",
+    "Online, and also at the location": "En ligne, et aussi sur place",
     "Attendees see the title": "Les participants voient le titre",
     "Role": "Rôle",
     "admin": "admin",
