@@ -5,10 +5,13 @@ error wording. The time-zone defects are in ``test_third_party_parsers.py``."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -193,3 +196,66 @@ async def test_all_day_emails_in_french(aiohttp_client: Any, config: Any) -> Non
     assert "mercredi 20 janvier 2027 au vendredi 22 janvier 2027, toute la journée" in (
         anna.body_text
     )
+
+
+async def test_vdirsyncer_syncs_calendars_with_non_ascii_names(
+    server: Any, dav_api: Api, tmp_path: Path
+) -> None:
+    """vdirsyncer, a client the suite does not otherwise use, both ways, on a calendar and
+    items with non-ASCII names."""
+    calendar = "/dav/camille@example.org/" + quote("café") + "/"
+    assert (await _dav(server, "MKCALENDAR", calendar))[0] == 201
+    body = EVENT.format(uid="thé@test").encode()
+    assert (await _dav(server, "PUT", calendar + quote("thé.ics"), body=body))[0] == 201
+    config = tmp_path / "config"
+    config.write_text(
+        f"""[general]
+status_path = "{tmp_path / "status"}/"
+
+[pair cal]
+a = "local"
+b = "remote"
+collections = ["from b"]
+
+[storage local]
+type = "filesystem"
+path = "{tmp_path / "local"}/"
+fileext = ".ics"
+
+[storage remote]
+type = "caldav"
+url = "{base_url(server)}/dav/"
+username = "{CAMILLE[0]}"
+password = "{CAMILLE[1]}"
+"""
+    )
+    command = [str(Path(sys.executable).parent / "vdirsyncer"), "-c", str(config)]
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [*command, *args], input="y\n" * 10, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    await asyncio.to_thread(run, "discover", "cal")
+    await asyncio.to_thread(run, "sync")
+    local = tmp_path / "local" / "café"
+    assert local.is_dir(), sorted(p.name for p in (tmp_path / "local").iterdir())
+    texts = [p.read_text() for p in local.glob("*.ics")]
+    assert any("SUMMARY:thé@test" in t for t in texts)
+    (local / "новый.ics").write_text(EVENT.format(uid="новый@test"))
+    await asyncio.to_thread(run, "sync")
+    status, listing = await _dav(server, "PROPFIND", calendar, headers={"Depth": "1"})
+    assert status == 207 and "%C3%83" not in listing
+    found = await _dav(server, "REPORT", calendar, body=REPORT_ALL, headers={"Depth": "1"})
+    assert "SUMMARY:новый@test" in found[1] and "SUMMARY:thé@test" in found[1]
+
+
+REPORT_ALL = (
+    b'<?xml version="1.0" encoding="utf-8"?>'
+    b'<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+    b"<d:prop><c:calendar-data/></d:prop>"
+    b'<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"/>'
+    b"</c:comp-filter></c:filter></c:calendar-query>"
+)
