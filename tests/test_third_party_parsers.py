@@ -1,14 +1,16 @@
 """The same bookings read the same instants in every reader: feeds, CalDAV items and iMIP
 invitations parsed by ical.js (as in Thunderbird; strict and lenient, with the file's own
-VTIMEZONEs, recurrences expanded), node-ical and recurring-ical-events, compared with
+VTIMEZONEs, recurrences expanded), libical, node-ical and recurring-ical-events, compared with
 Python's zoneinfo, across DST edges (the repeated autumn hour, the spring gap, the southern
 hemisphere), far-future and open-ended series, and zones without a yearly rule."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from feedserver.web.state import RUNNER
 from tests.conftest import Api, book
 
 JS = Path(__file__).parent / "js"
+LIBICAL = Path(__file__).parent / "libical"
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2041, 1, 1, tzinfo=UTC))
 Instant = tuple[str, str, str]  # uid, start, end in UTC ISO 8601 (milliseconds, Z)
 
@@ -48,6 +51,49 @@ def node(parser: str, text: str) -> set[Instant]:
         timeout=60,
     )
     return {(x["uid"], x["start"], x["end"]) for x in json.loads(done.stdout)}
+
+
+@functools.cache
+def libical_program() -> str:
+    """tests/libical/instants.c, built once per run against the system's libical."""
+    assert shutil.which("gcc") and shutil.which("pkg-config"), "gcc and pkg-config are needed"
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "libical"], capture_output=True, text=True
+    )
+    assert flags.returncode == 0, "libical is needed: apt-get install libical-dev"
+    target = Path(tempfile.mkdtemp(prefix="libical-")) / "instants"
+    subprocess.run(
+        ["gcc", "-O1", "-o", str(target), str(LIBICAL / "instants.c"), *flags.stdout.split()],
+        check=True,
+        capture_output=True,
+    )
+    return str(target)
+
+
+def libical(text: str) -> set[Instant]:
+    bounds = [str(int(moment.timestamp())) for moment in WINDOW]
+    done = subprocess.run(
+        [libical_program(), *bounds], input=text, capture_output=True, text=True, check=True
+    )
+    found = set()
+    for line in done.stdout.splitlines():
+        uid, start, end = line.split("\t")
+        found.add(
+            (
+                uid,
+                iso(datetime.fromtimestamp(int(start), UTC)),
+                iso(datetime.fromtimestamp(int(end), UTC)),
+            )
+        )
+    return found
+
+
+def read(reader: str, text: str) -> set[Instant]:
+    if reader == "python":
+        return python_reader(text)
+    if reader == "libical":
+        return libical(text)
+    return node(reader, text)
 
 
 def python_reader(text: str) -> set[Instant]:
@@ -135,13 +181,12 @@ def in_feed(texts: dict[str, Any]) -> list[Booking]:
     return shown
 
 
-@pytest.mark.parametrize("reader", ["ical.js", "ical.js-lenient", "python"])
+@pytest.mark.parametrize("reader", ["ical.js", "ical.js-lenient", "python", "libical"])
 async def test_every_reader_gets_the_true_instants_of_the_feed(
     texts: dict[str, Any], reader: str
 ) -> None:
     every, _ = truth(in_feed(texts))
-    read = python_reader(texts["feed"]) if reader == "python" else node(reader, texts["feed"])
-    assert read == every
+    assert read(reader, texts["feed"]) == every
 
 
 async def test_node_ical_reads_each_first_occurrence_of_the_feed(texts: dict[str, Any]) -> None:
@@ -153,12 +198,14 @@ async def test_caldav_items_and_invitations_read_the_same_in_ical_js(
     texts: dict[str, Any],
 ) -> None:
     every, first = truth(texts["bookings"])
-    from_items = set().union(*(node("ical.js", item) for item in texts["items"]))
-    assert from_items == every
+    for reader in ("ical.js", "libical"):
+        from_items = set().union(*(read(reader, item) for item in texts["items"]))
+        assert from_items == every, reader
     for invitation in texts["invitations"]:
-        read = node("ical.js", invitation)
-        uid = next(iter(read))[0] if read else None
-        assert read == {x for x in every if x[0] == uid}
+        found = node("ical.js", invitation)
+        uid = next(iter(found))[0] if found else None
+        assert found == {x for x in every if x[0] == uid}
+        assert libical(invitation) == found
         assert node("node-ical", invitation) <= first
 
 
@@ -167,9 +214,8 @@ async def test_the_repeated_autumn_hour_is_written_as_the_true_instant(
 ) -> None:
     """01:30+02:00 to 02:30+01:00 on 2027-10-31 in Paris lasts two hours in every reader."""
     assert "DTSTART:20271030T233000Z\nDTEND:20271031T013000Z" in texts["feed"].replace("\r\n", "\n")
-    for reader in ("ical.js", "ical.js-lenient", "python"):
-        read = python_reader(texts["feed"]) if reader == "python" else node(reader, texts["feed"])
-        found = {x for x in read if x[1].startswith("2027-10-30T23:30")}
+    for reader in ("ical.js", "ical.js-lenient", "python", "libical"):
+        found = {x for x in read(reader, texts["feed"]) if x[1].startswith("2027-10-30T23:30")}
         assert {(x[1], x[2]) for x in found} == {
             ("2027-10-30T23:30:00.000Z", "2027-10-31T01:30:00.000Z")
         }
