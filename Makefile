@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean browser screenshots
+.PHONY: run test lint typecheck bench clean system-packages screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 
 # What the tests drive besides Python: Debian's Chromium (Playwright's own download is not
 # used), libical (a C reader of feedserver's output), Node.js for ical.js and node-ical.
-browser:
+system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	pkg-config --exists libical 2>/dev/null || missing="$$missing libical-dev pkg-config"; \
@@ -45,10 +45,10 @@ $(JS): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS)
 
-test: lint typecheck browser $(JS)
+test: lint typecheck system-packages $(JS)
 	$(BIN)/pytest
 
-screenshots: $(STAMP) browser
+screenshots: $(STAMP) system-packages
 	FEEDSERVER_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_browser.py
 
 bench: $(STAMP)
