@@ -22,6 +22,7 @@ from feedserver.inbound.listener import start_listener
 from feedserver.logs import RequestLog
 from feedserver.model import InboxStatus
 from feedserver.notify.outbox import OutboxWorker
+from feedserver.notify.reminders import ReminderWorker
 from feedserver.store import Store, StoreRunner
 from feedserver.watcher import ChangeWatcher
 from feedserver.web import (
@@ -54,6 +55,7 @@ from feedserver.web.state import (
     MEETINGS,
     OUTBOX,
     PUBLISHER,
+    REMINDERS,
     RUNNER,
     SECRETS,
     SERVICES,
@@ -161,6 +163,26 @@ async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     await worker.stop()
 
 
+async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker that sends reminders when they fall due (when notifications are on)."""
+    services = app[SERVICES]
+    notifier = services.notifier
+    if notifier is None:
+        yield
+        return
+    worker = ReminderWorker(
+        app[RUNNER],
+        notifier,
+        services.effects.reminder_rules,
+        services.budget,
+        app[CONFIG].notifications.reminder_poll_seconds,
+    )
+    app[REMINDERS] = worker
+    await worker.start()
+    yield
+    await worker.stop()
+
+
 async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
     """The change watcher, started once every consumer of a change is subscribed (last)."""
     watcher = app[WATCHER]
@@ -244,6 +266,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_feeds_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
+    app.cleanup_ctx.append(_reminders_ctx)
     if services.pipeline is not None:
         app.cleanup_ctx.append(_bridge_ctx)
         app.router.add_routes(routes(api_inbound.routes))

@@ -165,12 +165,42 @@ class SmtpConfig:
     timeout_seconds: int = _opt(30, "Timeout of one SMTP conversation.")
 
 
+ATTENDEE_KINDS = (
+    "booked",
+    "requested",
+    "confirmed",
+    "changed",
+    "cancelled",
+    "rejected",
+    "reminder",
+)
+AUDIENCES = ("attendees", "staff")
+
+
+def parse_reminder(rule: str) -> tuple[int, tuple[str, ...]]:
+    """``'60 attendees staff'``: minutes before the start, then who is reminded."""
+    minutes, *audience = rule.split()
+    if not minutes.isdigit() or not 1 <= int(minutes) <= 60 * 24 * 31:
+        raise ValueError(f"{rule!r}: the minutes first, 1 to 44640")
+    if not audience or set(audience) - set(AUDIENCES):
+        raise ValueError(f"{rule!r}: then one or more of {', '.join(AUDIENCES)}")
+    return int(minutes), tuple(sorted(set(audience)))
+
+
 @dataclass(frozen=True)
 class NotificationsConfig:
     language: str = _opt("en", "Language of the default templates: 'en' or 'fr'.")
     attendee_kinds: list[str] = _opt(
-        ["booked", "changed", "cancelled", "rejected"],
+        list(ATTENDEE_KINDS),
         "Messages attendees (customers) receive; remove a kind to turn it off for everyone.",
+    )
+    default_reminders: list[str] = _opt(
+        ["1440 attendees", "60 attendees"],
+        "Reminders of types that set none: 'MINUTES AUDIENCE...' (attendees, staff), e.g. "
+        "'60 attendees staff' is an hour before, to both. [] turns them off.",
+    )
+    reminder_poll_seconds: float = _opt(
+        30, "How often due reminders are looked for (they are stored: a restart loses none)."
     )
     short_notice_minutes: int = _opt(
         60, "A booking made less than this before its start is 'short notice' (urgent)."
@@ -382,14 +412,14 @@ def _validate(config: Config) -> None:
             )
     if config.notifications.language not in ("en", "fr"):
         raise ConfigError("[notifications] language: 'en' or 'fr'")
-    unknown_kinds = set(config.notifications.attendee_kinds) - {
-        "booked",
-        "changed",
-        "cancelled",
-        "rejected",
-    }
+    unknown_kinds = set(config.notifications.attendee_kinds) - set(ATTENDEE_KINDS)
     if unknown_kinds:
         raise ConfigError(f"[notifications] attendee_kinds: unknown {sorted(unknown_kinds)}")
+    for rule in config.notifications.default_reminders:
+        try:
+            parse_reminder(rule)
+        except ValueError as exc:
+            raise ConfigError(f"[notifications] default_reminders: {exc}") from exc
     if not config.meetings.jitsi_base_url.startswith(("http://", "https://")):
         raise ConfigError("[meetings] jitsi_base_url: must start with http:// or https://")
     if config.caldav.threads < 1:

@@ -47,6 +47,8 @@ class ReservationType:
     attendees_visible: bool = False  # attendees of a booking may see one another (group class)
     title_visible: bool = False  # attendees may see a booking's own title (staff-only otherwise)
     on_site: bool = False  # an online type that also meets at the location (LOCATION says both)
+    # (minutes before, audiences) per reminder; None: the organisation's default reminders.
+    reminders: tuple[tuple[int, tuple[str, ...]], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,19 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder due: of one occurrence of a booking, to one audience."""
+
+    id: int
+    booking_id: int
+    occurrence_start: datetime  # UTC
+    before_minutes: int
+    audience: str  # attendees or staff
+    due_at: datetime
+    state: str  # pending, sent, skipped (its occurrence had begun: the server was down)
 
 
 @dataclass(frozen=True)
@@ -242,6 +257,8 @@ class NotificationSettings:
     cancelled: bool
     rejected: bool
     short_notice: bool
+    changed: bool = False  # a booking moved (staff; attendees always hear of their own)
+    reminder: bool = True  # reminders before a booking (staff, and customers with an account)
 
 
 @dataclass(frozen=True)

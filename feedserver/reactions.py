@@ -6,45 +6,60 @@ they happen exactly when the change does:
 1. the booking's online meeting: a room for an online type, a link for each attendee
    (``feedserver.domain.meetings``);
 2. the notifications the change causes, rendered into the outbox
-   (``feedserver.notify.planner``).
+   (``feedserver.notify.planner``);
+3. its reminders, planned again (``feedserver.domain.reminders``; sent when due by
+   ``feedserver.notify.reminders``).
 
 After the commit, through the change log (``feedserver.watcher.ChangeWatcher``), in order and
 once each (``subscribe``):
 
-3. the feed cache drops the feeds that showed the booking or would show it now
+4. the feed cache drops the feeds that showed the booking or would show it now
    (``feedserver.feeds.service``);
-4. the CalDAV publisher renders it again into the read-only ``bookings`` calendars
+5. the CalDAV publisher renders it again into the read-only ``bookings`` calendars
    (``feedserver.caldav_bridge.publisher``);
-5. the CalDAV login cache forgets every login when an account or app password changes
+6. the CalDAV login cache forgets every login when an account or app password changes
    (``feedserver.caldav_bridge.auth``);
-6. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``).
+7. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``).
 """
 
 from __future__ import annotations
 
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.publisher import BookingsPublisher
+from feedserver.calendar.rrules import RecurrenceBudget
+from feedserver.domain import reminders
 from feedserver.domain.bookings import BookingChange
 from feedserver.domain.meetings import MeetingService
+from feedserver.domain.recurrence import DEFAULT_BUDGET
 from feedserver.feeds.service import FeedService
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.notify.planner import Notifier
 from feedserver.store import Store
+from feedserver.times import utcnow
 from feedserver.watcher import ChangeWatcher
 
 
 class BookingEffects:
-    """The in-transaction consumers (1, 2)."""
+    """The in-transaction consumers (1, 2, 3)."""
 
-    def __init__(self, meetings: MeetingService, notifier: Notifier | None) -> None:
+    def __init__(
+        self,
+        meetings: MeetingService,
+        notifier: Notifier | None,
+        reminder_rules: reminders.Rules = (),
+        budget: RecurrenceBudget = DEFAULT_BUDGET,
+    ) -> None:
         self.meetings = meetings
         self.notifier = notifier
+        self.reminder_rules = reminder_rules
+        self.budget = budget
 
     def after_change(self, store: Store, change: BookingChange, event: str) -> None:
         rtype = store.types.get(change.after.type_key)
         meeting = self.meetings.ensure(store, change.after, bool(rtype and rtype.online))
         if self.notifier is not None:
             self.notifier.enqueue(store, change, event, meeting)
+            reminders.reschedule(store, change.after, self.reminder_rules, utcnow(), self.budget)
 
 
 def subscribe(
@@ -54,7 +69,7 @@ def subscribe(
     publisher: BookingsPublisher | None = None,
     logins: AccountLogins | None = None,
 ) -> None:
-    """The after-commit consumers (3 to 6); CalDAV's when CalDAV is on."""
+    """The after-commit consumers (4 to 7); CalDAV's when CalDAV is on."""
     watcher.subscribe(feeds.on_changes)
     if publisher is not None:
         watcher.subscribe(publisher.on_changes)

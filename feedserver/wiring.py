@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from feedserver import instance_secrets
 from feedserver.calendar.rrules import RecurrenceBudget
-from feedserver.config import Config
+from feedserver.config import Config, parse_reminder
+from feedserver.domain import reminders
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.domain.meetings import MeetingService, MeetingUrls, load_provider
 from feedserver.inbound.mail import dkim_valid
@@ -49,6 +50,12 @@ def recurrence_budget(config: Config) -> RecurrenceBudget:
     )
 
 
+def reminder_rules(config: Config) -> reminders.Rules:
+    """The organisation's default reminders, most minutes first."""
+    parsed = dict(parse_reminder(rule) for rule in config.notifications.default_reminders)
+    return tuple(sorted(parsed.items(), reverse=True))
+
+
 def build(config: Config, notify: bool = True) -> Services:
     """The services of ``config``. With ``notify`` False (the demo loader), booking changes
     make their online meetings but queue no notification."""
@@ -59,8 +66,8 @@ def build(config: Config, notify: bool = True) -> Services:
         load_provider(config), MeetingUrls(config.public_url, LinkSigner(keys, "meeting-link"))
     )
     notifier = Notifier(config, meetings, feed_urls) if notify else None
-    effects = BookingEffects(meetings, notifier)
     budget = recurrence_budget(config)
+    effects = BookingEffects(meetings, notifier, reminder_rules(config), budget)
     pipeline = None
     if bridge_on(config):
         bridge = config.bridge

@@ -133,6 +133,8 @@ async def test_switching_a_setting_off_stops_that_kind(napi: Api, smtp: SmtpServ
         "cancelled": True,
         "rejected": True,
         "short_notice": True,
+        "changed": True,
+        "reminder": True,
     }
     changed = await napi.patch("/api/me/notification-settings", {"booked": False}, headers=auth)
     assert changed["booked"] is False and changed["cancelled"] is True

@@ -283,7 +283,14 @@ async def test_notification_switches_and_profile_are_saved(pages: Pages, api: Ap
     await pages.get("/notifications")
     await pages.post("/notifications", {"booked": "on"})
     found = await api.get("/api/users/camille@example.org/notification-settings")
-    assert found == {"booked": True, "cancelled": False, "rejected": False, "short_notice": False}
+    assert found == {
+        "booked": True,
+        "cancelled": False,
+        "rejected": False,
+        "short_notice": False,
+        "changed": False,
+        "reminder": False,
+    }
     await pages.get("/profile")
     await pages.post(
         "/profile", {"name": "Camille M.", "timezone": "Europe/Paris", "language": "fr"}
@@ -551,3 +558,20 @@ async def test_the_bootstrap_token_makes_the_first_admin_once(
     assert "Bookings" in await pages.get("/admin/bookings")
     client.session.cookie_jar.clear()
     await pages.get("/bootstrap", status=404)
+
+
+async def test_an_admin_sets_a_types_reminders(pages: Pages, api: Api) -> None:
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get("/admin/types")
+    fields = {"original": "haircut", "key": "haircut", "name": "Haircut", "duration_minutes": "45"}
+    await pages.post("/admin/types", {**fields, "reminders": "1440 attendees; 60 attendees staff"})
+    found = await api.get("/api/types/haircut")
+    assert found["reminders"] == [
+        {"before_minutes": 1440, "to": ["attendees"]},
+        {"before_minutes": 60, "to": ["attendees", "staff"]},
+    ]
+    assert 'value="1440 attendees; 60 attendees staff"' in await pages.get("/admin/types")
+    _, html = await pages.post("/admin/types", {**fields, "reminders": "soon"}, status=422)
+    assert "the minutes first" in html
+    await pages.post("/admin/types", {**fields, "reminders": ""})
+    assert (await api.get("/api/types/haircut"))["reminders"] is None

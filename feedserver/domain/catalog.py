@@ -9,10 +9,12 @@ from typing import Any
 
 from feedserver.calendar.templates import TemplateSet
 from feedserver.calendar.values import Catalog
+from feedserver.config import AUDIENCES
 from feedserver.domain.inputs import Body
 from feedserver.errors import AlreadyExists, InUse, InvalidInput, NotFound
 from feedserver.model import Location, ReservationType
 from feedserver.store import Store
+from feedserver.store.types import encode_reminders
 from feedserver.times import zone
 
 LOCATION_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
@@ -30,6 +32,7 @@ _TYPE_FIELDS = {
     "attendees_visible",
     "title_visible",
     "on_site",
+    "reminders",
 }
 
 
@@ -134,12 +137,38 @@ def _type_values(body: Body, partial: bool) -> dict[str, Any]:
     for flag in ("online", "attendees_visible", "title_visible", "on_site"):
         if not partial or flag in body:
             values[flag] = body.flag(flag)
+    if "reminders" in body:
+        values["reminders"] = encode_reminders(reminder_rules(body.raw("reminders")))
     if not partial or "color" in body:
         color = body.text("color")
         if color and not COLOR.match(color):
             raise InvalidInput(f"{color!r} is not a colour like #1e88e5", field="color")
         values["color"] = color
     return values
+
+
+def reminder_rules(value: object) -> tuple[tuple[int, tuple[str, ...]], ...] | None:
+    """``[{"before_minutes": 1440, "to": ["attendees"]}, ...]``; None: the default reminders."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > 10:
+        raise InvalidInput(
+            'reminders is a list (at most 10) of {"before_minutes", "to"}, or null',
+            field="reminders",
+        )
+    rules: dict[int, tuple[str, ...]] = {}
+    for index, item in enumerate(value):
+        where = f"reminders[{index}]"
+        if not isinstance(item, dict) or set(item) - {"before_minutes", "to"}:
+            raise InvalidInput('each reminder is {"before_minutes", "to"}', field=where)
+        minutes = item.get("before_minutes")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 44640:
+            raise InvalidInput("before_minutes is 1 to 44640 (31 days)", field=where)
+        to = item.get("to", ["attendees"])
+        if not isinstance(to, list) or not to or set(to) - set(AUDIENCES):
+            raise InvalidInput(f"to is a list of {', '.join(AUDIENCES)}", field=where)
+        rules[minutes] = tuple(sorted(set(to)))
+    return tuple(sorted(rules.items(), reverse=True))
 
 
 def create_type(store: Store, data: object) -> ReservationType:

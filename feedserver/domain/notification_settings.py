@@ -1,5 +1,6 @@
-"""Per-user notification switches: booked, cancelled, rejected, short_notice. Staff members
-start with every switch on; admins and customers with every switch off."""
+"""Per-user notification switches: booked, cancelled, rejected, short_notice, changed,
+reminder. Staff members start with every switch on; admins and customers with every switch
+off except reminders (the message people value most)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from feedserver.model import NotificationSettings, Role, User
 from feedserver.store import Store
 
 SWITCHES = tuple(f.name for f in dataclasses.fields(NotificationSettings))
-STAFF_DEFAULTS = NotificationSettings(booked=True, cancelled=True, rejected=True, short_notice=True)
-QUIET = NotificationSettings(booked=False, cancelled=False, rejected=False, short_notice=False)
+STAFF_DEFAULTS = NotificationSettings(
+    booked=True, cancelled=True, rejected=True, short_notice=True, changed=True, reminder=True
+)
+QUIET = NotificationSettings(
+    booked=False, cancelled=False, rejected=False, short_notice=False, changed=False, reminder=True
+)
 
 
 def get(store: Store, user: User) -> NotificationSettings:

@@ -48,8 +48,16 @@ VARIABLES = {
 }
 
 AUDIENCES = {
-    "attendee": ("booked", "changed", "cancelled", "rejected"),
-    "staff": ("booked", "cancelled", "rejected", "short_notice"),
+    "attendee": (
+        "booked",
+        "requested",
+        "confirmed",
+        "changed",
+        "cancelled",
+        "rejected",
+        "reminder",
+    ),
+    "staff": ("booked", "changed", "cancelled", "rejected", "short_notice", "reminder"),
     "organizer": ("unknown_code",),
     "account": ("invitation", "password_reset"),
 }
@@ -94,6 +102,23 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         f"[staff_name]\n{_WHEN}\n{_PLACE}\nOnline meeting: [online_meeting_link]\n\n"
         "The invitation is attached: add it to your calendar.\n\n[organisation_name]",
     ),
+    ("attendee", "requested", "en"): (
+        "Request received: [service_name] on [booking_start]",
+        f"Hello [customer_name],\n\nWe received your booking request; we will confirm it "
+        f"soon.\n\n[service_name] with [staff_name]\n{_WHEN}\n{_PLACE}\n\n[organisation_name]",
+    ),
+    ("attendee", "confirmed", "en"): (
+        "Confirmed: [service_name] on [booking_start]",
+        f"Hello [customer_name],\n\nYour booking request is confirmed.\n\n[service_name] with "
+        f"[staff_name]\n{_WHEN}\n{_PLACE}\nOnline meeting: [online_meeting_link]\n\n"
+        "The invitation is attached: add it to your calendar.\n\n[organisation_name]",
+    ),
+    ("attendee", "reminder", "en"): (
+        "Reminder: [service_name] on [booking_start]",
+        f"Hello [customer_name],\n\nA reminder of your booking:\n\n[service_name] with "
+        f"[staff_name]\n{_WHEN}\n{_PLACE}\nOnline meeting: [online_meeting_link]\n\n"
+        "[organisation_name]",
+    ),
     ("attendee", "changed", "en"): (
         "Changed: [service_name] now on [booking_start]",
         f"Hello [customer_name],\n\nYour booking has changed. It is now:\n\n[service_name] "
@@ -115,6 +140,17 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         f"New booking: [service_name] ([booking_status]).\nAttendees: [attendees_text]\n\n"
         f"{_WHEN}\n{_PLACE}\n"
         "Meeting room: [online_meeting_provider_link]\nYour calendar feed: [feed_link]",
+    ),
+    ("staff", "changed", "en"): (
+        "Changed: [service_name], now [booking_start]",
+        f"This booking was moved or changed: [service_name] ([booking_status])\nAttendees: "
+        f"[attendees_text]\n\nNow: {_WHEN}\n{_PLACE}\nMeeting room: "
+        "[online_meeting_provider_link]",
+    ),
+    ("staff", "reminder", "en"): (
+        "Reminder: [service_name], [booking_start]",
+        f"Coming up: [service_name]\nAttendees: [attendees_text]\n\n{_WHEN}\n{_PLACE}\n"
+        "Meeting room: [online_meeting_provider_link]",
     ),
     ("staff", "cancelled", "en"): (
         "Cancelled: [service_name], [booking_start]",
@@ -152,6 +188,25 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         f"avec [staff_name]\n{_WHEN_FR}\n{_PLACE}\nRéunion en ligne : [online_meeting_link]\n\n"
         "L'invitation est jointe : ajoutez-la à votre agenda.\n\n[organisation_name]",
     ),
+    ("attendee", "requested", "fr"): (
+        "Demande reçue : [service_name] le [booking_start]",
+        f"Bonjour [customer_name],\n\nNous avons reçu votre demande de réservation ; nous la "
+        f"confirmerons bientôt.\n\n[service_name] avec [staff_name]\n{_WHEN_FR}\n{_PLACE}\n\n"
+        "[organisation_name]",
+    ),
+    ("attendee", "confirmed", "fr"): (
+        "Confirmée : [service_name] le [booking_start]",
+        f"Bonjour [customer_name],\n\nVotre demande de réservation est confirmée.\n\n"
+        f"[service_name] avec [staff_name]\n{_WHEN_FR}\n{_PLACE}\nRéunion en ligne : "
+        "[online_meeting_link]\n\nL'invitation est jointe : ajoutez-la à votre agenda.\n\n"
+        "[organisation_name]",
+    ),
+    ("attendee", "reminder", "fr"): (
+        "Rappel : [service_name] le [booking_start]",
+        f"Bonjour [customer_name],\n\nUn rappel de votre réservation :\n\n[service_name] avec "
+        f"[staff_name]\n{_WHEN_FR}\n{_PLACE}\nRéunion en ligne : [online_meeting_link]\n\n"
+        "[organisation_name]",
+    ),
     ("attendee", "changed", "fr"): (
         "Modification : [service_name] désormais le [booking_start]",
         f"Bonjour [customer_name],\n\nVotre réservation a changé. La voici :\n\n"
@@ -173,6 +228,17 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         f"Nouvelle réservation : [service_name] ([booking_status]).\nParticipants : "
         f"[attendees_text]\n\n{_WHEN_FR}\n{_PLACE}\n"
         "Salle de réunion : [online_meeting_provider_link]\nVotre agenda : [feed_link]",
+    ),
+    ("staff", "changed", "fr"): (
+        "Modification : [service_name], désormais [booking_start]",
+        f"Cette réservation a été déplacée ou modifiée : [service_name] ([booking_status])\n"
+        f"Participants : [attendees_text]\n\nDésormais : {_WHEN_FR}\n{_PLACE}\n"
+        "Salle de réunion : [online_meeting_provider_link]",
+    ),
+    ("staff", "reminder", "fr"): (
+        "Rappel : [service_name], [booking_start]",
+        f"Bientôt : [service_name]\nParticipants : [attendees_text]\n\n{_WHEN_FR}\n{_PLACE}\n"
+        "Salle de réunion : [online_meeting_provider_link]",
     ),
     ("staff", "cancelled", "fr"): (
         "Annulation : [service_name], [booking_start]",

@@ -11,6 +11,7 @@ booking (pending or confirmed), or *short_notice* instead when it starts within
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from feedserver.model import (
     Booking,
     FeedFilters,
     Meeting,
+    Reminder,
     ReservationType,
     Role,
     Status,
@@ -36,7 +38,7 @@ from feedserver.model import (
 )
 from feedserver.notify import messages
 from feedserver.store import Store
-from feedserver.times import utcnow, zone
+from feedserver.times import to_db, utcnow, zone
 
 _MOVES = ("start", "end", "location_code", "staff_id", "all_day", "timezone", "rrule")
 
@@ -48,6 +50,7 @@ class _Context:
     catalog: Catalog
     meeting: Meeting | None
     saved_templates: dict[tuple[str, str, str], tuple[str, str]]
+    key: str = ""  # set: messages are keyed "<key>:<recipient>" (reminders), else by version
 
 
 class Notifier:
@@ -63,8 +66,12 @@ class Notifier:
         after, before = change.after, change.before
         everyone = list(after.attendees)
         planned: list[tuple[str, Attendee]] = []
-        if event in ("created", "confirmed") and after.status is Status.CONFIRMED:
+        if event == "created" and after.status is Status.CONFIRMED:
             planned = [("booked", a) for a in everyone]
+        elif event == "created" and after.status is Status.PENDING:
+            planned = [("requested", a) for a in everyone]
+        elif event == "confirmed" and after.status is Status.CONFIRMED:
+            planned = [("confirmed", a) for a in everyone]
         elif event == "cancelled":
             planned = [("cancelled", a) for a in everyone]
         elif event == "rejected":
@@ -80,7 +87,13 @@ class Notifier:
         allowed = set(self.config.notifications.attendee_kinds)
         return [(kind, a) for kind, a in planned if kind in allowed]
 
-    def _staff_kinds(self, store: Store, booking: Booking, event: str) -> list[tuple[str, User]]:
+    def _staff_kinds(
+        self, store: Store, change: BookingChange, event: str
+    ) -> list[tuple[str, User]]:
+        booking, before = change.after, change.before
+        moved = before is not None and any(
+            getattr(before, f) != getattr(booking, f) for f in _MOVES
+        )
         people = {u.id: u for u in store.users.list(Role.ADMIN)}
         staff = store.users.get(booking.staff_id)
         if staff is not None:
@@ -98,6 +111,8 @@ class Notifier:
                 planned.append(("cancelled", user))
             elif event == "rejected" and settings.rejected:
                 planned.append(("rejected", user))
+            elif event == "changed" and moved and settings.changed:
+                planned.append(("changed", user))
         return planned
 
     # -- rendering into the outbox ---------------------------------------------------------------
@@ -118,7 +133,7 @@ class Notifier:
         queued = 0
         for kind, attendee in self._attendee_kinds(change, event):
             queued += store.outbox.enqueue(self._for_attendee(context, kind, attendee))
-        for kind, user in self._staff_kinds(store, booking, event):
+        for kind, user in self._staff_kinds(store, change, event):
             queued += store.outbox.enqueue(self._for_staff(store, context, kind, user))
         return queued
 
@@ -160,7 +175,9 @@ class Notifier:
         text = messages.render(body, values)
         booking = context.booking
         return {
-            "idempotency_key": f"{booking.uid}:{audience}:{kind}:{booking.sequence}:{email}",
+            "idempotency_key": f"{context.key}:{email}"
+            if context.key
+            else f"{booking.uid}:{audience}:{kind}:{booking.sequence}:{email}",
             "kind": kind,
             "booking_id": booking.id,
             "recipient_email": email,
@@ -172,7 +189,47 @@ class Notifier:
             "ics_method": None,
         }
 
-    def _for_attendee(self, context: _Context, kind: str, attendee: Attendee) -> dict[str, object]:
+    def remind(self, store: Store, booking: Booking, reminder: Reminder) -> int:
+        """Queue the messages of one reminder (of one occurrence, to attendees or staff); the
+        outbox key names the occurrence and the rule, so it is never sent twice."""
+        occurrence = dataclasses.replace(
+            booking,
+            start=reminder.occurrence_start,
+            end=reminder.occurrence_start + booking.duration,
+            rrule=None,
+            exdates=(),
+        )
+        catalog = load_catalog(store, [booking.staff_id])
+        context = _Context(
+            booking=occurrence,
+            rtype=catalog.types.get(booking.type_key),
+            catalog=catalog,
+            meeting=store.meetings.for_bookings([booking.id]).get(booking.id),
+            saved_templates=store.email_templates.all(),
+            key=(
+                f"{booking.uid}:reminder:{to_db(reminder.occurrence_start)}:"
+                f"{reminder.before_minutes}:{reminder.audience}"
+            ),
+        )
+        queued = 0
+        if reminder.audience == "attendees":
+            if "reminder" not in self.config.notifications.attendee_kinds:
+                return 0
+            for attendee in booking.attendees:
+                account = store.users.get_by_email(attendee.email)
+                if account is not None and not notification_settings.get(store, account).reminder:
+                    continue
+                message = self._for_attendee(context, "reminder", attendee, invitation=False)
+                queued += store.outbox.enqueue(message)
+            return queued
+        staff = store.users.get(booking.staff_id)
+        if staff is not None and notification_settings.get(store, staff).reminder:
+            queued += store.outbox.enqueue(self._for_staff(store, context, "reminder", staff))
+        return queued
+
+    def _for_attendee(
+        self, context: _Context, kind: str, attendee: Attendee, invitation: bool = True
+    ) -> dict[str, object]:
         booking = context.booking
         visible = bool(context.rtype and context.rtype.attendees_visible)
         people = list(booking.attendees) if visible else [attendee]
@@ -186,6 +243,8 @@ class Notifier:
             "online_meeting_link": link,
         }
         message = self._message(context, "attendee", kind, attendee.email, attendee.name, values)
+        if not invitation:
+            return message
         viewer = Viewer(_guest(attendee), FeedFilters(show_attendees=True))
         method = "CANCEL" if kind in ("cancelled", "rejected") else "REQUEST"
         message["ics"] = itip.invitation(

@@ -21,6 +21,7 @@ from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
 from feedserver.store.locations import LocationStore
 from feedserver.store.meetings import MeetingStore
 from feedserver.store.notifications import OutboxStore, SettingsStore, TemplateStore
+from feedserver.store.reminders import ReminderStore
 from feedserver.store.sessions import SessionStore
 from feedserver.store.types import TypeStore
 from feedserver.store.users import UserStore
@@ -52,6 +53,7 @@ class Store:
         self.bridge_events = BridgeEventStore(self.db)
         self.caldav_items = CaldavItemStore(self.db)
         self.sessions = SessionStore(self.db)
+        self.reminders = ReminderStore(self.db)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()

@@ -310,4 +310,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         "online types that also meet on site",
         ("ALTER TABLE reservation_types ADD COLUMN on_site INTEGER NOT NULL DEFAULT 0",),
     ),
+    Migration(
+        10,
+        "more notification switches, reminders",
+        (
+            "ALTER TABLE notification_settings ADD COLUMN changed INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE notification_settings ADD COLUMN reminder INTEGER NOT NULL DEFAULT 1",
+            # Staff who saved their switches before keep hearing of moved bookings.
+            """UPDATE notification_settings SET changed = 1 WHERE user_id IN
+               (SELECT id FROM users WHERE role = 'staff')""",
+            # NULL: the organisation's default reminders; a JSON list otherwise ([] = none).
+            "ALTER TABLE reservation_types ADD COLUMN reminders TEXT",
+            # Reminders due, one row per booking occurrence, rule and audience: written when a
+            # booking changes, so a restart loses none and sends none twice.
+            """CREATE TABLE reminders (
+                id INTEGER PRIMARY KEY,
+                booking_id INTEGER NOT NULL REFERENCES bookings(id) ON DELETE CASCADE,
+                occurrence_start TEXT NOT NULL,
+                before_minutes INTEGER NOT NULL,
+                audience TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                done_at TEXT,
+                UNIQUE (booking_id, occurrence_start, before_minutes, audience)
+            )""",
+            "CREATE INDEX reminders_due ON reminders (state, due_at)",
+        ),
+    ),
 )

@@ -144,20 +144,26 @@ class SettingsStore:
             bool(row["cancelled"]),
             bool(row["rejected"]),
             bool(row["short_notice"]),
+            bool(row["changed"]),
+            bool(row["reminder"]),
         )
 
     def put(self, user_id: int, settings: NotificationSettings) -> None:
         self.db.execute(
             "INSERT INTO notification_settings (user_id, booked, cancelled, rejected, "
-            "short_notice) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+            "short_notice, changed, reminder) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET "
             "booked = excluded.booked, cancelled = excluded.cancelled, "
-            "rejected = excluded.rejected, short_notice = excluded.short_notice",
+            "rejected = excluded.rejected, short_notice = excluded.short_notice, "
+            "changed = excluded.changed, reminder = excluded.reminder",
             (
                 user_id,
                 settings.booked,
                 settings.cancelled,
                 settings.rejected,
                 settings.short_notice,
+                settings.changed,
+                settings.reminder,
             ),
         )
 

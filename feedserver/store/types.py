@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from feedserver.model import ReservationType
@@ -20,7 +21,20 @@ COLUMNS = (
     "attendees_visible",
     "title_visible",
     "on_site",
+    "reminders",
 )
+
+
+def _reminders(text: str | None) -> tuple[tuple[int, tuple[str, ...]], ...] | None:
+    if text is None:
+        return None
+    return tuple((int(r["before_minutes"]), tuple(r["to"])) for r in json.loads(text))
+
+
+def encode_reminders(rules: tuple[tuple[int, tuple[str, ...]], ...] | None) -> str | None:
+    if rules is None:
+        return None
+    return json.dumps([{"before_minutes": m, "to": list(to)} for m, to in rules])
 
 
 def _type(row: Row) -> ReservationType:
@@ -36,6 +50,7 @@ def _type(row: Row) -> ReservationType:
         attendees_visible=bool(row["attendees_visible"]),
         title_visible=bool(row["title_visible"]),
         on_site=bool(row["on_site"]),
+        reminders=_reminders(row["reminders"]),
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
     )

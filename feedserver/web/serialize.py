@@ -32,6 +32,9 @@ def type_json(rtype: ReservationType) -> dict[str, Any]:
         "attendees_visible": rtype.attendees_visible,
         "title_visible": rtype.title_visible,
         "on_site": rtype.on_site,
+        "reminders": None
+        if rtype.reminders is None
+        else [{"before_minutes": m, "to": list(to)} for m, to in rtype.reminders],
         "created_at": to_db(rtype.created_at),
         "updated_at": to_db(rtype.updated_at),
     }

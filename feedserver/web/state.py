@@ -15,6 +15,7 @@ from feedserver.inbound.caldav import CalendarCapture
 from feedserver.inbound.inbox import InboxService
 from feedserver.instance_secrets import InstanceSecrets
 from feedserver.notify.outbox import OutboxWorker
+from feedserver.notify.reminders import ReminderWorker
 from feedserver.reactions import BookingEffects
 from feedserver.store import StoreRunner
 from feedserver.watcher import ChangeWatcher
@@ -33,5 +34,6 @@ PUBLISHER = web.AppKey("publisher", BookingsPublisher)
 MEETINGS = web.AppKey("meetings", MeetingService)
 EFFECTS = web.AppKey("effects", BookingEffects)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
+REMINDERS = web.AppKey("reminders", ReminderWorker)
 INBOX = web.AppKey("inbox", InboxService)
 CAPTURE = web.AppKey("capture", CalendarCapture)

@@ -15,12 +15,13 @@ from aiohttp import web
 from feedserver.calendar import templates as text_templates
 from feedserver.calendar.render import Viewer, shortcode_values
 from feedserver.calendar.templates import SHORTCODES
+from feedserver.config import parse_reminder
 from feedserver.domain import accounts, catalog
 from feedserver.domain import feed_links as links
 from feedserver.domain import meetings as meeting_links
 from feedserver.domain.catalog import load_catalog
 from feedserver.errors import FeedserverError, NotFound
-from feedserver.model import FeedFilters, Role, User
+from feedserver.model import FeedFilters, ReservationType, Role, User
 from feedserver.notify import messages, outbox
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
@@ -170,6 +171,7 @@ async def _catalog_page(
         return {"locations": store.locations.list(), "types": store.types.list()}
 
     context = {**(await request.app[RUNNER].run(load)), "error": error}
+    context["reminders_text"] = reminders_text
     return render(request, who, template, context, status)
 
 
@@ -199,6 +201,26 @@ async def save_location(request: web.Request, who: Visitor, user: User) -> web.S
     return see_other("/admin/locations", "saved")
 
 
+def reminders_from_text(text: str) -> list[dict[str, Any]] | None:
+    """The form's reminders: '' = the organisation's default, 'none', or rules such as
+    '1440 attendees; 60 attendees staff' (minutes before, then who)."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.lower() in ("none", "aucun"):
+        return []
+    rules = [parse_reminder(part) for part in text.split(";") if part.strip()]
+    return [{"before_minutes": minutes, "to": list(to)} for minutes, to in rules]
+
+
+def reminders_text(rtype: ReservationType) -> str:
+    if rtype.reminders is None:
+        return ""
+    if not rtype.reminders:
+        return "none"
+    return "; ".join(f"{minutes} {' '.join(to)}" for minutes, to in rtype.reminders)
+
+
 @routes.get("/admin/types")
 @admin_only
 async def types(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
@@ -217,6 +239,10 @@ async def save_type(request: web.Request, who: Visitor, user: User) -> web.Strea
     for flag in ("online", "on_site", "attendees_visible", "title_visible"):
         data[flag] = form.get(flag) == "on"
     data["color"] = form.get("color", "").strip()
+    try:
+        data["reminders"] = reminders_from_text(form.get("reminders", ""))
+    except ValueError as exc:
+        return await _catalog_page(request, who, "admin/types.html", str(exc), 422)
 
     def save(store: Store) -> None:
         if original:

@@ -125,6 +125,8 @@ FRENCH: dict[str, str] = {
     "a booking is made less than an hour before it starts": (
         "une réservation est faite moins d'une heure avant son début"
     ),
+    "a booking is moved or changed": "une réservation est déplacée ou modifiée",
+    "a booking is coming up (reminders)": "une réservation approche (rappels)",
     "Save": "Enregistrer",
     "Saved.": "Enregistré.",
     "Time zone": "Fuseau horaire",
@@ -210,6 +212,9 @@ FRENCH: dict[str, str] = {
     "Buffer after (minutes)": "Battement après (minutes)",
     "Online meeting": "Réunion en ligne",
     "Online, and also at the location": "En ligne, et aussi sur place",
+    "Reminders (minutes before, who; empty: the default)": (
+        "Rappels (minutes avant, destinataires ; vide : par défaut)"
+    ),
     "Attendees see the title": "Les participants voient le titre",
     "Role": "Rôle",
     "admin": "admin",

@@ -25,6 +25,8 @@ SWITCH_LABELS = {
     "cancelled": "a booking is cancelled",
     "rejected": "a booking is rejected",
     "short_notice": "a booking is made less than an hour before it starts",
+    "changed": "a booking is moved or changed",
+    "reminder": "a booking is coming up (reminders)",
 }
 
 
