@@ -109,6 +109,7 @@ async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
             config.smtp_host,
             config.smtp_port,
             config.max_message_bytes,
+            replies_to=app[CONFIG].smtp.sender,
         )
     yield
     if listener is not None:

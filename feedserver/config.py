@@ -165,6 +165,7 @@ class SmtpConfig:
     timeout_seconds: int = _opt(30, "Timeout of one SMTP conversation.")
 
 
+MESSAGE_LANGUAGES = ("en", "fr", "de", "es")  # the languages the email catalogs ship in
 ATTENDEE_KINDS = (
     "booked",
     "requested",
@@ -189,7 +190,11 @@ def parse_reminder(rule: str) -> tuple[int, tuple[str, ...]]:
 
 @dataclass(frozen=True)
 class NotificationsConfig:
-    language: str = _opt("en", "Language of the default templates: 'en' or 'fr'.")
+    language: str = _opt(
+        "en",
+        "Language of messages to people who chose none: en, fr, de or es (each person's own "
+        "language and time zone win).",
+    )
     attendee_kinds: list[str] = _opt(
         list(ATTENDEE_KINDS),
         "Messages attendees (customers) receive; remove a kind to turn it off for everyone.",
@@ -410,8 +415,8 @@ def _validate(config: Config) -> None:
             raise ConfigError(
                 f"[bridge] trusted_senders: {sender!r} is neither an address nor an @domain"
             )
-    if config.notifications.language not in ("en", "fr"):
-        raise ConfigError("[notifications] language: 'en' or 'fr'")
+    if config.notifications.language not in MESSAGE_LANGUAGES:
+        raise ConfigError(f"[notifications] language: one of {', '.join(MESSAGE_LANGUAGES)}")
     unknown_kinds = set(config.notifications.attendee_kinds) - set(ATTENDEE_KINDS)
     if unknown_kinds:
         raise ConfigError(f"[notifications] attendee_kinds: unknown {sorted(unknown_kinds)}")

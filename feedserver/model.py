@@ -96,6 +96,9 @@ class WebSession:
 class Attendee:
     email: str
     name: str = ""
+    language: str = ""  # for guests without an account: their messages' language
+    timezone: str = ""  # ... and the zone their messages show times in ('' = the booking's)
+    partstat: str = "NEEDS-ACTION"  # their iTIP answer: ACCEPTED, DECLINED, TENTATIVE
 
 
 @dataclass(frozen=True)

@@ -530,3 +530,13 @@ async def test_a_missing_default_type_is_reported_at_start_up(
     assert any(
         "bridge.default_type 'massage' is not a reservation type" in w for w in health["warnings"]
     )
+
+
+async def test_the_inbox_pages_with_a_cursor(server: Any, api: Api) -> None:
+    for index in range(5):
+        await inbound(api, f"not a calendar {index}", status=422)
+    first = await api.get("/api/inbox?limit=2")
+    second = await api.get(f"/api/inbox?limit=2&after={first['next']}")
+    third = await api.get(f"/api/inbox?limit=2&after={second['next']}")
+    ids = [i["id"] for page in (first, second, third) for i in page["inbox"]]
+    assert len(ids) == 5 and ids == sorted(ids, reverse=True) and third["next"] is None

@@ -165,13 +165,13 @@ async def test_all_day_bookings_and_no_attendee_are_worded_in_emails(
     await book(api, start="2027-01-21T10:00:00+01:00", attendees=[])
     sent = await outbox(client)
     anna = next(m for m in sent if m.recipient_email == "anna@example.com")
-    assert anna.subject == "Booked: Colouring on Wednesday 20 January 2027 (all day)"
-    assert "Wednesday 20 January 2027, all day" in anna.body_text
+    assert anna.subject == "Booked: Colouring on Wednesday, 20 January 2027 (all day)"
+    assert "Wednesday, 20 January 2027, all day" in anna.body_text
     assert " at\n" not in anna.subject + "\n" and ", –" not in anna.body_text
     assert "Hello Anna Kowalski," in anna.body_text
     staff = [m for m in sent if m.recipient_email == "camille@example.org"]
     nobody = next(m for m in staff if "21 January" in m.subject)
-    assert nobody.subject == "New booking: Haircut, Thursday 21 January 2027 at 10:00"
+    assert nobody.subject == "New booking: Haircut, Thursday, 21 January 2027 at 10:00"
     assert "Attendees: no attendee" in nobody.body_text
     assert not nobody.body_text.startswith(" ")
 

@@ -69,9 +69,9 @@ async def test_booking_sends_invitation_and_staff_notice(napi: Api, smtp: SmtpSe
     assert mail.get_content_type() == "multipart/mixed"
     assert mail["Date"] and mail["Message-ID"]
     assert mail["From"] == "Salon Annecy <bookings@salon.example>"
-    assert mail["Subject"] == "Booked: Haircut on Tuesday 1 December 2026 at 10:00"
+    assert mail["Subject"] == "Booked: Haircut on Tuesday, 1 December 2026 at 10:00"
     text = text_of(mail)
-    assert "Hello Alice Liddell" in text and "10:00–10:45 (Europe/Paris)" in text
+    assert "Hello Alice Liddell" in text and "10:00–10:45 (Europe/Paris, UTC+01:00)" in text
     assert "<html" in mail.get_body(("html",)).get_content()
     assert any(p.get_filename() == "invite.ics" for p in mail.iter_attachments())
     method, calendar = calendar_part(mail)
@@ -99,7 +99,7 @@ async def test_change_sends_request_with_higher_sequence(napi: Api, smtp: SmtpSe
     await napi.patch(f"/api/bookings/{booking['id']}", {"start": "2026-12-01T15:00:00+01:00"})
     await deliver(napi)
     _, second = smtp.sink.to("alice@example.com")
-    assert second["Subject"].startswith("Changed: Haircut now on Tuesday 1 December 2026 at 15:00")
+    assert second["Subject"].startswith("Changed: Haircut now on Tuesday, 1 December 2026 at 15:00")
     method, calendar = calendar_part(second)
     (event,) = calendar.walk("VEVENT")
     assert method == "REQUEST" and event["SEQUENCE"] == 1
@@ -315,7 +315,7 @@ async def test_templates_are_validated_and_used(napi: Api, smtp: SmtpServer) -> 
     await deliver(napi)
     (mail,) = smtp.sink.to("alice@example.com")
     assert mail["Subject"] == "See you, Alice Liddell!"
-    assert text_of(mail).strip() == ("Haircut at ANHQ on Tuesday 1 December 2026.")
+    assert text_of(mail).strip() == ("Haircut at ANHQ on Tuesday, 1 December 2026.")
     listed = await napi.get("/api/templates")
     assert "[online_meeting_link]" in listed["variables"]
     assert any(t["customised"] for t in listed["templates"])

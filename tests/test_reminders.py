@@ -159,3 +159,22 @@ def test_default_reminders_are_checked(tmp_path: Path) -> None:
         load(path, environ={})
     path.write_text('[notifications]\ndefault_reminders = ["30 staff attendees"]\n')
     assert load(path, environ={}).notifications.default_reminders == ["30 staff attendees"]
+
+
+async def test_notifications_page_with_a_cursor(app_api: tuple[Any, Api]) -> None:
+    _, api = app_api
+    for day in range(3, 8):
+        await book(api, start=soon(day).isoformat())
+    seen: list[int] = []
+    after = ""
+    while True:
+        page = await api.get(f"/api/notifications?limit=3{after}")
+        seen += [m["id"] for m in page["notifications"]]
+        if page["next"] is None:
+            break
+        after = f"&after={page['next']}"
+    everything = (await api.get("/api/notifications?limit=1000"))["notifications"]
+    assert seen == [m["id"] for m in everything] and len(seen) >= 10
+    assert len(set(seen)) == len(seen)
+    bad = await api.get("/api/notifications?limit=0", status=422)
+    assert bad["field"] == "limit"

@@ -41,6 +41,7 @@ class Person:
     email: str
     name: str
     cutype: str  # INDIVIDUAL, GROUP, ROOM, RESOURCE, UNKNOWN
+    partstat: str = "NEEDS-ACTION"  # a REPLY's answer: ACCEPTED, DECLINED, TENTATIVE
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def _event(
             _email(a),
             str(a.params.get("CN", "")).strip(),
             str(a.params.get("CUTYPE", "INDIVIDUAL")).upper(),
+            str(a.params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
         )
         for a in attendees
         if _email(a)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from feedserver.config import MESSAGE_LANGUAGES
 from feedserver.domain.catalog import get_location
 from feedserver.domain.inputs import Body, email
 from feedserver.errors import AlreadyExists, InvalidInput, NotFound
@@ -14,7 +15,7 @@ from feedserver.times import zone
 
 MIN_PASSWORD = 8
 _FIELDS = {"email", "name", "role", "password", "timezone", "primary_location", "language"}
-LANGUAGES = ("", "en", "fr")  # '' = the browser's choice
+LANGUAGES = ("", *MESSAGE_LANGUAGES)  # '' = the browser's (pages) or the organisation's (email)
 
 
 def find_user(store: Store, ref: object, field: str = "user") -> User:
@@ -59,7 +60,9 @@ def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
     if "language" in body:
         values["language"] = body.text("language", default="")
         if values["language"] not in LANGUAGES:
-            raise InvalidInput("language must be 'en', 'fr' or ''", field="language")
+            raise InvalidInput(
+                f"language must be one of {', '.join(MESSAGE_LANGUAGES)} or ''", field="language"
+            )
     if "primary_location" in body:
         code = body.raw("primary_location")
         values["primary_location_id"] = (

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from feedserver.config import MESSAGE_LANGUAGES
 from feedserver.domain.catalog import normalise_code
 from feedserver.domain.inputs import Body, email
 from feedserver.domain.recurrence import normalised_rrule
@@ -210,5 +211,15 @@ def attendees(value: object) -> tuple[Attendee, ...]:
         name = item.get("name") or ""
         if not isinstance(name, str):
             raise InvalidInput("name must be a string", field=f"{where}.name")
-        seen.setdefault(address, Attendee(address, name.strip()[:200]))
+        language = item.get("language") or ""
+        if language not in ("", *MESSAGE_LANGUAGES):
+            raise InvalidInput(
+                f"language is one of {', '.join(MESSAGE_LANGUAGES)}", field=f"{where}.language"
+            )
+        timezone = item.get("timezone") or ""
+        if not isinstance(timezone, str) or len(timezone) > 64:
+            raise InvalidInput("timezone is an IANA zone name", field=f"{where}.timezone")
+        if timezone:
+            zone(timezone, f"{where}.timezone")
+        seen.setdefault(address, Attendee(address, name.strip()[:200], language, timezone))
     return tuple(seen.values())

@@ -18,9 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class InviteHandler:
-    def __init__(self, inbox: InboxService, invite_address: str) -> None:
+    def __init__(self, inbox: InboxService, invite_address: str, replies_to: str = "") -> None:
         self.inbox = inbox
         self.invite = invite_address.strip().lower()
+        # The sender address of our invitations: attendees' answers (iMIP REPLY) come back to it.
+        self.accepted = {self.invite, replies_to.strip().lower()} - {""}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def handle_RCPT(
@@ -31,7 +33,7 @@ class InviteHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if address.strip().lower() != self.invite:
+        if address.strip().lower() not in self.accepted:
             return f"550 5.1.1 only <{self.invite}> receives mail here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -54,9 +56,14 @@ class InviteHandler:
 
 
 async def start_listener(
-    inbox: InboxService, invite_address: str, host: str, port: int, max_bytes: int
+    inbox: InboxService,
+    invite_address: str,
+    host: str,
+    port: int,
+    max_bytes: int,
+    replies_to: str = "",
 ) -> asyncio.Server:
-    handler = InviteHandler(inbox, invite_address)
+    handler = InviteHandler(inbox, invite_address, replies_to)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(

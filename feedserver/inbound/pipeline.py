@@ -41,7 +41,8 @@ _RANK = {
     InboxStatus.PROCESSED: 2,
     InboxStatus.IGNORED: 1,
 }
-_NOT_APPLIED = {"REPLY", "COUNTER", "REFRESH", "DECLINECOUNTER", "ADD", "PUBLISH"}
+_NOT_APPLIED = {"COUNTER", "REFRESH", "DECLINECOUNTER", "ADD", "PUBLISH"}
+ANSWERS = {"ACCEPTED", "DECLINED", "TENTATIVE"}
 _UID = re.compile(r"^UID:(.+?)\r?$", re.MULTILINE)
 
 
@@ -162,6 +163,8 @@ class Pipeline:
     # -- the rules ----------------------------------------------------------------------------
 
     def apply(self, store: Store, event: InboundEvent, origin: Origin) -> Outcome:
+        if event.method == "REPLY":
+            return self._reply(store, event, origin)
         if event.method in _NOT_APPLIED:
             return Outcome(
                 InboxStatus.IGNORED, f"{event.uid}: METHOD:{event.method} is not applied"
@@ -214,6 +217,39 @@ class Pipeline:
                 f"set it to one of: {choices}"
             )
         return None
+
+    def _reply(self, store: Store, event: InboundEvent, origin: Origin) -> Outcome:
+        """An attendee answers a booking's invitation (RFC 5546 REPLY): their PARTSTAT is
+        recorded on the booking; staff hear of a decline."""
+        booking = store.bookings.get_by_uid(event.uid)
+        if booking is None:
+            return Outcome(InboxStatus.IGNORED, f"{event.uid}: a reply to no booking of ours")
+        answers = [p for p in event.attendees if p.partstat in ANSWERS]
+        if origin.sender is not None:
+            answers = [p for p in answers if p.email == origin.sender]
+        if not answers:
+            return Outcome(
+                InboxStatus.REJECTED,
+                f"{event.uid}: the reply carries no answer"
+                + (f" from its sender {origin.sender}" if origin.sender else ""),
+            )
+        known = {a.email: a for a in booking.attendees}
+        recorded = []
+        for answer in answers:
+            before = known.get(answer.email)
+            if before is None:
+                continue
+            store.bookings.set_partstat(booking.id, answer.email, answer.partstat)
+            recorded.append(f"{answer.email} {answer.partstat.lower()}")
+            newly_declined = answer.partstat == "DECLINED" and before.partstat != "DECLINED"
+            if newly_declined and self.notifier is not None:
+                self.notifier.declined(store, store.bookings.one(booking.id), before)
+        if not recorded:
+            return Outcome(
+                InboxStatus.REJECTED,
+                f"{event.uid}: the reply is from no attendee of booking {booking.id}",
+            )
+        return Outcome(InboxStatus.PROCESSED, f"{event.uid}: " + ", ".join(recorded), [booking.id])
 
     def _draft(self, store: Store, event: InboundEvent, organizer: User) -> BookingDraft | Outcome:
         """The booking the event asks for (its staff member is the organizer)."""

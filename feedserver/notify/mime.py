@@ -8,6 +8,7 @@ Apple Mail turn into "add to calendar", plus the same calendar as an ``invite.ic
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -15,6 +16,11 @@ from email.utils import format_datetime
 
 from feedserver.model import OutboxMessage
 from feedserver.times import utcnow
+
+# Header lines are folded only past 998 octets: Python's folder (3.11) splits a non-ASCII
+# subject into encoded words at a space and so loses that space ("2 décembre" read back as
+# "2décembre"); one longer encoded word keeps every space, and mail clients read it.
+POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def address(name: str, email: str) -> Address:
@@ -26,7 +32,7 @@ def address(name: str, email: str) -> Address:
 def mime_message(message: OutboxMessage, sender: tuple[str, str], domain: str) -> EmailMessage:
     """The email for an outbox row. Its Message-ID comes from the row's idempotency key, so a
     message re-sent after a crash is recognisably the same message."""
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["Subject"] = message.subject
     mail["From"] = address(*sender)
     mail["To"] = address(message.recipient_name, message.recipient_email)

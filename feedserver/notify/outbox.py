@@ -179,8 +179,12 @@ class OutboxWorker:
         domain = config.sender.rpartition("@")[2] or "localhost"
         mail = mime_message(message, (config.sender_name, config.sender), domain)
         try:
+            # Our bytes, flattened with the message's own policy (aiosmtplib would refold the
+            # headers with its own, which loses spaces in non-ASCII subjects).
             await aiosmtplib.send(
-                mail,
+                mail.as_bytes(),
+                sender=config.sender,
+                recipients=[message.recipient_email],
                 hostname=config.host,
                 port=config.port,
                 username=config.username or None,

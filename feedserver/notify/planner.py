@@ -44,6 +44,14 @@ _MOVES = ("start", "end", "location_code", "staff_id", "all_day", "timezone", "r
 
 
 @dataclass(frozen=True)
+class Reader:
+    """Who reads a message: in which language, and in which time zone ('' = the booking's)."""
+
+    language: str
+    timezone: str
+
+
+@dataclass(frozen=True)
 class _Context:
     booking: Booking
     rtype: ReservationType | None
@@ -132,32 +140,44 @@ class Notifier:
         )
         queued = 0
         for kind, attendee in self._attendee_kinds(change, event):
-            queued += store.outbox.enqueue(self._for_attendee(context, kind, attendee))
+            queued += store.outbox.enqueue(self._for_attendee(store, context, kind, attendee))
         for kind, user in self._staff_kinds(store, change, event):
             queued += store.outbox.enqueue(self._for_staff(store, context, kind, user))
         return queued
 
+    def reader(self, store: Store, email: str, language: str = "", timezone: str = "") -> Reader:
+        """A recipient's language and time zone: what the booking says for this guest, else
+        their account's settings, else the organisation's language and the booking's zone."""
+        account = store.users.get_by_email(email)
+        chosen_language = language or (account.language if account else "")
+        chosen_zone = timezone or (
+            account.timezone if account and account.timezone != "UTC" else ""
+        )
+        return Reader(chosen_language or self.config.notifications.language, chosen_zone)
+
     def _values(
-        self, context: _Context, people: list[Attendee], for_attendee: bool
+        self, context: _Context, people: list[Attendee], for_attendee: bool, reader: Reader
     ) -> dict[str, str]:
         booking = context.booking
-        start, end = booking.local_start, booking.local_end
-        language = self.config.notifications.language
+        timezone = reader.timezone or booking.timezone
+        where = zone(timezone)
+        start, end = booking.start.astimezone(where), booking.end.astimezone(where)
+        if booking.all_day:  # whole days are the booking's own dates, wherever one reads
+            start, end = booking.local_start, booking.local_end
+        language = reader.language
         first = people[0] if people else None
         return {
             **booking_values(booking, context.catalog, people, for_attendee),
             "customer_name": (first.name or first.email) if first else "",
             "customer_email": first.email if first else "",
             "booking_start_date": messages.long_date(start, language),
-            "booking_start_time": "" if booking.all_day else f"{start:%H:%M}",
-            "booking_end_time": "" if booking.all_day else f"{end:%H:%M}",
-            "booking_timezone": booking.timezone,
+            "booking_start_time": "" if booking.all_day else messages.clock(start, language),
+            "booking_end_time": "" if booking.all_day else messages.clock(end, language),
+            "booking_timezone": timezone,
             "booking_start": messages.start_words(start, booking.all_day, language),
-            "booking_when": messages.when_words(
-                start, end, booking.all_day, booking.timezone, language
-            ),
+            "booking_when": messages.when_words(start, end, booking.all_day, timezone, language),
             "attendees_text": ", ".join(p.name or p.email for p in people)
-            or messages.NOBODY[language],
+            or messages.word("nobody", language),
             "organisation_name": self.organizer[0],
         }
 
@@ -169,8 +189,8 @@ class Notifier:
         email: str,
         name: str,
         values: dict[str, str],
+        language: str,
     ) -> dict[str, object]:
-        language = self.config.notifications.language
         subject, body = messages.choose(context.saved_templates, audience, kind, language)
         text = messages.render(body, values)
         booking = context.booking
@@ -219,7 +239,7 @@ class Notifier:
                 account = store.users.get_by_email(attendee.email)
                 if account is not None and not notification_settings.get(store, account).reminder:
                     continue
-                message = self._for_attendee(context, "reminder", attendee, invitation=False)
+                message = self._for_attendee(store, context, "reminder", attendee, invitation=False)
                 queued += store.outbox.enqueue(message)
             return queued
         staff = store.users.get(booking.staff_id)
@@ -227,22 +247,47 @@ class Notifier:
             queued += store.outbox.enqueue(self._for_staff(store, context, "reminder", staff))
         return queued
 
+    def declined(self, store: Store, booking: Booking, attendee: Attendee) -> int:
+        """Tell the staff member that an attendee declined (if their switch says so)."""
+        staff = store.users.get(booking.staff_id)
+        if staff is None or not notification_settings.get(store, staff).changed:
+            return 0
+        catalog = load_catalog(store, [booking.staff_id])
+        context = _Context(
+            booking=booking,
+            rtype=catalog.types.get(booking.type_key),
+            catalog=catalog,
+            meeting=store.meetings.for_bookings([booking.id]).get(booking.id),
+            saved_templates=store.email_templates.all(),
+            key=f"{booking.uid}:declined:{attendee.email}",
+        )
+        message = self._for_staff(store, context, "declined", staff)
+        return int(store.outbox.enqueue(message))
+
     def _for_attendee(
-        self, context: _Context, kind: str, attendee: Attendee, invitation: bool = True
+        self,
+        store: Store,
+        context: _Context,
+        kind: str,
+        attendee: Attendee,
+        invitation: bool = True,
     ) -> dict[str, object]:
         booking = context.booking
+        reader = self.reader(store, attendee.email, attendee.language, attendee.timezone)
         visible = bool(context.rtype and context.rtype.attendees_visible)
         people = list(booking.attendees) if visible else [attendee]
         link = (
             self.meetings.attendee_url(context.meeting, attendee.email) if context.meeting else ""
         )
         values = {
-            **self._values(context, people, for_attendee=True),
+            **self._values(context, people, for_attendee=True, reader=reader),
             "customer_name": attendee.name or attendee.email,
             "customer_email": attendee.email,
             "online_meeting_link": link,
         }
-        message = self._message(context, "attendee", kind, attendee.email, attendee.name, values)
+        message = self._message(
+            context, "attendee", kind, attendee.email, attendee.name, values, reader.language
+        )
         if not invitation:
             return message
         viewer = Viewer(_guest(attendee), FeedFilters(show_attendees=True))
@@ -257,12 +302,16 @@ class Notifier:
         self, store: Store, context: _Context, kind: str, user: User
     ) -> dict[str, object]:
         feeds = [f for f in store.feed_links.list(user.id) if f.revoked_at is None]
+        reader = self.reader(store, user.email)
         values = {
-            **self._values(context, list(context.booking.attendees), for_attendee=False),
+            **self._values(context, list(context.booking.attendees), False, reader),
             "online_meeting_provider_link": context.meeting.room_url if context.meeting else "",
             "feed_link": self.feed_urls.https(feeds[0]) if feeds else "",
+            "declined_by": ", ".join(
+                a.name or a.email for a in context.booking.attendees if a.partstat == "DECLINED"
+            ),
         }
-        return self._message(context, "staff", kind, user.email, user.name, values)
+        return self._message(context, "staff", kind, user.email, user.name, values, reader.language)
 
 
 def _guest(attendee: Attendee) -> User:
@@ -291,7 +340,8 @@ def unknown_code_message(
     word: str | None,
 ) -> None:
     """Tell an organizer that their event names no known location, listing every code."""
-    language = notifier.config.notifications.language
+    reader = notifier.reader(store, organizer.email)
+    language = reader.language
     local = start.astimezone(zone(timezone))
     codes = store.locations.codes()
     values = {

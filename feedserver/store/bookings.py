@@ -100,11 +100,16 @@ class BookingStore:
             chunk = booking_ids[start : start + _CHUNK]
             marks = ", ".join("?" for _ in chunk)
             for row in self.db.rows(
-                "SELECT booking_id, email, name FROM booking_attendees "  # noqa: S608
+                "SELECT booking_id, email, name, language, timezone, partstat "  # noqa: S608
+                "FROM booking_attendees "
                 f"WHERE booking_id IN ({marks}) ORDER BY booking_id, position",
                 chunk,
             ):
-                found[row["booking_id"]].append(Attendee(row["email"], row["name"]))
+                found[row["booking_id"]].append(
+                    Attendee(
+                        row["email"], row["name"], row["language"], row["timezone"], row["partstat"]
+                    )
+                )
         return {k: tuple(v) for k, v in found.items()}
 
     def _load(self, rows: list[Row]) -> list[Booking]:
@@ -196,13 +201,39 @@ class BookingStore:
     # -- writing --------------------------------------------------------------------------
 
     def _set_attendees(self, booking_id: int, attendees: Iterable[Attendee]) -> None:
+        """The booking's attendees; one who stays keeps the answer (PARTSTAT) they gave."""
+        answers = {
+            r["email"]: r["partstat"]
+            for r in self.db.rows(
+                "SELECT email, partstat FROM booking_attendees WHERE booking_id = ?", (booking_id,)
+            )
+        }
         self.db.execute("DELETE FROM booking_attendees WHERE booking_id = ?", (booking_id,))
         for position, attendee in enumerate(attendees):
+            partstat = answers.get(attendee.email, attendee.partstat)
             self.db.execute(
-                "INSERT INTO booking_attendees (booking_id, position, email, name) "
-                "VALUES (?, ?, ?, ?)",
-                (booking_id, position, attendee.email, attendee.name),
+                "INSERT INTO booking_attendees (booking_id, position, email, name, language, "
+                "timezone, partstat) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    booking_id,
+                    position,
+                    attendee.email,
+                    attendee.name,
+                    attendee.language,
+                    attendee.timezone,
+                    partstat,
+                ),
             )
+
+    def set_partstat(self, booking_id: int, email: str, partstat: str) -> bool:
+        """Record an attendee's answer; False when they are not an attendee."""
+        cursor = self.db.execute(
+            "UPDATE booking_attendees SET partstat = ? WHERE booking_id = ? AND email = ?",
+            (partstat, booking_id, email),
+        )
+        if cursor.rowcount:
+            self.changes.record("booking", booking_id, "updated")
+        return bool(cursor.rowcount)
 
     def create(self, values: dict[str, Any], attendees: Iterable[Attendee]) -> Booking:
         fields = {k: values[k] for k in COLUMNS}

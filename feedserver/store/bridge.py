@@ -76,13 +76,15 @@ class InboxStore:
     def count(self, status: InboxStatus) -> int:
         return int(self.db.scalar("SELECT COUNT(*) FROM inbox WHERE status = ?", (status.value,)))
 
-    def list(self, status: str | None = None, limit: int = 200) -> builtins.list[InboxItem]:
-        if status:
-            rows = self.db.rows(
-                "SELECT * FROM inbox WHERE status = ? ORDER BY id DESC LIMIT ?", (status, limit)
-            )
-        else:
-            rows = self.db.rows("SELECT * FROM inbox ORDER BY id DESC LIMIT ?", (limit,))
+    def list(
+        self, status: str | None = None, limit: int = 200, after: int | None = None
+    ) -> builtins.list[InboxItem]:
+        """Newest first; ``after``: only those older than that id (the next page)."""
+        rows = self.db.rows(
+            "SELECT * FROM inbox WHERE (? IS NULL OR status = ?) AND (? IS NULL OR id < ?) "
+            "ORDER BY id DESC LIMIT ?",
+            (status, status, after, after, limit),
+        )
         return [_item(r) for r in rows]
 
     def bytes_of(self, principal: str) -> int:

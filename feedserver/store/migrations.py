@@ -337,4 +337,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX reminders_due ON reminders (state, due_at)",
         ),
     ),
+    Migration(
+        11,
+        "attendees' language, time zone and answer",
+        (
+            "ALTER TABLE booking_attendees ADD COLUMN language TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE booking_attendees ADD COLUMN timezone TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE booking_attendees ADD COLUMN partstat TEXT NOT NULL "
+            "DEFAULT 'NEEDS-ACTION'",
+        ),
+    ),
 )

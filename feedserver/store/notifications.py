@@ -47,10 +47,18 @@ class OutboxStore:
         return found(self.get(message_id), f"notification {message_id}")
 
     def list(
-        self, status: str | None = None, booking_id: int | None = None, limit: int = 500
+        self,
+        status: str | None = None,
+        booking_id: int | None = None,
+        limit: int = 500,
+        after: int | None = None,
     ) -> builtins.list[OutboxMessage]:
+        """Newest first; ``after``: only those older than that id (the next page)."""
         clauses: builtins.list[str] = []
         params: builtins.list[Any] = []
+        if after is not None:
+            clauses.append("id < ?")
+            params.append(after)
         if status:
             clauses.append("status = ?")
             params.append(status)

@@ -13,6 +13,7 @@ from feedserver.model import InboxFailure, InboxItem
 from feedserver.times import to_db
 from feedserver.web.auth import require_admin
 from feedserver.web.errors import error_response
+from feedserver.web.requests import page_query
 from feedserver.web.state import CONFIG, INBOX, RUNNER
 
 routes = web.RouteTableDef()
@@ -88,8 +89,10 @@ async def inbound(request: web.Request) -> web.Response:
 async def list_inbox(request: web.Request) -> web.Response:
     await require_admin(request)
     status = request.query.get("status") or None
-    found = await request.app[RUNNER].run(lambda s: s.inbox.list(status))
-    return web.json_response({"inbox": [item_json(i) for i in found]})
+    limit, after = page_query(request)
+    found = await request.app[RUNNER].run(lambda s: s.inbox.list(status, limit + 1, after))
+    following = str(found[limit - 1].id) if len(found) > limit else None
+    return web.json_response({"inbox": [item_json(i) for i in found[:limit]], "next": following})
 
 
 @routes.get("/api/inbox/{id}")

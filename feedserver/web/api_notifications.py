@@ -17,7 +17,7 @@ from feedserver.notify import messages as templates
 from feedserver.notify import outbox
 from feedserver.times import parse_instant, to_db
 from feedserver.web.auth import require_account, require_admin
-from feedserver.web.requests import read_json
+from feedserver.web.requests import page_query, read_json
 from feedserver.web.serialize import booking_json
 from feedserver.web.state import MEETINGS, RUNNER
 
@@ -54,8 +54,14 @@ async def list_notifications(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     booking = request.query.get("booking")
     booking_id = int(booking) if booking and booking.isdigit() else None
-    found = await request.app[RUNNER].run(lambda s: s.outbox.list(status, booking_id))
-    return web.json_response({"notifications": [message_json(m) for m in found]})
+    limit, after = page_query(request)
+    found = await request.app[RUNNER].run(
+        lambda s: s.outbox.list(status, booking_id, limit + 1, after)
+    )
+    following = str(found[limit - 1].id) if len(found) > limit else None
+    return web.json_response(
+        {"notifications": [message_json(m) for m in found[:limit]], "next": following}
+    )
 
 
 @routes.post("/api/notifications/retry")

@@ -7,7 +7,19 @@ from typing import Any
 
 from aiohttp import web
 
-from feedserver.errors import MalformedRequest
+from feedserver.errors import InvalidInput, MalformedRequest
+
+
+def page_query(
+    request: web.Request, default: int = 100, most: int = 1000
+) -> tuple[int, int | None]:
+    """``?limit=`` (1 to ``most``) and ``?after=`` (the ``next`` of the previous page)."""
+    limit, after = request.query.get("limit", str(default)), request.query.get("after")
+    if not limit.isdigit() or not 1 <= int(limit) <= most:
+        raise InvalidInput(f"limit is 1 to {most}", field="limit")
+    if after is not None and not after.isdigit():
+        raise InvalidInput("after is the 'next' value of the previous page", field="after")
+    return int(limit), int(after) if after is not None else None
 
 
 async def read_json(request: web.Request) -> Any:

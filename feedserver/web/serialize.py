@@ -85,7 +85,16 @@ def booking_json(
         "type": booking.type_key,
         "location": booking.location_code,
         "staff": booking.staff_id,
-        "attendees": [{"email": a.email, "name": a.name} for a in booking.attendees],
+        "attendees": [
+            {
+                "email": a.email,
+                "name": a.name,
+                "language": a.language,
+                "timezone": a.timezone,
+                "partstat": a.partstat.lower(),
+            }
+            for a in booking.attendees
+        ],
         "start": start,
         "end": end,
         "all_day": booking.all_day,

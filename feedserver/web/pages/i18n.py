@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-LANGUAGES = {"en": "English", "fr": "Français"}
+LANGUAGES = {"en": "English", "fr": "Français"}  # the pages' languages
+# A person's language: the pages' when they have it, emails in all four.
+PERSON_LANGUAGES = {**LANGUAGES, "de": "Deutsch (e-mails)", "es": "Español (e-mails)"}
 
 FRENCH: dict[str, str] = {
     "Sign in": "Se connecter",
@@ -252,6 +254,10 @@ FRENCH: dict[str, str] = {
     "Admin token": "Jeton d'administration",
     "Create the first admin account": "Créer le premier compte administrateur",
     "Skip to content": "Aller au contenu",
+    "accepted": "accepté",
+    "declined": "décliné",
+    "tentative": "peut-être",
+    "needs-action": "sans réponse",
 }
 
 

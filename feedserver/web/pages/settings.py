@@ -15,7 +15,7 @@ from feedserver.model import User
 from feedserver.store import Store
 from feedserver.web.pages.account import password_matches
 from feedserver.web.pages.base import Visitor, read_form, render, see_other, signed_in
-from feedserver.web.pages.i18n import LANGUAGES
+from feedserver.web.pages.i18n import PERSON_LANGUAGES
 from feedserver.web.state import RUNNER
 
 routes = web.RouteTableDef()
@@ -54,7 +54,7 @@ def _zones() -> list[str]:
 async def profile_page(
     request: web.Request, who: Visitor, user: User, error: str = "", status: int = 200
 ) -> web.Response:
-    context = {"person": user, "zones": _zones(), "languages": LANGUAGES, "error": error}
+    context = {"person": user, "zones": _zones(), "languages": PERSON_LANGUAGES, "error": error}
     return render(request, who, "profile.html", context, status)
 
 
