@@ -269,10 +269,15 @@ def _series(
 def write_credentials(
     path: Path, passwords: dict[str, str], roles: dict[str, str] | None = None
 ) -> None:
-    """The demo accounts, one a line: email, password, role (sign in to the web app)."""
+    """The demo accounts, one a line: ``email password`` (sign in to the web app), under a
+    comment line naming their role."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("# demo personal accounts: email password role\n")
+        handle.write("# demo personal accounts: email password\n")
+        role = None
         for email, password in passwords.items():
-            handle.write(f"{email} {password} {(roles or {}).get(email, '')}".rstrip() + "\n")
+            if (roles or {}).get(email) != role:
+                role = (roles or {}).get(email)
+                handle.write(f"# {role}\n")
+            handle.write(f"{email} {password}\n")

@@ -125,7 +125,7 @@ async def test_signed_in_latency_stays_low_while_128_unauthenticated_requests_fl
         stop.set()
         await asyncio.gather(*attackers)
     assert set(answers) == {401} and len(answers) > 128
-    assert max(latencies) < 0.2, latencies
+    assert max(latencies) < 0.5, latencies  # a flood used to cost seconds
 
 
 async def test_failed_logins_wait_in_the_event_loop_then_are_throttled(
@@ -186,7 +186,7 @@ async def test_one_account_cannot_take_every_caldav_thread(server: Any, api: Api
         inside["camille"] += 1
         inside["most"] = max(inside["most"], inside["camille"])
         try:
-            time.sleep(0.3)
+            time.sleep(0.6)  # longer than Maya may wait: she must not queue behind these
             return original(environ)
         finally:
             inside["camille"] -= 1
@@ -205,7 +205,7 @@ async def test_one_account_cannot_take_every_caldav_thread(server: Any, api: Api
         maya_seconds = time.perf_counter() - started
         assert set(await asyncio.gather(*flood)) == {207}
     assert inside["most"] == 2  # caldav.max_requests_per_user
-    assert maya_seconds < 0.2
+    assert maya_seconds < 0.45
 
 
 # -- 2 and 3. recurrence bombs --------------------------------------------------------------
@@ -291,7 +291,7 @@ async def test_a_recurrence_bomb_keeps_the_server_responsive(server: Any, api: A
         return found
 
     _, latencies = await asyncio.gather(bombs(), timed_reads())
-    assert statistics.median(latencies) < 0.1 and max(latencies) < 0.5, latencies
+    assert statistics.median(latencies) < 0.1 and max(latencies) < 1.0, latencies
     assert await bridged(api) == []
 
 

@@ -45,8 +45,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
             [sys.executable, "-m", "feedserver", *args], env=env, check=True, capture_output=True
         )
     accounts: dict[str, list[str]] = {}
+    role = ""
     for line in (data / "demo-accounts.txt").read_text().splitlines()[1:]:
-        email, password, role = line.split()
+        if line.startswith("# "):
+            role = line[2:]
+            continue
+        email, password = line.split()
         accounts.setdefault(role, []).extend([email, password])
     with serve(data, timeout=60) as (base, _):
         yield base, accounts
