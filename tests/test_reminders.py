@@ -146,7 +146,7 @@ async def test_series_are_planned_ahead_and_topped_up(app_api: tuple[Any, Api]) 
     assert 4 <= len(planned) <= 6
     assert max(due for *_, due in planned) <= datetime.now(UTC) + timedelta(days=14, minutes=1)
     worker = app[REMINDERS]
-    worker._topped_up = 0.0  # as if an hour had passed
+    worker.topped_up = None  # as if an hour had passed
     await worker.run_once(start + timedelta(days=21))
     later = await reminders_of(app, made["id"])
     assert max(due for *_, due in later) > max(due for *_, due in planned)

@@ -42,7 +42,7 @@ class ReminderWorker:
         self.budget = budget
         self.poll_seconds = poll_seconds
         self._task: asyncio.Task[None] | None = None
-        self._topped_up = 0.0
+        self.topped_up: float | None = None  # monotonic time of the last top-up (None: never)
 
     def send_due(self, store: Store, now: datetime) -> tuple[int, int]:
         """(sent, skipped) reminders due at ``now`` (runs on the store thread)."""
@@ -63,8 +63,8 @@ class ReminderWorker:
     async def run_once(self, now: datetime | None = None) -> tuple[int, int]:
         moment = now or utcnow()
         done = await self.runner.run(lambda s: self.send_due(s, moment))
-        if time.monotonic() - self._topped_up >= TOP_UP_SECONDS:
-            self._topped_up = time.monotonic()
+        if self.topped_up is None or time.monotonic() - self.topped_up >= TOP_UP_SECONDS:
+            self.topped_up = time.monotonic()
             await self.runner.run(lambda s: reminders.top_up(s, self.default, moment, self.budget))
         if done != (0, 0):
             log.info("reminders", extra={"sent": done[0], "skipped": done[1]})
