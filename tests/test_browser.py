@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from io import BytesIO
@@ -118,6 +119,16 @@ def test_sign_in_make_a_haircut_link_and_follow_its_qr_code(browser: Browser, de
     assert set(re.findall(r"CATEGORIES:(.*)\r", body)) <= {"Haircut"}  # only haircuts
     page.reload()
     assert "Python-urllib" in card.inner_text()  # last fetched, by which client
+    # Revoke asks first (a dialog): dismissed, nothing happens; accepted, the link dies.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    card.get_by_role("button", name="Revoke").click()
+    assert card.get_by_role("button", name="Revoke").is_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Revoke").click()
+    page.wait_for_url("**notice=link_revoked")
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen("http://" + webcal.removeprefix("webcal://"))
+    assert gone.value.code == 410
     page.close()
 
 

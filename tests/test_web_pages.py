@@ -231,10 +231,13 @@ async def test_rotate_and_revoke_only_ones_own_links(
     await pages.post("/links", {"name": "Mine"})
     mine = (await api.get("/api/feeds?user=alice@example.com"))["feeds"][0]
     old = mine["url"]
-    location, _ = await pages.post(f"/links/{mine['id']}/rotate", {})
+    _, asked = await pages.post(f"/links/{mine['id']}/rotate", {}, status=200)
+    assert "Rotate this link?" in asked and 'name="confirmed" value="1"' in asked
+    assert (await api.get(f"/api/feeds/{mine['id']}"))["url"] == old  # nothing yet
+    location, _ = await pages.post(f"/links/{mine['id']}/rotate", {"confirmed": "1"})
     assert "link_rotated" in location
     assert (await client.get(feed_path(old))).status == 404
-    await pages.post(f"/links/{mine['id']}/revoke", {})
+    await pages.post(f"/links/{mine['id']}/revoke", {"confirmed": "1"})
     rotated = await api.get(f"/api/feeds/{mine['id']}")
     assert rotated["revoked"]
     assert "Revoked" in await pages.get("/links")
@@ -274,7 +277,7 @@ async def test_an_app_password_is_shown_once_and_the_profile_has_no_password(
     device = await client.app[RUNNER].run(lambda s: s.app_passwords.list(camille.id))
     assert [d.name for d in device] == ["iPhone"]
     await pages.get("/devices")
-    await pages.post(f"/devices/{device[0].id}/revoke", {})
+    await pages.post(f"/devices/{device[0].id}/revoke", {"confirmed": "1"})
     assert "<td>iPhone</td>" not in await pages.get("/devices")
 
 
@@ -388,7 +391,7 @@ async def test_an_admin_creates_edits_and_cancels_a_booking(
     assert changed["start"] == "2026-12-10T11:00:00+01:00"
     assert [a["email"] for a in changed["attendees"]] == ["alice@example.com", "bob@example.com"]
     await pages.post(f"/admin/bookings/{booking_id}/confirm", {})
-    await pages.post(f"/admin/bookings/{booking_id}/cancel", {})
+    await pages.post(f"/admin/bookings/{booking_id}/cancel", {"confirmed": "1"})
     assert (await api.get(f"/api/bookings/{booking_id}"))["status"] == "cancelled"
     _, html = await pages.post(
         "/admin/bookings/new",
@@ -409,7 +412,9 @@ async def test_a_bridged_booking_is_read_only_with_the_reason(
     html = await pages.get(f"/admin/bookings/{made['id']}")
     assert "Read-only: this booking comes from a calendar invitation" in html
     assert "<fieldset disabled>" in html
-    _, html = await pages.post(f"/admin/bookings/{made['id']}/cancel", {}, status=409)
+    _, html = await pages.post(
+        f"/admin/bookings/{made['id']}/cancel", {"confirmed": "1"}, status=409
+    )
     assert "comes from a calendar event" in html
 
 
@@ -426,7 +431,7 @@ async def test_an_admin_generates_a_link_for_a_person(pages: Pages, api: Api) ->
     assert [(f["name"], f["types"]) for f in found] == [("Haircuts for Alice", ["haircut"])]
     html = await pages.get(location)
     assert "Haircuts for Alice" in html and "webcal://" in html
-    await pages.post(f"/admin/feed-links/{found[0]['id']}/revoke", {})
+    await pages.post(f"/admin/feed-links/{found[0]['id']}/revoke", {"confirmed": "1"})
     assert (await api.get(f"/api/feeds/{found[0]['id']}"))["revoked"]
 
 
@@ -575,3 +580,16 @@ async def test_an_admin_sets_a_types_reminders(pages: Pages, api: Api) -> None:
     assert "the minutes first" in html
     await pages.post("/admin/types", {**fields, "reminders": ""})
     assert (await api.get("/api/types/haircut"))["reminders"] is None
+
+
+async def test_buttons_that_ask_first_work_without_javascript(pages: Pages, api: Api) -> None:
+    made = await book(api)
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get(f"/admin/bookings/{made['id']}")
+    _, asked = await pages.post(f"/admin/bookings/{made['id']}/cancel", {}, status=200)
+    assert "Cancel this booking? Attendees are told by email." in asked
+    assert (await api.get(f"/api/bookings/{made['id']}"))["status"] == "confirmed"
+    action = re.search(r'<form method="post" action="([^"]+)">', asked.split("<main", 1)[1])
+    assert action and action.group(1) == f"/admin/bookings/{made['id']}/cancel"
+    await pages.post(action.group(1), {"confirmed": "1"})
+    assert (await api.get(f"/api/bookings/{made['id']}"))["status"] == "cancelled"

@@ -26,8 +26,21 @@ from feedserver.notify import messages, outbox
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
 from feedserver.web.pages.account import send_account_link
-from feedserver.web.pages.base import Visitor, admin_only, read_form, render, see_other
-from feedserver.web.pages.links import form_choices, link_form_data, subscribe_links
+from feedserver.web.pages.base import (
+    Visitor,
+    admin_only,
+    read_form,
+    render,
+    see_other,
+    unconfirmed,
+)
+from feedserver.web.pages.links import (
+    REVOKE_QUESTION,
+    ROTATE_QUESTION,
+    form_choices,
+    link_form_data,
+    subscribe_links,
+)
 from feedserver.web.state import FEED_URLS, FEEDS, INBOX, MEETINGS, RUNNER
 
 routes = web.RouteTableDef()
@@ -153,8 +166,13 @@ async def create_feed_link(request: web.Request, who: Visitor, user: User) -> we
 @routes.post("/admin/feed-links/{id}/{action:rotate|revoke}")
 @admin_only
 async def change_feed_link(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    await read_form(request, who)
+    form = await read_form(request, who)
     link_id = _id(request, "feed link")
+    rotating = request.match_info["action"] == "rotate"
+    question, label = (ROTATE_QUESTION, "Rotate") if rotating else (REVOKE_QUESTION, "Revoke")
+    ask = unconfirmed(request, who, form, question, label, "/admin/feed-links")
+    if ask is not None:
+        return ask
     change = links.rotate_link if request.match_info["action"] == "rotate" else links.revoke_link
     link = await request.app[RUNNER].run(lambda s: change(s, link_id))
     notice = "link_rotated" if request.match_info["action"] == "rotate" else "link_revoked"

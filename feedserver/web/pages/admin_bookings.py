@@ -21,7 +21,14 @@ from feedserver.errors import FeedserverError, NotFound
 from feedserver.model import Booking, Role, Status, User
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
-from feedserver.web.pages.base import Visitor, admin_only, read_form, render, see_other
+from feedserver.web.pages.base import (
+    Visitor,
+    admin_only,
+    read_form,
+    render,
+    see_other,
+    unconfirmed,
+)
 from feedserver.web.state import EFFECTS, RUNNER, SERVICES
 
 routes = web.RouteTableDef()
@@ -299,13 +306,23 @@ async def save_booking(request: web.Request, who: Visitor, user: User) -> web.St
 
 
 ACTIONS = {"confirm": Status.CONFIRMED, "reject": Status.REJECTED, "cancel": Status.CANCELLED}
+QUESTIONS = {
+    "reject": ("Reject this booking? Attendees are told by email.", "Reject"),
+    "cancel": ("Cancel this booking? Attendees are told by email.", "Cancel booking"),
+}
 
 
 @routes.post("/admin/bookings/{id}/{action:confirm|reject|cancel}")
 @admin_only
 async def transition(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    await read_form(request, who)
+    form = await read_form(request, who)
     booking_id = _booking_id(request)
+    action = request.match_info["action"]
+    if action in QUESTIONS:
+        question, label = QUESTIONS[action]
+        ask = unconfirmed(request, who, form, question, label, f"/admin/bookings/{booking_id}")
+        if ask is not None:
+            return ask
     status = ACTIONS[request.match_info["action"]]
     effects = request.app[EFFECTS]
     budget = request.app[SERVICES].budget

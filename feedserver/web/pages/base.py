@@ -220,6 +220,22 @@ async def read_form(request: web.Request, who: Visitor) -> MultiDictProxy[str]:
     return MultiDictProxy(fields)
 
 
+def unconfirmed(
+    request: web.Request,
+    who: Visitor,
+    form: MultiDictProxy[str],
+    message: str,
+    label: str,
+    back: str,
+) -> web.Response | None:
+    """The confirmation page of a button that asks first, unless the form says "confirmed"
+    (app.js asked already, or this page was answered)."""
+    if form.get("confirmed") == "1":
+        return None
+    context = {"message": who._(message), "label": who._(label), "action": request.path}
+    return render(request, who, "confirm.html", {**context, "back": back})
+
+
 def page(handler: Callable[[web.Request, Visitor], Awaitable[web.StreamResponse]]) -> Page:
     """A page for anyone; refusals become an error page in the visitor's language."""
 

@@ -24,6 +24,7 @@ from feedserver.web.pages.base import (
     render,
     see_other,
     signed_in,
+    unconfirmed,
 )
 from feedserver.web.state import CONFIG, RUNNER
 
@@ -118,10 +119,15 @@ async def create(request: web.Request, who: Visitor, user: User) -> web.StreamRe
 @routes.post("/devices/{id}/revoke")
 @signed_in
 async def revoke(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    await read_form(request, who)
+    form = await read_form(request, who)
     raw = request.match_info["id"]
     if not raw.isdigit():
         raise NotFound(f"no app password {raw!r}")
+    await request.app[RUNNER].run(lambda s: app_passwords.get_own(s, user, int(raw)))
+    question = "Revoke this app password? The device stops syncing."
+    ask = unconfirmed(request, who, form, question, "Revoke", "/devices")
+    if ask is not None:
+        return ask
     await request.app[RUNNER].run(lambda s: app_passwords.revoke(s, user, int(raw)))
     return see_other("/devices", "saved")
 

@@ -254,6 +254,7 @@ FRENCH: dict[str, str] = {
     "Admin token": "Jeton d'administration",
     "Create the first admin account": "Créer le premier compte administrateur",
     "Skip to content": "Aller au contenu",
+    "Back": "Retour",
     "accepted": "accepté",
     "declined": "décliné",
     "tentative": "peut-être",

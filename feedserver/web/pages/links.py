@@ -19,10 +19,20 @@ from feedserver.domain.feed_links import FeedUrls
 from feedserver.errors import FeedserverError, NotFound
 from feedserver.model import FeedLink, Role, Scope, User
 from feedserver.store import Store
-from feedserver.web.pages.base import Visitor, read_form, render, see_other, signed_in
+from feedserver.web.pages.base import (
+    Visitor,
+    read_form,
+    render,
+    see_other,
+    signed_in,
+    unconfirmed,
+)
 from feedserver.web.state import FEED_URLS, FEEDS, RUNNER
 
 routes = web.RouteTableDef()
+
+ROTATE_QUESTION = "Rotate this link? Calendars subscribed to the old one stop updating."
+REVOKE_QUESTION = "Revoke this link? It stops working at once."
 
 
 def qr_svg(text: str) -> Markup:
@@ -122,8 +132,12 @@ def _link_id(request: web.Request) -> int:
 @routes.post("/links/{id}/rotate")
 @signed_in
 async def rotate(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    await read_form(request, who)
+    form = await read_form(request, who)
     link_id = _link_id(request)
+    await request.app[RUNNER].run(lambda s: links.get_link(s, link_id, user))  # 404 first
+    ask = unconfirmed(request, who, form, ROTATE_QUESTION, "Rotate", "/links")
+    if ask is not None:
+        return ask
     await request.app[RUNNER].run(lambda s: links.rotate_link(s, link_id, user))
     return see_other("/links", "link_rotated")
 
@@ -131,7 +145,11 @@ async def rotate(request: web.Request, who: Visitor, user: User) -> web.StreamRe
 @routes.post("/links/{id}/revoke")
 @signed_in
 async def revoke(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    await read_form(request, who)
+    form = await read_form(request, who)
     link_id = _link_id(request)
+    await request.app[RUNNER].run(lambda s: links.get_link(s, link_id, user))  # 404 first
+    ask = unconfirmed(request, who, form, REVOKE_QUESTION, "Revoke", "/links")
+    if ask is not None:
+        return ask
     await request.app[RUNNER].run(lambda s: links.revoke_link(s, link_id, user))
     return see_other("/links", "link_revoked")
