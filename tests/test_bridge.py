@@ -26,6 +26,7 @@ from tests.conftest import ADMIN_TOKEN, Api, make_org, smtp_settings
 from tests.feedhelp import fetch, new_link, parse, uids
 from tests.process import free_port
 from tests.smtp_sink import SmtpServer
+from tests.webhelp import Pages
 
 DATA = Path(__file__).parent / "data"
 INVITE = "invite@bookings.example.org"
@@ -540,3 +541,20 @@ async def test_the_inbox_pages_with_a_cursor(server: Any, api: Api) -> None:
     third = await api.get(f"/api/inbox?limit=2&after={second['next']}")
     ids = [i["id"] for page in (first, second, third) for i in page["inbox"]]
     assert len(ids) == 5 and ids == sorted(ids, reverse=True) and third["next"] is None
+
+
+async def test_an_admin_retries_an_inbox_item_from_the_web_app(
+    server: Any, api: Api, aiohttp_client: Any
+) -> None:
+    await api.patch("/api/types/haircut", {"key": "cut"})  # the default type is gone
+    ics = (DATA / "outlook_windows_tz.ics").read_text()
+    result = await inbound(api, ics)
+    assert result["status"] == "failed" and "default_type" in result["reason"]
+    await api.patch("/api/types/cut", {"key": "haircut"})  # fixed
+    pages = Pages(await aiohttp_client(server))
+    await pages.sign_in("owner@example.org", "owner-password")
+    html = await pages.get("/admin/inbox")
+    item = (await api.get("/api/inbox"))["inbox"][0]
+    assert f'action="/admin/inbox/{item["id"]}/retry"' in html
+    await pages.post(f"/admin/inbox/{item['id']}/retry", {})
+    assert (await api.get(f"/api/inbox/{item['id']}"))["status"] == "processed"

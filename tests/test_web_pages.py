@@ -593,3 +593,19 @@ async def test_buttons_that_ask_first_work_without_javascript(pages: Pages, api:
     assert action and action.group(1) == f"/admin/bookings/{made['id']}/cancel"
     await pages.post(action.group(1), {"confirmed": "1"})
     assert (await api.get(f"/api/bookings/{made['id']}"))["status"] == "cancelled"
+
+
+async def test_an_admin_retries_a_failed_notification(
+    pages: Pages, client: TestClient[Any, Any], api: Api
+) -> None:
+    await book(api)
+    first = (await client.app[RUNNER].run(lambda s: s.outbox.list()))[0]
+    await client.app[RUNNER].run(
+        lambda s: s.outbox.mark_failed_attempt(first.id, 3, "550 no such user", None)
+    )
+    await pages.sign_in("owner@example.org", "owner-password")
+    html = await pages.get("/admin/outbox?status=failed")
+    assert "550 no such user" in html and f'action="/admin/outbox/{first.id}/retry"' in html
+    await pages.post(f"/admin/outbox/{first.id}/retry", {})
+    again = await client.app[RUNNER].run(lambda s: s.outbox.one(first.id))
+    assert again.status == "pending"
