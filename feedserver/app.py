@@ -26,6 +26,7 @@ from feedserver.notify.reminders import ReminderWorker
 from feedserver.store import Store, StoreRunner
 from feedserver.watcher import ChangeWatcher
 from feedserver.web import (
+    api_availability,
     api_bookings,
     api_catalog,
     api_feeds,
@@ -281,7 +282,15 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_changes_ctx)
     app.router.add_get("/healthz", in_request_context(health))
     feeds.add_feed_route(app.router)
-    for module in (api_catalog, api_users, api_bookings, api_feeds, api_notifications, feeds):
+    for module in (
+        api_catalog,
+        api_users,
+        api_bookings,
+        api_feeds,
+        api_notifications,
+        api_availability,
+        feeds,
+    ):
         app.router.add_routes(routes(module.routes))
     pages.setup(app, config, services.secrets)
     app.router.add_route("*", "/{path:.*}", in_request_context(unmatched))  # last

@@ -278,6 +278,12 @@ class RecurrenceConfig:
 
 
 @dataclass(frozen=True)
+class AvailabilityConfig:
+    slot_step_minutes: int = _opt(15, "Free slots start on this grid, counted from local midnight.")
+    min_notice_minutes: int = _opt(60, "No slot starts sooner than this from now.")
+
+
+@dataclass(frozen=True)
 class WebConfig:
     session_days: int = _opt(
         14, "How long a web sign-in lasts, in days (signing out or a password change ends it)."
@@ -307,6 +313,7 @@ class Config:
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     recurrence: RecurrenceConfig = field(default_factory=RecurrenceConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    availability: AvailabilityConfig = field(default_factory=AvailabilityConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -382,6 +389,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"[server] port: {config.server.port} is not a TCP port")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[logging] level: unknown level {config.logging.level!r}")
+    if not 1 <= config.availability.slot_step_minutes <= 1440:
+        raise ConfigError("[availability] slot_step_minutes: 1 to 1440")
+    if config.availability.min_notice_minutes < 0:
+        raise ConfigError("[availability] min_notice_minutes: 0 or more")
     if config.web.default_language not in ("en", "fr"):
         raise ConfigError("[web] default_language: 'en' or 'fr'")
     if min(config.web.session_days, config.web.reset_link_minutes, config.web.invitation_days) < 1:

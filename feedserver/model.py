@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -66,6 +66,19 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+
+Hours = tuple[tuple[time, time], ...]  # [start, end) local time ranges of one day
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """When a staff member works: per weekday (``mon``..``sun``), and dated exceptions (an
+    empty tuple: not working that day). A weekday absent from ``weekly`` is not worked."""
+
+    timezone: str
+    weekly: dict[str, Hours]
+    exceptions: dict[date, Hours]
 
 
 @dataclass(frozen=True)

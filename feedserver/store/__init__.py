@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from feedserver.store.availability import WorkingHoursStore
 from feedserver.store.bookings import BookingQuery, BookingStore
 from feedserver.store.bridge import BridgeEventStore, CaldavItemStore, InboxStore
 from feedserver.store.caldav import AppPasswordStore, CursorStore, Published, PublishedStore
@@ -54,6 +55,7 @@ class Store:
         self.caldav_items = CaldavItemStore(self.db)
         self.sessions = SessionStore(self.db)
         self.reminders = ReminderStore(self.db)
+        self.working_hours = WorkingHoursStore(self.db, self.changes)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()

@@ -347,4 +347,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DEFAULT 'NEEDS-ACTION'",
         ),
     ),
+    Migration(
+        12,
+        "working hours",
+        (
+            # A staff member's weekly hours in their zone, and dated exceptions (JSON).
+            """CREATE TABLE working_hours (
+                user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                timezone TEXT NOT NULL,
+                weekly TEXT NOT NULL,
+                exceptions TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+        ),
+    ),
 )

@@ -1,0 +1,104 @@
+"""Working hours (/api/users/{id}/working-hours, /api/me/working-hours) and free slots
+(/api/availability, /api/me/availability)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from feedserver.domain import accounts, availability
+from feedserver.errors import NotFound
+from feedserver.model import User
+from feedserver.store import Store
+from feedserver.times import utcnow, zone
+from feedserver.web.auth import require_account, require_admin
+from feedserver.web.requests import read_json
+from feedserver.web.state import CONFIG, RUNNER, SERVICES
+
+routes = web.RouteTableDef()
+
+
+async def _person(request: web.Request) -> User:
+    """The account the path names: /api/me/... (oneself) or /api/users/{id}/... (admins)."""
+    if request.path.startswith("/api/me/"):
+        return await require_account(request)
+    await require_admin(request)
+    ref = request.match_info["id"]
+    return await request.app[RUNNER].run(lambda s: accounts.find_user(s, ref, "id"))
+
+
+async def get_hours(request: web.Request) -> web.Response:
+    person = await _person(request)
+    found = await request.app[RUNNER].run(lambda s: s.working_hours.get(person.id))
+    if found is None:
+        raise NotFound(f"{person.email} has no working hours: always available")
+    return web.json_response(availability.working_hours_json(found))
+
+
+async def put_hours(request: web.Request) -> web.Response:
+    person = await _person(request)
+    hours = availability.parse_working_hours(await read_json(request))
+
+    def save(store: Store) -> None:
+        with store.transaction():
+            store.working_hours.put(person.id, hours)
+
+    await request.app[RUNNER].run(save)
+    return web.json_response(availability.working_hours_json(hours))
+
+
+async def delete_hours(request: web.Request) -> web.Response:
+    person = await _person(request)
+
+    def clear(store: Store) -> None:
+        with store.transaction():
+            store.working_hours.delete(person.id)
+
+    await request.app[RUNNER].run(clear)
+    return web.Response(status=204)
+
+
+for prefix in ("/api/users/{id}/working-hours", "/api/me/working-hours"):
+    routes.get(prefix)(get_hours)
+    routes.put(prefix)(put_hours)
+    routes.delete(prefix)(delete_hours)
+
+
+def slot_json(slot: availability.Slot, timezone: str) -> dict[str, Any]:
+    where = zone(timezone)
+    return {
+        "start": slot.start.astimezone(where).isoformat(),
+        "end": slot.end.astimezone(where).isoformat(),
+        "staff": {"id": slot.staff.id, "name": slot.staff.name, "email": slot.staff.email},
+    }
+
+
+async def _slots(request: web.Request, params: dict[str, str]) -> web.Response:
+    config = request.app[CONFIG].availability
+    budget = request.app[SERVICES].budget
+    now = utcnow()
+
+    def find(store: Store) -> tuple[list[availability.Slot], str]:
+        found = availability.slots(
+            store, params, now, config.slot_step_minutes, config.min_notice_minutes, budget
+        )
+        location = store.locations.get(params.get("location", "").upper())
+        return found, location.timezone if location else "UTC"
+
+    found, timezone = await request.app[RUNNER].run(find)
+    return web.json_response({"slots": [slot_json(s, timezone) for s in found]})
+
+
+@routes.get("/api/availability")
+async def free_slots(request: web.Request) -> web.Response:
+    """Free slots of a type at a location, of one staff member or any staff there."""
+    await require_admin(request)
+    return await _slots(request, dict(request.query))
+
+
+@routes.get("/api/me/availability")
+async def my_free_slots(request: web.Request) -> web.Response:
+    """A staff member's own free slots."""
+    me = await require_account(request)
+    return await _slots(request, {**request.query, "staff": str(me.id)})
