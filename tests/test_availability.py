@@ -103,3 +103,18 @@ async def test_no_slot_in_the_past_and_bad_ranges_are_refused(
         status=422,
     )
     assert refused["field"] == "end"
+
+
+async def test_a_recurring_booking_takes_each_of_its_occurrences(
+    api: Api, org: dict[str, Any]
+) -> None:
+    await api.call("PUT", "/api/users/camille@example.org/working-hours", HOURS)
+    await book(api, start="2026-11-30T14:00:00+01:00", rrule="FREQ=WEEKLY;COUNT=4")
+    found = starts(
+        await api.get(
+            "/api/availability?type=haircut&location=ANHQ&staff=camille@example.org"
+            "&start=2026-12-07T00:00:00%2B01:00&end=2026-12-08T00:00:00%2B01:00"
+        )
+    )
+    afternoon = [s[11:16] for s in found if s[11:16] >= "13:00"]
+    assert afternoon == ["13:00", "15:00", "15:15", "15:30", "15:45", "16:00"]

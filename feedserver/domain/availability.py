@@ -14,21 +14,22 @@ import bisect
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import get_location, get_type
 from feedserver.domain.inputs import Body
-from feedserver.domain.recurrence import DEFAULT_BUDGET, occurrences, padded
+from feedserver.domain.recurrence import DEFAULT_BUDGET, occurrences
 from feedserver.errors import InvalidInput
-from feedserver.model import Hours, Role, Status, User, WorkingHours
+from feedserver.model import Hours, ReservationType, Role, Status, User, WorkingHours
 from feedserver.store import BookingQuery, Store
-from feedserver.times import parse_instant, zone
+from feedserver.times import from_db, parse_instant, zone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_RANGE = timedelta(days=93)
 Interval = tuple[datetime, datetime]
+Seconds = tuple[float, float]  # an interval in Unix seconds
 
 
 def _clock(value: object, field: str) -> time:
@@ -136,9 +137,15 @@ class Slot:
 
 
 def _busy(
-    store: Store, staff_id: int, start: datetime, end: datetime, budget: RecurrenceBudget
-) -> list[Interval]:
-    """The staff member's confirmed and pending bookings, with their buffers (UTC, sorted)."""
+    store: Store,
+    staff_id: int,
+    start: datetime,
+    end: datetime,
+    budget: RecurrenceBudget,
+    types: dict[str, ReservationType],
+) -> list[Seconds]:
+    """The staff member's confirmed and pending bookings with their buffers, as merged
+    intervals of Unix seconds."""
     margin = timedelta(minutes=store.bookings.max_buffer_minutes())
     query = BookingQuery(
         staff_ids=[staff_id],
@@ -146,18 +153,22 @@ def _busy(
         start=start - margin,
         end=end + margin,
     )
-    found: list[Interval] = []
-    for booking in store.bookings.list(query):
-        rtype = store.types.get(booking.type_key)
-        before = rtype.buffer_before_minutes if rtype else 0
-        after = rtype.buffer_after_minutes if rtype else 0
+    found: list[Seconds] = []
+    for booking_id, type_key, first, last, recurring in store.bookings.spans(query):
+        rtype = types.get(type_key)
+        before = 60 * (rtype.buffer_before_minutes if rtype else 0)
+        after = 60 * (rtype.buffer_after_minutes if rtype else 0)
+        if not recurring:  # most bookings: their stored times are all there is to know
+            found.append((from_db(first).timestamp() - before, from_db(last).timestamp() + after))
+            continue
+        booking = store.bookings.one(booking_id)
         for s, e in occurrences(booking, start - margin, end + margin, budget, strict=False):
-            found.append(padded(s, e, before, after))
+            found.append((s.timestamp() - before, e.timestamp() + after))
     return merge(found)
 
 
-def merge(intervals: Iterable[Interval]) -> list[Interval]:
-    merged: list[Interval] = []
+def merge(intervals: Iterable[Seconds]) -> list[Seconds]:
+    merged: list[Seconds] = []
     for s, e in sorted(intervals):
         if merged and s <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], e))
@@ -168,35 +179,34 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
 
 def free_starts(
     work: Sequence[Interval],
-    busy: Sequence[Interval],
-    length: timedelta,
-    before: timedelta,
-    after: timedelta,
-    step: timedelta,
-    earliest: datetime,
+    busy: Sequence[Seconds],
+    length: int,
+    before: int,
+    after: int,
+    step: int,
+    earliest: float,
     local_zone: str,
-) -> list[datetime]:
-    """Starts on the grid whose [start - before, start + length + after) lies inside one
-    working interval and overlaps no busy interval."""
+) -> list[float]:
+    """Starts (Unix seconds) on the grid whose [start - before, start + length + after) lies
+    inside one working interval and overlaps no busy interval; all durations in seconds.
+    Plain numbers, not datetimes: this loop runs for every candidate of every staff member."""
     where = zone(local_zone)
     ends = [e for _, e in busy]
-    found: list[datetime] = []
-    step_s = int(step.total_seconds())
+    found: list[float] = []
     for w_start, w_end in work:
-        first = max(w_start + before, earliest)
-        local = first.astimezone(where)
-        midnight = datetime.combine(local.date(), time(0), where)
-        offset = int((local - midnight).total_seconds())
-        candidate = first + timedelta(seconds=(-offset) % step_s)
-        while candidate + length + after <= w_end:
+        first = max(w_start.timestamp() + before, earliest)
+        local = datetime.fromtimestamp(first, where)
+        midnight = datetime.combine(local.date(), time(0), where).timestamp()
+        candidate = first + (-(first - midnight)) % step
+        limit = w_end.timestamp() - length - after
+        index = bisect.bisect_right(ends, candidate - before)
+        while candidate <= limit:
             low, high = candidate - before, candidate + length + after
-            index = bisect.bisect_right(ends, low)  # first busy interval ending after low
+            while index < len(ends) and ends[index] <= low:
+                index += 1
             if index < len(busy) and busy[index][0] < high:
-                # jump past the clash, back on the grid
-                clash_end = busy[index][1] + before
-                skip = clash_end - candidate
-                steps = -(-int(skip.total_seconds()) // step_s)
-                candidate += timedelta(seconds=max(steps, 1) * step_s)
+                skip = busy[index][1] + before - candidate
+                candidate += max(-(-skip // step), 1) * step
                 continue
             found.append(candidate)
             candidate += step
@@ -232,17 +242,28 @@ def slots(
     length = timedelta(minutes=rtype.duration_minutes)
     before = timedelta(minutes=rtype.buffer_before_minutes)
     after = timedelta(minutes=rtype.buffer_after_minutes)
-    earliest = max(start, now + timedelta(minutes=notice_minutes))
+    earliest = max(start, now + timedelta(minutes=notice_minutes)).timestamp()
+    types = {t.key: t for t in store.types.list()}
     found: list[Slot] = []
     for person in staff_at(store, location.code, params.get("staff")):
         hours = store.working_hours.get(person.id)
         work = windows(hours, start - before, end + length + after)
-        busy = _busy(store, person.id, start - before, end + length + after, budget)
+        busy = _busy(store, person.id, start - before, end + length + after, budget, types)
         local = hours.timezone if hours else location.timezone
-        for begin in free_starts(
-            work, busy, length, before, after, timedelta(minutes=step_minutes), earliest, local
-        ):
-            if begin < end:
-                found.append(Slot(begin, begin + length, person))
+        starts = free_starts(
+            work,
+            busy,
+            int(length.total_seconds()),
+            int(before.total_seconds()),
+            int(after.total_seconds()),
+            60 * step_minutes,
+            earliest,
+            local,
+        )
+        last = end.timestamp()
+        for begin in starts:
+            if begin < last:
+                at = datetime.fromtimestamp(begin, UTC)
+                found.append(Slot(at, at + length, person))
     found.sort(key=lambda s: (s.start, s.staff.id))
     return found
