@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from feedserver import __version__, reactions, wiring
+from feedserver.busy.sync import BusySync
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.publisher import CURSOR as CALDAV_CURSOR
 from feedserver.caldav_bridge.publisher import BookingsPublisher
@@ -45,6 +46,7 @@ from feedserver.web.context import (
     unmatched,
 )
 from feedserver.web.state import (
+    BUSY,
     CALDAV,
     CAPTURE,
     CONFIG,
@@ -185,6 +187,15 @@ async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
     await worker.stop()
 
 
+async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The reader of staff members' own calendars (busy times)."""
+    sync = BusySync(app[RUNNER], app[CONFIG].availability)
+    app[BUSY] = sync
+    await sync.start()
+    yield
+    await sync.stop()
+
+
 async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
     """The change watcher, started once every consumer of a change is subscribed (last)."""
     watcher = app[WATCHER]
@@ -269,6 +280,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_feeds_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
     app.cleanup_ctx.append(_reminders_ctx)
+    app.cleanup_ctx.append(_busy_ctx)
     if services.pipeline is not None:
         app.cleanup_ctx.append(_bridge_ctx)
         app.router.add_routes(routes(api_inbound.routes))

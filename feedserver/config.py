@@ -281,6 +281,14 @@ class RecurrenceConfig:
 class AvailabilityConfig:
     slot_step_minutes: int = _opt(15, "Free slots start on this grid, counted from local midnight.")
     min_notice_minutes: int = _opt(60, "No slot starts sooner than this from now.")
+    poll_minutes: float = _opt(15, "How often staff members' busy calendars are read.")
+    horizon_days: int = _opt(180, "How far ahead busy calendars are read (series expanded).")
+    max_calendar_bytes: int = _opt(5_000_000, "Largest busy calendar read, in bytes.")
+    allow_private_networks: bool = _opt(
+        False,
+        "Let busy calendar URLs reach loopback, private and link-local addresses (off: no "
+        "request can be aimed at the server's own network).",
+    )
 
 
 @dataclass(frozen=True)

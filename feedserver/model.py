@@ -82,6 +82,22 @@ class WorkingHours:
 
 
 @dataclass(frozen=True)
+class BusyCalendar:
+    """One of a staff member's own calendars, read for busy times only."""
+
+    id: int
+    user_id: int
+    name: str
+    url: str
+    etag: str
+    last_modified: str
+    last_synced_at: datetime | None
+    last_status: str  # new, ok, unchanged, error
+    last_error: str
+    busy_count: int
+
+
+@dataclass(frozen=True)
 class Reminder:
     """One reminder due: of one occurrence of a booking, to one audience."""
 

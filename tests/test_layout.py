@@ -29,6 +29,7 @@ RANKS = {
     "watcher": 2,
     "feeds": 3,
     "notify": 3,
+    "busy": 3,
     "caldav_bridge": 3,
     "demo": 3,
     "inbound": 4,  # the bridge's rules tell organizers by email (notify); CalDAV is a source

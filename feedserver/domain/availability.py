@@ -4,8 +4,9 @@ Working hours are weekly local time ranges in the staff member's zone, with date
 (``hours: []``: not working that day); none set means always available. A slot is a start on
 a grid of ``availability.slot_step_minutes`` (counted from local midnight) where the type's
 duration, with its buffers before and after, fits inside working hours and overlaps no
-confirmed or pending booking of the staff member (each with its own type's buffers), and
-starts no earlier than ``availability.min_notice_minutes`` from now.
+confirmed or pending booking of the staff member (each with its own type's buffers) nor a
+busy time read from their own calendars (``feedserver.domain.busy``), and starts no earlier
+than ``availability.min_notice_minutes`` from now.
 """
 
 from __future__ import annotations
@@ -144,8 +145,8 @@ def _busy(
     budget: RecurrenceBudget,
     types: dict[str, ReservationType],
 ) -> list[Seconds]:
-    """The staff member's confirmed and pending bookings with their buffers, as merged
-    intervals of Unix seconds."""
+    """The staff member's confirmed and pending bookings with their buffers, and their busy
+    times, as merged intervals of Unix seconds."""
     margin = timedelta(minutes=store.bookings.max_buffer_minutes())
     query = BookingQuery(
         staff_ids=[staff_id],
@@ -164,6 +165,8 @@ def _busy(
         booking = store.bookings.one(booking_id)
         for s, e in occurrences(booking, start - margin, end + margin, budget, strict=False):
             found.append((s.timestamp() - before, e.timestamp() + after))
+    for first, last, _ in store.busy_calendars.busy_between(staff_id, start, end):
+        found.append((from_db(first).timestamp(), from_db(last).timestamp()))
     return merge(found)
 
 

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from feedserver.store.availability import WorkingHoursStore
+from feedserver.store.availability import BusyCalendarStore, WorkingHoursStore
 from feedserver.store.bookings import BookingQuery, BookingStore
 from feedserver.store.bridge import BridgeEventStore, CaldavItemStore, InboxStore
 from feedserver.store.caldav import AppPasswordStore, CursorStore, Published, PublishedStore
@@ -56,6 +56,7 @@ class Store:
         self.sessions = SessionStore(self.db)
         self.reminders = ReminderStore(self.db)
         self.working_hours = WorkingHoursStore(self.db, self.changes)
+        self.busy_calendars = BusyCalendarStore(self.db)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()

@@ -1,14 +1,16 @@
-"""SQL for availability: staff members' working hours."""
+"""SQL for availability: staff members' working hours, their busy calendars and the busy
+times read from them."""
 
 from __future__ import annotations
 
+import builtins
 import json
-from datetime import date, time
+from datetime import date, datetime, time
 
-from feedserver.model import Hours, WorkingHours
+from feedserver.model import BusyCalendar, Hours, WorkingHours
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database
-from feedserver.times import to_db, utcnow
+from feedserver.store.db import Database, Row
+from feedserver.times import from_db, to_db, utcnow
 
 
 def _hours(ranges: list[list[str]]) -> Hours:
@@ -60,3 +62,89 @@ class WorkingHoursStore:
     def delete(self, user_id: int) -> None:
         self.db.execute("DELETE FROM working_hours WHERE user_id = ?", (user_id,))
         self.changes.record("user", user_id, "updated")
+
+
+def _calendar(row: Row) -> BusyCalendar:
+    return BusyCalendar(
+        id=row["id"],
+        user_id=row["user_id"],
+        name=row["name"],
+        url=row["url"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_synced_at=from_db(row["last_synced_at"]) if row["last_synced_at"] else None,
+        last_status=row["last_status"],
+        last_error=row["last_error"],
+        busy_count=row["busy_count"],
+    )
+
+
+class BusyCalendarStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, user_id: int, name: str, url: str) -> BusyCalendar:
+        calendar_id = self.db.insert(
+            "busy_calendars",
+            {"user_id": user_id, "name": name, "url": url, "created_at": to_db(utcnow())},
+        )
+        found = self.get(calendar_id)
+        assert found is not None
+        return found
+
+    def get(self, calendar_id: int) -> BusyCalendar | None:
+        row = self.db.row("SELECT * FROM busy_calendars WHERE id = ?", (calendar_id,))
+        return _calendar(row) if row else None
+
+    def list(self, user_id: int | None = None) -> builtins.list[BusyCalendar]:
+        rows = self.db.rows(
+            "SELECT * FROM busy_calendars WHERE ? IS NULL OR user_id = ? ORDER BY id",
+            (user_id, user_id),
+        )
+        return [_calendar(r) for r in rows]
+
+    def delete(self, calendar_id: int) -> None:
+        self.db.execute("DELETE FROM busy_times WHERE calendar_id = ?", (calendar_id,))
+        self.db.execute("DELETE FROM busy_calendars WHERE id = ?", (calendar_id,))
+
+    def replace_busy(
+        self,
+        calendar: BusyCalendar,
+        busy: builtins.list[tuple[datetime, datetime]],
+        etag: str,
+        last_modified: str,
+        at: datetime,
+    ) -> None:
+        """A successful read: its busy times replace the calendar's previous ones."""
+        self.db.execute("DELETE FROM busy_times WHERE calendar_id = ?", (calendar.id,))
+        for start, end in busy:
+            self.db.execute(
+                "INSERT INTO busy_times (calendar_id, user_id, start_utc, end_utc) "
+                "VALUES (?, ?, ?, ?)",
+                (calendar.id, calendar.user_id, to_db(start), to_db(end)),
+            )
+        self.db.execute(
+            "UPDATE busy_calendars SET etag = ?, last_modified = ?, last_synced_at = ?, "
+            "last_status = 'ok', last_error = '', busy_count = ? WHERE id = ?",
+            (etag, last_modified, to_db(at), len(busy), calendar.id),
+        )
+
+    def mark(self, calendar_id: int, status: str, error: str, at: datetime) -> None:
+        """An unchanged (304) or failed read: the busy times already known stay."""
+        self.db.execute(
+            "UPDATE busy_calendars SET last_status = ?, last_error = ?, last_synced_at = ? "
+            "WHERE id = ?",
+            (status, error, to_db(at), calendar_id),
+        )
+
+    def busy_between(
+        self, user_id: int, start: datetime, end: datetime
+    ) -> builtins.list[tuple[str, str, str]]:
+        """(start, end, calendar name) of the user's busy times overlapping [start, end)."""
+        rows = self.db.rows(
+            "SELECT t.start_utc, t.end_utc, c.name FROM busy_times t "
+            "JOIN busy_calendars c ON c.id = t.calendar_id "
+            "WHERE t.user_id = ? AND t.start_utc < ? AND t.end_utc > ?",
+            (user_id, to_db(end), to_db(start)),
+        )
+        return [(r["start_utc"], r["end_utc"], r["name"]) for r in rows]

@@ -361,4 +361,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        13,
+        "busy calendars",
+        (
+            # A staff member's own calendars (read only), and the busy times read from them.
+            """CREATE TABLE busy_calendars (
+                id INTEGER PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                url TEXT NOT NULL,
+                etag TEXT NOT NULL DEFAULT '',
+                last_modified TEXT NOT NULL DEFAULT '',
+                last_synced_at TEXT,
+                last_status TEXT NOT NULL DEFAULT 'new',
+                last_error TEXT NOT NULL DEFAULT '',
+                busy_count INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE busy_times (
+                calendar_id INTEGER NOT NULL REFERENCES busy_calendars(id) ON DELETE CASCADE,
+                user_id INTEGER NOT NULL,
+                start_utc TEXT NOT NULL,
+                end_utc TEXT NOT NULL
+            )""",
+            "CREATE INDEX busy_times_user ON busy_times (user_id, start_utc)",
+            "CREATE INDEX busy_times_calendar ON busy_times (calendar_id)",
+        ),
+    ),
 )

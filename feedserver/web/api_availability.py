@@ -1,5 +1,6 @@
-"""Working hours (/api/users/{id}/working-hours, /api/me/working-hours) and free slots
-(/api/availability, /api/me/availability)."""
+"""Working hours (/api/users/{id}/working-hours, /api/me/working-hours), busy calendars
+(/api/users/{id}/busy-calendars, /api/me/busy-calendars) and free slots (/api/availability,
+/api/me/availability)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from typing import Any
 
 from aiohttp import web
 
-from feedserver.domain import accounts, availability
-from feedserver.errors import NotFound
-from feedserver.model import User
+from feedserver.busy.sync import Refused
+from feedserver.domain import accounts, availability, busy
+from feedserver.errors import InvalidInput, NotFound
+from feedserver.model import BusyCalendar, User
 from feedserver.store import Store
-from feedserver.times import utcnow, zone
+from feedserver.times import to_db, utcnow, zone
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
-from feedserver.web.state import CONFIG, RUNNER, SERVICES
+from feedserver.web.state import BUSY, CONFIG, RUNNER, SERVICES
 
 routes = web.RouteTableDef()
 
@@ -102,3 +104,75 @@ async def my_free_slots(request: web.Request) -> web.Response:
     """A staff member's own free slots."""
     me = await require_account(request)
     return await _slots(request, {**request.query, "staff": str(me.id)})
+
+
+def busy_calendar_json(calendar: BusyCalendar) -> dict[str, Any]:
+    """A busy calendar as the API shows it (its URL can be a credential: it is shown to its
+    owner and admins only, like a feed link)."""
+    return {
+        "id": calendar.id,
+        "name": calendar.name,
+        "url": calendar.url,
+        "last_synced_at": to_db(calendar.last_synced_at) if calendar.last_synced_at else None,
+        "last_status": calendar.last_status,
+        "last_error": calendar.last_error or None,
+        "busy_count": calendar.busy_count,
+    }
+
+
+async def add_busy_calendar(request: web.Request) -> web.Response:
+    """Add a calendar and read it at once (its first result is in the answer)."""
+    person = await _person(request)
+    data = await read_json(request)
+    url = busy.normalise_url(str(data.get("url", ""))) if isinstance(data, dict) else ""
+    try:
+        await request.app[BUSY].check(url)
+    except Refused as exc:
+        refusal = f"{exc}: not read (availability.allow_private_networks)"
+        raise InvalidInput(refusal, field="url") from exc
+    made = await request.app[RUNNER].run(lambda s: busy.add_calendar(s, person, data))
+    await request.app[BUSY].refresh(made)
+    fresh = await request.app[RUNNER].run(lambda s: busy.own_calendar(s, person, made.id))
+    return web.json_response(busy_calendar_json(fresh), status=201)
+
+
+async def list_busy_calendars(request: web.Request) -> web.Response:
+    person = await _person(request)
+    found = await request.app[RUNNER].run(lambda s: s.busy_calendars.list(person.id))
+    return web.json_response({"busy_calendars": [busy_calendar_json(c) for c in found]})
+
+
+def _calendar_id(request: web.Request) -> int:
+    raw = request.match_info["bid"]
+    if not raw.isdigit():
+        raise NotFound(f"no busy calendar {raw!r}")
+    return int(raw)
+
+
+async def refresh_busy_calendar(request: web.Request) -> web.Response:
+    person = await _person(request)
+    calendar_id = _calendar_id(request)
+    calendar = await request.app[RUNNER].run(lambda s: busy.own_calendar(s, person, calendar_id))
+    await request.app[BUSY].refresh(calendar)
+    fresh = await request.app[RUNNER].run(lambda s: busy.own_calendar(s, person, calendar_id))
+    return web.json_response(busy_calendar_json(fresh))
+
+
+async def delete_busy_calendar(request: web.Request) -> web.Response:
+    person = await _person(request)
+    calendar_id = _calendar_id(request)
+
+    def remove(store: Store) -> None:
+        with store.transaction():
+            busy.own_calendar(store, person, calendar_id)
+            store.busy_calendars.delete(calendar_id)
+
+    await request.app[RUNNER].run(remove)
+    return web.Response(status=204)
+
+
+for prefix in ("/api/users/{id}/busy-calendars", "/api/me/busy-calendars"):
+    routes.post(prefix)(add_busy_calendar)
+    routes.get(prefix)(list_busy_calendars)
+    routes.post(prefix + "/{bid}/refresh")(refresh_busy_calendar)
+    routes.delete(prefix + "/{bid}")(delete_busy_calendar)

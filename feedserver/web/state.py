@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from feedserver.busy.sync import BusySync
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.caldav_bridge.server import RadicaleServer
@@ -35,5 +36,6 @@ MEETINGS = web.AppKey("meetings", MeetingService)
 EFFECTS = web.AppKey("effects", BookingEffects)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 REMINDERS = web.AppKey("reminders", ReminderWorker)
+BUSY = web.AppKey("busy", BusySync)
 INBOX = web.AppKey("inbox", InboxService)
 CAPTURE = web.AppKey("capture", CalendarCapture)

@@ -1,0 +1,222 @@
+"""Busy calendar sync: fetch each staff member's calendar URL, keep its busy times.
+
+Every ``availability.poll_minutes`` every calendar is read (at most ``CONCURRENCY`` at once)
+with If-None-Match / If-Modified-Since, so an unchanged calendar answers 304 and costs nothing
+more. A read is bounded in time (``TIMEOUT``) and size (``availability.max_calendar_bytes``).
+Addresses are refused when they resolve to loopback, private, link-local (cloud metadata) or
+other special networks, unless ``availability.allow_private_networks``: every address a name
+resolves to is checked when the connection is made, and redirects (at most 5) are followed
+one by one and checked again. On any failure the busy times last read are kept and the error
+is shown in ``last_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from feedserver.config import AvailabilityConfig
+from feedserver.domain import busy
+from feedserver.model import BusyCalendar
+from feedserver.store import Store, StoreRunner
+from feedserver.times import utcnow
+
+log = logging.getLogger(__name__)
+
+CONCURRENCY = 4
+TIMEOUT = aiohttp.ClientTimeout(total=20, connect=10)
+MAX_REDIRECTS = 5
+
+
+class Refused(Exception):
+    """The calendar cannot be read; the message says why (shown as ``last_error``)."""
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """The default resolver, refusing names that resolve to a private or special address."""
+
+    def __init__(self) -> None:
+        self._resolver = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._resolver.resolve(host, port, family)
+        for entry in found:
+            if busy.private_address(entry["host"]):
+                raise Refused(f"{host} resolves to {entry['host']}, a private address")
+        return found
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # ok, unchanged, error
+    busy_count: int
+    error: str = ""
+
+
+def _literal_private(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host in ("localhost",) or host.endswith(".localhost")
+    return busy.private_address(host)
+
+
+class BusySync:
+    def __init__(self, runner: StoreRunner, config: AvailabilityConfig) -> None:
+        self.runner = runner
+        self.config = config
+        self._task: asyncio.Task[None] | None = None
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def check(self, url: str) -> None:
+        """Refused (with why) when ``url`` is aimed at a private or special address."""
+        if self.config.allow_private_networks:
+            return
+        if _literal_private(url):
+            raise Refused(f"{urlsplit(url).hostname} is a private address")
+        host = urlsplit(url).hostname or ""
+        try:
+            ipaddress.ip_address(host)
+            return  # a public literal address
+        except ValueError:
+            pass
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(host, None)
+        except OSError as exc:
+            raise Refused(f"{host} cannot be resolved") from exc
+        for *_, address in found:
+            if busy.private_address(str(address[0])):
+                raise Refused(f"{host} resolves to {address[0]}, a private address")
+
+    def _session(self) -> aiohttp.ClientSession:
+        connector = (
+            aiohttp.TCPConnector(limit=CONCURRENCY)
+            if self.config.allow_private_networks
+            else aiohttp.TCPConnector(limit=CONCURRENCY, resolver=PublicOnlyResolver())
+        )
+        return aiohttp.ClientSession(connector=connector, timeout=TIMEOUT)
+
+    async def _fetch(
+        self, http: aiohttp.ClientSession, calendar: BusyCalendar
+    ) -> tuple[int, bytes, str, str]:
+        """(status, body, etag, last-modified) of the calendar's URL, redirects followed."""
+        url = calendar.url
+        headers = {"Accept": "text/calendar, */*;q=0.5", "User-Agent": "feedserver busy-sync"}
+        if calendar.etag:
+            headers["If-None-Match"] = calendar.etag
+        if calendar.last_modified:
+            headers["If-Modified-Since"] = calendar.last_modified
+        for _ in range(MAX_REDIRECTS + 1):
+            if not self.config.allow_private_networks and _literal_private(url):
+                raise Refused(f"{urlsplit(url).hostname} is a private address")
+            async with http.get(url, headers=headers, allow_redirects=False) as response:
+                if response.status in (301, 302, 303, 307, 308):
+                    location = response.headers.get("Location", "")
+                    url = busy.normalise_url(urljoin(url, location))
+                    continue
+                if response.status == 304:
+                    return 304, b"", calendar.etag, calendar.last_modified
+                if response.status != 200:
+                    raise Refused(f"HTTP {response.status} {response.reason or ''}".strip())
+                limit = self.config.max_calendar_bytes
+                body = await response.content.read(limit + 1)
+                if len(body) > limit:
+                    raise Refused(f"the calendar is larger than {limit} bytes")
+                return (
+                    200,
+                    body,
+                    response.headers.get("ETag", ""),
+                    response.headers.get("Last-Modified", ""),
+                )
+        raise Refused(f"more than {MAX_REDIRECTS} redirects")
+
+    async def refresh(self, calendar: BusyCalendar) -> Outcome:
+        """Read one calendar now and keep what it says (or the error)."""
+        async with self._limit, self._session() as http:
+            return await self._refresh(http, calendar)
+
+    async def _refresh(self, http: aiohttp.ClientSession, calendar: BusyCalendar) -> Outcome:
+        now = utcnow()
+        try:
+            status, body, etag, modified = await self._fetch(http, calendar)
+            if status == 304:
+                await self.runner.run(lambda s: self._mark(s, calendar.id, "unchanged", "", now))
+                return Outcome("unchanged", calendar.busy_count)
+            owner = await self.runner.run(lambda s: s.users.get(calendar.user_id))
+            if owner is None:
+                raise Refused("the calendar's owner is gone")
+            hours = await self.runner.run(lambda s: s.working_hours.get(owner.id))
+            timezone = hours.timezone if hours else owner.timezone
+            horizon = timedelta(days=self.config.horizon_days)
+            found = await asyncio.to_thread(
+                busy.busy_times, body, owner.email, timezone, now - timedelta(days=1), now + horizon
+            )
+        except (Refused, busy.NotACalendar, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError):
+                error = "no answer in time"
+            elif isinstance(exc, aiohttp.ClientConnectorError):
+                error = f"cannot connect to {urlsplit(calendar.url).hostname}: {exc.os_error}"
+            await self.runner.run(lambda s: self._mark(s, calendar.id, "error", error, now))
+            return Outcome("error", calendar.busy_count, error)
+
+        def keep(store: Store) -> None:
+            with store.transaction():
+                current = store.busy_calendars.get(calendar.id)
+                if current is not None:
+                    store.busy_calendars.replace_busy(current, found, etag, modified, now)
+
+        await self.runner.run(keep)
+        return Outcome("ok", len(found))
+
+    @staticmethod
+    def _mark(store: Store, calendar_id: int, status: str, error: str, at: Any) -> None:
+        with store.transaction():
+            store.busy_calendars.mark(calendar_id, status, error, at)
+
+    async def sync_all(self) -> int:
+        calendars = await self.runner.run(lambda s: s.busy_calendars.list())
+        if not calendars:
+            return 0
+        async with self._session() as http:
+
+            async def one(calendar: BusyCalendar) -> None:
+                async with self._limit:
+                    await self._refresh(http, calendar)
+
+            await asyncio.gather(*(one(c) for c in calendars))
+        return len(calendars)
+
+    async def _forever(self) -> None:
+        while True:
+            try:
+                await self.sync_all()
+            except Exception:
+                log.exception("busy calendar sync failed")
+            await asyncio.sleep(self.config.poll_minutes * 60)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._forever(), name="busy-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,129 @@
+"""Busy calendars: a staff member's own calendars (Google's secret address, an Outlook
+published calendar, any .ics URL), read only for when they are busy.
+
+An event is busy unless it is transparent (TRANSP:TRANSPARENT), cancelled, or declined by the
+staff member (their own ATTENDEE with PARTSTAT=DECLINED); all-day events are busy for their
+whole days in the staff member's zone; VFREEBUSY periods count (all but FBTYPE=FREE). Series
+are expanded with recurring-ical-events over the horizon, exceptions included.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import recurring_ical_events
+from icalendar import Calendar
+
+from feedserver.domain.inputs import Body
+from feedserver.errors import InvalidInput, NotFound
+from feedserver.model import BusyCalendar, User
+from feedserver.store import Store
+from feedserver.times import zone
+
+MAX_CALENDARS = 10
+
+
+class NotACalendar(ValueError):
+    """What a busy calendar's URL answered is not iCalendar; the message says what it was."""
+
+
+def normalise_url(value: str) -> str:
+    """http(s) URLs, and ``webcal://`` read as ``https://``; anything else is refused."""
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if scheme == "webcal":
+        scheme = "https"
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("url is an http, https or webcal address of a calendar", field="url")
+    return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+def private_address(address: str) -> bool:
+    """Loopback, private, link-local (cloud metadata), multicast, reserved or unspecified."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def add_calendar(store: Store, user: User, data: object) -> BusyCalendar:
+    body = Body(data, {"name", "url"})
+    name = body.text("name", required=True, max_len=100)
+    url = normalise_url(body.text("url", required=True, max_len=2000))
+    with store.transaction():
+        if len(store.busy_calendars.list(user.id)) >= MAX_CALENDARS:
+            raise InvalidInput(f"at most {MAX_CALENDARS} busy calendars a person", field="url")
+        return store.busy_calendars.create(user.id, name, url)
+
+
+def own_calendar(store: Store, user: User, calendar_id: int) -> BusyCalendar:
+    found = store.busy_calendars.get(calendar_id)
+    if found is None or found.user_id != user.id:
+        raise NotFound(f"no busy calendar {calendar_id}")
+    return found
+
+
+def _instant(value: date | datetime, where: str) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=zone(where)) if value.tzinfo is None else value
+    return datetime.combine(value, time(0), zone(where))
+
+
+def busy_times(
+    text: bytes, email: str, timezone: str, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The busy intervals (UTC) of an iCalendar text in [start, end)."""
+    stripped = text.lstrip()
+    if not stripped.startswith(b"BEGIN:VCALENDAR"):
+        shown = stripped[:40].decode("utf-8", "replace").splitlines()[0] if stripped else ""
+        raise NotACalendar(f"not an iCalendar file (it begins with {shown!r})")
+    try:
+        calendar = Calendar.from_ical(text)
+        events = recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end)
+    except Exception as exc:
+        raise NotACalendar(f"unreadable iCalendar: {exc}") from exc
+    found: list[tuple[datetime, datetime]] = []
+    me = email.lower()
+    for event in events:
+        if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+            continue
+        if str(event.get("STATUS", "")).upper() == "CANCELLED":
+            continue
+        attendees = event.get("ATTENDEE", [])
+        for attendee in attendees if isinstance(attendees, list) else [attendees]:
+            if (
+                str(attendee).lower().removeprefix("mailto:") == me
+                and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED"
+            ):
+                break
+        else:
+            begin = event.get("DTSTART")
+            if begin is None:
+                continue
+            finish = event.get("DTEND")
+            first = _instant(begin.dt, timezone)
+            if finish is not None:
+                last = _instant(finish.dt, timezone)
+            elif isinstance(begin.dt, datetime):
+                duration = event.get("DURATION")
+                last = first + (duration.dt if duration is not None else timedelta(0))
+            else:
+                last = first + timedelta(days=1)
+            if last > first:
+                found.append((first.astimezone(UTC), last.astimezone(UTC)))
+    for freebusy in calendar.walk("VFREEBUSY"):
+        periods = freebusy.get("FREEBUSY", [])
+        for period in periods if isinstance(periods, list) else [periods]:
+            if str(period.params.get("FBTYPE", "BUSY")).upper() == "FREE":
+                continue
+            first, last = period.start, period.end
+            if first < end and last > start:
+                found.append((first.astimezone(UTC), last.astimezone(UTC)))
+    return sorted(found)
