@@ -43,6 +43,12 @@ class StaffDoubleBooked(Conflict):
     code = "double_booked"
 
 
+class StaffBusy(Conflict):
+    """The staff member's own calendar says they are busy then."""
+
+    code = "staff_busy"
+
+
 class InUse(Conflict):
     code = "in_use"
 

@@ -258,3 +258,31 @@ async def test_private_addresses_are_refused_by_default(
         headers=CAMILLE,
     )
     assert bad["field"] == "url"
+
+
+async def test_a_booking_over_a_busy_time_is_refused_unless_allowed(
+    lab: Api, source: tuple[CalendarServer, str]
+) -> None:
+    _, base = source
+    await lab.post(
+        "/api/me/busy-calendars",
+        {"name": "My Google", "url": base + "/calendar.ics"},
+        headers=CAMILLE,
+    )
+    body = {
+        "type": "haircut",
+        "location": "ANHQ",
+        "staff": "camille@example.org",
+        "start": "2026-12-07T11:00:00+01:00",
+        "attendees": [{"email": "alice@example.com"}],
+    }
+    refused = await lab.post("/api/bookings", body, status=409)
+    assert refused["error"] == "staff_busy"
+    assert "My Google" in refused["message"] and "Dentist" not in refused["message"]
+    made = await lab.post("/api/bookings", {**body, "allow_conflict": True})
+    free = await lab.post("/api/bookings", {**body, "start": "2026-12-07T14:00:00+01:00"})
+    moved = await lab.patch(
+        f"/api/bookings/{free['id']}", {"start": "2026-12-07T10:00:00+01:00"}, status=409
+    )
+    assert moved["error"] == "staff_busy"
+    await lab.patch(f"/api/bookings/{made['id']}", {"title": "no move, no check"})

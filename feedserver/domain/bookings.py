@@ -27,15 +27,18 @@ from feedserver.errors import (
     InvalidInput,
     ManagedByCalendar,
     NotFound,
+    StaffBusy,
     StaffDoubleBooked,
     UnknownReference,
 )
 from feedserver.model import Booking, ReservationType, Role, Status
 from feedserver.store import BookingQuery, Store
-from feedserver.times import parse_instant, to_db, utcnow, zone
+from feedserver.times import from_db, parse_instant, to_db, utcnow, zone
 
 CALENDAR_SOURCES = ("caldav", "email", "http")  # bookings the bridge made from events
 CHECK_HORIZON = timedelta(days=2 * 365)  # how far an endless series is checked for overlaps
+# Stored fields whose change moves a booking in time or to another person (busy check again).
+_MOVE_FIELDS = ("start_utc", "end_utc", "staff_id", "rrule", "exdates", "all_day", "timezone")
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,27 @@ def _clash(store: Store, other: Booking, busy: tuple[datetime, datetime]) -> str
     )
 
 
+def check_busy(store: Store, booking: Booking, budget: RecurrenceBudget) -> None:
+    """A booking must not overlap a busy time of the staff member's own calendars (unless
+    the caller allows the conflict); the refusal names the calendar, not the event."""
+    if booking.status not in (Status.CONFIRMED, Status.PENDING):
+        return
+    spans = list(occurrences(booking, booking.start, booking.start + CHECK_HORIZON, budget))
+    if not spans:
+        return
+    found = store.busy_calendars.busy_between(booking.staff_id, spans[0][0], spans[-1][1])
+    where = zone(booking.timezone)
+    for first, last, name in found:
+        busy_start, busy_end = from_db(first), from_db(last)
+        for start, end in spans:
+            if start < busy_end and busy_start < end:
+                local = busy_start.astimezone(where)
+                raise StaffBusy(
+                    f"the staff member's calendar \u201c{name}\u201d is busy at "
+                    f"{local:%Y-%m-%d %H:%M} ({where.key}); pass allow_conflict to book anyway"
+                )
+
+
 def check_overlaps(
     store: Store, booking: Booking, budget: RecurrenceBudget = DEFAULT_BUDGET
 ) -> None:
@@ -261,6 +285,8 @@ def create_booking(
         )
         booking = store.bookings.create(values, draft.attendees)
         check_overlaps(store, booking, budget)
+        if not draft.allow_conflict:
+            check_busy(store, booking, budget)
         change = BookingChange(None, booking)
         if effects is not None:
             effects.after_change(store, change, "created")
@@ -341,6 +367,8 @@ def update_booking(
         changed["updated_at"] = _next_stamp(current.updated_at)
         booking = store.bookings.update(booking_id, changed, attendees)
         check_overlaps(store, booking, budget)
+        if not patch.allow_conflict and any(f in changed for f in _MOVE_FIELDS):
+            check_busy(store, booking, budget)
         change = BookingChange(current, booking)
         if effects is not None:
             effects.after_change(store, change, "changed")

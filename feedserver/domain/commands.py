@@ -41,6 +41,7 @@ _FIELDS = {
     "notes",
     "rrule",
     "exdates",
+    "allow_conflict",
 }
 _NEW_STATUSES = (Status.PENDING.value, Status.CONFIRMED.value)
 
@@ -60,6 +61,7 @@ class BookingDraft:
     notes: str = ""
     rrule: str | None = None
     exdates: tuple[Moment, ...] = ()
+    allow_conflict: bool = False  # book although the staff member's own calendar is busy
 
     @classmethod
     def from_json(cls, data: object) -> BookingDraft:
@@ -86,6 +88,7 @@ class BookingDraft:
             notes=body.text("notes", max_len=20_000),
             rrule=_rrule(body) or None,
             exdates=_moments(body.raw("exdates") or []),
+            allow_conflict=body.flag("allow_conflict"),
         )
 
     def patch(self) -> BookingPatch:
@@ -119,6 +122,7 @@ class BookingPatch:
     notes: str | None = None
     rrule: str | None = None  # "" removes the recurrence
     exdates: tuple[Moment, ...] | None = None
+    allow_conflict: bool = False  # move although the staff member's own calendar is busy
 
     @classmethod
     def from_json(cls, data: object) -> BookingPatch:
@@ -140,6 +144,7 @@ class BookingPatch:
             notes=body.text("notes", max_len=20_000) if "notes" in given else None,
             rrule=_rrule(body) if "rrule" in given else None,
             exdates=_moments(body.raw("exdates") or []) if "exdates" in given else None,
+            allow_conflict=body.flag("allow_conflict"),
         )
 
 
