@@ -285,7 +285,9 @@ def create_booking(
         )
         booking = store.bookings.create(values, draft.attendees)
         check_overlaps(store, booking, budget)
-        if not draft.allow_conflict:
+        # A bridged event is itself in its organizer's calendar: reading that calendar for busy
+        # times would find the event busy with itself; the bridge skips the check.
+        if not draft.allow_conflict and source not in CALENDAR_SOURCES:
             check_busy(store, booking, budget)
         change = BookingChange(None, booking)
         if effects is not None:
@@ -367,7 +369,8 @@ def update_booking(
         changed["updated_at"] = _next_stamp(current.updated_at)
         booking = store.bookings.update(booking_id, changed, attendees)
         check_overlaps(store, booking, budget)
-        if not patch.allow_conflict and any(f in changed for f in _MOVE_FIELDS):
+        moved = any(f in changed for f in _MOVE_FIELDS)
+        if moved and not patch.allow_conflict and not by_calendar:
             check_busy(store, booking, budget)
         change = BookingChange(current, booking)
         if effects is not None:
