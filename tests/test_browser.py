@@ -186,7 +186,7 @@ def test_a_forged_form_is_refused(browser: Browser, demo: Any) -> None:
 
 
 SIGNED_OUT = ["/", "/forgot"]
-EVERYONE = ["/links", "/devices", "/notifications", "/profile"]
+EVERYONE = ["/links", "/devices", "/availability", "/notifications", "/profile"]
 ADMIN = [
     "/admin/bookings",
     "/admin/week",

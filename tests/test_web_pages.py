@@ -609,3 +609,48 @@ async def test_an_admin_retries_a_failed_notification(
     await pages.post(f"/admin/outbox/{first.id}/retry", {})
     again = await client.app[RUNNER].run(lambda s: s.outbox.one(first.id))
     assert again.status == "pending"
+
+
+async def test_a_staff_member_sets_working_hours_and_a_calendar_on_their_page(
+    pages: Pages, api: Api
+) -> None:
+    await pages.sign_in("camille@example.org", "camille-password")
+    html = await pages.get("/availability")
+    assert "Working hours" in html and 'for="day-mon">Monday</label>' in html
+    await pages.post(
+        "/availability/hours",
+        {
+            "timezone": "Europe/Paris",
+            "mon": "09:00-12:00, 13:00-17:00",
+            "tue": "09:00-12:00",
+            "exceptions": "2026-12-24\n2026-12-31 09:00-12:00",
+        },
+    )
+    saved = await api.get("/api/users/camille@example.org/working-hours")
+    assert saved["weekly"] == {
+        "mon": [["09:00", "12:00"], ["13:00", "17:00"]],
+        "tue": [["09:00", "12:00"]],
+    }
+    assert saved["exceptions"] == [
+        {"date": "2026-12-24", "hours": []},
+        {"date": "2026-12-31", "hours": [["09:00", "12:00"]]},
+    ]
+    html = await pages.get("/availability")
+    assert 'value="09:00-12:00, 13:00-17:00"' in html
+    _, html = await pages.post(
+        "/availability/hours", {"timezone": "Europe/Paris", "mon": "9-12"}, status=422
+    )
+    assert "HH:MM" in html
+    _, html = await pages.post(
+        "/availability/calendars", {"name": "Mine", "url": "http://127.0.0.1/x.ics"}, status=422
+    )
+    assert "private address" in html
+    await pages.post("/availability/hours", {"always": "on"})
+    await api.get("/api/users/camille@example.org/working-hours", status=404)
+
+
+async def test_customers_have_no_availability_page(pages: Pages) -> None:
+    await pages.sign_in("alice@example.com", "alice-password")
+    html = await pages.get("/availability", status=403)
+    assert "This page is for staff members." in html
+    assert 'href="/availability"' not in await pages.get("/links")

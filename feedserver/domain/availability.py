@@ -88,7 +88,8 @@ def parse_working_hours(data: object) -> WorkingHours:
     return WorkingHours(timezone, weekly, exceptions)
 
 
-def _text(hours: Hours) -> list[list[str]]:
+def ranges_text(hours: Hours) -> list[list[str]]:
+    """[["09:00", "12:00"], ...]: a day's ranges as the API writes them."""
     return [[f"{a:%H:%M}", _end(b)] for a, b in hours]
 
 
@@ -99,9 +100,10 @@ def _end(moment: time) -> str:
 def working_hours_json(hours: WorkingHours) -> dict[str, object]:
     return {
         "timezone": hours.timezone,
-        "weekly": {day: _text(r) for day, r in hours.weekly.items()},
+        "weekly": {day: ranges_text(r) for day, r in hours.weekly.items()},
         "exceptions": [
-            {"date": d.isoformat(), "hours": _text(r)} for d, r in sorted(hours.exceptions.items())
+            {"date": d.isoformat(), "hours": ranges_text(r)}
+            for d, r in sorted(hours.exceptions.items())
         ],
     }
 

@@ -14,10 +14,18 @@ from feedserver.instance_secrets import InstanceSecrets
 from feedserver.throttle import LoginThrottle
 from feedserver.tokens.account_links import AccountLinks
 from feedserver.web.context import routes as in_context
-from feedserver.web.pages import account, admin, admin_bookings, devices, links, settings
+from feedserver.web.pages import (
+    account,
+    admin,
+    admin_bookings,
+    availability,
+    devices,
+    links,
+    settings,
+)
 from feedserver.web.pages.base import WEBKIT, WebKit, load_static, make_jinja
 
-MODULES = (account, links, devices, settings, admin_bookings, admin)
+MODULES = (account, links, devices, availability, settings, admin_bookings, admin)
 
 
 def make_kit(config: Config, secrets: InstanceSecrets) -> WebKit:

@@ -255,6 +255,38 @@ FRENCH: dict[str, str] = {
     "Create the first admin account": "Créer le premier compte administrateur",
     "Skip to content": "Aller au contenu",
     "Back": "Retour",
+    "Availability": "Disponibilités",
+    "Working hours": "Heures de travail",
+    "Times like 09:00-12:00, 13:00-17:00; an empty day is not worked.": (
+        "Des heures comme 09:00-12:00, 13:00-17:00 ; un jour vide n'est pas travaillé."
+    ),
+    "Exceptions, one a line: a date, then its hours (none: not worked)": (
+        "Exceptions, une par ligne : une date, puis ses heures (aucune : non travaillé)"
+    ),
+    "No working hours: always available": "Sans heures de travail : toujours disponible",
+    "My calendars": "Mes agendas",
+    "Your own calendars (for example Google's secret address in iCal format): only the times "
+    "you are busy are read, and no booking is offered then.": (
+        "Vos propres agendas (par exemple l'adresse secrète au format iCal de Google) : seuls "
+        "vos horaires occupés sont lus, et aucune réservation n'est proposée à ces moments."
+    ),
+    "Calendar address (URL)": "Adresse de l'agenda (URL)",
+    "Busy times": "Horaires occupés",
+    "Last read": "Dernière lecture",
+    "Actions": "Actions",
+    "Read now": "Lire maintenant",
+    "Remove": "Retirer",
+    "Remove this calendar? Its busy times are forgotten.": (
+        "Retirer cet agenda ? Ses horaires occupés sont oubliés."
+    ),
+    "This page is for staff members.": "Cette page est réservée au personnel.",
+    "Monday": "lundi",
+    "Tuesday": "mardi",
+    "Wednesday": "mercredi",
+    "Thursday": "jeudi",
+    "Friday": "vendredi",
+    "Saturday": "samedi",
+    "Sunday": "dimanche",
     "accepted": "accepté",
     "declined": "décliné",
     "tentative": "peut-être",
