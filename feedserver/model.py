@@ -209,6 +209,7 @@ class FeedFilters:
     show_cancelled: bool = False
     include_buffers: bool = False
     show_attendees: bool = False
+    busy_only: bool = False  # kind "busy": opaque "Busy" events, no title, place or people
 
     @property
     def effective_statuses(self) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Api, basic_auth, book
+from tests.test_caldav import _dav, dav_api, dav_config, server, settle  # noqa: F401
 
 CAMILLE = {"Authorization": basic_auth("camille@example.org", "camille-password")}
 HOURS = {
@@ -118,3 +119,52 @@ async def test_a_recurring_booking_takes_each_of_its_occurrences(
     )
     afternoon = [s[11:16] for s in found if s[11:16] >= "13:00"]
     assert afternoon == ["13:00", "15:00", "15:15", "15:30", "15:45", "16:00"]
+
+
+async def test_a_busy_link_shows_when_but_not_what_or_who(
+    api: Api, client: Any, org: dict[str, Any]
+) -> None:
+    await book(
+        api,
+        start="2026-12-07T10:00:00+01:00",
+        title="Root canal, Mrs Smith",
+        attendees=[{"email": "alice@example.com", "name": "Alice Liddell"}],
+    )
+    link = await api.post(
+        "/api/feeds", {"user": "camille@example.org", "kind": "busy", "show_attendees": True}
+    )
+    assert link["kind"] == "busy"
+    feed = await (await client.get("/feeds/" + link["url"].split("/feeds/", 1)[1])).text()
+    assert "SUMMARY:Busy" in feed and "CLASS:PRIVATE" in feed and "TRANSP:OPAQUE" in feed
+    for secret in ("Haircut", "Alice", "Root canal", "Annecy", "DESCRIPTION", "LOCATION"):
+        assert secret not in feed, secret
+    assert "DTSTART;TZID=Europe/Paris:20261207T100000" in feed
+    normal = await api.post("/api/feeds", {"user": "camille@example.org"})
+    assert normal["kind"] == "events"
+    text = await (await client.get("/feeds/" + normal["url"].split("/feeds/", 1)[1])).text()
+    assert "Haircut" in text
+    refused = await api.post("/api/feeds", {"user": "camille@example.org", "kind": "x"}, status=422)
+    assert refused["field"] == "kind"
+
+
+FREE_BUSY = (
+    b'<?xml version="1.0" encoding="utf-8"?>'
+    b'<c:free-busy-query xmlns:c="urn:ietf:params:xml:ns:caldav">'
+    b'<c:time-range start="20261207T000000Z" end="20261208T000000Z"/>'
+    b"</c:free-busy-query>"
+)
+
+
+async def test_the_caldav_free_busy_report_reflects_bookings(server: Any, dav_api: Api) -> None:
+    await book(dav_api, start="2026-12-07T10:00:00+01:00")
+    await settle(server)
+    status, body = await _dav(
+        server,
+        "REPORT",
+        "/dav/camille@example.org/bookings/",
+        body=FREE_BUSY,
+        headers={"Depth": "1"},
+    )
+    assert status == 200, body
+    assert "BEGIN:VFREEBUSY" in body
+    assert "FREEBUSY" in body and "20261207T090000Z/20261207T094500Z" in body.replace("\r\n ", "")

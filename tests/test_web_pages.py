@@ -654,3 +654,11 @@ async def test_customers_have_no_availability_page(pages: Pages) -> None:
     html = await pages.get("/availability", status=403)
     assert "This page is for staff members." in html
     assert 'href="/availability"' not in await pages.get("/links")
+
+
+async def test_staff_make_a_free_busy_link(pages: Pages, api: Api) -> None:
+    await pages.sign_in("camille@example.org", "camille-password")
+    await pages.get("/links")
+    await pages.post("/links", [("name", "For partners"), ("kind", "busy")])
+    found = (await api.get("/api/feeds?user=camille@example.org"))["feeds"]
+    assert [(f["name"], f["kind"]) for f in found] == [("For partners", "busy")]

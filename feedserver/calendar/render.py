@@ -140,6 +140,11 @@ def render_event(
             ]
             event.add("exdate", excluded)
     event.add("status", _ICAL_STATUS[booking.status])
+    if viewer.filters.busy_only:  # free/busy only: when, and nothing about what or who
+        event.add("summary", "Busy")
+        event.add("class", "PRIVATE")
+        event.add("transp", "OPAQUE")
+        return event
     template = catalog.templates.for_type(booking.type_key)
     values = shortcode_values(booking, catalog, viewer, meeting_link)
     event.add("summary", render(template.summary, values) or values["service_name"])
@@ -267,6 +272,7 @@ def render_calendar(
             key.id,
             key.updated_at,
             viewer.filters.include_buffers,
+            viewer.filters.busy_only,
             mode,
             viewer.user.role is Role.CUSTOMER,
             viewer.user.email if mode == "self" else "",

@@ -33,6 +33,7 @@ _FIELDS = {
     "show_cancelled",
     "include_buffers",
     "show_attendees",
+    "kind",
 }
 _STATUSES = {Status.CONFIRMED.value, Status.PENDING.value, Status.CANCELLED.value}
 
@@ -47,6 +48,17 @@ class FeedUrls:
 
     def webcal(self, link: FeedLink) -> str:
         return "webcal://" + self.https(link).split("://", 1)[1]
+
+
+def _kind(body: Body) -> str:
+    kind = body.text("kind", default="events")
+    if kind not in ("events", "busy"):
+        raise InvalidInput(
+            "kind is 'events' (the bookings) or 'busy' (free/busy only: 'Busy' events without "
+            "titles, places or people)",
+            field="kind",
+        )
+    return kind
 
 
 def _filters(store: Store, body: Body) -> FeedFilters:
@@ -83,6 +95,7 @@ def _filters(store: Store, body: Body) -> FeedFilters:
         show_cancelled=body.flag("show_cancelled"),
         include_buffers=body.flag("include_buffers"),
         show_attendees=body.flag("show_attendees"),
+        busy_only=_kind(body) == "busy",
     )
 
 

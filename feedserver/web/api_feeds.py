@@ -40,6 +40,7 @@ def link_json(link: FeedLink, urls: FeedUrls) -> dict[str, Any]:
         "show_cancelled": f.show_cancelled,
         "include_buffers": f.include_buffers,
         "show_attendees": f.show_attendees,
+        "kind": "busy" if f.busy_only else "events",
         "url": urls.https(link) if live else None,
         "webcal_url": urls.webcal(link) if live else None,
         "revoked": not live,

@@ -59,6 +59,10 @@ FRENCH: dict[str, str] = {
     "Staff members (none ticked: all)": "Membres du personnel (aucun coché : tous)",
     "Include pending bookings": "Inclure les réservations en attente",
     "Show attendees": "Afficher les participants",
+    'Free/busy only ("Busy" events, no titles, places or people: for partners)': (
+        "Occupé/libre seulement (événements « Occupé », sans titres, lieux ni personnes : "
+        "pour des partenaires)"
+    ),
     "Whole organisation (not only my bookings)": (
         "Toute l'organisation (pas seulement mes réservations)"
     ),

@@ -75,6 +75,7 @@ def link_form_data(form: MultiDictProxy[str], chooser: User) -> dict[str, Any]:
         data["staff"] = [int(x) for x in form.getall("staff", []) if x.isdigit()]
         data["include_pending"] = form.get("include_pending") == "on"
         data["show_attendees"] = form.get("show_attendees") == "on"
+        data["kind"] = "busy" if form.get("kind") == "busy" else "events"
     return data
 
 
