@@ -16,13 +16,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from caldav.davclient import DAVClient
 from icalendar import Calendar
 
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.web.state import INBOX, OUTBOX, PUBLISHER
-from tests.conftest import ADMIN_TOKEN, Api, make_org, smtp_settings
+from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org, smtp_settings
 from tests.feedhelp import fetch, new_link, parse, uids
 from tests.process import free_port
 from tests.smtp_sink import SmtpServer
@@ -558,3 +559,56 @@ async def test_an_admin_retries_an_inbox_item_from_the_web_app(
     assert f'action="/admin/inbox/{item["id"]}/retry"' in html
     await pages.post(f"/admin/inbox/{item['id']}/retry", {})
     assert (await api.get(f"/api/inbox/{item['id']}"))["status"] == "processed"
+
+
+OUTLOOK_UID = str(
+    Calendar.from_ical((DATA / "outlook_windows_tz.ics").read_text()).walk("VEVENT")[0]["UID"]
+)
+
+
+def busy_source(uid: str) -> str:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261208T133000Z\r\n"
+        "DTEND:20261208T143000Z\r\nSUMMARY:Something\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+@pytest.mark.parametrize(("uid", "booked"), [(OUTLOOK_UID, True), ("other@g", False)])
+async def test_the_bridge_does_not_book_over_the_organizers_busy_time(
+    aiohttp_server: Any,
+    aiohttp_client: Any,
+    bridge_config: Config,
+    smtp: SmtpServer,
+    uid: str,
+    booked: bool,
+) -> None:
+    """Camille's own calendar is read for busy times. The invitation's own event is in it
+    (same UID): not busy with itself; another event at that time: not booked, and she is
+    told by email."""
+    source = web.Application()
+
+    async def calendar(request: web.Request) -> web.Response:
+        return web.Response(text=busy_source(uid), content_type="text/calendar")
+
+    source.router.add_get("/c.ics", calendar)
+    calendar_server = await aiohttp_server(source)
+    config = with_changes(bridge_config, availability={"allow_private_networks": True})
+    running = await aiohttp_server(create_app(config))
+    api = Api(await aiohttp_client(running), {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    await make_org(api)
+    camille = {"Authorization": basic_auth("camille@example.org", "camille-password")}
+    added = await api.post(
+        "/api/me/busy-calendars",
+        {"name": "Outlook", "url": str(calendar_server.make_url("/c.ics"))},
+        headers=camille,
+    )
+    assert added["busy_count"] == 1
+    result = await inbound(api, (DATA / "outlook_windows_tz.ics").read_text())
+    await settle(running)
+    if booked:
+        assert result["status"] == "processed", result
+        return
+    assert result["status"] == "rejected" and "\u201cOutlook\u201d is busy" in result["reason"]
+    (mail,) = [m for m in smtp.sink.to("camille@example.org") if "busy" in m["Subject"]]
+    assert "no booking was made" in mail.get_body(("plain",)).get_content()

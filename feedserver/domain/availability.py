@@ -167,7 +167,7 @@ def _busy(
         booking = store.bookings.one(booking_id)
         for s, e in occurrences(booking, start - margin, end + margin, budget, strict=False):
             found.append((s.timestamp() - before, e.timestamp() + after))
-    for first, last, _ in store.busy_calendars.busy_between(staff_id, start, end):
+    for first, last, _, _ in store.busy_calendars.busy_between(staff_id, start, end):
         found.append((from_db(first).timestamp(), from_db(last).timestamp()))
     return merge(found)
 

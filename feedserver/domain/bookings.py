@@ -208,9 +208,13 @@ def _clash(store: Store, other: Booking, busy: tuple[datetime, datetime]) -> str
     )
 
 
-def check_busy(store: Store, booking: Booking, budget: RecurrenceBudget) -> None:
+def check_busy(
+    store: Store, booking: Booking, budget: RecurrenceBudget, calendar_uid: str = ""
+) -> None:
     """A booking must not overlap a busy time of the staff member's own calendars (unless
-    the caller allows the conflict); the refusal names the calendar, not the event."""
+    the caller allows the conflict); the refusal names the calendar, not the event. The
+    booking's own event (its UID, or the bridged event's) is not busy with itself: a staff
+    member may subscribe to their feed, and an organizer's invitation is in their calendar."""
     if booking.status not in (Status.CONFIRMED, Status.PENDING):
         return
     spans = list(occurrences(booking, booking.start, booking.start + CHECK_HORIZON, budget))
@@ -218,7 +222,10 @@ def check_busy(store: Store, booking: Booking, budget: RecurrenceBudget) -> None
         return
     found = store.busy_calendars.busy_between(booking.staff_id, spans[0][0], spans[-1][1])
     where = zone(booking.timezone)
-    for first, last, name in found:
+    own = {booking.uid, calendar_uid} - {""}
+    for first, last, name, uid in found:
+        if uid in own:
+            continue
         busy_start, busy_end = from_db(first), from_db(last)
         for start, end in spans:
             if start < busy_end and busy_start < end:
@@ -285,10 +292,8 @@ def create_booking(
         )
         booking = store.bookings.create(values, draft.attendees)
         check_overlaps(store, booking, budget)
-        # A bridged event is itself in its organizer's calendar: reading that calendar for busy
-        # times would find the event busy with itself; the bridge skips the check.
-        if not draft.allow_conflict and source not in CALENDAR_SOURCES:
-            check_busy(store, booking, budget)
+        if not draft.allow_conflict:
+            check_busy(store, booking, budget, draft.calendar_uid)
         change = BookingChange(None, booking)
         if effects is not None:
             effects.after_change(store, change, "created")
@@ -370,8 +375,8 @@ def update_booking(
         booking = store.bookings.update(booking_id, changed, attendees)
         check_overlaps(store, booking, budget)
         moved = any(f in changed for f in _MOVE_FIELDS)
-        if moved and not patch.allow_conflict and not by_calendar:
-            check_busy(store, booking, budget)
+        if moved and not patch.allow_conflict:
+            check_busy(store, booking, budget, patch.calendar_uid)
         change = BookingChange(current, booking)
         if effects is not None:
             effects.after_change(store, change, "changed")

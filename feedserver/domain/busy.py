@@ -78,8 +78,8 @@ def _instant(value: date | datetime, where: str) -> datetime:
 
 def busy_times(
     text: bytes, email: str, timezone: str, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime]]:
-    """The busy intervals (UTC) of an iCalendar text in [start, end)."""
+) -> list[tuple[datetime, datetime, str]]:
+    """The busy intervals (UTC, with their event's UID) of an iCalendar text in [start, end)."""
     stripped = text.lstrip()
     if not stripped.startswith(b"BEGIN:VCALENDAR"):
         shown = stripped[:40].decode("utf-8", "replace").splitlines()[0] if stripped else ""
@@ -89,7 +89,7 @@ def busy_times(
         events = recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end)
     except Exception as exc:
         raise NotACalendar(f"unreadable iCalendar: {exc}") from exc
-    found: list[tuple[datetime, datetime]] = []
+    found: list[tuple[datetime, datetime, str]] = []
     me = email.lower()
     for event in events:
         if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
@@ -117,7 +117,8 @@ def busy_times(
             else:
                 last = first + timedelta(days=1)
             if last > first:
-                found.append((first.astimezone(UTC), last.astimezone(UTC)))
+                uid = str(event.get("UID", ""))
+                found.append((first.astimezone(UTC), last.astimezone(UTC), uid))
     for freebusy in calendar.walk("VFREEBUSY"):
         periods = freebusy.get("FREEBUSY", [])
         for period in periods if isinstance(periods, list) else [periods]:
@@ -125,5 +126,5 @@ def busy_times(
                 continue
             first, last = period.start, period.end
             if first < end and last > start:
-                found.append((first.astimezone(UTC), last.astimezone(UTC)))
+                found.append((first.astimezone(UTC), last.astimezone(UTC), ""))
     return sorted(found)

@@ -62,6 +62,7 @@ class BookingDraft:
     rrule: str | None = None
     exdates: tuple[Moment, ...] = ()
     allow_conflict: bool = False  # book although the staff member's own calendar is busy
+    calendar_uid: str = ""  # a bridged booking: its event's UID (not busy with itself)
 
     @classmethod
     def from_json(cls, data: object) -> BookingDraft:
@@ -105,6 +106,7 @@ class BookingDraft:
             title=self.title,
             rrule=self.rrule or "",
             exdates=self.exdates,
+            calendar_uid=self.calendar_uid,
         )
 
 
@@ -123,6 +125,7 @@ class BookingPatch:
     rrule: str | None = None  # "" removes the recurrence
     exdates: tuple[Moment, ...] | None = None
     allow_conflict: bool = False  # move although the staff member's own calendar is busy
+    calendar_uid: str = ""  # a bridged booking: its event's UID (not busy with itself)
 
     @classmethod
     def from_json(cls, data: object) -> BookingPatch:

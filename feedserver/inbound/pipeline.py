@@ -20,7 +20,7 @@ from feedserver.domain import bookings, commands
 from feedserver.domain.bookings import Effects
 from feedserver.domain.commands import BookingDraft, BookingPatch, Moment
 from feedserver.domain.recurrence import DEFAULT_BUDGET
-from feedserver.errors import FeedserverError
+from feedserver.errors import FeedserverError, StaffBusy
 from feedserver.inbound import mail
 from feedserver.model import (
     Booking,
@@ -32,7 +32,7 @@ from feedserver.model import (
     Status,
     User,
 )
-from feedserver.notify.planner import Notifier, unknown_code_message
+from feedserver.notify.planner import Notifier, busy_message, unknown_code_message
 from feedserver.store import Store
 
 _RANK = {
@@ -140,6 +140,8 @@ class Pipeline:
                     outcomes.append(self.apply(store, event, origin))
             except FeedserverError as exc:
                 outcomes.append(Outcome(InboxStatus.REJECTED, f"{event.uid}: {exc.message}"))
+                if isinstance(exc, StaffBusy):
+                    self._tell_busy(store, event, origin, exc.message)
         return _combine(outcomes)
 
     def _deleted(self, store: Store, item: InboxItem) -> Outcome:
@@ -315,6 +317,7 @@ class Pipeline:
             notes=event.description[:20_000],
             rrule=event.rrule or None,
             exdates=exdates,
+            calendar_uid=event.uid,
         )
 
     def _upsert(
@@ -382,7 +385,13 @@ class Pipeline:
             x.astimezone(zone).date() if series.all_day else x for x in (*series.exdates, moment)
         )
         bookings.update_booking(
-            store, booking_id, BookingPatch(exdates=exdates), self.effects, True, self.budget
+            store,
+            booking_id,
+            # One occurrence less cannot meet a busy time.
+            BookingPatch(exdates=exdates, allow_conflict=True),
+            self.effects,
+            True,
+            self.budget,
         )
 
     def _cancel(
@@ -429,6 +438,26 @@ class Pipeline:
         )
         ids = [booking.id] if booking else []
         return Outcome(InboxStatus.PROCESSED, f"{mapping.uid}: booking cancelled ({reason})", ids)
+
+    def _tell_busy(self, store: Store, event: InboundEvent, origin: Origin, reason: str) -> None:
+        """Tell the organizer their event was not booked: their own calendar is busy then."""
+        if self.notifier is None:
+            return
+        organizer = store.users.get_by_email(origin.owner or event.organizer or "")
+        if organizer is None:
+            return
+        key = f"bridge:{event.uid}:{event.recurrence_id}:{event.sequence}:{event.dtstamp:%s}"
+        with store.transaction():
+            busy_message(
+                self.notifier,
+                store,
+                organizer,
+                key,
+                event.summary,
+                event.start,
+                event.timezone or organizer.timezone,
+                reason,
+            )
 
     def _tell_unknown_code(
         self, store: Store, event: InboundEvent, organizer: User, word: str | None

@@ -43,6 +43,7 @@ VARIABLES = {
     "booking_when": "date, times and timezone in words; for all-day bookings the day(s)",
     "attendees_text": "every attendee's name, or 'no attendee' (staff messages)",
     "declined_by": "who declined the invitation (staff messages)",
+    "busy_reason": "which of the organizer's calendars is busy, and when (bridge messages)",
     "booking_status": "confirmed, pending, cancelled or rejected",
     "online_meeting_link": "the attendee's own meeting link",
     "online_meeting_provider_link": "the meeting room itself (staff)",
@@ -75,7 +76,7 @@ AUDIENCES = {
         "reminder",
         "declined",
     ),
-    "organizer": ("unknown_code",),
+    "organizer": ("unknown_code", "busy"),
     "account": ("invitation", "password_reset"),
 }
 LANGUAGES = MESSAGE_LANGUAGES

@@ -373,6 +373,46 @@ def unknown_code_message(
     )
 
 
+def busy_message(
+    notifier: Notifier,
+    store: Store,
+    organizer: User,
+    key: str,
+    summary: str,
+    start: datetime,
+    timezone: str,
+    reason: str,
+) -> None:
+    """Tell an organizer that their event was not booked: their own calendar is busy then."""
+    reader = notifier.reader(store, organizer.email)
+    language = reader.language
+    local = start.astimezone(zone(timezone))
+    values = {
+        "event_summary": summary or "(no title)",
+        "booking_start_date": messages.long_date(local, language),
+        "booking_start_time": f"{local:%H:%M}",
+        "booking_start": messages.start_words(local, False, language),
+        "busy_reason": reason,
+        "organisation_name": notifier.organizer[0],
+    }
+    subject, body = messages.choose(store.email_templates.all(), "organizer", "busy", language)
+    text = messages.render(body, values)
+    store.outbox.enqueue(
+        {
+            "idempotency_key": f"{key}:busy:{organizer.email}",
+            "kind": "busy",
+            "booking_id": None,
+            "recipient_email": organizer.email,
+            "recipient_name": organizer.name,
+            "subject": messages.render(subject, values).replace("\n", " "),
+            "body_text": text,
+            "body_html": messages.to_html(text),
+            "ics": None,
+            "ics_method": None,
+        }
+    )
+
+
 def account_link_message(
     store: Store,
     user: User,

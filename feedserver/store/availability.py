@@ -110,18 +110,18 @@ class BusyCalendarStore:
     def replace_busy(
         self,
         calendar: BusyCalendar,
-        busy: builtins.list[tuple[datetime, datetime]],
+        busy: builtins.list[tuple[datetime, datetime, str]],
         etag: str,
         last_modified: str,
         at: datetime,
     ) -> None:
         """A successful read: its busy times replace the calendar's previous ones."""
         self.db.execute("DELETE FROM busy_times WHERE calendar_id = ?", (calendar.id,))
-        for start, end in busy:
+        for start, end, uid in busy:
             self.db.execute(
-                "INSERT INTO busy_times (calendar_id, user_id, start_utc, end_utc) "
-                "VALUES (?, ?, ?, ?)",
-                (calendar.id, calendar.user_id, to_db(start), to_db(end)),
+                "INSERT INTO busy_times (calendar_id, user_id, start_utc, end_utc, uid) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (calendar.id, calendar.user_id, to_db(start), to_db(end), uid),
             )
         self.db.execute(
             "UPDATE busy_calendars SET etag = ?, last_modified = ?, last_synced_at = ?, "
@@ -139,12 +139,13 @@ class BusyCalendarStore:
 
     def busy_between(
         self, user_id: int, start: datetime, end: datetime
-    ) -> builtins.list[tuple[str, str, str]]:
-        """(start, end, calendar name) of the user's busy times overlapping [start, end)."""
+    ) -> builtins.list[tuple[str, str, str, str]]:
+        """(start, end, calendar name, event UID) of the user's busy times overlapping
+        [start, end)."""
         rows = self.db.rows(
-            "SELECT t.start_utc, t.end_utc, c.name FROM busy_times t "
+            "SELECT t.start_utc, t.end_utc, c.name, t.uid FROM busy_times t "
             "JOIN busy_calendars c ON c.id = t.calendar_id "
             "WHERE t.user_id = ? AND t.start_utc < ? AND t.end_utc > ?",
             (user_id, to_db(end), to_db(start)),
         )
-        return [(r["start_utc"], r["end_utc"], r["name"]) for r in rows]
+        return [(r["start_utc"], r["end_utc"], r["name"], r["uid"]) for r in rows]

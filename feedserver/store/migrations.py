@@ -389,4 +389,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX busy_times_calendar ON busy_times (calendar_id)",
         ),
     ),
+    Migration(
+        14,
+        "busy times keep their event's UID",
+        # A bridged booking's own event is in its organizer's calendar: its busy time must
+        # not refuse the booking it became.
+        ("ALTER TABLE busy_times ADD COLUMN uid TEXT NOT NULL DEFAULT ''",),
+    ),
 )
