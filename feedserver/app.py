@@ -25,6 +25,7 @@ from feedserver.model import InboxStatus
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.notify.reminders import ReminderWorker
 from feedserver.store import Store, StoreRunner
+from feedserver.tokens.credentials import CredentialBox
 from feedserver.watcher import ChangeWatcher
 from feedserver.web import (
     api_availability,
@@ -189,7 +190,8 @@ async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
     """The reader of staff members' own calendars (busy times)."""
-    sync = BusySync(app[RUNNER], app[CONFIG].availability)
+    box = CredentialBox(app[SECRETS].secret_keys)
+    sync = BusySync(app[RUNNER], app[CONFIG].availability, box)
     app[BUSY] = sync
     await sync.start()
     yield

@@ -95,6 +95,9 @@ class BusyCalendar:
     last_status: str  # new, ok, unchanged, error
     last_error: str
     busy_count: int
+    kind: str = "ics"  # ics (one URL) or caldav (every calendar of an account)
+    username: str = ""
+    secret: str = ""  # the sealed password of a CalDAV account (never shown)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,14 @@ URLs; busy times removed from free slots."""
 
 from __future__ import annotations
 
+import base64
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +20,7 @@ from aiohttp import web
 
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
-from feedserver.web.state import BUSY
+from feedserver.web.state import BUSY, RUNNER
 from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org
 from tests.process import free_port
 
@@ -286,3 +294,102 @@ async def test_a_booking_over_a_busy_time_is_refused_unless_allowed(
     )
     assert moved["error"] == "staff_busy"
     await lab.patch(f"/api/bookings/{made['id']}", {"title": "no move, no check"})
+
+
+@pytest.fixture
+def stock_radicale(tmp_path: Path) -> Iterator[str]:
+    """A real, separate Radicale (any login, each user's own tree): a staff member's own
+    CalDAV server, as iCloud or Fastmail would be."""
+    port = free_port()
+    log = open(tmp_path / "radicale.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "radicale",
+            "--server-hosts",
+            f"127.0.0.1:{port}",
+            "--storage-filesystem-folder",
+            str(tmp_path / "radicale"),
+            "--auth-type",
+            "none",
+            "--rights-type",
+            "owner_only",
+            "--web-type",
+            "none",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/.well-known/caldav", timeout=1)  # noqa: S310
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait()
+        log.close()
+
+
+def dav_put(base: str, path: str, body: str = "", method: str = "PUT") -> int:
+    request = urllib.request.Request(  # noqa: S310
+        base + path,
+        data=body.encode() or None,
+        method=method,
+        headers={"Authorization": basic("camille", "x"), "Content-Type": "text/calendar"},
+    )
+    with urllib.request.urlopen(request) as response:  # noqa: S310
+        return int(response.status)
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+async def test_a_caldav_account_is_read_and_its_password_never_shown(
+    lab: Api, stock_radicale: str
+) -> None:
+    base = stock_radicale
+    assert dav_put(base, "/camille/work/", method="MKCALENDAR") == 201
+    head, dentist = CALENDAR.split("BEGIN:VEVENT")[:2]
+    event = f"{head}BEGIN:VEVENT{dentist}END:VCALENDAR\r\n"  # the dentist alone
+    assert dav_put(base, "/camille/work/dentist.ics", event) == 201
+    made = await lab.post(
+        "/api/me/busy-calendars",
+        {
+            "name": "iCloud",
+            "caldav_url": base + "/",
+            "username": "camille",
+            "password": "s3cret-pass",
+        },
+        headers=CAMILLE,
+    )
+    assert (made["kind"], made["last_status"], made["busy_count"]) == ("caldav", "ok", 1), made
+    assert "s3cret" not in str(made) and "password" not in made
+    stored = await lab.client.app[RUNNER].run(
+        lambda s: s.db.rows("SELECT secret FROM busy_calendars")
+    )
+    assert "s3cret" not in str(stored) and stored[0]["secret"]
+    again = await lab.post(
+        f"/api/me/busy-calendars/{made['id']}/refresh", headers=CAMILLE, status=200
+    )
+    assert again["last_status"] == "unchanged"
+    slots = await lab.get(
+        "/api/availability?type=video&location=ANHQ&staff=camille@example.org"
+        "&start=2026-12-07T09:00:00%2B01:00&end=2026-12-07T12:00:00%2B01:00"
+    )
+    starts = {s["start"][11:16] for s in slots["slots"]}
+    assert "09:30" in starts and "10:00" not in starts and "11:30" in starts
+    wrong = await lab.post(
+        "/api/me/busy-calendars",
+        {"name": "Typo", "caldav_url": "http://127.0.0.1:1/", "username": "x", "password": "y"},
+        headers=CAMILLE,
+    )
+    assert wrong["last_status"] == "error" and wrong["last_error"]

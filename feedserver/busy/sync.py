@@ -18,19 +18,22 @@ import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from caldav.davclient import DAVClient
+from caldav.elements import dav
 
 from feedserver.config import AvailabilityConfig
 from feedserver.domain import busy
 from feedserver.model import BusyCalendar
 from feedserver.store import Store, StoreRunner
 from feedserver.times import utcnow
+from feedserver.tokens.credentials import CredentialBox
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +81,36 @@ def _literal_private(url: str) -> bool:
     return busy.private_address(host)
 
 
+def read_caldav(
+    calendar: BusyCalendar, password: str, start: datetime, end: datetime
+) -> tuple[str, list[bytes]]:
+    """(state, texts): every calendar of a CalDAV account, their sync-tokens (RFC 6578) as the
+    state, and the events in [start, end) (only when the state changed). Runs in a worker
+    thread."""
+    client = DAVClient(url=calendar.url, username=calendar.username, password=password, timeout=20)
+    calendars = cast(Any, client).principal().calendars()
+    tags = []
+    for found in calendars:
+        try:
+            tag = found.get_property(dav.SyncToken())
+        except Exception:  # a server without sync-tokens: read every time
+            tag = None
+        tags.append(f"{found.url}={tag or '*'}")
+    state = "|".join(sorted(tags))
+    if state == calendar.etag and "=*" not in state:
+        return state, []
+    texts = []
+    for found in calendars:
+        for item in found.search(start=start, end=end, event=True, expand=False):
+            texts.append(item.data.encode() if isinstance(item.data, str) else item.data)
+    return state, texts
+
+
 class BusySync:
-    def __init__(self, runner: StoreRunner, config: AvailabilityConfig) -> None:
+    def __init__(self, runner: StoreRunner, config: AvailabilityConfig, box: CredentialBox) -> None:
         self.runner = runner
         self.config = config
+        self.box = box
         self._task: asyncio.Task[None] | None = None
         self._limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -155,6 +184,8 @@ class BusySync:
     async def _refresh(self, http: aiohttp.ClientSession, calendar: BusyCalendar) -> Outcome:
         now = utcnow()
         try:
+            if calendar.kind == "caldav":
+                return await self._refresh_caldav(calendar)
             status, body, etag, modified = await self._fetch(http, calendar)
             if status == 304:
                 await self.runner.run(lambda s: self._mark(s, calendar.id, "unchanged", "", now))
@@ -182,6 +213,49 @@ class BusySync:
                 current = store.busy_calendars.get(calendar.id)
                 if current is not None:
                     store.busy_calendars.replace_busy(current, found, etag, modified, now)
+
+        await self.runner.run(keep)
+        return Outcome("ok", len(found))
+
+    async def _window(self, calendar: BusyCalendar) -> tuple[str, str, datetime, datetime]:
+        """(owner email, zone, start, end) the calendar is read for."""
+        owner = await self.runner.run(lambda s: s.users.get(calendar.user_id))
+        if owner is None:
+            raise Refused("the calendar's owner is gone")
+        hours = await self.runner.run(lambda s: s.working_hours.get(owner.id))
+        now = utcnow()
+        horizon = timedelta(days=self.config.horizon_days)
+        return (
+            owner.email,
+            hours.timezone if hours else owner.timezone,
+            now - timedelta(days=1),
+            now + horizon,
+        )
+
+    async def _refresh_caldav(self, calendar: BusyCalendar) -> Outcome:
+        """Every calendar of a CalDAV account; unchanged sync-tokens cost one PROPFIND each."""
+        now = utcnow()
+        try:
+            await self.check(calendar.url)
+            email, timezone, start, end = await self._window(calendar)
+            password = self.box.open(calendar.secret)
+            state, texts = await asyncio.to_thread(read_caldav, calendar, password, start, end)
+            if not texts and state == calendar.etag:
+                await self.runner.run(lambda s: self._mark(s, calendar.id, "unchanged", "", now))
+                return Outcome("unchanged", calendar.busy_count)
+            found = []
+            for text in texts:
+                found.extend(busy.busy_times(text, email, timezone, start, end))
+        except Exception as exc:  # the caldav client raises its own errors for every failure
+            error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            await self.runner.run(lambda s: self._mark(s, calendar.id, "error", error, now))
+            return Outcome("error", calendar.busy_count, error)
+
+        def keep(store: Store) -> None:
+            with store.transaction():
+                current = store.busy_calendars.get(calendar.id)
+                if current is not None:
+                    store.busy_calendars.replace_busy(current, found, state, "", now)
 
         await self.runner.run(keep)
         return Outcome("ok", len(found))

@@ -21,6 +21,7 @@ from feedserver.errors import InvalidInput, NotFound
 from feedserver.model import BusyCalendar, User
 from feedserver.store import Store
 from feedserver.times import zone
+from feedserver.tokens.credentials import CredentialBox
 
 MAX_CALENDARS = 10
 
@@ -53,14 +54,33 @@ def private_address(address: str) -> bool:
     )
 
 
-def add_calendar(store: Store, user: User, data: object) -> BusyCalendar:
-    body = Body(data, {"name", "url"})
+def calendar_url(data: object) -> str:
+    """The address a busy calendar body names (``url``, or ``caldav_url`` for a server)."""
+    if isinstance(data, dict):
+        raw = data.get("caldav_url") or data.get("url") or ""
+        field = "caldav_url" if data.get("caldav_url") else "url"
+        if isinstance(raw, str):
+            try:
+                return normalise_url(raw)
+            except InvalidInput as exc:
+                raise InvalidInput(exc.message, field=field) from exc
+    raise InvalidInput('send {"name", "url"} or {"name", "caldav_url", "username", "password"}')
+
+
+def add_calendar(store: Store, user: User, data: object, box: CredentialBox) -> BusyCalendar:
+    """``{"name", "url"}`` (an iCalendar URL) or ``{"name", "caldav_url", "username",
+    "password"}`` (every calendar of a CalDAV account; the password is sealed)."""
+    body = Body(data, {"name", "url", "caldav_url", "username", "password"})
     name = body.text("name", required=True, max_len=100)
-    url = normalise_url(body.text("url", required=True, max_len=2000))
+    caldav = "caldav_url" in body
+    url = calendar_url(data)
+    username = body.text("username", required=caldav, max_len=200) if caldav else ""
+    secret = box.seal(body.text("password", required=True, max_len=1000)) if caldav else ""
     with store.transaction():
         if len(store.busy_calendars.list(user.id)) >= MAX_CALENDARS:
             raise InvalidInput(f"at most {MAX_CALENDARS} busy calendars a person", field="url")
-        return store.busy_calendars.create(user.id, name, url)
+        kind = "caldav" if caldav else "ics"
+        return store.busy_calendars.create(user.id, name, url, kind, username, secret)
 
 
 def own_calendar(store: Store, user: User, calendar_id: int) -> BusyCalendar:

@@ -76,6 +76,9 @@ def _calendar(row: Row) -> BusyCalendar:
         last_status=row["last_status"],
         last_error=row["last_error"],
         busy_count=row["busy_count"],
+        kind=row["kind"],
+        username=row["username"],
+        secret=row["secret"],
     )
 
 
@@ -83,10 +86,26 @@ class BusyCalendarStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, user_id: int, name: str, url: str) -> BusyCalendar:
+    def create(
+        self,
+        user_id: int,
+        name: str,
+        url: str,
+        kind: str = "ics",
+        username: str = "",
+        secret: str = "",
+    ) -> BusyCalendar:
         calendar_id = self.db.insert(
             "busy_calendars",
-            {"user_id": user_id, "name": name, "url": url, "created_at": to_db(utcnow())},
+            {
+                "user_id": user_id,
+                "name": name,
+                "url": url,
+                "kind": kind,
+                "username": username,
+                "secret": secret,
+                "created_at": to_db(utcnow()),
+            },
         )
         found = self.get(calendar_id)
         assert found is not None

@@ -396,4 +396,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         # not refuse the booking it became.
         ("ALTER TABLE busy_times ADD COLUMN uid TEXT NOT NULL DEFAULT ''",),
     ),
+    Migration(
+        15,
+        "CalDAV busy calendars",
+        (
+            # 'ics' (a URL) or 'caldav' (a server: every calendar of the account is read).
+            "ALTER TABLE busy_calendars ADD COLUMN kind TEXT NOT NULL DEFAULT 'ics'",
+            "ALTER TABLE busy_calendars ADD COLUMN username TEXT NOT NULL DEFAULT ''",
+            # The password, sealed (feedserver.tokens.credentials); never returned.
+            "ALTER TABLE busy_calendars ADD COLUMN secret TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )

@@ -117,6 +117,7 @@ def busy_calendar_json(calendar: BusyCalendar) -> dict[str, Any]:
         "last_status": calendar.last_status,
         "last_error": calendar.last_error or None,
         "busy_count": calendar.busy_count,
+        "kind": calendar.kind,
     }
 
 
@@ -124,13 +125,14 @@ async def add_busy_calendar(request: web.Request) -> web.Response:
     """Add a calendar and read it at once (its first result is in the answer)."""
     person = await _person(request)
     data = await read_json(request)
-    url = busy.normalise_url(str(data.get("url", ""))) if isinstance(data, dict) else ""
+    url = busy.calendar_url(data)
     try:
         await request.app[BUSY].check(url)
     except Refused as exc:
         refusal = f"{exc}: not read (availability.allow_private_networks)"
         raise InvalidInput(refusal, field="url") from exc
-    made = await request.app[RUNNER].run(lambda s: busy.add_calendar(s, person, data))
+    box = request.app[BUSY].box
+    made = await request.app[RUNNER].run(lambda s: busy.add_calendar(s, person, data, box))
     await request.app[BUSY].refresh(made)
     fresh = await request.app[RUNNER].run(lambda s: busy.own_calendar(s, person, made.id))
     return web.json_response(busy_calendar_json(fresh), status=201)

@@ -120,7 +120,8 @@ async def add_calendar(request: web.Request, who: Visitor, user: User) -> web.St
     data = {"name": form.get("name", "").strip(), "url": form.get("url", "").strip()}
     try:
         await request.app[BUSY].check(busy.normalise_url(data["url"]))
-        made = await request.app[RUNNER].run(lambda s: busy.add_calendar(s, user, data))
+        box = request.app[BUSY].box
+        made = await request.app[RUNNER].run(lambda s: busy.add_calendar(s, user, data, box))
     except Refused as exc:
         return await _page(request, who, user, str(exc), 422)
     except FeedserverError as exc:
