@@ -5,6 +5,7 @@ URLs; busy times removed from free slots."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,13 @@ import pytest
 from aiohttp import web
 
 from feedserver.app import create_app
+from feedserver.busy.sync import read_caldav
 from feedserver.config import Config, with_changes
+from feedserver.model import BusyCalendar
 from feedserver.web.state import BUSY, RUNNER
 from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org
 from tests.process import free_port
+from tests.webhelp import Pages
 
 CAMILLE = {"Authorization": basic_auth("camille@example.org", "camille-password")}
 
@@ -393,3 +398,49 @@ async def test_a_caldav_account_is_read_and_its_password_never_shown(
         headers=CAMILLE,
     )
     assert wrong["last_status"] == "error" and wrong["last_error"]
+
+
+async def test_the_availability_page_adds_a_caldav_account(
+    lab: Api, stock_radicale: str, aiohttp_client: Any
+) -> None:
+    pages = Pages(await aiohttp_client(lab.client.server))
+    await pages.sign_in("camille@example.org", "camille-password")
+    await pages.get("/availability")
+    await pages.post(
+        "/availability/calendars",
+        {"name": "Fastmail", "url": stock_radicale + "/", "username": "camille", "password": "pw"},
+    )
+    (found,) = (await lab.get("/api/me/busy-calendars", headers=CAMILLE))["busy_calendars"]
+    assert (found["name"], found["kind"], found["last_status"]) == ("Fastmail", "caldav", "ok")
+    assert "pw" not in (await pages.get("/availability")).split("<main", 1)[1].replace(
+        "password", ""
+    )
+
+
+async def test_the_caldav_client_does_not_follow_a_redirect_to_a_private_address(
+    aiohttp_server: Any,
+) -> None:
+    async def redirect(request: web.Request) -> web.Response:
+        return web.Response(status=301, headers={"Location": "http://169.254.169.254/latest/"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", redirect)
+    running = await aiohttp_server(app)
+    calendar = BusyCalendar(
+        id=1,
+        user_id=1,
+        name="x",
+        url=str(running.make_url("/dav/")),
+        etag="",
+        last_modified="",
+        last_synced_at=None,
+        last_status="new",
+        last_error="",
+        busy_count=0,
+        kind="caldav",
+        username="u",
+    )
+    now = datetime.now(UTC)
+    with pytest.raises(Exception) as refused:
+        await asyncio.to_thread(read_caldav, calendar, "pw", now, now + timedelta(days=1), True)
+    assert "169.254.169.254 is a private address" in str(refused.value), repr(refused.value)

@@ -81,13 +81,40 @@ def _literal_private(url: str) -> bool:
     return busy.private_address(host)
 
 
+def refuse_private(url: str) -> None:
+    """Refused if ``url`` is, or resolves to, a private or special address (blocking: for
+    the CalDAV client's thread)."""
+    if _literal_private(url):
+        raise Refused(f"{urlsplit(url).hostname} is a private address")
+    host = urlsplit(url).hostname or ""
+    try:
+        found = socket.getaddrinfo(host, None)
+    except OSError as exc:
+        raise Refused(f"{host} cannot be resolved") from exc
+    for *_, address in found:
+        if busy.private_address(str(address[0])):
+            raise Refused(f"{host} resolves to {address[0]}, a private address")
+
+
 def read_caldav(
-    calendar: BusyCalendar, password: str, start: datetime, end: datetime
+    calendar: BusyCalendar,
+    password: str,
+    start: datetime,
+    end: datetime,
+    public_only: bool = True,
 ) -> tuple[str, list[bytes]]:
     """(state, texts): every calendar of a CalDAV account, their sync-tokens (RFC 6578) as the
     state, and the events in [start, end) (only when the state changed). Runs in a worker
     thread."""
     client = DAVClient(url=calendar.url, username=calendar.username, password=password, timeout=20)
+    if public_only:  # every redirect the client would follow is checked first
+
+        def guard(response: Any, *args: Any, **kwargs: Any) -> Any:
+            if response.is_redirect:
+                refuse_private(urljoin(response.url, response.headers.get("Location", "")))
+            return response
+
+        cast(Any, client).session.hooks["response"].append(guard)
     calendars = cast(Any, client).principal().calendars()
     tags = []
     for found in calendars:
@@ -239,8 +266,11 @@ class BusySync:
             await self.check(calendar.url)
             email, timezone, start, end = await self._window(calendar)
             password = self.box.open(calendar.secret)
-            state, texts = await asyncio.to_thread(read_caldav, calendar, password, start, end)
-            if not texts and state == calendar.etag:
+            public_only = not self.config.allow_private_networks
+            state, texts = await asyncio.to_thread(
+                read_caldav, calendar, password, start, end, public_only
+            )
+            if not texts and state == calendar.etag and calendar.last_synced_at is not None:
                 await self.runner.run(lambda s: self._mark(s, calendar.id, "unchanged", "", now))
                 return Outcome("unchanged", calendar.busy_count)
             found = []

@@ -118,8 +118,15 @@ async def add_calendar(request: web.Request, who: Visitor, user: User) -> web.St
     _staff(user)
     form = await read_form(request, who)
     data = {"name": form.get("name", "").strip(), "url": form.get("url", "").strip()}
+    if form.get("username", "").strip():  # a CalDAV account: every calendar of it is read
+        data = {
+            "name": data["name"],
+            "caldav_url": data["url"],
+            "username": form.get("username", "").strip(),
+            "password": form.get("password", ""),
+        }
     try:
-        await request.app[BUSY].check(busy.normalise_url(data["url"]))
+        await request.app[BUSY].check(busy.calendar_url(data))
         box = request.app[BUSY].box
         made = await request.app[RUNNER].run(lambda s: busy.add_calendar(s, user, data, box))
     except Refused as exc:

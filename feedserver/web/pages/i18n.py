@@ -275,6 +275,10 @@ FRENCH: dict[str, str] = {
         "vos horaires occupés sont lus, et aucune réservation n'est proposée à ces moments."
     ),
     "Calendar address (URL)": "Adresse de l'agenda (URL)",
+    "CalDAV user name (CalDAV accounts only)": (
+        "Nom d'utilisateur CalDAV (comptes CalDAV seulement)"
+    ),
+    "CalDAV password (app password)": "Mot de passe CalDAV (mot de passe d'application)",
     "Busy times": "Horaires occupés",
     "Last read": "Dernière lecture",
     "Actions": "Actions",
