@@ -444,3 +444,27 @@ async def test_the_caldav_client_does_not_follow_a_redirect_to_a_private_address
     with pytest.raises(Exception) as refused:
         await asyncio.to_thread(read_caldav, calendar, "pw", now, now + timedelta(days=1), True)
     assert "169.254.169.254 is a private address" in str(refused.value), repr(refused.value)
+
+
+async def test_a_caldav_account_larger_than_the_limit_is_refused(
+    aiohttp_client: Any, config: Config, stock_radicale: str
+) -> None:
+    small = with_changes(
+        config, availability={"allow_private_networks": True, "max_calendar_bytes": 200}
+    )
+    api = Api(await aiohttp_client(create_app(small)), {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    await make_org(api)
+    assert dav_put(stock_radicale, "/camille/work/", method="MKCALENDAR") == 201
+    head, dentist = CALENDAR.split("BEGIN:VEVENT")[:2]
+    assert (
+        dav_put(
+            stock_radicale, "/camille/work/a.ics", f"{head}BEGIN:VEVENT{dentist}END:VCALENDAR\r\n"
+        )
+        == 201
+    )
+    made = await api.post(
+        "/api/me/busy-calendars",
+        {"name": "Big", "caldav_url": stock_radicale + "/", "username": "camille", "password": "x"},
+        headers=CAMILLE,
+    )
+    assert made["last_status"] == "error" and "larger than 200 bytes" in made["last_error"]

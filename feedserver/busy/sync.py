@@ -273,6 +273,9 @@ class BusySync:
             if not texts and state == calendar.etag and calendar.last_synced_at is not None:
                 await self.runner.run(lambda s: self._mark(s, calendar.id, "unchanged", "", now))
                 return Outcome("unchanged", calendar.busy_count)
+            limit = self.config.max_calendar_bytes
+            if sum(len(text) for text in texts) > limit:
+                raise Refused(f"the account's events are larger than {limit} bytes")
             found = []
             for text in texts:
                 found.extend(busy.busy_times(text, email, timezone, start, end))
