@@ -312,12 +312,14 @@ class BusySync:
         return len(calendars)
 
     async def _forever(self) -> None:
+        # The busy times read before a restart are in the store: the first pass waits a
+        # poll, so starting the server reads no calendar.
         while True:
+            await asyncio.sleep(self.config.poll_minutes * 60)
             try:
                 await self.sync_all()
             except Exception:
                 log.exception("busy calendar sync failed")
-            await asyncio.sleep(self.config.poll_minutes * 60)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._forever(), name="busy-sync")

@@ -329,6 +329,61 @@ def _guest(attendee: Attendee) -> User:
     )
 
 
+def _queue_plain(
+    store: Store,
+    audience: str,
+    kind: str,
+    language: str,
+    key: str,
+    to: User,
+    values: dict[str, str],
+) -> None:
+    """Render the (audience, kind) template for ``to`` and queue it, without invitation."""
+    subject, body = messages.choose(store.email_templates.all(), audience, kind, language)
+    text = messages.render(body, values)
+    store.outbox.enqueue(
+        {
+            "idempotency_key": key,
+            "kind": kind,
+            "booking_id": None,
+            "recipient_email": to.email,
+            "recipient_name": to.name,
+            "subject": messages.render(subject, values).replace("\n", " "),
+            "body_text": text,
+            "body_html": messages.to_html(text),
+            "ics": None,
+            "ics_method": None,
+        }
+    )
+
+
+def _tell_organizer(
+    notifier: Notifier,
+    store: Store,
+    organizer: User,
+    key: str,
+    kind: str,
+    summary: str,
+    start: datetime,
+    timezone: str,
+    extra: dict[str, str],
+) -> None:
+    """A bridge message about the organizer's event (``organizer/<kind>``), in their
+    language."""
+    language = notifier.reader(store, organizer.email).language
+    local = start.astimezone(zone(timezone))
+    values = {
+        "event_summary": summary or "(no title)",
+        "booking_start_date": messages.long_date(local, language),
+        "booking_start_time": f"{local:%H:%M}",
+        "booking_start": messages.start_words(local, False, language),
+        "organisation_name": notifier.organizer[0],
+        **extra,
+    }
+    idempotency = f"{key}:{kind}:{organizer.email}"
+    _queue_plain(store, "organizer", kind, language, idempotency, organizer, values)
+
+
 def unknown_code_message(
     notifier: Notifier,
     store: Store,
@@ -340,36 +395,13 @@ def unknown_code_message(
     word: str | None,
 ) -> None:
     """Tell an organizer that their event names no known location, listing every code."""
-    reader = notifier.reader(store, organizer.email)
-    language = reader.language
-    local = start.astimezone(zone(timezone))
     codes = store.locations.codes()
-    values = {
-        "event_summary": summary or "(no title)",
-        "booking_start_date": messages.long_date(local, language),
-        "booking_start_time": f"{local:%H:%M}",
-        "booking_start": messages.start_words(local, False, language),
+    extra = {
         "unknown_code": word or "",
         "valid_codes": "\n".join(f"{code}  {name}" for code, name in codes.items()),
-        "organisation_name": notifier.organizer[0],
     }
-    subject, body = messages.choose(
-        store.email_templates.all(), "organizer", "unknown_code", language
-    )
-    text = messages.render(body, values)
-    store.outbox.enqueue(
-        {
-            "idempotency_key": f"{key}:unknown_code:{organizer.email}",
-            "kind": "unknown_code",
-            "booking_id": None,
-            "recipient_email": organizer.email,
-            "recipient_name": organizer.name,
-            "subject": messages.render(subject, values).replace("\n", " "),
-            "body_text": text,
-            "body_html": messages.to_html(text),
-            "ics": None,
-            "ics_method": None,
-        }
+    _tell_organizer(
+        notifier, store, organizer, key, "unknown_code", summary, start, timezone, extra
     )
 
 
@@ -384,33 +416,8 @@ def busy_message(
     reason: str,
 ) -> None:
     """Tell an organizer that their event was not booked: their own calendar is busy then."""
-    reader = notifier.reader(store, organizer.email)
-    language = reader.language
-    local = start.astimezone(zone(timezone))
-    values = {
-        "event_summary": summary or "(no title)",
-        "booking_start_date": messages.long_date(local, language),
-        "booking_start_time": f"{local:%H:%M}",
-        "booking_start": messages.start_words(local, False, language),
-        "busy_reason": reason,
-        "organisation_name": notifier.organizer[0],
-    }
-    subject, body = messages.choose(store.email_templates.all(), "organizer", "busy", language)
-    text = messages.render(body, values)
-    store.outbox.enqueue(
-        {
-            "idempotency_key": f"{key}:busy:{organizer.email}",
-            "kind": "busy",
-            "booking_id": None,
-            "recipient_email": organizer.email,
-            "recipient_name": organizer.name,
-            "subject": messages.render(subject, values).replace("\n", " "),
-            "body_text": text,
-            "body_html": messages.to_html(text),
-            "ics": None,
-            "ics_method": None,
-        }
-    )
+    extra = {"busy_reason": reason}
+    _tell_organizer(notifier, store, organizer, key, "busy", summary, start, timezone, extra)
 
 
 def account_link_message(
@@ -430,19 +437,5 @@ def account_link_message(
         "link_valid_for": valid_for,
         "organisation_name": organisation_name,
     }
-    subject, body = messages.choose(store.email_templates.all(), "account", kind, language)
-    text = messages.render(body, values)
-    store.outbox.enqueue(
-        {
-            "idempotency_key": f"account:{kind}:{user.id}:{secrets.token_hex(8)}",
-            "kind": kind,
-            "booking_id": None,
-            "recipient_email": user.email,
-            "recipient_name": user.name,
-            "subject": messages.render(subject, values).replace("\n", " "),
-            "body_text": text,
-            "body_html": messages.to_html(text),
-            "ics": None,
-            "ics_method": None,
-        }
-    )
+    key = f"account:{kind}:{user.id}:{secrets.token_hex(8)}"
+    _queue_plain(store, "account", kind, language, key, user, values)

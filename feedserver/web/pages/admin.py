@@ -20,7 +20,7 @@ from feedserver.domain import accounts, catalog
 from feedserver.domain import feed_links as links
 from feedserver.domain import meetings as meeting_links
 from feedserver.domain.catalog import load_catalog
-from feedserver.errors import FeedserverError, NotFound
+from feedserver.errors import FeedserverError
 from feedserver.model import FeedFilters, ReservationType, Role, User
 from feedserver.notify import messages, outbox
 from feedserver.store import BookingQuery, Store
@@ -29,14 +29,13 @@ from feedserver.web.pages.account import send_account_link
 from feedserver.web.pages.base import (
     Visitor,
     admin_only,
+    path_id,
     read_form,
     render,
     see_other,
-    unconfirmed,
 )
 from feedserver.web.pages.links import (
-    REVOKE_QUESTION,
-    ROTATE_QUESTION,
+    change_link,
     form_choices,
     link_form_data,
     subscribe_links,
@@ -46,13 +45,6 @@ from feedserver.web.state import FEED_URLS, FEEDS, INBOX, MEETINGS, RUNNER
 routes = web.RouteTableDef()
 
 ROLES = [r.value for r in Role]
-
-
-def _id(request: web.Request, what: str) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise NotFound(f"no {what} {raw!r}")
-    return int(raw)
 
 
 # -- people ------------------------------------------------------------------------------------
@@ -102,7 +94,7 @@ async def password_link(request: web.Request, who: Visitor, user: User) -> web.S
     """Email a person a link to set their password: an invitation if they never had one
     (customers made by the API or the bridge), else a reset."""
     await read_form(request, who)
-    person_id = _id(request, "person")
+    person_id = path_id(request, "person")
 
     def send(store: Store) -> None:
         person = accounts.find_user(store, person_id)
@@ -166,17 +158,7 @@ async def create_feed_link(request: web.Request, who: Visitor, user: User) -> we
 @routes.post("/admin/feed-links/{id}/{action:rotate|revoke}")
 @admin_only
 async def change_feed_link(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    form = await read_form(request, who)
-    link_id = _id(request, "feed link")
-    rotating = request.match_info["action"] == "rotate"
-    question, label = (ROTATE_QUESTION, "Rotate") if rotating else (REVOKE_QUESTION, "Revoke")
-    ask = unconfirmed(request, who, form, question, label, "/admin/feed-links")
-    if ask is not None:
-        return ask
-    change = links.rotate_link if request.match_info["action"] == "rotate" else links.revoke_link
-    link = await request.app[RUNNER].run(lambda s: change(s, link_id))
-    notice = "link_rotated" if request.match_info["action"] == "rotate" else "link_revoked"
-    return see_other(f"/admin/feed-links?user={link.user_id}", notice)
+    return await change_link(request, who, None, "/admin/feed-links?user={user}")
 
 
 # -- locations and reservation types -----------------------------------------------------------
@@ -375,7 +357,7 @@ async def inbox(request: web.Request, who: Visitor, user: User) -> web.StreamRes
 @admin_only
 async def retry_inbox(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     await read_form(request, who)
-    item_id = _id(request, "inbox item")
+    item_id = path_id(request, "inbox item")
     await request.app[RUNNER].run(lambda s: s.inbox.one(item_id))
     await request.app[INBOX].process(item_id)
     return see_other("/admin/inbox", "saved")
@@ -393,7 +375,7 @@ async def outbox_page(request: web.Request, who: Visitor, user: User) -> web.Str
 @admin_only
 async def retry_message(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     await read_form(request, who)
-    message_id = _id(request, "notification")
+    message_id = path_id(request, "notification")
     await request.app[RUNNER].run(lambda s: outbox.retry(s, message_id))
     return see_other("/admin/outbox", "saved")
 

@@ -17,13 +17,14 @@ from feedserver.domain import bookings
 from feedserver.domain.bookings import CALENDAR_SOURCES
 from feedserver.domain.commands import BookingDraft, BookingPatch
 from feedserver.domain.recurrence import occurrences
-from feedserver.errors import FeedserverError, NotFound
+from feedserver.errors import FeedserverError
 from feedserver.model import Booking, Role, Status, User
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
 from feedserver.web.pages.base import (
     Visitor,
     admin_only,
+    path_id,
     read_form,
     render,
     see_other,
@@ -192,13 +193,6 @@ async def week(request: web.Request, who: Visitor, user: User) -> web.StreamResp
     return render(request, who, "admin/week.html", context)
 
 
-def _booking_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise NotFound(f"no booking {raw!r}")
-    return int(raw)
-
-
 def _local_iso(value: str, timezone: str) -> str:
     """A ``datetime-local`` value (no offset) as an ISO date-time in ``timezone``."""
     try:
@@ -279,7 +273,7 @@ async def create_booking(request: web.Request, who: Visitor, user: User) -> web.
 @routes.get("/admin/bookings/{id}")
 @admin_only
 async def edit_booking(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    booking_id = _booking_id(request)
+    booking_id = path_id(request, "booking")
     booking = await request.app[RUNNER].run(lambda s: bookings.get_booking(s, booking_id))
     return await _edit_page(request, who, booking)
 
@@ -288,7 +282,7 @@ async def edit_booking(request: web.Request, who: Visitor, user: User) -> web.St
 @admin_only
 async def save_booking(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
-    booking_id = _booking_id(request)
+    booking_id = path_id(request, "booking")
     effects = request.app[EFFECTS]
     budget = request.app[SERVICES].budget
 
@@ -316,7 +310,7 @@ QUESTIONS = {
 @admin_only
 async def transition(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
-    booking_id = _booking_id(request)
+    booking_id = path_id(request, "booking")
     action = request.match_info["action"]
     if action in QUESTIONS:
         question, label = QUESTIONS[action]

@@ -10,12 +10,13 @@ from multidict import MultiDictProxy
 
 from feedserver.busy.sync import Refused
 from feedserver.domain import availability, busy
-from feedserver.errors import FeedserverError, NotFound
+from feedserver.errors import FeedserverError
 from feedserver.model import Hours, Role, User, WorkingHours
 from feedserver.store import Store
 from feedserver.web.pages.base import (
     PageRefused,
     Visitor,
+    path_id,
     read_form,
     render,
     see_other,
@@ -137,19 +138,12 @@ async def add_calendar(request: web.Request, who: Visitor, user: User) -> web.St
     return see_other("/availability", "saved")
 
 
-def _calendar_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise NotFound(f"no busy calendar {raw!r}")
-    return int(raw)
-
-
 @routes.post("/availability/calendars/{id}/refresh")
 @signed_in
 async def refresh(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     _staff(user)
     await read_form(request, who)
-    calendar_id = _calendar_id(request)
+    calendar_id = path_id(request, "busy calendar")
     calendar = await request.app[RUNNER].run(lambda s: busy.own_calendar(s, user, calendar_id))
     await request.app[BUSY].refresh(calendar)
     return see_other("/availability", "saved")
@@ -160,7 +154,7 @@ async def refresh(request: web.Request, who: Visitor, user: User) -> web.StreamR
 async def remove(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     _staff(user)
     form = await read_form(request, who)
-    calendar_id = _calendar_id(request)
+    calendar_id = path_id(request, "busy calendar")
     await request.app[RUNNER].run(lambda s: busy.own_calendar(s, user, calendar_id))
     question = "Remove this calendar? Its busy times are forgotten."
     ask = unconfirmed(request, who, form, question, "Remove", "/availability")

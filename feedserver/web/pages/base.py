@@ -25,7 +25,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from feedserver.domain import sign_in
-from feedserver.errors import FeedserverError
+from feedserver.errors import FeedserverError, NotFound
 from feedserver.model import User
 from feedserver.throttle import LoginThrottle
 from feedserver.tokens.account_links import AccountLinks
@@ -218,6 +218,14 @@ async def read_form(request: web.Request, who: Visitor) -> MultiDictProxy[str]:
         if isinstance(value, str):  # no form takes files
             fields.add(key, value)
     return MultiDictProxy(fields)
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The ``{id}`` of the path as a number; NotFound (404) for anything else."""
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise NotFound(f"no {what} {raw!r}")
+    return int(raw)
 
 
 def unconfirmed(

@@ -15,11 +15,12 @@ from aiohttp import web
 
 from feedserver.caldav_bridge.server import PREFIX
 from feedserver.domain import app_passwords
-from feedserver.errors import FeedserverError, NotFound
+from feedserver.errors import FeedserverError
 from feedserver.model import User
 from feedserver.web.pages.base import (
     SECURITY_HEADERS,
     Visitor,
+    path_id,
     read_form,
     render,
     see_other,
@@ -120,15 +121,13 @@ async def create(request: web.Request, who: Visitor, user: User) -> web.StreamRe
 @signed_in
 async def revoke(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise NotFound(f"no app password {raw!r}")
-    await request.app[RUNNER].run(lambda s: app_passwords.get_own(s, user, int(raw)))
+    device_id = path_id(request, "app password")
+    await request.app[RUNNER].run(lambda s: app_passwords.get_own(s, user, device_id))
     question = "Revoke this app password? The device stops syncing."
     ask = unconfirmed(request, who, form, question, "Revoke", "/devices")
     if ask is not None:
         return ask
-    await request.app[RUNNER].run(lambda s: app_passwords.revoke(s, user, int(raw)))
+    await request.app[RUNNER].run(lambda s: app_passwords.revoke(s, user, device_id))
     return see_other("/devices", "saved")
 
 

@@ -16,11 +16,12 @@ from multidict import MultiDictProxy
 
 from feedserver.domain import feed_links as links
 from feedserver.domain.feed_links import FeedUrls
-from feedserver.errors import FeedserverError, NotFound
+from feedserver.errors import FeedserverError
 from feedserver.model import FeedLink, Role, Scope, User
 from feedserver.store import Store
 from feedserver.web.pages.base import (
     Visitor,
+    path_id,
     read_form,
     render,
     see_other,
@@ -123,34 +124,30 @@ async def links_post(request: web.Request, who: Visitor, user: User) -> web.Stre
     return see_other("/links", "link_created")
 
 
-def _link_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise NotFound(f"no feed link {raw!r}")
-    return int(raw)
+CHANGES = {
+    "rotate": (links.rotate_link, ROTATE_QUESTION, "Rotate", "link_rotated"),
+    "revoke": (links.revoke_link, REVOKE_QUESTION, "Revoke", "link_revoked"),
+}
 
 
-@routes.post("/links/{id}/rotate")
-@signed_in
-async def rotate(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+async def change_link(
+    request: web.Request, who: Visitor, owner: User | None, back: str
+) -> web.StreamResponse:
+    """Rotate or revoke (``{action}``) link ``{id}``: of ``owner``, or of anyone (admins,
+    ``owner`` None); asks first; then back to ``back`` (a function of the link)."""
     form = await read_form(request, who)
-    link_id = _link_id(request)
-    await request.app[RUNNER].run(lambda s: links.get_link(s, link_id, user))  # 404 first
-    ask = unconfirmed(request, who, form, ROTATE_QUESTION, "Rotate", "/links")
+    link_id = path_id(request, "feed link")
+    change, question, label, notice = CHANGES[request.match_info["action"]]
+    link = await request.app[RUNNER].run(lambda s: links.get_link(s, link_id, owner))  # 404 first
+    page = back.format(user=link.user_id)
+    ask = unconfirmed(request, who, form, question, label, page)
     if ask is not None:
         return ask
-    await request.app[RUNNER].run(lambda s: links.rotate_link(s, link_id, user))
-    return see_other("/links", "link_rotated")
+    await request.app[RUNNER].run(lambda s: change(s, link_id, owner))
+    return see_other(page, notice)
 
 
-@routes.post("/links/{id}/revoke")
+@routes.post("/links/{id}/{action:rotate|revoke}")
 @signed_in
-async def revoke(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    form = await read_form(request, who)
-    link_id = _link_id(request)
-    await request.app[RUNNER].run(lambda s: links.get_link(s, link_id, user))  # 404 first
-    ask = unconfirmed(request, who, form, REVOKE_QUESTION, "Revoke", "/links")
-    if ask is not None:
-        return ask
-    await request.app[RUNNER].run(lambda s: links.revoke_link(s, link_id, user))
-    return see_other("/links", "link_revoked")
+async def rotate_or_revoke(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    return await change_link(request, who, user, "/links")
