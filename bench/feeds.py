@@ -127,6 +127,8 @@ def build(data_dir: Path, n: int, staff_count: int = 20) -> tuple[str, str, int]
                     "updated_at": now,
                 },
                 [Attendee(f"guest{i}@example.com", f"Guest {i}")],
+                "session",
+                location.code,
             )
             first_id = first_id or booking.id
     link = links.create_link(

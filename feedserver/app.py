@@ -12,8 +12,7 @@ from aiohttp import web
 from feedserver import __version__, reactions, wiring
 from feedserver.busy.sync import BusySync
 from feedserver.caldav_bridge.auth import AccountLogins
-from feedserver.caldav_bridge.publisher import CURSOR as CALDAV_CURSOR
-from feedserver.caldav_bridge.publisher import BookingsPublisher
+from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
 from feedserver.config import Config
 from feedserver.feeds.service import FeedService
@@ -58,7 +57,6 @@ from feedserver.web.state import (
     LOGINS,
     MEETINGS,
     OUTBOX,
-    PUBLISHER,
     REMINDERS,
     RUNNER,
     SECRETS,
@@ -123,8 +121,8 @@ async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Embedded Radicale, the capture of client writes for the bridge, and the publisher of
-    the ``bookings`` calendars."""
+    """Embedded Radicale, with the ``bookings`` calendars read from the store and the capture
+    of client writes for the bridge."""
     config = app[CONFIG]
     loop = asyncio.get_running_loop()
     logins = AccountLogins(app[RUNNER], config.caldav.login_cache_seconds)
@@ -137,14 +135,12 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         capture = CalendarCapture(app[RUNNER], loop, app[INBOX], rules)
     services = app[SERVICES]
-    server = RadicaleServer(config, logins, services.throttle, capture, services.budget)
-    publisher = BookingsPublisher(
-        app[RUNNER], server, config.caldav.bookings_calendar_name, app[MEETINGS]
+    calendars = BookingsCalendars(
+        app[RUNNER], app[FEEDS].fragments, app[MEETINGS], config.caldav.bookings_calendar_name
     )
+    server = RadicaleServer(config, logins, services.throttle, capture, services.budget, calendars)
     app[CALDAV] = server
-    app[PUBLISHER] = publisher
     app[LOGINS] = logins
-    await publisher.start()
     reconciler = None
     if capture is not None:
         reconciler = asyncio.create_task(
@@ -154,7 +150,6 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     if reconciler is not None:
         await _stop(reconciler)
-    await publisher.stop()
     server.close()
     logins.close()
 
@@ -201,7 +196,7 @@ async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
     """The change watcher, started once every consumer of a change is subscribed (last)."""
     watcher = app[WATCHER]
-    reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app.get(PUBLISHER), app.get(LOGINS))
+    reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app.get(LOGINS))
     await watcher.start()
     yield
     await watcher.stop()
@@ -224,24 +219,31 @@ async def _stop(task: asyncio.Task[None]) -> None:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness, the data version, how far the CalDAV publisher is behind it, and what an
-    operator must look at: failed notifications and inbox items (``warnings``)."""
+    """Liveness (the store answers), the data version, and what an operator must look at:
+    the outbox backlog, failed notifications and inbox items (``warnings``). 503 when the
+    store does not answer."""
 
     pipeline = request.app[SERVICES].pipeline
 
-    def state(store: Store) -> tuple[int, int | None, dict[str, int], int, str | None]:
+    def state(store: Store) -> tuple[int, dict[str, int], int, str | None]:
         failed_inbox = store.inbox.count(InboxStatus.FAILED)
         return (
             store.changes.version(),
-            store.cursors.get(CALDAV_CURSOR),
             store.outbox.counts(),
             failed_inbox,
             pipeline.configuration_problem(store) if pipeline is not None else None,
         )
 
-    version, published, outbox, inbox_failed, bridge = await request.app[RUNNER].run(state)
+    try:
+        version, outbox, inbox_failed, bridge = await request.app[RUNNER].run(state)
+    except Exception as error:
+        log.exception("health check: the store does not answer")
+        return web.json_response(
+            {"status": "error", "store": f"{type(error).__name__}: {error}"}, status=503
+        )
     body: dict[str, object] = {
         "status": "ok",
+        "store": "ok",
         "version": __version__,
         "data_version": version,
         "outbox_pending": outbox.get("pending", 0) + outbox.get("sending", 0),
@@ -260,7 +262,9 @@ async def health(request: web.Request) -> web.Response:
         warnings.append(bridge)
     body["warnings"] = warnings
     if CALDAV in request.app:
-        body["caldav_lag"] = version - published if published is not None else version
+        # The bookings calendars are read from the store: nothing to catch up with. Kept for
+        # monitors written when they were published copies.
+        body["caldav_lag"] = 0
     return web.json_response(body)
 
 

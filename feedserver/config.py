@@ -40,6 +40,10 @@ class ServerConfig:
         "https://bookings.example.org. Empty: http://HOST:PORT.",
     )
     max_body_bytes: int = _opt(1_048_576, "Largest request body accepted (413 above).")
+    max_import_bytes: int = _opt(
+        52_428_800,
+        "Largest file POST /api/bookings/import accepts (413 above); the CLI has no limit.",
+    )
     trusted_proxies: list[str] = _opt(
         [],
         "Addresses of reverse proxies whose X-Forwarded-* and X-Script-Name headers are passed "

@@ -184,15 +184,21 @@ class Booking:
 @dataclass(frozen=True)
 class BookingKey:
     """What a rendering must know of a booking before deciding whether to load it: which
-    version it is (for the fragment cache), and what places it in a calendar."""
+    version it is (for the fragment cache and CalDAV ETags), and what places it in a
+    calendar."""
 
     id: int
-    updated_at: str  # as stored: changes with every change of the booking
+    version: int  # the change-log version of the booking's last change
     type_key: str
     staff_id: int
     all_day: bool
     timezone: str
     start_utc: str
+    staff_version: int = 0  # the staff member's ``render_version`` (their name is shown)
+    uid: str = ""
+    end_utc: str = ""  # the end of the last occurrence; "" for an endless series
+    recurring: bool = False
+    updated_at: str = ""
 
 
 class Scope(StrEnum):

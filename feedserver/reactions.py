@@ -15,17 +15,17 @@ once each (``subscribe``):
 
 4. the feed cache drops the feeds that showed the booking or would show it now
    (``feedserver.feeds.service``);
-5. the CalDAV publisher renders it again into the read-only ``bookings`` calendars
-   (``feedserver.caldav_bridge.publisher``);
-6. the CalDAV login cache forgets every login when an account or app password changes
+5. the CalDAV login cache forgets every login when an account or app password changes
    (``feedserver.caldav_bridge.auth``);
-7. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``).
+6. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``).
+
+The CalDAV ``bookings`` calendars need no consumer: they are read from the store
+(``feedserver.caldav_bridge.bookings``), so they show a change when it commits.
 """
 
 from __future__ import annotations
 
 from feedserver.caldav_bridge.auth import AccountLogins
-from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.domain import reminders
 from feedserver.domain.bookings import BookingChange
@@ -56,7 +56,8 @@ class BookingEffects:
 
     def after_change(self, store: Store, change: BookingChange, event: str) -> None:
         rtype = store.types.get(change.after.type_key)
-        meeting = self.meetings.ensure(store, change.after, bool(rtype and rtype.online))
+        online = bool(rtype and rtype.online)
+        meeting = self.meetings.ensure(store, change.after, online, new=change.before is None)
         if self.notifier is not None:
             self.notifier.enqueue(store, change, event, meeting)
             reminders.reschedule(store, change.after, self.reminder_rules, utcnow(), self.budget)
@@ -66,13 +67,10 @@ def subscribe(
     watcher: ChangeWatcher,
     feeds: FeedService,
     outbox: OutboxWorker,
-    publisher: BookingsPublisher | None = None,
     logins: AccountLogins | None = None,
 ) -> None:
-    """The after-commit consumers (4 to 7); CalDAV's when CalDAV is on."""
+    """The after-commit consumers (4 to 6); CalDAV's when CalDAV is on."""
     watcher.subscribe(feeds.on_changes)
-    if publisher is not None:
-        watcher.subscribe(publisher.on_changes)
     if logins is not None:
         watcher.subscribe(logins.on_changes)
     watcher.subscribe(outbox.on_changes)

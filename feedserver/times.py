@@ -17,7 +17,8 @@ def utcnow() -> datetime:
 def to_db(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime")
-    return moment.astimezone(UTC).strftime(UTC_FORMAT)
+    # isoformat is C code: several times faster than strftime(UTC_FORMAT), same text.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def from_db(text: str) -> datetime:

@@ -39,6 +39,11 @@ class Services:
     def notifier(self) -> Notifier | None:
         return self.effects.notifier
 
+    @property
+    def quiet_effects(self) -> BookingEffects:
+        """Booking changes that make their online meetings but notify nobody (imports)."""
+        return BookingEffects(self.meetings, None, self.effects.reminder_rules, self.budget)
+
 
 def bridge_on(config: Config) -> bool:
     return bool(config.bridge.invite_address)

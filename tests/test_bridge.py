@@ -22,7 +22,7 @@ from icalendar import Calendar
 
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
-from feedserver.web.state import INBOX, OUTBOX, PUBLISHER
+from feedserver.web.state import INBOX, OUTBOX
 from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org, smtp_settings
 from tests.feedhelp import fetch, new_link, parse, uids
 from tests.process import free_port
@@ -65,10 +65,9 @@ async def api(aiohttp_client: Any, server: Any) -> Api:
 
 
 async def settle(server: Any) -> None:
-    """Process the inbox, send the outbox, publish CalDAV: everything the pipeline started."""
+    """Process the inbox, send the outbox: everything the pipeline started."""
     await server.app[INBOX].drain()
     await server.app[OUTBOX].deliver_due()
-    await server.app[PUBLISHER].catch_up()
 
 
 def davclient(server: Any, login: str, password: str) -> Any:

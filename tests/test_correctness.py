@@ -30,7 +30,6 @@ from tests.test_caldav import (  # noqa: F401 - fixtures shared by import
     dav_api,
     dav_config,
     server,
-    settle,
 )
 
 EVENT = (
@@ -65,7 +64,6 @@ async def test_non_ascii_caldav_names_are_listed_as_they_were_written(
 
 async def test_python_caldav_discovers_from_the_bare_host(server: Any, dav_api: Api) -> None:
     await book(dav_api)
-    await settle(server)
 
     def discover() -> list[str]:
         client: Any = DAVClient(

@@ -111,7 +111,8 @@ def test_user_email_is_unique_case_insensitively(store: Store) -> None:
 
 def test_booking_round_trip_with_attendees_in_order(store: Store) -> None:
     values = _booking_values(store, "u1@x", "2026-03-01T09:00:00Z", "2026-03-01T10:00:00Z")
-    booking = store.bookings.create(values, [Attendee("b@x.org", "B"), Attendee("a@x.org", "A")])
+    attendees = [Attendee("b@x.org", "B"), Attendee("a@x.org", "A")]
+    booking = store.bookings.create(values, attendees, "cut", "ANHQ")
     again = store.bookings.get_by_uid("u1@x")
     assert again == booking
     assert [a.email for a in booking.attendees] == ["b@x.org", "a@x.org"]
@@ -121,16 +122,21 @@ def test_booking_round_trip_with_attendees_in_order(store: Store) -> None:
 def test_end_must_be_after_start_even_in_sql(store: Store) -> None:
     values = _booking_values(store, "u2@x", "2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z")
     with pytest.raises(sqlite3.IntegrityError):
-        store.bookings.create(values, [])
+        store.bookings.create(values, [], "cut", "ANHQ")
 
 
 def test_query_filters_window_and_involvement(store: Store) -> None:
     a = store.bookings.create(
         _booking_values(store, "a@x", "2026-03-01T09:00:00Z", "2026-03-01T10:00:00Z"),
         [Attendee("alice@x.org", "Alice")],
+        "cut",
+        "ANHQ",
     )
     b = store.bookings.create(
-        _booking_values(store, "b@x", "2026-04-01T09:00:00Z", "2026-04-01T10:00:00Z", "pending"), []
+        _booking_values(store, "b@x", "2026-04-01T09:00:00Z", "2026-04-01T10:00:00Z", "pending"),
+        [],
+        "cut",
+        "ANHQ",
     )
     staff = store.users.get_by_email("s@example.org")
     assert staff is not None

@@ -20,7 +20,7 @@ import recurring_ical_events
 from aiohttp.test_utils import TestClient
 from icalendar import Calendar
 
-from feedserver.caldav_bridge.publisher import FILTERS
+from feedserver.caldav_bridge.bookings import FILTERS
 from feedserver.calendar.render import Viewer, render_item
 from feedserver.domain.catalog import load_catalog
 from feedserver.domain.recurrence import occurrences

@@ -42,7 +42,9 @@ from multidict import CIMultiDict
 from radicale import httputils
 from radicale.app import REQUEST_METHODS, Application
 
+from feedserver.caldav_bridge import layout
 from feedserver.caldav_bridge.auth import AccountLogins, Tickets, ticket_auth
+from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.guard import protected
 from feedserver.caldav_bridge.rights import OwnTreeRights
 from feedserver.caldav_bridge.storage import Capture, IndexedStorage, storage_class
@@ -66,7 +68,11 @@ log = logging.getLogger(__name__)
 
 
 def radicale_configuration(
-    config: Config, tickets: Tickets, capture: Capture | None, budget: RecurrenceBudget
+    config: Config,
+    tickets: Tickets,
+    capture: Capture | None,
+    budget: RecurrenceBudget,
+    bookings: BookingsCalendars | None,
 ) -> Any:
     """Radicale's configuration, built in code (no Radicale config file is read)."""
     configuration = radicale.config.load()
@@ -77,7 +83,7 @@ def radicale_configuration(
             "server": {"delay_on_error": "0"},
             "rights": {"type": OwnTreeRights},
             "storage": {
-                "type": storage_class(capture, budget),
+                "type": storage_class(capture, budget, bookings),
                 "filesystem_folder": str(config.data_dir / "caldav"),
             },
             "web": {"type": "none"},
@@ -114,6 +120,7 @@ class RadicaleServer:
         throttle: LoginThrottle,
         capture: Capture | None = None,
         budget: RecurrenceBudget | None = None,
+        bookings: BookingsCalendars | None = None,
     ) -> None:
         self.config = config
         self.logins = logins
@@ -121,8 +128,9 @@ class RadicaleServer:
         self.budget = budget or RecurrenceBudget()
         self.tickets = Tickets()
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
+        layout.upgrade(config.data_dir / "caldav")
         self.application = Application(
-            radicale_configuration(config, self.tickets, capture, self.budget)
+            radicale_configuration(config, self.tickets, capture, self.budget, bookings)
         )
         self.executor = ThreadPoolExecutor(config.caldav.threads, thread_name_prefix="radicale")
         self.trusted = frozenset(config.server.trusted_proxies)

@@ -1,4 +1,5 @@
-"""Radicale storage with an indexed UID lookup and the recurrence budget.
+"""Radicale storage: users' own calendars on the filesystem, with an indexed UID lookup and
+the recurrence budget; the ``bookings`` calendars answered from the store (``bookings``).
 
 Every item written (a client's PUT, a whole calendar, feedserver's own publishing) must keep
 to the recurrence budget (``feedserver.calendar.rrules``): an item over it is refused with a
@@ -9,7 +10,10 @@ Radicale's ``has_uid`` reads every item of a collection on each PUT (about 97 ms
 2,000 items). This storage keeps, per collection, a UID -> href index in memory: built by one
 scan the first time a collection is asked, then kept current by every write that goes through
 this storage (upload, delete, move, whole-collection PUT). All writes to the folder go through
-it: Radicale runs embedded and feedserver's publisher uses the same storage object.
+it: Radicale runs embedded and nothing else writes there.
+
+``/<user>/bookings`` never touches the filesystem: ``discover`` hands out the store-backed
+collection and its items, and adds the collection to a listing of the user's principal.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
+from radicale import pathutils
 from radicale.storage import multifilesystem
 
+from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.rights import BOOKINGS
 from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
 
@@ -32,7 +38,7 @@ class Capture(Protocol):
 
 
 def user_calendar(path: str) -> bool:
-    """A calendar a user writes to: ``<user>/<calendar>``, not the published ``bookings``."""
+    """A calendar a user writes to: ``<user>/<calendar>``, not the ``bookings`` calendar."""
     parts = path.strip("/").split("/")
     return len(parts) == 2 and parts[1] != BOOKINGS
 
@@ -73,6 +79,39 @@ class IndexedStorage(multifilesystem.Storage):
     _collection_class = IndexedCollection
     capture: Capture | None = None
     budget: RecurrenceBudget = RecurrenceBudget()
+    bookings: BookingsCalendars | None = None
+
+    def discover(
+        self,
+        path: str,
+        depth: str = "0",
+        child_context_manager: Any = None,
+        user_groups: Any = frozenset(),
+    ) -> Any:
+        sane = pathutils.strip_path(path)
+        parts = sane.split("/") if sane else []
+        calendars = self.bookings
+        if calendars is not None and len(parts) in (2, 3) and parts[1] == BOOKINGS:
+            collection = calendars.collection(parts[0])
+            if collection is None:
+                return
+            if len(parts) == 3:
+                item = collection.items_by_href().get(parts[2])
+                if item is not None:
+                    yield item
+                return
+            yield collection
+            if depth != "0":
+                yield from collection.get_all()
+            return
+        listed = False
+        for found in super().discover(path, depth, child_context_manager, set(user_groups)):
+            listed = True
+            yield found
+        if calendars is not None and listed and len(parts) == 1 and depth != "0":
+            collection = calendars.collection(parts[0])
+            if collection is not None:
+                yield collection
 
     def __init__(self, configuration: Any) -> None:
         super().__init__(configuration)
@@ -120,13 +159,16 @@ class IndexedStorage(multifilesystem.Storage):
         return result
 
 
-def storage_class(capture: Capture | None, budget: RecurrenceBudget) -> type[IndexedStorage]:
-    """The storage Radicale instantiates, bound to this server's capture of client writes
-    and recurrence budget."""
+def storage_class(
+    capture: Capture | None, budget: RecurrenceBudget, bookings: BookingsCalendars | None
+) -> type[IndexedStorage]:
+    """The storage Radicale instantiates, bound to this server's capture of client writes,
+    recurrence budget and bookings calendars."""
 
     class FeedserverStorage(IndexedStorage):
         pass
 
     FeedserverStorage.capture = capture
     FeedserverStorage.budget = budget
+    FeedserverStorage.bookings = bookings
     return FeedserverStorage

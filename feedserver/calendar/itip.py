@@ -65,6 +65,7 @@ class InboundEvent:
     rrule: str | None
     exdates: tuple[datetime, ...] = field(default=())
     cancelled: bool = False  # STATUS:CANCELLED
+    unknown_tzid: str = ""  # DTSTART's TZID when it names no zone we know (read as floating)
 
     def version(self) -> tuple[int, datetime]:
         """RFC 5546: higher SEQUENCE wins; with equal SEQUENCE the newer DTSTAMP."""
@@ -189,7 +190,17 @@ def _event(
         rrule=rrule.to_ical().decode() if rrule is not None else None,
         exdates=tuple(exdates),
         cancelled=str(component.get("STATUS", "")).upper() == "CANCELLED",
+        unknown_tzid=_unknown_tzid(component, start_value),
     )
+
+
+def _unknown_tzid(component: Component, start: date) -> str:
+    """DTSTART's TZID when icalendar could not resolve it (the value came back naive)."""
+    if not isinstance(start, datetime) or start.tzinfo is not None:
+        return ""
+    prop = component.get("DTSTART")
+    params = getattr(prop, "params", None)
+    return str(params.get("TZID", "")) if params is not None else ""
 
 
 def refloat(event: InboundEvent, zone: ZoneInfo) -> InboundEvent:
@@ -215,12 +226,7 @@ def parse(
     """Every VEVENT of an iCalendar object. Floating times and dates are read in
     ``fallback`` (UTC by default; ``refloat`` reads them in the organizer's timezone once the
     organizer is known); events without DTEND last ``default_duration``."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MalformedCalendar("not UTF-8 text") from exc
-    if "BEGIN:VCALENDAR" not in text.upper():
-        raise MalformedCalendar("no BEGIN:VCALENDAR: this is not iCalendar data")
+    text = _text(data)
     try:
         calendar = Calendar.from_ical(text)
     except (ValueError, IndexError, KeyError) as exc:
@@ -235,6 +241,39 @@ def parse(
     if not events:
         raise MalformedCalendar("no VEVENT in the calendar")
     return events
+
+
+def parse_each(
+    data: bytes, fallback: ZoneInfo | None = None, default_duration: timedelta = timedelta(hours=1)
+) -> list[InboundEvent | MalformedCalendar]:
+    """Every VEVENT of an iCalendar file, each read on its own: an event that cannot be read
+    is its ``MalformedCalendar`` (an import refuses that one and goes on with the others).
+    A file that is not iCalendar at all raises it."""
+    text = _text(data)
+    try:
+        calendar = Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise MalformedCalendar(f"not valid iCalendar: {exc}") from exc
+    except OSError as exc:
+        raise MalformedCalendar(_BAD_TZID) from exc
+    method = str(calendar.get("METHOD", "")).upper()
+    found: list[InboundEvent | MalformedCalendar] = []
+    for component in calendar.walk("VEVENT"):
+        try:
+            found.append(_event(component, method, fallback or ZoneInfo("UTC"), default_duration))
+        except MalformedCalendar as exc:
+            found.append(exc)
+    return found
+
+
+def _text(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedCalendar("not UTF-8 text") from exc
+    if "BEGIN:VCALENDAR" not in text.upper():
+        raise MalformedCalendar("no BEGIN:VCALENDAR: this is not iCalendar data")
+    return text
 
 
 # -- location codes -----------------------------------------------------------------------------

@@ -250,6 +250,82 @@ class RenderedEvents:
     skipped: int
 
 
+def fragment_key(
+    key: BookingKey, catalog: Catalog, viewer: Viewer, meeting_link: str
+) -> tuple[object, ...]:
+    """What a booking's VEVENT depends on: its version, the catalog's, its staff member's
+    name, and how this reader sees it."""
+    mode = viewer.attendee_mode(key, catalog.types.get(key.type_key))
+    return (
+        key.id,
+        key.version,
+        catalog.version,
+        key.staff_version,
+        viewer.filters.include_buffers,
+        viewer.filters.busy_only,
+        mode,
+        viewer.user.role is Role.CUSTOMER,
+        viewer.user.email if mode == "self" else "",
+        meeting_link,
+    )
+
+
+def _fragments(
+    keys: Sequence[BookingKey],
+    load: Callable[[list[int]], dict[int, Booking]],
+    catalog: Catalog,
+    viewer: Viewer,
+    fragments: FragmentCache,
+    links: dict[int, str],
+) -> tuple[list[tuple[BookingKey, bytes]], int]:
+    """The VEVENT of each key, from ``fragments`` or rendered (``load`` is asked only for
+    the bookings without one); a booking that fails to render is skipped and logged."""
+    planned: list[tuple[BookingKey, tuple[object, ...], bytes | None]] = []
+    for key in keys:
+        cache_key = fragment_key(key, catalog, viewer, links.get(key.id, ""))
+        planned.append((key, cache_key, fragments.get(cache_key)))
+    missing = [key.id for key, _, fragment in planned if fragment is None]
+    loaded = load(missing) if missing else {}
+    done: list[tuple[BookingKey, bytes]] = []
+    skipped = 0
+    for key, cache_key, fragment in planned:
+        if fragment is None:
+            booking = loaded.get(key.id)
+            if booking is None:  # gone between the two queries
+                continue
+            try:
+                fragment = event_bytes(booking, catalog, viewer, links.get(key.id, ""))
+            except Exception:
+                log.exception("booking not rendered", extra={"booking_id": key.id})
+                skipped += 1
+                continue
+            fragments.put(cache_key, fragment)
+        done.append((key, fragment))
+    return done, skipped
+
+
+def render_items(
+    keys: Sequence[BookingKey],
+    load: Callable[[list[int]], dict[int, Booking]],
+    catalog: Catalog,
+    viewer: Viewer,
+    fragments: FragmentCache,
+    meeting_links: dict[int, str] | None = None,
+) -> dict[int, bytes]:
+    """Each booking as a calendar object resource (CalDAV), by booking id: the same VEVENT
+    fragments as the feeds, each in a VCALENDAR with its VTIMEZONE."""
+    done, _ = _fragments(keys, load, catalog, viewer, fragments, meeting_links or {})
+    opening = _opening(_calendar())
+    items = {}
+    for key, fragment in done:
+        zone = b""
+        if not key.all_day:
+            year = datetime.fromisoformat(key.start_utc).astimezone(ZoneInfo(key.timezone)).year
+            zone = vtimezone(key.timezone, year)
+        items[key.id] = b"".join((opening, zone, fragment, _END))
+    return items
+
+
 def render_calendar(
     name: str,
     keys: Sequence[BookingKey],
@@ -264,42 +340,10 @@ def render_calendar(
     """The whole VCALENDAR of the bookings ``keys`` name, in their order. A booking whose
     VEVENT is in ``fragments`` (same version, same rendering options) is not loaded again:
     ``load`` is asked only for the others. One that fails to render is skipped and logged."""
-    links = meeting_links or {}
-    planned: list[tuple[BookingKey, tuple[object, ...], bytes | None]] = []
-    for key in keys:
-        mode = viewer.attendee_mode(key, catalog.types.get(key.type_key))
-        cache_key: tuple[object, ...] = (
-            key.id,
-            key.updated_at,
-            viewer.filters.include_buffers,
-            viewer.filters.busy_only,
-            mode,
-            viewer.user.role is Role.CUSTOMER,
-            viewer.user.email if mode == "self" else "",
-            links.get(key.id, ""),
-        )
-        planned.append((key, cache_key, fragments.get(cache_key)))
-    missing = [key.id for key, _, fragment in planned if fragment is None]
-    loaded = load(missing) if missing else {}
-    events: list[bytes] = []
-    ids: set[int] = set()
+    done, skipped = _fragments(keys, load, catalog, viewer, fragments, meeting_links or {})
     tzids: set[str] = set()
     first: BookingKey | None = None
-    skipped = 0
-    for key, fragment_key, fragment in planned:
-        if fragment is None:
-            booking = loaded.get(key.id)
-            if booking is None:  # gone between the two queries
-                continue
-            try:
-                fragment = event_bytes(booking, catalog, viewer, links.get(key.id, ""))
-            except Exception:
-                log.exception("booking skipped in feed", extra={"booking_id": key.id})
-                skipped += 1
-                continue
-            fragments.put(fragment_key, fragment)
-        events.append(fragment)
-        ids.add(key.id)
+    for key, _ in done:
         if not key.all_day:
             tzids.add(key.timezone)
             first = first or key
@@ -307,6 +351,6 @@ def render_calendar(
     if first is not None:  # the earliest timed booking: zones are written from then on
         year = datetime.fromisoformat(first.start_utc).astimezone(ZoneInfo(first.timezone)).year
         parts.extend(vtimezone(tzid, year) for tzid in sorted(tzids))
-    parts.extend(events)
+    parts.extend(fragment for _, fragment in done)
     parts.append(_END)
-    return RenderedEvents(b"".join(parts), frozenset(ids), skipped)
+    return RenderedEvents(b"".join(parts), frozenset(key.id for key, _ in done), skipped)

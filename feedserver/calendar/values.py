@@ -21,6 +21,7 @@ class Catalog:
     types: dict[str, ReservationType]
     staff: dict[int, User]
     templates: TemplateSet
+    version: int = 0  # the store's catalog version: part of every fragment's cache key
 
 
 def booking_values(

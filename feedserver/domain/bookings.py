@@ -63,30 +63,65 @@ def get_booking(store: Store, booking_id: int) -> Booking:
     return booking
 
 
-def _type(store: Store, key: str) -> ReservationType:
-    found = store.types.get(key)
-    if found is None:
-        known = ", ".join(t.key for t in store.types.list()) or "none yet"
-        raise UnknownReference(f"unknown reservation type {key!r} (known: {known})", field="type")
-    return found
+class Lookups:
+    """Reservation types, locations and staff members by reference. A single booking reads
+    them once; an import keeps one ``Lookups`` for the whole file, so each is read once."""
 
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._types: dict[str, ReservationType] = {}
+        self._locations: dict[str, tuple[int, str]] = {}
+        self._staff: dict[StaffRef, int] = {}
+        self._max_buffer: int | None = None
 
-def _location(store: Store, code: str) -> tuple[int, str]:
-    found = store.locations.get(code)
-    if found is None:
-        known = ", ".join(store.locations.codes()) or "none yet"
-        raise UnknownReference(f"unknown location code {code!r} (known: {known})", field="location")
-    return found.id, found.timezone
+    def type(self, key: str) -> ReservationType:
+        found = self._types.get(key) or self.store.types.get(key)
+        if found is None:
+            known = ", ".join(t.key for t in self.store.types.list()) or "none yet"
+            raise UnknownReference(
+                f"unknown reservation type {key!r} (known: {known})", field="type"
+            )
+        self._types[key] = found
+        return found
 
+    def location(self, code: str) -> tuple[int, str]:
+        """The location's id and time zone."""
+        cached = self._locations.get(code)
+        if cached is not None:
+            return cached
+        found = self.store.locations.get(code)
+        if found is None:
+            known = ", ".join(self.store.locations.codes()) or "none yet"
+            raise UnknownReference(
+                f"unknown location code {code!r} (known: {known})", field="location"
+            )
+        self._locations[code] = (found.id, found.timezone)
+        return found.id, found.timezone
 
-def _staff_id(store: Store, ref: StaffRef) -> int:
-    try:
-        user = find_user(store, ref, field="staff")
-    except NotFound as exc:
-        raise UnknownReference(f"unknown staff member {ref!r}", field="staff") from exc
-    if user.role is Role.CUSTOMER:
-        raise InvalidInput(f"{user.email} is a customer, not a staff member", field="staff")
-    return user.id
+    def staff(self, ref: StaffRef) -> int:
+        cached = self._staff.get(ref)
+        if cached is not None:
+            return cached
+        try:
+            user = find_user(self.store, ref, field="staff")
+        except NotFound as exc:
+            raise UnknownReference(f"unknown staff member {ref!r}", field="staff") from exc
+        if user.role is Role.CUSTOMER:
+            raise InvalidInput(f"{user.email} is a customer, not a staff member", field="staff")
+        self._staff[ref] = user.id
+        return user.id
+
+    def known_type(self, key: str) -> ReservationType | None:
+        """The type, or None when there is no such type (any more)."""
+        found = self._types.get(key) or self.store.types.get(key)
+        if found is not None:
+            self._types[key] = found
+        return found
+
+    def max_buffer_minutes(self) -> int:
+        if self._max_buffer is None:
+            self._max_buffer = self.store.bookings.max_buffer_minutes()
+        return self._max_buffer
 
 
 def _day(value: Moment, field: str) -> date:
@@ -179,8 +214,9 @@ def _busy(
     end: datetime,
     budget: RecurrenceBudget,
     strict: bool,
+    refs: Lookups | None = None,
 ) -> list[tuple[datetime, datetime]]:
-    found = store.types.get(booking.type_key)
+    found = (refs or Lookups(store)).known_type(booking.type_key)
     before = found.buffer_before_minutes if found else 0
     after = found.buffer_after_minutes if found else 0
     return [
@@ -237,30 +273,55 @@ def check_busy(
 
 
 def check_overlaps(
-    store: Store, booking: Booking, budget: RecurrenceBudget = DEFAULT_BUDGET
+    store: Store,
+    booking: Booking,
+    budget: RecurrenceBudget = DEFAULT_BUDGET,
+    lookups: Lookups | None = None,
 ) -> None:
     """A confirmed booking must not overlap another confirmed one of its staff member,
     buffer times included (for series: every occurrence within two years)."""
     if booking.status is not Status.CONFIRMED:
         return
     horizon_end = booking.start + CHECK_HORIZON
-    mine = _busy(store, booking, booking.start, horizon_end, budget, strict=True)
+    mine = _busy(store, booking, booking.start, horizon_end, budget, strict=True, refs=lookups)
     if not mine:
         return
-    margin = timedelta(minutes=store.bookings.max_buffer_minutes())
+    refs = lookups or Lookups(store)
+    margin = timedelta(minutes=refs.max_buffer_minutes())
     first, last = mine[0][0] - margin, mine[-1][1] + margin
-    others = store.bookings.list(
-        BookingQuery(
-            staff_ids=[booking.staff_id], statuses=[Status.CONFIRMED.value], start=first, end=last
-        )
-    )
-    for other in others:
-        if other.id == booking.id:
+    # Single bookings are checked from their stored times; only a series is loaded whole.
+    series = []
+    for other_id, type_key, start, end, recurring in store.bookings.confirmed_spans(
+        booking.staff_id, first, last
+    ):
+        if other_id == booking.id:
             continue
-        for theirs in _busy(store, other, first, last, budget, strict=False):
-            for own in mine:
-                if own[0] < theirs[1] and theirs[0] < own[1]:
-                    raise StaffDoubleBooked(_clash(store, other, theirs))
+        if recurring:
+            series.append(other_id)
+            continue
+        rtype = refs.known_type(type_key)
+        theirs = padded(
+            from_db(start),
+            from_db(end),
+            rtype.buffer_before_minutes if rtype else 0,
+            rtype.buffer_after_minutes if rtype else 0,
+        )
+        _refuse_overlap(store, mine, theirs, other_id)
+    for other in store.bookings.list(BookingQuery(ids=series)) if series else []:
+        for theirs in _busy(store, other, first, last, budget, strict=False, refs=refs):
+            _refuse_overlap(store, mine, theirs, other)
+
+
+def _refuse_overlap(
+    store: Store,
+    mine: list[tuple[datetime, datetime]],
+    theirs: tuple[datetime, datetime],
+    other: Booking | int,
+) -> None:
+    for own in mine:
+        if own[0] < theirs[1] and theirs[0] < own[1]:
+            found = get_booking(store, other) if isinstance(other, int) else other
+            raise StaffDoubleBooked(_clash(store, found, theirs))
 
 
 def create_booking(
@@ -269,16 +330,18 @@ def create_booking(
     source: str = "api",
     effects: Effects | None = None,
     budget: RecurrenceBudget = DEFAULT_BUDGET,
+    lookups: Lookups | None = None,
 ) -> BookingChange:
+    refs = lookups or Lookups(store)
     with store.transaction():
-        rtype = _type(store, draft.type_key)
-        location_id, location_tz = _location(store, draft.location_code)
-        staff_id = _staff_id(store, draft.staff)
+        rtype = refs.type(draft.type_key)
+        location_id, location_tz = refs.location(draft.location_code)
+        staff_id = refs.staff(draft.staff)
         timezone = draft.timezone or location_tz
         zone(timezone)
         duration = timedelta(minutes=rtype.duration_minutes)
         values: dict[str, Any] = {
-            "uid": f"{uuid.uuid4()}@feedserver",
+            "uid": draft.uid or f"{uuid.uuid4()}@feedserver",
             "type_id": rtype.id,
             "location_id": location_id,
             "staff_id": staff_id,
@@ -290,8 +353,10 @@ def create_booking(
         values.update(
             status=draft.status.value, sequence=0, source=source, created_at=now, updated_at=now
         )
-        booking = store.bookings.create(values, draft.attendees)
-        check_overlaps(store, booking, budget)
+        booking = store.bookings.create(
+            values, draft.attendees, rtype.key, normalise_code(draft.location_code)
+        )
+        check_overlaps(store, booking, budget, refs)
         if not draft.allow_conflict:
             check_busy(store, booking, budget, draft.calendar_uid)
         change = BookingChange(None, booking)
@@ -348,12 +413,13 @@ def update_booking(
         current = get_booking(store, booking_id)
         _managed_here(current, by_calendar)
         values: dict[str, Any] = {}
+        refs = Lookups(store)
         if patch.type_key is not None:
-            values["type_id"] = _type(store, patch.type_key).id
+            values["type_id"] = refs.type(patch.type_key).id
         if patch.location_code is not None:
-            values["location_id"] = _location(store, patch.location_code)[0]
+            values["location_id"] = refs.location(patch.location_code)[0]
         if patch.staff is not None:
-            values["staff_id"] = _staff_id(store, patch.staff)
+            values["staff_id"] = refs.staff(patch.staff)
         values["timezone"] = patch.timezone or current.timezone
         zone(values["timezone"])
         all_day = current.all_day if patch.all_day is None else patch.all_day

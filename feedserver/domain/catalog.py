@@ -43,6 +43,7 @@ def load_catalog(store: Store, staff_ids: Iterable[int]) -> Catalog:
         types={t.key: t for t in store.types.list()},
         staff=store.users.get_many(sorted(set(staff_ids))),
         templates=TemplateSet.from_saved(store.feed_templates.list()),
+        version=store.bookings.catalog_version(),
     )
 
 

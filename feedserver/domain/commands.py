@@ -63,6 +63,7 @@ class BookingDraft:
     exdates: tuple[Moment, ...] = ()
     allow_conflict: bool = False  # book although the staff member's own calendar is busy
     calendar_uid: str = ""  # a bridged booking: its event's UID (not busy with itself)
+    uid: str = ""  # an imported booking keeps its source's UID; "": a new one
 
     @classmethod
     def from_json(cls, data: object) -> BookingDraft:

@@ -86,10 +86,13 @@ class MeetingService:
         self.provider = provider
         self.urls = urls
 
-    def ensure(self, store: Store, booking: Booking, online: bool) -> Meeting | None:
+    def ensure(
+        self, store: Store, booking: Booking, online: bool, new: bool = False
+    ) -> Meeting | None:
         """Give an online booking its room and every attendee a link (inside the caller's
-        transaction). Existing meetings are kept, whatever the type says now."""
-        meeting = store.meetings.for_booking(booking.id)
+        transaction). Existing meetings are kept, whatever the type says now. ``new``: the
+        booking was just created (it has no meeting yet)."""
+        meeting = None if new else store.meetings.for_booking(booking.id)
         if meeting is None:
             if not online:
                 return None

@@ -15,7 +15,7 @@ from typing import TypeVar
 from feedserver.store.availability import BusyCalendarStore, WorkingHoursStore
 from feedserver.store.bookings import BookingQuery, BookingStore
 from feedserver.store.bridge import BridgeEventStore, CaldavItemStore, InboxStore
-from feedserver.store.caldav import AppPasswordStore, CursorStore, Published, PublishedStore
+from feedserver.store.caldav import AppPasswordStore
 from feedserver.store.changes import Change, ChangeLog
 from feedserver.store.db import Database
 from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
@@ -27,14 +27,14 @@ from feedserver.store.sessions import SessionStore
 from feedserver.store.types import TypeStore
 from feedserver.store.users import UserStore
 
-__all__ = ["BookingQuery", "Change", "Published", "Store", "StoreRunner"]
+__all__ = ["BookingQuery", "Change", "Store", "StoreRunner"]
 
 T = TypeVar("T")
 
 
 class Store:
-    def __init__(self, path: Path | str) -> None:
-        self.db = Database(path)
+    def __init__(self, path: Path | str, copy_of: Path | str | None = None) -> None:
+        self.db = Database(path, copy_of)
         self.db.migrate()
         self.changes = ChangeLog(self.db)
         self.locations = LocationStore(self.db, self.changes)
@@ -44,8 +44,6 @@ class Store:
         self.feed_links = FeedLinkStore(self.db, self.changes)
         self.feed_templates = FeedTemplateStore(self.db, self.changes)
         self.app_passwords = AppPasswordStore(self.db, self.changes)
-        self.published = PublishedStore(self.db)
-        self.cursors = CursorStore(self.db)
         self.outbox = OutboxStore(self.db, self.changes)
         self.notification_settings = SettingsStore(self.db)
         self.email_templates = TemplateStore(self.db)
@@ -57,6 +55,12 @@ class Store:
         self.reminders = ReminderStore(self.db)
         self.working_hours = WorkingHoursStore(self.db, self.changes)
         self.busy_calendars = BusyCalendarStore(self.db)
+
+    @classmethod
+    def copy_in_memory(cls, path: Path | str) -> Store:
+        """A private in-memory copy of the database at ``path`` (SQLite's online backup):
+        what a dry run writes to and throws away."""
+        return cls(":memory:", copy_of=path)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()
@@ -76,6 +80,12 @@ class StoreRunner:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         return await loop.run_in_executor(self._executor, partial(context.run, fn, self.store))
+
+    def call(self, fn: Callable[[Store], T]) -> T:
+        """Run ``fn`` on the store thread and wait for it: for threads that are not the event
+        loop's (Radicale's). Never from the store thread itself."""
+        context = contextvars.copy_context()
+        return self._executor.submit(context.run, fn, self.store).result()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -40,6 +40,7 @@ COLUMNS = (
     "updated_at",
 )
 _CHUNK = 500
+VISIBLE = (Status.CONFIRMED.value, Status.PENDING.value)  # shown in bookings calendars
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,9 @@ class BookingStore:
     def one(self, booking_id: int) -> Booking:
         return found(self.get(booking_id), f"booking {booking_id}")
 
+    def has_uid(self, uid: str) -> bool:
+        return self.db.scalar("SELECT 1 FROM bookings WHERE uid = ?", (uid,)) is not None
+
     def get_by_uid(self, uid: str) -> Booking | None:
         rows = self.db.rows(f"{_SELECT} WHERE b.uid = ?", (uid,))
         return self._load(rows)[0] if rows else None
@@ -148,9 +152,10 @@ class BookingStore:
             params.append(to_db(query.end))
         if query.involving_user is not None:
             user_id, email = query.involving_user
+            # A union of two indexed lookups (an OR would scan every booking).
             clauses.append(
-                "(b.staff_id = ? OR b.id IN "
-                "(SELECT booking_id FROM booking_attendees WHERE email = ?))"
+                "b.id IN (SELECT id FROM bookings WHERE staff_id = ? "
+                "UNION SELECT booking_id FROM booking_attendees WHERE email = ?)"
             )
             params.extend([user_id, email])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -180,15 +185,66 @@ class BookingStore:
         where, params = self._where(query)
         places = " JOIN locations l ON l.id = b.location_id" if query.locations is not None else ""
         cursor = self.db.execute(
-            "SELECT b.id, b.updated_at, t.key, b.staff_id, b.all_day, b.timezone, b.start_utc "  # noqa: S608
-            f"FROM bookings b JOIN reservation_types t ON t.id = b.type_id{places}{where} "
+            "SELECT b.id, b.version, t.key, b.staff_id, b.all_day, b.timezone, b.start_utc, "  # noqa: S608
+            "s.render_version, b.uid, COALESCE(b.last_end_utc, ''), "
+            "b.rrule IS NOT NULL AND b.rrule != '', b.updated_at "
+            "FROM bookings b JOIN reservation_types t ON t.id = b.type_id "
+            f"JOIN users s ON s.id = b.staff_id{places}{where} "
             "ORDER BY b.start_utc, b.id",
             params,
         )
         return [
-            BookingKey(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6])
+            BookingKey(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                bool(row[4]),
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                row[9],
+                bool(row[10]),
+                row[11],
+            )
             for row in cursor.fetchall()
         ]
+
+    def departures(self, user_id: int, since: int) -> dict[int, str]:
+        """The bookings that left the user's bookings calendar after version ``since``:
+        booking id -> its UID."""
+        rows = self.db.execute(
+            "SELECT DISTINCT d.booking_id, b.uid FROM calendar_departures d "
+            "JOIN bookings b ON b.id = d.booking_id WHERE d.user_id = ? AND d.version > ?",
+            (user_id, since),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def last_departure(self, user_id: int) -> int:
+        """The version at which a booking last left the user's bookings calendar (0: never)."""
+        return int(
+            self.db.scalar(
+                "SELECT COALESCE(MAX(version), 0) FROM calendar_departures WHERE user_id = ?",
+                (user_id,),
+            )
+        )
+
+    def catalog_version(self) -> int:
+        """The change-log version of the last change of a location, type or feed template."""
+        return int(self.db.scalar("SELECT version FROM catalog_version WHERE id = 1") or 0)
+
+    def _readers(self, booking_id: int) -> set[int]:
+        """The accounts whose bookings calendar shows the booking now: its staff member and
+        the attendees who have an account, while it is confirmed or pending."""
+        rows = self.db.execute(
+            "SELECT b.staff_id FROM bookings b WHERE b.id = ? AND b.status IN (?, ?) "
+            "UNION SELECT u.id FROM booking_attendees a JOIN users u ON u.email = a.email "
+            "JOIN bookings b ON b.id = a.booking_id "
+            "WHERE a.booking_id = ? AND b.status IN (?, ?)",
+            (booking_id, *VISIBLE, booking_id, *VISIBLE),
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def spans(self, query: BookingQuery) -> builtins.list[tuple[int, str, str, str, bool]]:
         """(id, type key, start, end, recurring) of the bookings the query matches, times as
@@ -203,6 +259,23 @@ class BookingStore:
         )
         return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in cursor.fetchall()]
 
+    def confirmed_spans(
+        self, staff_id: int, start: datetime, end: datetime
+    ) -> builtins.list[tuple[int, str, str, str, bool]]:
+        """``spans`` of the staff member's confirmed bookings in [start, end): what the
+        overlap check of a new booking reads (from the ``bookings_staff_spans`` index)."""
+        rows = self.db.execute(
+            "SELECT b.id, t.key, b.start_utc, b.end_utc, b.rrule IS NOT NULL AND b.rrule != '' "
+            "FROM bookings b JOIN reservation_types t ON t.id = b.type_id "
+            "WHERE b.staff_id = ? AND b.last_end_utc > ? AND b.start_utc < ? AND b.status = ? "
+            "UNION ALL "
+            "SELECT b.id, t.key, b.start_utc, b.end_utc, 1 "
+            "FROM bookings b JOIN reservation_types t ON t.id = b.type_id "
+            "WHERE b.staff_id = ? AND b.last_end_utc IS NULL AND b.start_utc < ? AND b.status = ?",
+            (staff_id, to_db(start), to_db(end), "confirmed", staff_id, to_db(end), "confirmed"),
+        ).fetchall()
+        return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
     def max_buffer_minutes(self) -> int:
         return int(
             self.db.scalar(
@@ -213,15 +286,20 @@ class BookingStore:
 
     # -- writing --------------------------------------------------------------------------
 
-    def _set_attendees(self, booking_id: int, attendees: Iterable[Attendee]) -> None:
+    def _set_attendees(
+        self, booking_id: int, attendees: Iterable[Attendee], new: bool = False
+    ) -> None:
         """The booking's attendees; one who stays keeps the answer (PARTSTAT) they gave."""
-        answers = {
-            r["email"]: r["partstat"]
-            for r in self.db.rows(
-                "SELECT email, partstat FROM booking_attendees WHERE booking_id = ?", (booking_id,)
-            )
-        }
-        self.db.execute("DELETE FROM booking_attendees WHERE booking_id = ?", (booking_id,))
+        answers: dict[str, str] = {}
+        if not new:
+            answers = {
+                r["email"]: r["partstat"]
+                for r in self.db.rows(
+                    "SELECT email, partstat FROM booking_attendees WHERE booking_id = ?",
+                    (booking_id,),
+                )
+            }
+            self.db.execute("DELETE FROM booking_attendees WHERE booking_id = ?", (booking_id,))
         for position, attendee in enumerate(attendees):
             partstat = answers.get(attendee.email, attendee.partstat)
             self.db.execute(
@@ -248,13 +326,19 @@ class BookingStore:
             self.changes.record("booking", booking_id, "updated")
         return bool(cursor.rowcount)
 
-    def create(self, values: dict[str, Any], attendees: Iterable[Attendee]) -> Booking:
+    def create(
+        self, values: dict[str, Any], attendees: Iterable[Attendee], type_key: str, code: str
+    ) -> Booking:
+        """Insert a booking (``values``: every column; ``type_key`` and ``code`` name its
+        type and location) and return it as stored, without reading it back."""
         fields = {k: values[k] for k in COLUMNS}
         fields["exdates"] = json.dumps([to_db(x) for x in fields["exdates"]])
         booking_id = self.db.insert("bookings", fields)
-        self._set_attendees(booking_id, attendees)
+        listed = tuple(attendees)
+        self._set_attendees(booking_id, listed, new=True)
         self.changes.record("booking", booking_id, "created")
-        return self.one(booking_id)
+        row = {**fields, "id": booking_id, "type_key": type_key, "location_code": code}
+        return _booking(row, listed)
 
     def update(
         self,
@@ -266,9 +350,15 @@ class BookingStore:
         fields = {k: v for k, v in values.items() if k in COLUMNS}
         if "exdates" in fields:
             fields["exdates"] = json.dumps([to_db(x) for x in fields["exdates"]])
+        readers = self._readers(booking_id)
         if fields:
             self.db.update("bookings", booking_id, fields)
         if attendees is not None:
             self._set_attendees(booking_id, attendees)
-        self.changes.record("booking", booking_id, action)
+        version = self.changes.record("booking", booking_id, action)
+        for user_id in sorted(readers - self._readers(booking_id)):
+            self.db.execute(
+                "INSERT INTO calendar_departures (version, user_id, booking_id) VALUES (?, ?, ?)",
+                (version, user_id, booking_id),
+            )
         return self.one(booking_id)

@@ -1,8 +1,6 @@
-"""SQL for app passwords, the CalDAV publishing state, and change-log consumer cursors."""
+"""SQL for app passwords."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from feedserver.model import AppPassword
 from feedserver.store.changes import ChangeLog
@@ -61,63 +59,3 @@ class AppPasswordStore:
     def revoke(self, row_id: int) -> None:
         self.db.update("app_passwords", row_id, {"revoked_at": to_db(utcnow())})
         self.changes.record("app_password", row_id, "revoked")
-
-
-@dataclass(frozen=True)
-class Published:
-    """One booking as published into one user's read-only ``bookings`` calendar."""
-
-    user_id: int
-    booking_id: int
-    principal: str
-    href: str
-    content_hash: str
-
-
-class PublishedStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def for_booking(self, booking_id: int) -> list[Published]:
-        rows = self.db.rows("SELECT * FROM caldav_published WHERE booking_id = ?", (booking_id,))
-        return [Published(**r) for r in rows]
-
-    def for_user(self, user_id: int) -> list[Published]:
-        rows = self.db.rows("SELECT * FROM caldav_published WHERE user_id = ?", (user_id,))
-        return [Published(**r) for r in rows]
-
-    def all(self) -> list[Published]:
-        return [Published(**r) for r in self.db.rows("SELECT * FROM caldav_published")]
-
-    def put(self, entry: Published) -> None:
-        self.db.execute(
-            "INSERT INTO caldav_published (user_id, booking_id, principal, href, content_hash) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, booking_id) DO UPDATE SET "
-            "principal = excluded.principal, href = excluded.href, "
-            "content_hash = excluded.content_hash",
-            (entry.user_id, entry.booking_id, entry.principal, entry.href, entry.content_hash),
-        )
-
-    def remove(self, user_id: int, booking_id: int) -> None:
-        self.db.execute(
-            "DELETE FROM caldav_published WHERE user_id = ? AND booking_id = ?",
-            (user_id, booking_id),
-        )
-
-
-class CursorStore:
-    """Where each durable change-log consumer has got to."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def get(self, name: str) -> int | None:
-        value = self.db.scalar("SELECT version FROM consumer_cursors WHERE name = ?", (name,))
-        return int(value) if value is not None else None
-
-    def set(self, name: str, version: int) -> None:
-        self.db.execute(
-            "INSERT INTO consumer_cursors (name, version) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
-            (name, version),
-        )

@@ -29,10 +29,18 @@ def found(value: T | None, what: str) -> T:
 class Database:
     """One connection, used by one thread at a time (``StoreRunner`` guarantees it)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, copy_of: Path | str | None = None) -> None:
+        """The database at ``path``; with ``copy_of`` (and ``path`` ":memory:"), a private
+        copy of that database in memory (an import's dry run)."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        if copy_of is not None:
+            source = sqlite3.connect(str(copy_of))
+            try:
+                source.backup(conn)
+            finally:
+                source.close()
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 5000")
         self.utils = sqlite_utils.Database(conn)
@@ -71,7 +79,9 @@ class Database:
         self.conn.execute("COMMIT")
 
     def rows(self, sql: str, params: Any = ()) -> list[Row]:
-        return list(self.utils.query(sql, params))
+        cursor = self.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
     def row(self, sql: str, params: Any = ()) -> Row | None:
         found = self.rows(sql, params)

@@ -407,4 +407,54 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE busy_calendars ADD COLUMN secret TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    Migration(
+        16,
+        "CalDAV bookings calendars served from the store",
+        (
+            # The published copies are gone (the data dir's files are removed by
+            # feedserver.caldav_bridge.layout); so is the publisher's cursor.
+            "DROP TABLE caldav_published",
+            "DELETE FROM consumer_cursors WHERE name = 'caldav-bookings'",
+            # A booking's version: the change-log version of its last change, kept by a
+            # trigger so that every path that records a booking change moves it.
+            "ALTER TABLE bookings ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+            """UPDATE bookings SET version = m.version FROM (
+                SELECT entity_id, MAX(version) AS version FROM changes
+                WHERE entity = 'booking' GROUP BY entity_id
+            ) AS m WHERE m.entity_id = bookings.id""",
+            """CREATE TRIGGER bookings_version AFTER INSERT ON changes
+                WHEN NEW.entity = 'booking'
+                BEGIN UPDATE bookings SET version = NEW.version WHERE id = NEW.entity_id; END""",
+            # The version of what every rendering reads: locations, types, feed templates.
+            """CREATE TABLE catalog_version (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                version INTEGER NOT NULL
+            )""",
+            """INSERT INTO catalog_version (id, version) SELECT 1, COALESCE(MAX(version), 0)
+                FROM changes WHERE entity IN ('location', 'type', 'feed_template')""",
+            """CREATE TRIGGER catalog_version AFTER INSERT ON changes
+                WHEN NEW.entity IN ('location', 'type', 'feed_template')
+                BEGIN UPDATE catalog_version SET version = NEW.version WHERE id = 1; END""",
+            # A user's version as far as renderings are concerned (name, email, role): set by
+            # the user store when one of those changes, not by a password or working hours.
+            "ALTER TABLE users ADD COLUMN render_version INTEGER NOT NULL DEFAULT 0",
+            """UPDATE users SET render_version = m.version FROM (
+                SELECT entity_id, MAX(version) AS version FROM changes
+                WHERE entity = 'user' GROUP BY entity_id
+            ) AS m WHERE m.entity_id = users.id""",
+            # Who lost a booking from their bookings calendar, and at which version: what a
+            # CalDAV sync reports as deleted (RFC 6578).
+            """CREATE TABLE calendar_departures (
+                version INTEGER NOT NULL,
+                user_id INTEGER NOT NULL,
+                booking_id INTEGER NOT NULL
+            )""",
+            "CREATE INDEX calendar_departures_user ON calendar_departures (user_id, version)",
+            "CREATE INDEX bookings_version ON bookings (version)",
+            # The overlap check of a new booking reads its staff member's bookings that end
+            # after it starts from this index alone (no table lookups).
+            """CREATE INDEX bookings_staff_spans ON bookings
+                (staff_id, last_end_utc, start_utc, status, end_utc, type_id, rrule)""",
+        ),
+    ),
 )

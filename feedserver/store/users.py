@@ -22,6 +22,7 @@ _COLUMNS = (
     "primary_location_id",
     "language",
 )
+_RENDERED = ("name", "email", "role")  # what renderings show of a user (``render_version``)
 
 
 def _user(row: Row) -> User:
@@ -48,7 +49,8 @@ class UserStore:
         fields = {k: values.get(k) for k in _COLUMNS}
         fields["language"] = fields["language"] or ""
         user_id = self.db.insert("users", {**fields, "created_at": now, "updated_at": now})
-        self.changes.record("user", user_id, "created")
+        version = self.changes.record("user", user_id, "created")
+        self.db.update("users", user_id, {"render_version": version})
         return found(self.get(user_id), f"user {user_id}")
 
     def get(self, user_id: int) -> User | None:
@@ -58,6 +60,10 @@ class UserStore:
     def get_by_email(self, email: str) -> User | None:
         row = self.db.row(f"{_SELECT} WHERE u.email = ?", (email,))
         return _user(row) if row else None
+
+    def render_version(self, user_id: int) -> int:
+        """The change-log version of the last change of the user's name, email or role."""
+        return int(self.db.scalar("SELECT render_version FROM users WHERE id = ?", (user_id,)) or 0)
 
     def get_many(self, user_ids: list[int]) -> dict[int, User]:
         if not user_ids:
@@ -85,6 +91,11 @@ class UserStore:
     def update(self, user_id: int, values: dict[str, Any]) -> User:
         fields = {k: v for k, v in values.items() if k in _COLUMNS}
         if fields:
+            before = self.db.row("SELECT name, email, role FROM users WHERE id = ?", (user_id,))
             self.db.update("users", user_id, {**fields, "updated_at": to_db(utcnow())})
-            self.changes.record("user", user_id, "updated")
+            version = self.changes.record("user", user_id, "updated")
+            if before is not None and any(
+                k in _RENDERED and fields[k] != before[k] for k in fields
+            ):
+                self.db.update("users", user_id, {"render_version": version})
         return found(self.get(user_id), f"user {user_id}")

@@ -1,18 +1,22 @@
-"""/api/bookings: create, list, read, change, confirm, cancel and reject bookings."""
+"""/api/bookings: create, list, read, change, confirm, cancel and reject bookings; import
+them from a CSV or iCalendar file."""
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
+
 from aiohttp import web
 
-from feedserver.domain import bookings
+from feedserver.domain import bookings, imports
 from feedserver.domain.commands import BookingDraft, BookingPatch
-from feedserver.errors import NotFound
+from feedserver.errors import NotFound, TooLarge
 from feedserver.model import Booking, Status
 from feedserver.store import Store
 from feedserver.web.auth import require_admin
 from feedserver.web.requests import read_json
 from feedserver.web.serialize import booking_json
-from feedserver.web.state import EFFECTS, MEETINGS, RUNNER, SERVICES
+from feedserver.web.state import CONFIG, EFFECTS, MEETINGS, RUNNER, SERVICES
 
 routes = web.RouteTableDef()
 
@@ -45,6 +49,63 @@ async def create_booking(request: web.Request) -> web.Response:
         lambda s: bookings.create_booking(s, draft, effects=effects, budget=budget)
     )
     return await _respond(request, [change.after], status=201)
+
+
+async def _file(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"the file is larger than {limit} bytes (server.max_import_bytes)")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the file is larger than {limit} bytes (server.max_import_bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _import_chunk(importer: imports.Importer, batch: list[imports.Row], store: Store) -> None:
+    importer.chunk(batch)  # ``importer`` holds the runner's store
+
+
+@routes.post("/api/bookings/import")
+async def import_bookings(request: web.Request) -> web.Response:
+    """A CSV (``text/csv``) or iCalendar (``text/calendar``) file of bookings, imported as
+    ``feedserver import bookings`` does: ``?dry_run=1`` checks without writing; ``?type=``,
+    ``?location=``, ``?staff=`` are the defaults of events that name none. Each chunk of rows
+    is one transaction; other requests are served between chunks."""
+    await require_admin(request)
+    config = request.app[CONFIG]
+    data = await _file(request, config.server.max_import_bytes)
+    name = "upload.ics" if "calendar" in request.content_type else "upload.csv"
+    rows = list(imports.read_file(data, name))
+    query = request.query
+    defaults = imports.Defaults(
+        query.get("type", ""), query.get("location", "").upper(), query.get("staff", "")
+    )
+    budget = request.app[SERVICES].budget
+    effects = request.app[SERVICES].quiet_effects
+    if query.get("dry_run", "") in ("1", "true", "yes"):
+
+        def check() -> imports.Report:
+            store = Store.copy_in_memory(config.database_path)
+            try:
+                importer = imports.Importer(
+                    store, effects, budget, defaults, imports.Report(dry_run=True)
+                )
+                return imports.import_rows(importer, rows)
+            finally:
+                store.close()
+
+        report = await asyncio.to_thread(check)
+        return web.json_response(report.as_json())
+    runner = request.app[RUNNER]
+    importer = await runner.run(lambda s: imports.Importer(s, effects, budget, defaults))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for batch in imports.batches(rows):
+        await runner.run(partial(_import_chunk, importer, batch))
+    importer.report.seconds = loop.time() - started
+    return web.json_response(importer.report.as_json())
 
 
 @routes.get("/api/bookings")

@@ -6,7 +6,6 @@ from aiohttp import web
 
 from feedserver.busy.sync import BusySync
 from feedserver.caldav_bridge.auth import AccountLogins
-from feedserver.caldav_bridge.publisher import BookingsPublisher
 from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.config import Config
 from feedserver.domain.feed_links import FeedUrls
@@ -31,7 +30,6 @@ FEEDS = web.AppKey("feeds", FeedService)
 FEED_URLS = web.AppKey("feed_urls", FeedUrls)
 CALDAV = web.AppKey("caldav", RadicaleServer)
 LOGINS = web.AppKey("logins", AccountLogins)
-PUBLISHER = web.AppKey("publisher", BookingsPublisher)
 MEETINGS = web.AppKey("meetings", MeetingService)
 EFFECTS = web.AppKey("effects", BookingEffects)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
