@@ -248,8 +248,10 @@ class BookingsCollection(BaseCollection):
         batch = _Batch(self.calendars, self.listing.user, chosen)
         return [BookingItem(self, key, batch) for key in chosen]
 
-    def items_by_href(self) -> dict[str, BookingItem]:
-        return {item.href or "": item for item in self._items(self.listing.keys)}
+    def item(self, href: str) -> BookingItem | None:
+        """One item, rendered alone when asked for (a GET renders one booking, not all)."""
+        key = next((k for k in self.listing.keys if item_href(k) == href), None)
+        return self._items([key])[0] if key is not None else None
 
     # -- reading ------------------------------------------------------------------------------
 

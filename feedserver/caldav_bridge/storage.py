@@ -96,7 +96,7 @@ class IndexedStorage(multifilesystem.Storage):
             if collection is None:
                 return
             if len(parts) == 3:
-                item = collection.items_by_href().get(parts[2])
+                item = collection.item(parts[2])
                 if item is not None:
                     yield item
                 return
