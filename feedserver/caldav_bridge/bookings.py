@@ -269,17 +269,14 @@ class BookingsCollection(BaseCollection):
         tag, start, end, simple = radicale_filter.simplify_prefilters(filters, "VCALENDAR")
         if tag not in (None, "VEVENT"):
             return
-        bounded = start > radicale_filter.TIMESTAMP_MIN or end < radicale_filter.TIMESTAMP_MAX
-        keys: Sequence[BookingKey] = self.listing.keys
-        if bounded:
-            # A day wider on both sides: all-day bookings are floating dates, which the
-            # filter below places in UTC.
-            found = self.calendars.listing(
-                self.principal,
-                datetime.fromtimestamp(max(start - 86400, 0), UTC),
-                datetime.fromtimestamp(min(end + 86400, 253402214400), UTC),
-            )
-            keys = found.keys if found is not None else ()
+        # The collection holds the whole listing already: narrow it here, a day wider on
+        # both sides (all-day bookings are floating dates, which the filter places in UTC).
+        keys = [
+            k
+            for k in self.listing.keys
+            if _timestamp(k.start_utc) < end + 86400
+            and (not k.end_utc or _timestamp(k.end_utc) > start - 86400)
+        ]
         for item in self._items(keys):
             exact = item._time_range  # single timed bookings only
             if exact is not None:
