@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vDuration, vRecur
+from icalendar import Calendar, Event, vDuration
 
 from feedserver import __version__
+from feedserver.calendar.contentlines import ContentLines
 from feedserver.calendar.templates import render
 from feedserver.calendar.values import Catalog, booking_values
 from feedserver.calendar.vtimezone import vtimezone
@@ -95,9 +96,9 @@ def _written(moment: datetime, zone: ZoneInfo) -> datetime:
     return local
 
 
-def render_event(
-    booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str = ""
-) -> Event:
+def _event_lines(
+    booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str
+) -> ContentLines:
     """The booking as a VEVENT, without ORGANIZER or ATTENDEE (a subscription is no invitation)."""
     zone = booking.zone
     rtype = catalog.types.get(booking.type_key)
@@ -107,47 +108,47 @@ def render_event(
         before = timedelta(minutes=rtype.buffer_before_minutes)
         after = timedelta(minutes=rtype.buffer_after_minutes)
 
-    event = Event()
-    event.add("uid", booking.uid)
-    event.add("dtstamp", booking.updated_at)
-    event.add("created", booking.created_at)
-    event.add("last-modified", booking.updated_at)
-    event.add("sequence", booking.sequence)
+    event = ContentLines("VEVENT")
+    event.text("UID", booking.uid)
+    event.when("DTSTAMP", booking.updated_at)
+    event.when("CREATED", booking.created_at)
+    event.when("LAST-MODIFIED", booking.updated_at)
+    event.add("SEQUENCE", str(booking.sequence))
     if booking.all_day:
-        event.add("dtstart", booking.start_date)
-        event.add("dtend", booking.end_date)
+        event.when("DTSTART", booking.start_date)
+        event.when("DTEND", booking.end_date)
     else:
         start, end = booking.start - before, booking.end + after
         if booking.rrule:
             # A series keeps its TZID (occurrences follow the wall clock); its DTEND only
             # gives the length, so it may be written as the true instant.
-            event.add("dtstart", _local(start, zone))
-            event.add("dtend", _written(end, zone))
+            event.when("DTSTART", _local(start, zone))
+            event.when("DTEND", _written(end, zone))
         elif _written(start, zone).tzinfo is UTC or _written(end, zone).tzinfo is UTC:
             # The second pass of a repeated hour: both ends in UTC (a reader that subtracts
             # wall-clock times, as Python's datetime does within one zone, then agrees too).
-            event.add("dtstart", start.astimezone(UTC))
-            event.add("dtend", end.astimezone(UTC))
+            event.when("DTSTART", start.astimezone(UTC))
+            event.when("DTEND", end.astimezone(UTC))
         else:
-            event.add("dtstart", _local(start, zone))
-            event.add("dtend", _local(end, zone))
+            event.when("DTSTART", _local(start, zone))
+            event.when("DTEND", _local(end, zone))
     if booking.rrule:
-        event.add("rrule", vRecur.from_ical(booking.rrule))
+        event.recur("RRULE", booking.rrule)
         if booking.exdates:
             excluded: list[date | datetime] = [
                 _local(x, zone).date() if booking.all_day else _local(x - before, zone)
                 for x in booking.exdates
             ]
-            event.add("exdate", excluded)
-    event.add("status", _ICAL_STATUS[booking.status])
+            event.whens("EXDATE", excluded)
+    event.add("STATUS", _ICAL_STATUS[booking.status])
     if viewer.filters.busy_only:  # free/busy only: when, and nothing about what or who
-        event.add("summary", "Busy")
-        event.add("class", "PRIVATE")
-        event.add("transp", "OPAQUE")
+        event.add("SUMMARY", "Busy")
+        event.add("CLASS", "PRIVATE")
+        event.add("TRANSP", "OPAQUE")
         return event
     template = catalog.templates.for_type(booking.type_key)
     values = shortcode_values(booking, catalog, viewer, meeting_link)
-    event.add("summary", render(template.summary, values) or values["service_name"])
+    event.text("SUMMARY", render(template.summary, values) or values["service_name"])
     description = render(template.description, values)
     if before or after:
         start, end = _local(booking.start, zone), _local(booking.end, zone)
@@ -155,13 +156,23 @@ def render_event(
             f"\nAppointment {start:%H:%M}\u2013{end:%H:%M}; this event includes the buffer time."
         )
     if description:
-        event.add("description", description)
+        event.text("DESCRIPTION", description)
     where = _where(location, rtype, meeting_link)
     if where:
-        event.add("location", where)
+        event.text("LOCATION", where)
     if rtype:
-        event.add("categories", [rtype.name])
-    event.add("transp", "TRANSPARENT" if booking.status is Status.CANCELLED else "OPAQUE")
+        event.texts("CATEGORIES", [rtype.name])
+    event.add("TRANSP", "TRANSPARENT" if booking.status is Status.CANCELLED else "OPAQUE")
+    return event
+
+
+def render_event(
+    booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str = ""
+) -> Event:
+    """The VEVENT of the feeds as an icalendar component, to add ORGANIZER and ATTENDEE to
+    (email invitations)."""
+    event = Event.from_ical(event_bytes(booking, catalog, viewer, meeting_link))
+    assert isinstance(event, Event)
     return event
 
 
@@ -177,7 +188,7 @@ def _where(location: Location | None, rtype: ReservationType | None, meeting_lin
 
 
 def event_bytes(booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str) -> bytes:
-    return bytes(render_event(booking, catalog, viewer, meeting_link).to_ical())
+    return _event_lines(booking, catalog, viewer, meeting_link).to_bytes()
 
 
 class FragmentCache:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from feedserver.errors import InvalidInput
 from feedserver.model import FeedTemplate
@@ -54,20 +55,33 @@ class _Part:
     kind: str  # "text" (the template's), "value", "empty" (a value that came out empty)
 
 
-def _split(line: str, values: Mapping[str, str]) -> list[_Part]:
-    parts: list[_Part] = []
+@lru_cache(maxsize=1024)
+def _tokens(line: str) -> tuple[tuple[str, str | None], ...]:
+    """A template line as (text, name) pieces: literal text has the name None. Pure, so
+    memoised: a feed renders the same few template lines for every booking."""
+    tokens: list[tuple[str, str | None]] = []
     last = 0
     for match in NAME.finditer(line):
-        name = match.group(1) or match.group(2)
-        if name not in values:  # not a name this template is rendered with: plain text
-            continue
         if match.start() > last:
-            parts.append(_Part(line[last : match.start()], "text"))
-        value = values[name]
-        parts.append(_Part(value, "value" if value else "empty"))
+            tokens.append((line[last : match.start()], None))
+        tokens.append((match.group(0), match.group(1) or match.group(2)))
         last = match.end()
     if last < len(line):
-        parts.append(_Part(line[last:], "text"))
+        tokens.append((line[last:], None))
+    return tuple(tokens)
+
+
+def _split(line: str, values: Mapping[str, str]) -> list[_Part]:
+    parts: list[_Part] = []
+    for text, name in _tokens(line):
+        if name is None or name not in values:  # not a name rendered here: plain text
+            if parts and parts[-1].kind == "text":
+                parts[-1].text += text
+            else:
+                parts.append(_Part(text, "text"))
+            continue
+        value = values[name]
+        parts.append(_Part(value, "value" if value else "empty"))
     return parts
 
 
