@@ -6,7 +6,7 @@ import os
 import random
 import secrets
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from feedserver.domain import accounts, bookings, catalog
 from feedserver.domain.bookings import Effects
 from feedserver.domain.commands import BookingDraft
-from feedserver.errors import StaffDoubleBooked
+from feedserver.domain.imports import Importer, Row, import_rows
 from feedserver.model import Attendee, Status
 from feedserver.store import Store
 
@@ -107,13 +107,23 @@ CUSTOMERS = [
 ]
 
 
+SINGLE_TYPES = ["haircut", "coloring", "consultation", "video-coaching"]
+NOTES = [
+    "",
+    "",
+    "First visit.",
+    "Prefers the window seat.",
+    "Allergic to ammonia — use the gentle range.",
+]
+
+
 @dataclass
 class Summary:
     locations: int = 0
     types: int = 0
     users: int = 0
     bookings: int = 0
-    skipped: int = 0
+    refused: int = 0  # import rows refused
     passwords: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
 
@@ -128,6 +138,68 @@ def _at(day: date, hour: int, minute: int, tz: str) -> datetime:
     return datetime.combine(day, time(hour, minute), ZoneInfo(tz))
 
 
+STAFF_LOAD = 1_000  # bookings per staff member: beyond, the demo adds staff members
+_SLOTS = ((9, 0), (11, 30), (14, 0), (16, 30))  # a type and its buffers fit between two
+
+
+def _extra_staff(count: int) -> list[tuple[str, str, str, str]]:
+    """Staff members beyond the three named ones, one per ``STAFF_LOAD`` bookings."""
+    wanted = -(-count // STAFF_LOAD) - len(STAFF)
+    extra = []
+    for n in range(1, wanted + 1):
+        location = LOCATIONS[n % len(LOCATIONS)]
+        extra.append(
+            (
+                f"staff{n:03d}@demo.feedserver.test",
+                f"Demo Staff {n:03d}",
+                str(location["code"]),
+                str(location["timezone"]),
+            )
+        )
+    return extra
+
+
+def _rows(
+    rng: random.Random,
+    count: int,
+    staff: list[tuple[str, str]],
+    customers: list[tuple[str, str]],
+    today: date,
+    zones: dict[str, str],
+) -> Iterator[Row]:
+    """``count`` single bookings as import rows, shared among ``staff`` (email, location
+    code): each staff member's in distinct slots of their working days (Monday to Saturday)
+    from a month ago on, over at least four months, so that none is a double booking."""
+    per_staff = -(-count // len(staff))
+    days = max(120, per_staff * 7 // (6 * 2) + 30)  # about two bookings a working day
+    line = 0
+    for index, (email, code) in enumerate(staff):
+        wanted = min(per_staff, count - index * per_staff)
+        if wanted <= 0:
+            return
+        slots = [
+            (day, slot)
+            for offset in range(-30, days - 30)
+            if (day := today + timedelta(days=offset)).weekday() != 6
+            for slot in _SLOTS
+        ]
+        for day, (hour, minute) in sorted(rng.sample(slots, min(wanted, len(slots)))):
+            line += 1
+            customer = rng.choice(customers)
+            start = _at(day, hour, minute + rng.choice((0, 15)), zones[code])
+            data = {
+                "type": rng.choice(SINGLE_TYPES),
+                "location": code,
+                "staff": email,
+                "start": start.isoformat(),
+                "timezone": zones[code],
+                "attendees": [{"email": customer[0], "name": customer[1]}],
+                "status": "pending" if rng.random() < 0.1 else "confirmed",
+                "notes": rng.choice(NOTES),
+            }
+            yield Row(line, f"demo-{line}@demo.feedserver.test", data)
+
+
 def load(
     store: Store,
     seed: int = 2026,
@@ -135,7 +207,9 @@ def load(
     effects: Effects | None = None,
     progress: Callable[[int], object] = lambda n: None,
 ) -> Summary:
-    """Create the organisation; bookings spread over the past month and the next three."""
+    """Create the organisation; ``count`` single bookings from a month ago on (the bulk
+    importer writes them, in chunked transactions), a few of them cancelled, and three
+    series. One more staff member per 1,000 bookings beyond the first 3,000."""
     rng = random.Random(seed)
     summary = Summary()
     for location in LOCATIONS:
@@ -164,50 +238,31 @@ def load(
         return user.id
 
     account(ADMIN[0], ADMIN[1], "admin", ADMIN[2], ADMIN[3])
-    staff = [(account(e, n, "staff", loc, tz), loc) for e, n, loc, tz in STAFF]
+    members = [*STAFF, *_extra_staff(count)]
+    staff = [(account(e, n, "staff", loc, tz), loc) for e, n, loc, tz in members]
     customers = [(_email(n), n) for n in CUSTOMERS]
     for address, name in customers[:8]:  # some customers have accounts, others only book
         account(address, name, "customer", None, "Europe/Paris")
 
     today = date.today()
-    zones = {loc["code"]: loc["timezone"] for loc in LOCATIONS}
-    single_types = ["haircut", "coloring", "consultation", "video-coaching"]
-    created = 0
-    attempts = 0
-    while created < count and attempts < count * 5:
-        attempts += 1
-        staff_id, code = rng.choice(staff)
-        day = today + timedelta(days=rng.randint(-30, 90))
-        if day.weekday() == 6:
-            continue
-        customer = rng.choice(customers)
-        draft = BookingDraft(
-            type_key=rng.choice(single_types),
-            location_code=code,
-            staff=staff_id,
-            start=_at(day, rng.randint(9, 17), rng.choice((0, 15, 30, 45)), zones[code]),
-            attendees=(Attendee(customer[0], customer[1]),),
-            status=Status.PENDING if rng.random() < 0.1 else Status.CONFIRMED,
-            notes=rng.choice(
-                [
-                    "",
-                    "",
-                    "First visit.",
-                    "Prefers the window seat.",
-                    "Allergic to ammonia — use the gentle range.",
-                ]
-            ),
-        )
-        try:
-            booking = bookings.create_booking(store, draft, effects=effects).after
-        except StaffDoubleBooked:
-            summary.skipped += 1
-            continue
-        if rng.random() < 0.07:
-            bookings.set_status(store, booking.id, Status.CANCELLED, effects=effects)
-        created += 1
-        progress(1)
-    summary.bookings = created + _series(store, staff, customers, today, zones, effects)
+    zones = {str(loc["code"]): str(loc["timezone"]) for loc in LOCATIONS}
+    importer = Importer(store, effects)
+    rows = _rows(rng, count, [(e, loc) for e, _, loc, _ in members], customers, today, zones)
+    cancelled: list[str] = []
+
+    def kept(row: Row) -> Row:
+        if rng.random() < 0.07:  # cancelled later, as a customer would
+            cancelled.append(row.uid)
+        return row
+
+    report = import_rows(importer, map(kept, rows), progress)
+    summary.refused = len(report.refused)
+    with store.transaction():
+        for uid in cancelled:
+            booking = store.bookings.get_by_uid(uid)
+            if booking is not None:
+                bookings.set_status(store, booking.id, Status.CANCELLED, effects=effects)
+    summary.bookings = report.imported + _series(store, staff, customers, today, zones, effects)
     return summary
 
 

@@ -32,6 +32,7 @@ from feedserver.domain.bookings import BookingChange
 from feedserver.domain.meetings import MeetingService
 from feedserver.domain.recurrence import DEFAULT_BUDGET
 from feedserver.feeds.service import FeedService
+from feedserver.model import ReservationType
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.notify.planner import Notifier
 from feedserver.store import Store
@@ -54,8 +55,15 @@ class BookingEffects:
         self.reminder_rules = reminder_rules
         self.budget = budget
 
-    def after_change(self, store: Store, change: BookingChange, event: str) -> None:
-        rtype = store.types.get(change.after.type_key)
+    def after_change(
+        self,
+        store: Store,
+        change: BookingChange,
+        event: str,
+        rtype: ReservationType | None = None,
+    ) -> None:
+        if rtype is None or rtype.key != change.after.type_key:
+            rtype = store.types.get(change.after.type_key)
         online = bool(rtype and rtype.online)
         meeting = self.meetings.ensure(store, change.after, online, new=change.before is None)
         if self.notifier is not None:

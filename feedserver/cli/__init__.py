@@ -122,8 +122,8 @@ def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int
     demo.write_credentials(credentials, summary.passwords, summary.roles)
     click.echo(
         f"demo organisation loaded: {summary.locations} locations, {summary.types} types, "
-        f"{summary.users} users, {summary.bookings} bookings "
-        f"({summary.skipped} candidate slots skipped as double bookings)"
+        f"{summary.users} users, {summary.bookings} bookings"
+        + (f" ({summary.refused} refused)" if summary.refused else "")
     )
     click.echo(f"personal accounts and their passwords: {credentials}")
     click.echo(f"sign in at {config.public_url}/ with one of them")

@@ -53,7 +53,14 @@ class Effects(Protocol):
     """Work that must happen in the same transaction as a booking change (meetings, the
     notification outbox). ``event``: created, changed, confirmed, cancelled, rejected."""
 
-    def after_change(self, store: Store, change: BookingChange, event: str) -> None: ...
+    def after_change(
+        self,
+        store: Store,
+        change: BookingChange,
+        event: str,
+        rtype: ReservationType | None = None,
+    ) -> None:
+        """``rtype``: the booking's type, when the caller has read it already."""
 
 
 def get_booking(store: Store, booking_id: int) -> Booking:
@@ -73,6 +80,7 @@ class Lookups:
         self._locations: dict[str, tuple[int, str]] = {}
         self._staff: dict[StaffRef, int] = {}
         self._max_buffer: int | None = None
+        self._busy_users: set[int] | None = None  # None: not known, check everyone
 
     def type(self, key: str) -> ReservationType:
         found = self._types.get(key) or self.store.types.get(key)
@@ -117,6 +125,14 @@ class Lookups:
         if found is not None:
             self._types[key] = found
         return found
+
+    def remember_busy(self) -> None:
+        """Note which staff members have busy times (an import does so for each chunk): the
+        others need no busy-time check until the next call."""
+        self._busy_users = self.store.busy_calendars.users_with_busy_times()
+
+    def may_be_busy(self, staff_id: int) -> bool:
+        return self._busy_users is None or staff_id in self._busy_users
 
     def max_buffer_minutes(self) -> int:
         if self._max_buffer is None:
@@ -357,11 +373,11 @@ def create_booking(
             values, draft.attendees, rtype.key, normalise_code(draft.location_code)
         )
         check_overlaps(store, booking, budget, refs)
-        if not draft.allow_conflict:
+        if not draft.allow_conflict and refs.may_be_busy(staff_id):
             check_busy(store, booking, budget, draft.calendar_uid)
         change = BookingChange(None, booking)
         if effects is not None:
-            effects.after_change(store, change, "created")
+            effects.after_change(store, change, "created", rtype)
         return change
 
 

@@ -303,16 +303,19 @@ class Importer:
     def chunk(self, rows: Sequence[Row]) -> None:
         """Import ``rows`` in one transaction (each row in its own savepoint)."""
         with self.store.transaction():
+            self.refs.remember_busy()
+            present = self.store.bookings.existing_uids([row.uid for row in rows])
             for row in rows:
-                self._row(row)
+                self._row(row, present)
 
-    def _row(self, row: Row) -> None:
+    def _row(self, row: Row, present: set[str]) -> None:
+        """Import one row; ``present``: the UIDs already in (those imported are added)."""
         report = self.report
         report.rows += 1
         if row.problem:
             report.refused.append(Refusal(row.line, row.problem, row.field))
             return
-        if self.store.bookings.has_uid(row.uid):
+        if row.uid in present:
             report.skipped += 1
             return
         try:
@@ -325,6 +328,7 @@ class Importer:
         except FeedserverError as exc:
             report.refused.append(Refusal(row.line, exc.message, exc.field))
             return
+        present.add(row.uid)
         report.imported += 1
 
 
@@ -342,7 +346,7 @@ def batches(rows: Iterable[Row], size: int = CHUNK) -> Iterator[list[Row]]:
 def import_rows(
     importer: Importer,
     rows: Iterable[Row],
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
     size: int = CHUNK,
 ) -> Report:
     """Import every row in chunks of ``size``; ``progress`` is told how many rows each

@@ -11,6 +11,7 @@ the ``Provider`` shape (built with the configuration, ``create_room(booking) -> 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import secrets
 from collections.abc import Iterable
@@ -96,16 +97,16 @@ class MeetingService:
         if meeting is None:
             if not online:
                 return None
-            store.meetings.create(
+            meeting = store.meetings.create(
                 booking.id, self.provider.name, self.provider.create_room(booking)
             )
-            meeting = store.meetings.for_booking(booking.id)
-            assert meeting is not None
         known = {link.attendee_email for link in meeting.links}
-        added = [a.email for a in booking.attendees if a.email not in known]
-        for email in added:
-            store.meetings.add_link(meeting.id, email, new_nonce())
-        return store.meetings.for_booking(booking.id) if added else meeting
+        added = []
+        for email in dict.fromkeys(a.email for a in booking.attendees if a.email not in known):
+            link = store.meetings.add_link(meeting.id, email, new_nonce())
+            if link is not None:
+                added.append(link)
+        return dataclasses.replace(meeting, links=(*meeting.links, *added)) if added else meeting
 
     def attendee_url(self, meeting: Meeting, email: str) -> str:
         for link in meeting.links:

@@ -156,6 +156,9 @@ class BusyCalendarStore:
             (status, error, to_db(at), calendar_id),
         )
 
+    def users_with_busy_times(self) -> set[int]:
+        return {r["user_id"] for r in self.db.rows("SELECT DISTINCT user_id FROM busy_times")}
+
     def busy_between(
         self, user_id: int, start: datetime, end: datetime
     ) -> builtins.list[tuple[str, str, str, str]]:

@@ -124,8 +124,15 @@ class BookingStore:
     def one(self, booking_id: int) -> Booking:
         return found(self.get(booking_id), f"booking {booking_id}")
 
-    def has_uid(self, uid: str) -> bool:
-        return self.db.scalar("SELECT 1 FROM bookings WHERE uid = ?", (uid,)) is not None
+    def existing_uids(self, uids: Sequence[str]) -> set[str]:
+        """Those of ``uids`` that a booking has."""
+        found: set[str] = set()
+        for start in range(0, len(uids), 500):
+            chunk = uids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.db.rows(f"SELECT uid FROM bookings WHERE uid IN ({marks})", chunk)  # noqa: S608
+            found.update(r["uid"] for r in rows)
+        return found
 
     def get_by_uid(self, uid: str) -> Booking | None:
         rows = self.db.rows(f"{_SELECT} WHERE b.uid = ?", (uid,))
@@ -333,10 +340,13 @@ class BookingStore:
         type and location) and return it as stored, without reading it back."""
         fields = {k: values[k] for k in COLUMNS}
         fields["exdates"] = json.dumps([to_db(x) for x in fields["exdates"]])
-        booking_id = self.db.insert("bookings", fields)
+        # The change is logged first, so the row is written once with its version (the
+        # trigger that stamps a changed booking finds no row yet).
+        booking_id = int(self.db.scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM bookings"))
+        version = self.changes.record("booking", booking_id, "created")
+        self.db.insert("bookings", {"id": booking_id, "version": version, **fields})
         listed = tuple(attendees)
         self._set_attendees(booking_id, listed, new=True)
-        self.changes.record("booking", booking_id, "created")
         row = {**fields, "id": booking_id, "type_key": type_key, "location_code": code}
         return _booking(row, listed)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import count
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,7 +46,7 @@ class Database:
         if str(path) != ":memory:":
             self.utils.enable_wal()
             conn.execute("PRAGMA synchronous = NORMAL")
-        self._savepoints = count()
+        self._depth = 0  # savepoints open
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -60,15 +59,21 @@ class Database:
     def transaction(self) -> Iterator[None]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; nested blocks become savepoints."""
         if self.conn.in_transaction:
-            name = f"sp{next(self._savepoints)}"
-            self.conn.execute(f"SAVEPOINT {name}")
+            # Named by depth, so the same few statements are reused (SQLite's statement
+            # cache) rather than parsed for every savepoint; an inner name hides an outer.
+            self._depth += 1
+            name = f"sp{self._depth}"
             try:
-                yield
-            except BaseException:
-                self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield
+                except BaseException:
+                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    self.conn.execute(f"RELEASE SAVEPOINT {name}")
+                    raise
                 self.conn.execute(f"RELEASE SAVEPOINT {name}")
-                raise
-            self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            finally:
+                self._depth -= 1
             return
         self.conn.execute("BEGIN IMMEDIATE")
         try:

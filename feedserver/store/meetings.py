@@ -56,23 +56,31 @@ class MeetingStore:
                 found[row["booking_id"]] = self._meeting(row)
         return found
 
-    def create(self, booking_id: int, provider: str, room_url: str) -> None:
-        self.db.insert(
+    def create(self, booking_id: int, provider: str, room_url: str) -> Meeting:
+        """The booking's meeting, as stored (it has no links yet)."""
+        now = utcnow()
+        meeting_id = self.db.insert(
             "meetings",
             {
                 "booking_id": booking_id,
                 "provider": provider,
                 "room_url": room_url,
-                "created_at": to_db(utcnow()),
+                "created_at": to_db(now),
             },
         )
+        return Meeting(meeting_id, booking_id, provider, room_url, now)
 
-    def add_link(self, meeting_id: int, attendee_email: str, nonce: str) -> None:
-        self.db.execute(
+    def add_link(self, meeting_id: int, attendee_email: str, nonce: str) -> MeetingLink | None:
+        """The attendee's new link; None when they already have one."""
+        cursor = self.db.execute(
             "INSERT OR IGNORE INTO meeting_links (meeting_id, attendee_email, nonce, created_at) "
             "VALUES (?, ?, ?, ?)",
             (meeting_id, attendee_email, nonce, to_db(utcnow())),
         )
+        if not cursor.rowcount:
+            return None
+        assert cursor.lastrowid is not None
+        return MeetingLink(cursor.lastrowid, meeting_id, attendee_email, nonce, 0, None, None)
 
     def link(self, link_id: int) -> tuple[MeetingLink, Meeting] | None:
         row = self.db.row("SELECT * FROM meeting_links WHERE id = ?", (link_id,))
