@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from feedserver.cli import main
+from feedserver.model import Role
+from feedserver.store import BookingQuery, Store
 
 
 @pytest.fixture
@@ -75,3 +78,25 @@ def test_app_passwords_from_the_cli(run) -> None:
     assert "no app password 9" in run(
         "users", "app-password", "revoke", "maya@example.org", "9", ok=False
     )
+
+
+def test_a_large_demo_adds_staff_and_creates_every_booking(run, tmp_path: Path) -> None:
+    """`demo --bookings N` goes through the importer: N single bookings plus three series,
+    one more staff member per 1,000 beyond 3,000, and no staff member double-booked."""
+    run("init")
+    out = run("demo", "--bookings", "3500")
+    assert "3503 bookings" in out and "refused" not in out
+    store = Store(tmp_path / "data" / "feedserver.db")
+    try:
+        staff = [u for u in store.users.list() if u.role is Role.STAFF]
+        assert len(staff) == 4
+        every = store.bookings.list(BookingQuery())
+        assert len(every) == 3503
+        assert {b.staff_id for b in every} == {u.id for u in staff}
+        singles = sorted(
+            (b.staff_id, b.start, b.end) for b in every if not b.rrule and not b.all_day
+        )
+        for (staff_a, _, end_a), (staff_b, start_b, _) in itertools.pairwise(singles):
+            assert staff_a != staff_b or end_a <= start_b
+    finally:
+        store.close()
