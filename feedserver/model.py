@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 
@@ -181,11 +182,10 @@ class Booking:
         return self.local_end.date()
 
 
-@dataclass(frozen=True)
-class BookingKey:
+class BookingKey(NamedTuple):
     """What a rendering must know of a booking before deciding whether to load it: which
     version it is (for the fragment cache and CalDAV ETags), and what places it in a
-    calendar."""
+    calendar. A named tuple: a feed makes thousands, straight from result rows."""
 
     id: int
     version: int  # the change-log version of the booking's last change

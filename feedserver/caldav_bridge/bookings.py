@@ -39,7 +39,7 @@ from feedserver.caldav_bridge.rights import BOOKINGS
 from feedserver.calendar.render import FragmentCache, Viewer, render_items
 from feedserver.domain.catalog import load_catalog
 from feedserver.domain.meetings import MeetingService
-from feedserver.model import Booking, BookingKey, FeedFilters, User
+from feedserver.model import BookingKey, FeedFilters, User
 from feedserver.store import BookingQuery, Store, StoreRunner
 from feedserver.store.bookings import VISIBLE
 
@@ -158,18 +158,8 @@ class BookingsCalendars:
 
         def run(store: Store) -> dict[int, bytes]:
             catalog = load_catalog(store, (k.staff_id for k in keys))
-
-            def load(ids: list[int]) -> dict[int, Booking]:
-                return {b.id: b for b in store.bookings.list(BookingQuery(ids=ids))}
-
-            return render_items(
-                keys,
-                load,
-                catalog,
-                Viewer(user, FILTERS),
-                self.fragments,
-                self.meetings.links_for(store, keys, user),
-            )
+            loader = self.meetings.loader(store, user)
+            return render_items(keys, loader, catalog, Viewer(user, FILTERS), self.fragments)
 
         return {i: body.decode("utf-8") for i, body in self.runner.call(run).items()}
 

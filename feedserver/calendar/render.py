@@ -254,6 +254,10 @@ def render_item(
     return b"".join(parts)
 
 
+# Loads the bookings of the ids given: (bookings by id, the reader's meeting link by id).
+Loader = Callable[[list[int]], tuple[dict[int, Booking], dict[int, str]]]
+
+
 @dataclass(frozen=True)
 class RenderedEvents:
     body: bytes
@@ -261,11 +265,10 @@ class RenderedEvents:
     skipped: int
 
 
-def fragment_key(
-    key: BookingKey, catalog: Catalog, viewer: Viewer, meeting_link: str
-) -> tuple[object, ...]:
-    """What a booking's VEVENT depends on: its version, the catalog's, its staff member's
-    name, and how this reader sees it."""
+def fragment_key(key: BookingKey, catalog: Catalog, viewer: Viewer) -> tuple[object, ...]:
+    """What a booking's VEVENT depends on: its version (which its online meeting's changes
+    bump too), the catalog's, its staff member's name, and how this reader sees it (a
+    customer sees their own meeting link, everyone else the room)."""
     mode = viewer.attendee_mode(key, catalog.types.get(key.type_key))
     return (
         key.id,
@@ -276,27 +279,25 @@ def fragment_key(
         viewer.filters.busy_only,
         mode,
         viewer.user.role is Role.CUSTOMER,
-        viewer.user.email if mode == "self" else "",
-        meeting_link,
+        viewer.user.email if mode == "self" or viewer.user.role is Role.CUSTOMER else "",
     )
 
 
 def _fragments(
     keys: Sequence[BookingKey],
-    load: Callable[[list[int]], dict[int, Booking]],
+    load: Loader,
     catalog: Catalog,
     viewer: Viewer,
     fragments: FragmentCache,
-    links: dict[int, str],
 ) -> tuple[list[tuple[BookingKey, bytes]], int]:
     """The VEVENT of each key, from ``fragments`` or rendered (``load`` is asked only for
     the bookings without one); a booking that fails to render is skipped and logged."""
     planned: list[tuple[BookingKey, tuple[object, ...], bytes | None]] = []
     for key in keys:
-        cache_key = fragment_key(key, catalog, viewer, links.get(key.id, ""))
+        cache_key = fragment_key(key, catalog, viewer)
         planned.append((key, cache_key, fragments.get(cache_key)))
     missing = [key.id for key, _, fragment in planned if fragment is None]
-    loaded = load(missing) if missing else {}
+    loaded, links = load(missing) if missing else ({}, {})
     done: list[tuple[BookingKey, bytes]] = []
     skipped = 0
     for key, cache_key, fragment in planned:
@@ -317,15 +318,14 @@ def _fragments(
 
 def render_items(
     keys: Sequence[BookingKey],
-    load: Callable[[list[int]], dict[int, Booking]],
+    load: Loader,
     catalog: Catalog,
     viewer: Viewer,
     fragments: FragmentCache,
-    meeting_links: dict[int, str] | None = None,
 ) -> dict[int, bytes]:
     """Each booking as a calendar object resource (CalDAV), by booking id: the same VEVENT
     fragments as the feeds, each in a VCALENDAR with its VTIMEZONE."""
-    done, _ = _fragments(keys, load, catalog, viewer, fragments, meeting_links or {})
+    done, _ = _fragments(keys, load, catalog, viewer, fragments)
     opening = _opening(_calendar())
     items = {}
     for key, fragment in done:
@@ -340,18 +340,16 @@ def render_items(
 def render_calendar(
     name: str,
     keys: Sequence[BookingKey],
-    load: Callable[[list[int]], dict[int, Booking]],
+    load: Loader,
     catalog: Catalog,
     viewer: Viewer,
     fragments: FragmentCache,
     refresh: timedelta,
-    window_end: date,
-    meeting_links: dict[int, str] | None = None,
 ) -> RenderedEvents:
     """The whole VCALENDAR of the bookings ``keys`` name, in their order. A booking whose
     VEVENT is in ``fragments`` (same version, same rendering options) is not loaded again:
     ``load`` is asked only for the others. One that fails to render is skipped and logged."""
-    done, skipped = _fragments(keys, load, catalog, viewer, fragments, meeting_links or {})
+    done, skipped = _fragments(keys, load, catalog, viewer, fragments)
     tzids: set[str] = set()
     first: BookingKey | None = None
     for key, _ in done:

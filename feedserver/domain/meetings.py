@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -22,7 +22,7 @@ from typing import Protocol
 from feedserver.config import Config
 from feedserver.errors import LinkRevoked, NotFound
 from feedserver.model import Booking, BookingKey, Meeting, Role, User
-from feedserver.store import Store
+from feedserver.store import BookingQuery, Store
 from feedserver.times import to_db
 from feedserver.tokens import InvalidToken, LinkSigner, new_nonce, same_nonce
 
@@ -132,6 +132,18 @@ class MeetingService:
         meetings = store.meetings.for_bookings([b.id for b in listed])
         links = {b.id: self.link_for_viewer(meetings.get(b.id), b, viewer) for b in listed}
         return {k: v for k, v in links.items() if v}
+
+    def loader(
+        self, store: Store, viewer: User
+    ) -> Callable[[list[int]], tuple[dict[int, Booking], dict[int, str]]]:
+        """What renderings load for the bookings they have no fragment of: the bookings,
+        and the meeting link ``viewer`` sees for each (``calendar.render.Loader``)."""
+
+        def load(ids: list[int]) -> tuple[dict[int, Booking], dict[int, str]]:
+            found = store.bookings.list(BookingQuery(ids=ids))
+            return {b.id: b for b in found}, self.links_for(store, found, viewer)
+
+        return load
 
     def follow(self, store: Store, token: str) -> str:
         """The room an attendee's token leads to (the click is counted)."""

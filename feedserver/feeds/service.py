@@ -29,8 +29,8 @@ from feedserver.domain.catalog import load_catalog
 from feedserver.domain.feed_links import link_query
 from feedserver.domain.meetings import MeetingService
 from feedserver.errors import LinkRevoked, NotFound
-from feedserver.model import Booking, FeedLink
-from feedserver.store import BookingQuery, Change, Store, StoreRunner
+from feedserver.model import FeedLink
+from feedserver.store import Change, Store, StoreRunner
 from feedserver.times import utcnow
 from feedserver.tokens import InvalidToken, LinkSigner, same_nonce
 
@@ -248,20 +248,15 @@ class FeedService:
         keys = store.bookings.keys(link_query(link, owner, start, end))
         catalog = load_catalog(store, (k.staff_id for k in keys))
 
-        def load(ids: list[int]) -> dict[int, Booking]:
-            return {b.id: b for b in store.bookings.list(BookingQuery(ids=ids))}
-
         refresh = timedelta(minutes=self.config.refresh_interval_minutes)
         events = render_calendar(
             link.name,
             keys,
-            load,
+            self.meetings.loader(store, owner),
             catalog,
             Viewer(owner, link.filters),
             self.fragments,
             refresh,
-            end.date(),
-            self.meetings.links_for(store, keys, owner),
         )
         self.renders += 1
         etag = hashlib.sha256(events.body).hexdigest()[:32]
