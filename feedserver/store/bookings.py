@@ -271,6 +271,7 @@ class BookingStore:
     ) -> builtins.list[tuple[int, str, str, str, bool]]:
         """``spans`` of the staff member's confirmed bookings in [start, end): what the
         overlap check of a new booking reads (from the ``bookings_staff_spans`` index)."""
+        until = to_db(end)
         rows = self.db.execute(
             "SELECT b.id, t.key, b.start_utc, b.end_utc, b.rrule IS NOT NULL AND b.rrule != '' "
             "FROM bookings b JOIN reservation_types t ON t.id = b.type_id "
@@ -279,7 +280,7 @@ class BookingStore:
             "SELECT b.id, t.key, b.start_utc, b.end_utc, 1 "
             "FROM bookings b JOIN reservation_types t ON t.id = b.type_id "
             "WHERE b.staff_id = ? AND b.last_end_utc IS NULL AND b.start_utc < ? AND b.status = ?",
-            (staff_id, to_db(start), to_db(end), "confirmed", staff_id, to_db(end), "confirmed"),
+            (staff_id, to_db(start), until, "confirmed", staff_id, until, "confirmed"),
         ).fetchall()
         return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 

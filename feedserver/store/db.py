@@ -42,6 +42,7 @@ class Database:
                 source.close()
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: index pages of 100,000 bookings
         self.utils = sqlite_utils.Database(conn)
         if str(path) != ":memory:":
             self.utils.enable_wal()
