@@ -10,6 +10,7 @@ from feedserver.errors import InvalidInput, MalformedRequest
 
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _MISSING = object()
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Body:
@@ -43,6 +44,12 @@ class Body:
             return default
         if not isinstance(value, str):
             raise InvalidInput(f"{name} must be a string", field=name)
+        if _CONTROL.search(value):
+            raise InvalidInput(
+                f"{name} contains a control character (such as NUL); only tab and line "
+                "breaks are allowed",
+                field=name,
+            )
         value = value.strip()
         if required and not value:
             raise InvalidInput(f"{name} must not be empty", field=name)

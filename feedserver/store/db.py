@@ -84,8 +84,20 @@ class Database:
             raise
         self.conn.execute("COMMIT")
 
+    def _query(self, sql: str, params: Any) -> sqlite3.Cursor | None:
+        """A read; None when a parameter is an integer beyond SQLite's 64 bits (an id or
+        number no row can have: a client's, such as /api/bookings/18446744073709551616)."""
+        try:
+            return self.conn.execute(sql, params)
+        except OverflowError:
+            if sql.lstrip()[:6].upper() in ("SELECT", "WITH R"):
+                return None
+            raise
+
     def rows(self, sql: str, params: Any = ()) -> list[Row]:
-        cursor = self.conn.execute(sql, params)
+        cursor = self._query(sql, params)
+        if cursor is None:
+            return []
         names = [column[0] for column in cursor.description or ()]
         return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
@@ -94,7 +106,8 @@ class Database:
         return found[0] if found else None
 
     def scalar(self, sql: str, params: Any = ()) -> Any:
-        result = self.conn.execute(sql, params).fetchone()
+        cursor = self._query(sql, params)
+        result = cursor.fetchone() if cursor is not None else None
         return result[0] if result else None
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:

@@ -35,3 +35,5 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest(f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise MalformedRequest("the request body is JSON nested too deeply") from None
