@@ -125,7 +125,7 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     of client writes for the bridge."""
     config = app[CONFIG]
     loop = asyncio.get_running_loop()
-    logins = AccountLogins(app[RUNNER], config.caldav.login_cache_seconds)
+    logins = app[LOGINS]
     capture = None
     if INBOX in app:
         rules = CaptureRules(
@@ -140,7 +140,6 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     server = RadicaleServer(config, logins, services.throttle, capture, services.budget, calendars)
     app[CALDAV] = server
-    app[LOGINS] = logins
     reconciler = None
     if capture is not None:
         reconciler = asyncio.create_task(
@@ -151,6 +150,14 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     if reconciler is not None:
         await _stop(reconciler)
     server.close()
+
+
+async def _logins_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Password checks for HTTP Basic (API and CalDAV): verified logins remembered a short
+    while, scrypt on a small pool of its own."""
+    logins = AccountLogins(app[RUNNER], app[CONFIG].caldav.login_cache_seconds)
+    app[LOGINS] = logins
+    yield
     logins.close()
 
 
@@ -196,7 +203,7 @@ async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
     """The change watcher, started once every consumer of a change is subscribed (last)."""
     watcher = app[WATCHER]
-    reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app.get(LOGINS))
+    reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app[LOGINS])
     await watcher.start()
     yield
     await watcher.stop()
@@ -283,6 +290,7 @@ def create_app(config: Config) -> web.Application:
     app[REQUEST_LOG] = RequestLog()
     app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_logins_ctx)
     app.cleanup_ctx.append(_feeds_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
     app.cleanup_ctx.append(_reminders_ctx)

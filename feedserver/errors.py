@@ -61,6 +61,17 @@ class AuthenticationRequired(FeedserverError):
     code = "unauthenticated"
 
 
+class TooManyAttempts(FeedserverError):
+    """Too many failed sign-ins for this account or client address: wait ``retry_after``
+    seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermissionDenied(FeedserverError):
     code = "forbidden"
 

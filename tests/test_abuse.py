@@ -153,6 +153,46 @@ async def test_failed_logins_wait_in_the_event_loop_then_are_throttled(
         assert (await dav(http, server, "PROPFIND", "/dav/", ALICE, Depth="0"))[0] == 207
 
 
+async def test_a_failed_login_flood_on_the_api_leaves_a_signed_in_client_fast(
+    server: Any, api: Api
+) -> None:
+    """32 clients hammer /api/me with wrong passwords (HTTP Basic); a user who signed in
+    before keeps answering fast: their login is remembered (no scrypt), the flood is throttled
+    (429 with Retry-After) and nothing waits on a worker."""
+    camille = {"Authorization": basic_auth("camille@example.org", "camille-password")}
+    me = url(server, "/api/me")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async with http.get(me, headers=camille) as response:
+            assert response.status == 200
+        stop = asyncio.Event()
+        answers: list[tuple[int, str]] = []
+
+        async def attacker(n: int) -> None:
+            wrong = {"Authorization": basic_auth(f"maya{n % 3}@example.org", f"guess-{n}")}
+            while not stop.is_set():
+                async with http.get(me, headers=wrong) as response:
+                    answers.append((response.status, response.headers.get("Retry-After", "")))
+
+        attackers = [asyncio.create_task(attacker(n)) for n in range(32)]
+        await asyncio.sleep(0.5)
+        latencies = []
+        for _ in range(20):
+            started = time.perf_counter()
+            async with http.get(me, headers=camille) as response:
+                assert response.status == 200
+            latencies.append(time.perf_counter() - started)
+        stop.set()
+        await asyncio.gather(*attackers)
+    codes = {code for code, _ in answers}
+    assert codes <= {401, 429} and 429 in codes, codes
+    assert all(int(after) >= 1 for code, after in answers if code == 429)
+    # Scrypt runs for the first wave (32 in flight at once) and a few more; the rest of the
+    # flood is answered 429 without hashing.
+    failed = sum(1 for code, _ in answers if code == 401)
+    assert failed <= 48, (failed, len(answers))
+    assert statistics.quantiles(latencies, n=20)[-1] < 0.3, latencies
+
+
 async def test_options_and_missing_credentials_never_reach_radicale(server: Any, api: Api) -> None:
     radicale = server.app[CALDAV]
     calls = 0

@@ -30,7 +30,8 @@ class AccountLogins:
     def __init__(self, runner: StoreRunner, cache_seconds: int, hash_threads: int = 2) -> None:
         self.runner = runner
         self.cache_seconds = cache_seconds
-        self._cache: dict[tuple[str, str], tuple[str, float]] = {}
+        # (email, password digest) -> (principal, expiry, whether it was an app password)
+        self._cache: dict[tuple[str, str], tuple[str, float, bool]] = {}
         self._hashing = ThreadPoolExecutor(hash_threads, thread_name_prefix="password")
 
     def close(self) -> None:
@@ -45,17 +46,18 @@ class AccountLogins:
     def _key(email: str, password: str) -> tuple[str, str]:
         return email, hashlib.sha256(password.encode("utf-8")).hexdigest()
 
-    def remembered(self, login: str, password: str) -> str:
-        """The principal of a login verified a short while ago, or ""."""
+    def remembered(self, login: str, password: str, devices: bool = True) -> str:
+        """The principal of a login verified a short while ago, or "". ``devices``: an app
+        password counts (CalDAV), not only the account password (the API)."""
         cached = self._cache.get(self._key(login.strip().lower(), password))
-        if cached is not None and cached[1] > time.monotonic():
+        if cached is not None and cached[1] > time.monotonic() and (devices or not cached[2]):
             return cached[0]
         return ""
 
-    async def verify(self, login: str, password: str) -> str:
+    async def verify(self, login: str, password: str, devices: bool = True) -> str:
         """The principal (the account's lowercase email) or "" when the login fails."""
         email = login.strip().lower()
-        known = self.remembered(email, password)
+        known = self.remembered(email, password, devices)
         if known:
             return known
         found = await self.runner.run(lambda s: s.users.password_hash(email))
@@ -65,14 +67,17 @@ class AccountLogins:
             await loop.run_in_executor(self._hashing, verify_password, password, None)
             return ""
         user_id, password_hash = found
-        device = await self.runner.run(lambda s: app_passwords.device_login(s, user_id, password))
+        device = devices and await self.runner.run(
+            lambda s: app_passwords.device_login(s, user_id, password)
+        )
         if not device and not await loop.run_in_executor(
             self._hashing, verify_password, password, password_hash
         ):
             return ""
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[self._key(email, password)] = (email, time.monotonic() + self.cache_seconds)
+        expiry = time.monotonic() + self.cache_seconds
+        self._cache[self._key(email, password)] = (email, expiry, bool(device))
         return email
 
 

@@ -1,9 +1,13 @@
 """Who is calling: the bootstrap super-admin (Bearer admin token) or a personal account
-(HTTP Basic with email and password)."""
+(HTTP Basic with email and password).
+
+HTTP Basic shares CalDAV's password checks (``AccountLogins``): a login verified a short while
+ago is not hashed again, scrypt runs on its own small pool, and failures are throttled per
+account and client address (429 with Retry-After) without holding anything while waiting.
+App passwords are for devices (CalDAV) and do not sign in to the API."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hmac
@@ -11,10 +15,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from feedserver.errors import AuthenticationRequired, NotAPersonalAccount, PermissionDenied
+from feedserver.errors import (
+    AuthenticationRequired,
+    NotAPersonalAccount,
+    PermissionDenied,
+    TooManyAttempts,
+)
 from feedserver.model import User
-from feedserver.passwords import verify_password
-from feedserver.web.state import RUNNER, SECRETS
+from feedserver.web.state import LOGINS, RUNNER, SECRETS, SERVICES
 
 
 @dataclass(frozen=True)
@@ -40,13 +48,21 @@ async def _basic(request: web.Request, encoded: str) -> User:
         login, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise AuthenticationRequired("malformed Basic credentials") from exc
-    email = login.strip().lower()
-    found = await request.app[RUNNER].run(lambda s: s.users.password_hash(email))
-    loop = asyncio.get_running_loop()
-    ok = await loop.run_in_executor(None, verify_password, password, found[1] if found else None)
-    if not ok or found is None:
-        raise AuthenticationRequired("wrong email or password")
-    user = await request.app[RUNNER].run(lambda s: s.users.get(found[0]))
+    email = login.strip().lower()[:320]
+    logins = request.app[LOGINS]
+    principal = logins.remembered(email, password, devices=False)
+    if not principal:
+        throttle = request.app[SERVICES].throttle
+        keys = (f"ip:{request.remote}", f"account:{email}")
+        wait = throttle.retry_after(*keys)
+        if wait > 0:
+            raise TooManyAttempts("too many failed sign-ins; try again later", wait)
+        principal = await logins.verify(email, password[:1024], devices=False)
+        if not principal:
+            throttle.failed(*keys)
+            raise AuthenticationRequired("wrong email or password")
+        throttle.succeeded(keys[1])
+    user = await request.app[RUNNER].run(lambda s: s.users.get_by_email(principal))
     if user is None:
         raise AuthenticationRequired("wrong email or password")
     return user

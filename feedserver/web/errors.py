@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ STATUS: dict[type[errors.FeedserverError], int] = {
     errors.AlreadyExists: 409,
     errors.LinkRevoked: 410,
     errors.TooLarge: 413,
+    errors.TooManyAttempts: 429,
     errors.InvalidInput: 422,
 }
 
@@ -66,6 +68,8 @@ def error_to_response(request: web.Request, exc: Exception) -> web.StreamRespons
         headers = {}
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="feedserver", charset="UTF-8"'
+        if isinstance(exc, errors.TooManyAttempts):
+            headers["Retry-After"] = str(math.ceil(exc.retry_after))
         return error_response(status, exc.code, exc.message, exc.field, headers)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[CONFIG].server.max_body_bytes
