@@ -62,6 +62,15 @@ class Store:
         what a dry run writes to and throws away."""
         return cls(":memory:", copy_of=path)
 
+    def snapshot(self, path: Path) -> None:
+        """A consistent copy of the database into the new file ``path`` (SQLite's online
+        backup: writers go on meanwhile; the copy is the database at one moment)."""
+        self.db.snapshot(path)
+
+    def integrity(self) -> str:
+        """SQLite's ``integrity_check``: "ok" or what is wrong."""
+        return str(self.db.scalar("PRAGMA integrity_check"))
+
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()
 

@@ -49,6 +49,13 @@ class Database:
             conn.execute("PRAGMA synchronous = NORMAL")
         self._depth = 0  # savepoints open
 
+    def snapshot(self, path: Path) -> None:
+        target = sqlite3.connect(path)
+        try:
+            self.conn.backup(target)
+        finally:
+            target.close()
+
     @property
     def conn(self) -> sqlite3.Connection:
         return self.utils.conn
