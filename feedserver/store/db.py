@@ -97,7 +97,7 @@ class Database:
         try:
             return self.conn.execute(sql, params)
         except OverflowError:
-            if sql.lstrip()[:6].upper() in ("SELECT", "WITH R"):
+            if sql.lstrip().upper().startswith(("SELECT", "WITH")):
                 return None
             raise
 
