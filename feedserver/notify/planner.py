@@ -60,6 +60,16 @@ class _Context:
     saved_templates: dict[tuple[str, str, str], tuple[str, str]]
     key: str = ""  # set: messages are keyed "<key>:<recipient>" (reminders), else by version
 
+    @classmethod
+    def read(
+        cls, store: Store, booking: Booking, meeting: Meeting | None, key: str = ""
+    ) -> _Context:
+        """What the messages about ``booking`` are written from: the catalog (with its
+        staff member), its type and the saved email templates."""
+        catalog = load_catalog(store, [booking.staff_id])
+        rtype = catalog.types.get(booking.type_key)
+        return cls(booking, rtype, catalog, meeting, store.email_templates.all(), key)
+
 
 class Notifier:
     def __init__(self, config: Config, meetings: MeetingService, feed_urls: FeedUrls) -> None:
@@ -129,15 +139,7 @@ class Notifier:
         self, store: Store, change: BookingChange, event: str, meeting: Meeting | None
     ) -> int:
         """Write the messages ``event`` causes into the outbox; returns how many were new."""
-        booking = change.after
-        catalog = load_catalog(store, [booking.staff_id])
-        context = _Context(
-            booking=booking,
-            rtype=catalog.types.get(booking.type_key),
-            catalog=catalog,
-            meeting=meeting,
-            saved_templates=store.email_templates.all(),
-        )
+        context = _Context.read(store, change.after, meeting)
         queued = 0
         for kind, attendee in self._attendee_kinds(change, event):
             queued += store.outbox.enqueue(self._for_attendee(store, context, kind, attendee))
@@ -219,18 +221,11 @@ class Notifier:
             rrule=None,
             exdates=(),
         )
-        catalog = load_catalog(store, [booking.staff_id])
-        context = _Context(
-            booking=occurrence,
-            rtype=catalog.types.get(booking.type_key),
-            catalog=catalog,
-            meeting=store.meetings.for_bookings([booking.id]).get(booking.id),
-            saved_templates=store.email_templates.all(),
-            key=(
-                f"{booking.uid}:reminder:{to_db(reminder.occurrence_start)}:"
-                f"{reminder.before_minutes}:{reminder.audience}"
-            ),
+        key = (
+            f"{booking.uid}:reminder:{to_db(reminder.occurrence_start)}:"
+            f"{reminder.before_minutes}:{reminder.audience}"
         )
+        context = _Context.read(store, occurrence, store.meetings.for_booking(booking.id), key)
         queued = 0
         if reminder.audience == "attendees":
             if "reminder" not in self.config.notifications.attendee_kinds:
@@ -252,15 +247,8 @@ class Notifier:
         staff = store.users.get(booking.staff_id)
         if staff is None or not notification_settings.get(store, staff).changed:
             return 0
-        catalog = load_catalog(store, [booking.staff_id])
-        context = _Context(
-            booking=booking,
-            rtype=catalog.types.get(booking.type_key),
-            catalog=catalog,
-            meeting=store.meetings.for_bookings([booking.id]).get(booking.id),
-            saved_templates=store.email_templates.all(),
-            key=f"{booking.uid}:declined:{attendee.email}",
-        )
+        key = f"{booking.uid}:declined:{attendee.email}"
+        context = _Context.read(store, booking, store.meetings.for_booking(booking.id), key)
         message = self._for_staff(store, context, "declined", staff)
         return int(store.outbox.enqueue(message))
 

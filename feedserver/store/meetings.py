@@ -22,6 +22,17 @@ def _link(row: Row) -> MeetingLink:
     )
 
 
+def _meeting(row: Row, links: builtins.list[MeetingLink]) -> Meeting:
+    return Meeting(
+        id=row["id"],
+        booking_id=row["booking_id"],
+        provider=row["provider"],
+        room_url=row["room_url"],
+        created_at=from_db(row["created_at"]),
+        links=tuple(links),
+    )
+
+
 class MeetingStore:
     def __init__(self, db: Database, changes: ChangeLog) -> None:
         self.db = db
@@ -31,14 +42,7 @@ class MeetingStore:
         links = self.db.rows(
             "SELECT * FROM meeting_links WHERE meeting_id = ? ORDER BY id", (row["id"],)
         )
-        return Meeting(
-            id=row["id"],
-            booking_id=row["booking_id"],
-            provider=row["provider"],
-            room_url=row["room_url"],
-            created_at=from_db(row["created_at"]),
-            links=tuple(_link(r) for r in links),
-        )
+        return _meeting(row, [_link(r) for r in links])
 
     def for_booking(self, booking_id: int) -> Meeting | None:
         row = self.db.row("SELECT * FROM meetings WHERE booking_id = ?", (booking_id,))
@@ -64,14 +68,7 @@ class MeetingStore:
             ):
                 links[row["meeting_id"]].append(_link(row))
             for row in meetings:
-                found[row["booking_id"]] = Meeting(
-                    id=row["id"],
-                    booking_id=row["booking_id"],
-                    provider=row["provider"],
-                    room_url=row["room_url"],
-                    created_at=from_db(row["created_at"]),
-                    links=tuple(links[row["id"]]),
-                )
+                found[row["booking_id"]] = _meeting(row, links[row["id"]])
         return found
 
     def create(self, booking_id: int, provider: str, room_url: str) -> Meeting:
