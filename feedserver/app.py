@@ -138,7 +138,7 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     calendars = BookingsCalendars(
         app[RUNNER], app[FEEDS].fragments, app[MEETINGS], config.caldav.bookings_calendar_name
     )
-    server = RadicaleServer(config, logins, services.throttle, capture, services.budget, calendars)
+    server = RadicaleServer(config, logins, capture, services.budget, calendars)
     app[CALDAV] = server
     reconciler = None
     if capture is not None:
@@ -155,7 +155,8 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _logins_ctx(app: web.Application) -> AsyncIterator[None]:
     """Password checks for HTTP Basic (API and CalDAV): verified logins remembered a short
     while, scrypt on a small pool of its own."""
-    logins = AccountLogins(app[RUNNER], app[CONFIG].caldav.login_cache_seconds)
+    seconds = app[CONFIG].caldav.login_cache_seconds
+    logins = AccountLogins(app[RUNNER], app[SERVICES].throttle, seconds)
     app[LOGINS] = logins
     yield
     logins.close()

@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from radicale.auth import BaseAuth
@@ -24,11 +25,28 @@ from radicale.auth import BaseAuth
 from feedserver.domain import app_passwords
 from feedserver.passwords import verify_password
 from feedserver.store import Change, StoreRunner
+from feedserver.throttle import LoginThrottle
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in's outcome: the principal, or "" with ``retry_after`` > 0 when it was not
+    even checked (too many failures for the account or the address)."""
+
+    principal: str = ""
+    retry_after: float = 0.0
 
 
 class AccountLogins:
-    def __init__(self, runner: StoreRunner, cache_seconds: int, hash_threads: int = 2) -> None:
+    def __init__(
+        self,
+        runner: StoreRunner,
+        throttle: LoginThrottle,
+        cache_seconds: int,
+        hash_threads: int = 2,
+    ) -> None:
         self.runner = runner
+        self.throttle = throttle
         self.cache_seconds = cache_seconds
         # (email, password digest) -> (principal, expiry, whether it was an app password)
         self._cache: dict[tuple[str, str], tuple[str, float, bool]] = {}
@@ -53,6 +71,26 @@ class AccountLogins:
         if cached is not None and cached[1] > time.monotonic() and (devices or not cached[2]):
             return cached[0]
         return ""
+
+    async def attempt(
+        self, login: str, password: str, address: str, devices: bool = True
+    ) -> Attempt:
+        """A sign-in over HTTP Basic (API and CalDAV): a login verified a short while ago
+        at once; others only when the throttle lets the account and ``address`` try, their
+        failures counted, a success clearing the account's."""
+        principal = self.remembered(login, password, devices)
+        if principal:
+            return Attempt(principal)
+        keys = (f"ip:{address}", f"account:{login.strip().lower()}")
+        wait = self.throttle.retry_after(*keys)
+        if wait > 0:
+            return Attempt(retry_after=wait)
+        principal = await self.verify(login, password, devices)
+        if principal:
+            self.throttle.succeeded(keys[1])
+        else:
+            self.throttle.failed(*keys)
+        return Attempt(principal)
 
     async def verify(self, login: str, password: str, devices: bool = True) -> str:
         """The principal (the account's lowercase email) or "" when the login fails."""

@@ -51,7 +51,6 @@ from feedserver.caldav_bridge.storage import Capture, IndexedStorage, storage_cl
 from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
 from feedserver.config import Config
 from feedserver.errors import TooLarge
-from feedserver.throttle import LoginThrottle
 
 PREFIX = "/dav"
 _PROXY_HEADERS = ("x-script-name", "forwarded", "x-remote-user", "x-remote-addr")
@@ -117,14 +116,12 @@ class RadicaleServer:
         self,
         config: Config,
         logins: AccountLogins,
-        throttle: LoginThrottle,
         capture: Capture | None = None,
         budget: RecurrenceBudget | None = None,
         bookings: BookingsCalendars | None = None,
     ) -> None:
         self.config = config
         self.logins = logins
-        self.throttle = throttle
         self.budget = budget or RecurrenceBudget()
         self.tickets = Tickets()
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
@@ -223,24 +220,17 @@ class RadicaleServer:
                 401, "sign in with your email and password (or an app password)", _CHALLENGE
             )
         login, password = credentials
-        principal = self.logins.remembered(login, password)
-        if principal:
-            return principal
-        keys = (f"ip:{request.remote}", f"account:{login.strip().lower()}")
-        wait = self.throttle.retry_after(*keys)
-        if wait > 0:
+        attempt = await self.logins.attempt(login, password, request.remote or "")
+        if attempt.retry_after > 0:
             return _text(
                 429,
                 "too many failed sign-ins; try again later",
-                {"Retry-After": str(math.ceil(wait))},
+                {"Retry-After": str(math.ceil(attempt.retry_after))},
             )
-        principal = await self.logins.verify(login, password)
-        if not principal:
-            self.throttle.failed(*keys)
+        if not attempt.principal:
             await asyncio.sleep(self.config.caldav.failed_login_delay_ms / 1000)
             return _text(401, "wrong email or password", _CHALLENGE)
-        self.throttle.succeeded(keys[1])
-        return principal
+        return attempt.principal
 
     @asynccontextmanager
     async def _slot(self, principal: str) -> AsyncIterator[None]:

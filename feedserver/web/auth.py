@@ -22,7 +22,7 @@ from feedserver.errors import (
     TooManyAttempts,
 )
 from feedserver.model import User
-from feedserver.web.state import LOGINS, RUNNER, SECRETS, SERVICES
+from feedserver.web.state import LOGINS, RUNNER, SECRETS
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,14 @@ async def _basic(request: web.Request, encoded: str) -> User:
         login, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise AuthenticationRequired("malformed Basic credentials") from exc
-    email = login.strip().lower()[:320]
-    logins = request.app[LOGINS]
-    principal = logins.remembered(email, password, devices=False)
+    attempt = await request.app[LOGINS].attempt(
+        login[:320], password[:1024], request.remote or "", devices=False
+    )
+    if attempt.retry_after > 0:
+        raise TooManyAttempts("too many failed sign-ins; try again later", attempt.retry_after)
+    principal = attempt.principal
     if not principal:
-        throttle = request.app[SERVICES].throttle
-        keys = (f"ip:{request.remote}", f"account:{email}")
-        wait = throttle.retry_after(*keys)
-        if wait > 0:
-            raise TooManyAttempts("too many failed sign-ins; try again later", wait)
-        principal = await logins.verify(email, password[:1024], devices=False)
-        if not principal:
-            throttle.failed(*keys)
-            raise AuthenticationRequired("wrong email or password")
-        throttle.succeeded(keys[1])
+        raise AuthenticationRequired("wrong email or password")
     user = await request.app[RUNNER].run(lambda s: s.users.get_by_email(principal))
     if user is None:
         raise AuthenticationRequired("wrong email or password")
