@@ -35,15 +35,21 @@ END:VCALENDAR\r
 """
 
 
-def _cli(*args: str, cwd: Path, data: Path) -> str:
+def _run(*args: str, cwd: Path, data: Path) -> subprocess.CompletedProcess[str]:
+    """``feedserver ARGS`` on the data directory ``data``."""
     return subprocess.run(
         [sys.executable, "-m", "feedserver", *args],
         cwd=cwd,
         env={**os.environ, "FEEDSERVER_STORAGE_DATA_DIR": str(data)},
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+
+
+def _cli(*args: str, cwd: Path, data: Path) -> str:
+    done = _run(*args, cwd=cwd, data=data)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -102,15 +108,7 @@ async def test_a_backup_taken_under_load_restores_the_database_as_it_was(tmp_pat
             writing = asyncio.create_task(writer())
             await asyncio.sleep(0.3)
             before_backup = list(acknowledged)
-            backup = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "feedserver", "backup", str(tmp_path)),
-                cwd=tmp_path,
-                env={**os.environ, "FEEDSERVER_STORAGE_DATA_DIR": str(data)},
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            _, err = await backup.communicate()
-            assert backup.returncode == 0, err.decode()
+            await asyncio.to_thread(_cli, "backup", str(tmp_path), cwd=tmp_path, data=data)
             await asyncio.sleep(0.2)
             stop.set()
             await writing
@@ -147,13 +145,7 @@ async def test_a_backup_taken_under_load_restores_the_database_as_it_was(tmp_pat
                 assert "SUMMARY:Dentist" in await response.text()
     assert feed_before.startswith(b"BEGIN:VCALENDAR")
 
-    refused = subprocess.run(
-        [sys.executable, "-m", "feedserver", "restore", str(archive)],
-        cwd=tmp_path,
-        env={**os.environ, "FEEDSERVER_STORAGE_DATA_DIR": str(restored)},
-        capture_output=True,
-        text=True,
-    )
+    refused = _run("restore", str(archive), cwd=tmp_path, data=restored)
     assert refused.returncode == 1 and "pass --force" in refused.stderr
     _cli("restore", "--force", str(archive), cwd=tmp_path, data=restored)
     assert list(restored.glob("before-restore-*/feedserver.db"))  # moved aside, not deleted
