@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedserver.config import MESSAGE_LANGUAGES
+from feedserver.domain import schemas
 from feedserver.domain.catalog import get_location
 from feedserver.domain.inputs import Body, email
 from feedserver.errors import AlreadyExists, InvalidInput, NotFound
@@ -14,7 +15,6 @@ from feedserver.store import Store
 from feedserver.times import zone
 
 MIN_PASSWORD = 8
-_FIELDS = {"email", "name", "role", "password", "timezone", "primary_location", "language"}
 LANGUAGES = ("", *MESSAGE_LANGUAGES)  # '' = the browser's (pages) or the organisation's (email)
 
 
@@ -39,7 +39,7 @@ def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
     if not partial or "email" in body:
         values["email"] = email(body.text("email", required=True))
     if not partial or "name" in body:
-        values["name"] = body.text("name", required=True, max_len=200)
+        values["name"] = body.text("name", required=True)
     if not partial or "role" in body:
         role = body.text("role", default=Role.CUSTOMER.value)
         if role not in {r.value for r in Role}:
@@ -48,7 +48,7 @@ def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
             )
         values["role"] = role
     if "password" in body:
-        password = body.text("password", required=True, max_len=1024)
+        password = body.text("password", required=True)
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(
                 f"password must have at least {MIN_PASSWORD} characters", field="password"
@@ -72,7 +72,7 @@ def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
 
 
 def create_user(store: Store, data: object) -> User:
-    body = Body(data, _FIELDS)
+    body = Body(data, schemas.USER)
     with store.transaction():
         values = _values(store, body, partial=False)
         if store.users.get_by_email(values["email"]) is not None:
@@ -81,7 +81,7 @@ def create_user(store: Store, data: object) -> User:
 
 
 def update_user(store: Store, ref: object, data: object) -> User:
-    body = Body(data, _FIELDS)
+    body = Body(data, schemas.USER_PATCH)
     with store.transaction():
         user = find_user(store, ref)
         values = _values(store, body, partial=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import NotFound
 from feedserver.model import AppPassword, User
@@ -18,7 +19,7 @@ def new_secret() -> str:
 
 
 def create(store: Store, user: User, data: object) -> tuple[AppPassword, str]:
-    name = Body(data, {"name"}).text("name", required=True, max_len=100)
+    name = Body(data, schemas.APP_PASSWORD).text("name", required=True)
     secret = new_secret()
     with store.transaction():
         created = store.app_passwords.create(user.id, name, token_digest(secret))

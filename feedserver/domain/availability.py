@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from feedserver.calendar.rrules import RecurrenceBudget
+from feedserver.domain import schemas
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import get_location, get_type
 from feedserver.domain.inputs import Body
@@ -27,7 +28,7 @@ from feedserver.model import Hours, ReservationType, Role, Status, User, Working
 from feedserver.store import BookingQuery, Store
 from feedserver.times import from_db, parse_instant, zone
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS = schemas.DAYS
 MAX_RANGE = timedelta(days=93)
 Interval = tuple[datetime, datetime]
 Seconds = tuple[float, float]  # an interval in Unix seconds
@@ -65,7 +66,7 @@ def _ranges(value: object, field: str) -> Hours:
 
 def parse_working_hours(data: object) -> WorkingHours:
     """The body of ``PUT .../working-hours``."""
-    body = Body(data, {"timezone", "weekly", "exceptions"})
+    body = Body(data, schemas.WORKING_HOURS)
     timezone = body.text("timezone", required=True)
     zone(timezone)
     weekly_raw = body.raw("weekly") or {}

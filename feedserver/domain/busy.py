@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import recurring_ical_events
 from icalendar import Calendar
 
+from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import InvalidInput, NotFound
 from feedserver.model import BusyCalendar, User
@@ -70,12 +71,12 @@ def calendar_url(data: object) -> str:
 def add_calendar(store: Store, user: User, data: object, box: CredentialBox) -> BusyCalendar:
     """``{"name", "url"}`` (an iCalendar URL) or ``{"name", "caldav_url", "username",
     "password"}`` (every calendar of a CalDAV account; the password is sealed)."""
-    body = Body(data, {"name", "url", "caldav_url", "username", "password"})
-    name = body.text("name", required=True, max_len=100)
+    body = Body(data, schemas.BUSY_CALENDAR)
+    name = body.text("name", required=True)
     caldav = "caldav_url" in body
     url = calendar_url(data)
-    username = body.text("username", required=caldav, max_len=200) if caldav else ""
-    secret = box.seal(body.text("password", required=True, max_len=1000)) if caldav else ""
+    username = body.text("username", required=caldav) if caldav else ""
+    secret = box.seal(body.text("password", required=True)) if caldav else ""
     with store.transaction():
         if len(store.busy_calendars.list(user.id)) >= MAX_CALENDARS:
             raise InvalidInput(f"at most {MAX_CALENDARS} busy calendars a person", field="url")

@@ -10,6 +10,7 @@ from typing import Any
 from feedserver.calendar.templates import TemplateSet
 from feedserver.calendar.values import Catalog
 from feedserver.config import AUDIENCES
+from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import AlreadyExists, InUse, InvalidInput, NotFound
 from feedserver.model import Location, ReservationType
@@ -20,7 +21,6 @@ from feedserver.times import zone
 LOCATION_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
 TYPE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_LOCATION_FIELDS = {"code", "name", "address", "timezone"}
 _TYPE_FIELDS = {
     "key",
     "name",
@@ -70,9 +70,9 @@ def _location_values(body: Body, partial: bool) -> dict[str, Any]:
     if not partial or "code" in body:
         values["code"] = normalise_code(body.raw("code") or "")
     if not partial or "name" in body:
-        values["name"] = body.text("name", required=True, max_len=200)
+        values["name"] = body.text("name", required=True)
     if "address" in body or not partial:
-        values["address"] = body.text("address", max_len=500)
+        values["address"] = body.text("address")
     if not partial or "timezone" in body:
         values["timezone"] = body.text("timezone", required=True)
         zone(values["timezone"])
@@ -80,7 +80,7 @@ def _location_values(body: Body, partial: bool) -> dict[str, Any]:
 
 
 def create_location(store: Store, data: object) -> Location:
-    values = _location_values(Body(data, _LOCATION_FIELDS), partial=False)
+    values = _location_values(Body(data, schemas.LOCATION), partial=False)
     with store.transaction():
         if store.locations.get(values["code"]) is not None:
             raise AlreadyExists(f"location {values['code']} already exists", field="code")
@@ -88,7 +88,7 @@ def create_location(store: Store, data: object) -> Location:
 
 
 def update_location(store: Store, code: str, data: object) -> Location:
-    values = _location_values(Body(data, _LOCATION_FIELDS), partial=True)
+    values = _location_values(Body(data, schemas.LOCATION_PATCH), partial=True)
     with store.transaction():
         location = get_location(store, code)
         new_code = values.get("code", location.code)
@@ -127,14 +127,12 @@ def _type_values(body: Body, partial: bool) -> dict[str, Any]:
             )
         values["key"] = key
     if not partial or "name" in body:
-        values["name"] = body.text("name", required=True, max_len=200)
+        values["name"] = body.text("name", required=True)
     if not partial or "duration_minutes" in body:
-        values["duration_minutes"] = body.integer(
-            "duration_minutes", required=True, minimum=1, maximum=24 * 60 * 31
-        )
+        values["duration_minutes"] = body.integer("duration_minutes", required=True)
     for name in ("buffer_before_minutes", "buffer_after_minutes"):
         if not partial or name in body:
-            values[name] = body.integer(name, maximum=24 * 60)
+            values[name] = body.integer(name)
     for flag in ("online", "attendees_visible", "title_visible", "on_site"):
         if not partial or flag in body:
             values[flag] = body.flag(flag)
@@ -173,7 +171,7 @@ def reminder_rules(value: object) -> tuple[tuple[int, tuple[str, ...]], ...] | N
 
 
 def create_type(store: Store, data: object) -> ReservationType:
-    values = _type_values(Body(data, _TYPE_FIELDS), partial=False)
+    values = _type_values(Body(data, schemas.TYPE), partial=False)
     with store.transaction():
         if store.types.get(values["key"]) is not None:
             raise AlreadyExists(f"reservation type {values['key']} already exists", field="key")
@@ -181,7 +179,7 @@ def create_type(store: Store, data: object) -> ReservationType:
 
 
 def update_type(store: Store, key: str, data: object) -> ReservationType:
-    values = _type_values(Body(data, _TYPE_FIELDS), partial=True)
+    values = _type_values(Body(data, schemas.TYPE_PATCH), partial=True)
     with store.transaction():
         found = get_type(store, key)
         new_key = values.get("key", found.key)

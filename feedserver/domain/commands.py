@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from feedserver.config import MESSAGE_LANGUAGES
+from feedserver.domain import schemas
 from feedserver.domain.catalog import normalise_code
 from feedserver.domain.inputs import Body, email
 from feedserver.domain.recurrence import normalised_rrule
@@ -27,22 +28,6 @@ MAX_ATTENDEES = 500
 StaffRef = int | str  # a user id, or an email address
 Moment = date | datetime  # a date (all-day bookings) or an aware date-time
 
-_FIELDS = {
-    "type",
-    "location",
-    "staff",
-    "start",
-    "end",
-    "all_day",
-    "timezone",
-    "attendees",
-    "status",
-    "title",
-    "notes",
-    "rrule",
-    "exdates",
-    "allow_conflict",
-}
 _NEW_STATUSES = (Status.PENDING.value, Status.CONFIRMED.value)
 
 
@@ -67,7 +52,7 @@ class BookingDraft:
 
     @classmethod
     def from_json(cls, data: object) -> BookingDraft:
-        body = Body(data, _FIELDS)
+        body = Body(data, schemas.BOOKING)
         status = body.text("status", default=Status.CONFIRMED.value)
         if status not in _NEW_STATUSES:
             raise InvalidInput("a new booking is pending or confirmed", field="status")
@@ -86,8 +71,8 @@ class BookingDraft:
             timezone=_timezone(body),
             attendees=attendees(body.raw("attendees") or []),
             status=Status(status),
-            title=body.text("title", max_len=500),
-            notes=body.text("notes", max_len=20_000),
+            title=body.text("title"),
+            notes=body.text("notes"),
             rrule=_rrule(body) or None,
             exdates=_moments(body.raw("exdates") or []),
             allow_conflict=body.flag("allow_conflict"),
@@ -130,7 +115,7 @@ class BookingPatch:
 
     @classmethod
     def from_json(cls, data: object) -> BookingPatch:
-        body = Body(data, _FIELDS - {"status"})
+        body = Body(data, schemas.BOOKING_PATCH)
         given = body.data
         timezone = _timezone(body) if "timezone" in given else None
         if "timezone" in given and not timezone:
@@ -144,8 +129,8 @@ class BookingPatch:
             all_day=body.flag("all_day") if _given(given, "all_day") else None,
             timezone=timezone,
             attendees=attendees(body.raw("attendees")) if "attendees" in given else None,
-            title=body.text("title", max_len=500) if "title" in given else None,
-            notes=body.text("notes", max_len=20_000) if "notes" in given else None,
+            title=body.text("title") if "title" in given else None,
+            notes=body.text("notes") if "notes" in given else None,
             rrule=_rrule(body) if "rrule" in given else None,
             exdates=_moments(body.raw("exdates") or []) if "exdates" in given else None,
             allow_conflict=body.flag("allow_conflict"),

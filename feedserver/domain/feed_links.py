@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feedserver.calendar import templates
+from feedserver.domain import schemas
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import get_type, normalise_code
 from feedserver.domain.inputs import Body
@@ -21,20 +22,6 @@ from feedserver.model import FeedFilters, FeedLink, FeedTemplate, Role, Scope, S
 from feedserver.store import BookingQuery, Store
 from feedserver.tokens import LinkSigner, new_nonce
 
-_FIELDS = {
-    "user",
-    "name",
-    "scope",
-    "types",
-    "locations",
-    "staff",
-    "statuses",
-    "include_pending",
-    "show_cancelled",
-    "include_buffers",
-    "show_attendees",
-    "kind",
-}
 _STATUSES = {Status.CONFIRMED.value, Status.PENDING.value, Status.CANCELLED.value}
 
 
@@ -101,7 +88,7 @@ def _filters(store: Store, body: Body) -> FeedFilters:
 
 def create_link(store: Store, data: object, owner: User | None = None) -> FeedLink:
     """A new link for ``owner`` (``/api/me/feeds``) or for the body's ``user`` (admins)."""
-    body = Body(data, _FIELDS if owner is None else _FIELDS - {"user"})
+    body = Body(data, schemas.FEED_LINK if owner is None else schemas.OWN_FEED_LINK)
     with store.transaction():
         if owner is None:
             if body.raw("user") is None:
@@ -123,7 +110,7 @@ def create_link(store: Store, data: object, owner: User | None = None) -> FeedLi
                 f"scope 'all' shows the whole organisation and is for admins; {owner.email} "
                 f"is {owner.role.value}"
             )
-        name = body.text("name", default="Bookings", max_len=100)
+        name = body.text("name", default="Bookings")
         return store.feed_links.create(owner.id, name, scope, _filters(store, body), new_nonce())
 
 
@@ -183,13 +170,9 @@ def link_query(
 
 
 def save_template(store: Store, type_key: str | None, data: object) -> FeedTemplate:
-    body = Body(data, {"summary", "description"})
-    summary = templates.validate_feed_template(
-        body.text("summary", required=True, max_len=5000), "summary"
-    )
-    description = templates.validate_feed_template(
-        body.text("description", max_len=5000), "description"
-    )
+    body = Body(data, schemas.FEED_TEMPLATE)
+    summary = templates.validate_feed_template(body.text("summary", required=True), "summary")
+    description = templates.validate_feed_template(body.text("description"), "description")
     with store.transaction():
         type_id = get_type(store, type_key).id if type_key else None
         store.feed_templates.save(type_id, summary, description)

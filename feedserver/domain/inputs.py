@@ -1,4 +1,5 @@
-"""Reading request bodies: each accessor checks a field's type and names the field when wrong."""
+"""Reading request bodies: a body is checked against its schema (``feedserver.domain.schemas``),
+then each accessor reads a field; every error names the field."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from jsonschema import ValidationError
+from jsonschema.exceptions import best_match
+
+from feedserver.domain.schemas import Schema
 from feedserver.errors import InvalidInput, MalformedRequest
 
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -13,17 +18,71 @@ _MISSING = object()
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class Body:
-    """A JSON object from a client, with typed access to its fields."""
+_TYPES = {
+    "string": "a string",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
 
-    def __init__(self, data: object, allowed: set[str] | None = None) -> None:
+
+def _where(error: ValidationError) -> str:
+    where = ""
+    for part in error.absolute_path:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+    return where
+
+
+def _problem(error: ValidationError) -> InvalidInput:
+    """One schema violation as the error a client reads: what is wrong, and where."""
+    where = _where(error)
+    schema: Any = error.schema
+    instance: Any = error.instance
+    value: Any = error.validator_value
+    name = where or "the body"
+    if error.validator == "required":
+        missing = next(n for n in value if n not in instance)
+        name = f"{where}.{missing}" if where else missing
+        return InvalidInput(f"{name} is required", field=name)
+    if error.validator == "additionalProperties":
+        known = set(schema.get("properties", {}))
+        unknown = sorted(set(instance) - known)[0]
+        return InvalidInput(f"unknown field {unknown!r}", field=where or unknown)
+    if error.validator == "type":
+        types = [value] if isinstance(value, str) else [t for t in value if t != "null"]
+        if instance is None:
+            return InvalidInput(f"{name} is required", field=where or None)
+        wanted = " or ".join(_TYPES.get(t, t) for t in types)
+        return InvalidInput(f"{name} must be {wanted}", field=where or None)
+    if error.validator == "maxLength":
+        return InvalidInput(f"{name} is longer than {value} characters", field=where)
+    if error.validator in ("minimum", "maximum"):
+        low, high = schema.get("minimum"), schema.get("maximum")
+        return InvalidInput(f"{name} must be between {low} and {high}", field=where)
+    if error.validator == "maxItems":
+        return InvalidInput(f"{name} has more than {value} items", field=where)
+    if error.validator == "enum":
+        shown = ", ".join(repr(v) for v in value if v is not None)
+        return InvalidInput(f"{name} must be one of {shown}", field=where)
+    described = schema.get("description")
+    if described:
+        return InvalidInput(f"{name}: {described}", field=where)
+    return InvalidInput(f"{name}: {error.message[:200]}", field=where or None)
+
+
+class Body:
+    """A JSON object from a client, checked against its schema, with typed access to its
+    fields. Lengths and ranges an accessor is not given come from the schema."""
+
+    def __init__(self, data: object, schema: Schema) -> None:
         if not isinstance(data, Mapping):
             raise MalformedRequest("the request body must be a JSON object")
+        error = best_match(schema.validator.iter_errors(data))
+        if error is not None:
+            raise _problem(error)
         self.data: Mapping[str, Any] = data
-        if allowed is not None:
-            unknown = sorted(set(data) - allowed)
-            if unknown:
-                raise InvalidInput(f"unknown field {unknown[0]!r}", field=unknown[0])
+        self.schema = schema
 
     def __contains__(self, name: str) -> bool:
         return name in self.data
@@ -37,7 +96,7 @@ class Body:
         return value
 
     def text(
-        self, name: str, *, required: bool = False, default: str = "", max_len: int = 10_000
+        self, name: str, *, required: bool = False, default: str = "", max_len: int | None = None
     ) -> str:
         value = self._get(name, required)
         if value is _MISSING:
@@ -51,6 +110,8 @@ class Body:
                 field=name,
             )
         value = value.strip()
+        if max_len is None:
+            max_len = self.schema.limit(name, "maxLength") or 10_000
         if required and not value:
             raise InvalidInput(f"{name} must not be empty", field=name)
         if len(value) > max_len:
@@ -63,12 +124,16 @@ class Body:
         *,
         required: bool = False,
         default: int = 0,
-        minimum: int = 0,
-        maximum: int = 10**9,
+        minimum: int | None = None,
+        maximum: int | None = None,
     ) -> int:
         value = self._get(name, required)
         if value is _MISSING:
             return default
+        if minimum is None:
+            minimum = self.schema.limit(name, "minimum") or 0
+        if maximum is None:
+            maximum = self.schema.limit(name, "maximum") or 10**9
         if not isinstance(value, int) or isinstance(value, bool):
             raise InvalidInput(f"{name} must be an integer", field=name)
         if not minimum <= value <= maximum:

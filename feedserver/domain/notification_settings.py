@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.model import NotificationSettings, Role, User
 from feedserver.store import Store
 
-SWITCHES = tuple(f.name for f in dataclasses.fields(NotificationSettings))
+SWITCHES = schemas.SWITCHES
 STAFF_DEFAULTS = NotificationSettings(
     booked=True, cancelled=True, rejected=True, short_notice=True, changed=True, reminder=True
 )
@@ -28,7 +29,7 @@ def get(store: Store, user: User) -> NotificationSettings:
 
 
 def patch(store: Store, user: User, data: object) -> NotificationSettings:
-    body = Body(data, set(SWITCHES))
+    body = Body(data, schemas.NOTIFICATION_SETTINGS)
     with store.transaction():
         current = get(store, user)
         changed = {name: body.flag(name) for name in SWITCHES if name in body}

@@ -21,6 +21,7 @@ from babel.dates import format_date, format_time
 
 from feedserver.calendar import templates
 from feedserver.config import MESSAGE_LANGUAGES
+from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import NotFound
 from feedserver.store import Store
@@ -178,9 +179,9 @@ def choose(
 
 def save(store: Store, audience: str, kind: str, language: str, data: object) -> tuple[str, str]:
     _check_key(audience, kind, language)
-    body = Body(data, {"subject", "body"})
-    subject = validate(body.text("subject", required=True, max_len=300), "subject")
-    text = validate(body.text("body", required=True, max_len=20_000), "body")
+    body = Body(data, schemas.EMAIL_TEMPLATE)
+    subject = validate(body.text("subject", required=True), "subject")
+    text = validate(body.text("body", required=True), "body")
     with store.transaction():
         store.email_templates.save(audience, kind, language, subject, text)
     return subject, text
