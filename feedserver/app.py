@@ -20,6 +20,7 @@ from feedserver.inbound.caldav import CalendarCapture, CaptureRules
 from feedserver.inbound.inbox import InboxService
 from feedserver.inbound.listener import start_listener
 from feedserver.logs import RequestLog
+from feedserver.metrics import Metrics
 from feedserver.model import InboxStatus
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.notify.reminders import ReminderWorker
@@ -35,6 +36,8 @@ from feedserver.web import (
     api_notifications,
     api_users,
     feeds,
+    metrics,
+    openapi,
     pages,
 )
 from feedserver.web.context import (
@@ -56,6 +59,7 @@ from feedserver.web.state import (
     INBOX,
     LOGINS,
     MEETINGS,
+    METRICS,
     OUTBOX,
     REMINDERS,
     RUNNER,
@@ -81,7 +85,9 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     """The feed service, with its usage-flush task."""
-    service = FeedService(app[RUNNER], app[FEED_URLS].signer, app[CONFIG].feeds, app[MEETINGS])
+    service = FeedService(
+        app[RUNNER], app[FEED_URLS].signer, app[CONFIG].feeds, app[MEETINGS], app[METRICS].render
+    )
     await service.load()
     app[FEEDS] = service
     flusher = asyncio.create_task(service.flush_usage_forever(), name="feed-usage")
@@ -289,6 +295,7 @@ def create_app(config: Config) -> web.Application:
     app[EFFECTS] = services.effects
     app[REQUEST_IDS] = RequestIds()
     app[REQUEST_LOG] = RequestLog()
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_logins_ctx)
@@ -316,6 +323,8 @@ def create_app(config: Config) -> web.Application:
         api_feeds,
         api_notifications,
         api_availability,
+        openapi,
+        metrics,
         feeds,
     ):
         app.router.add_routes(routes(module.routes))

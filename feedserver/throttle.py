@@ -36,6 +36,8 @@ class LoginThrottle:
         self.max_keys = max_keys
         self.quiet = max(max_seconds * 2, 900.0)  # failures older than this are forgotten
         self._keys: OrderedDict[str, _Failures] = OrderedDict()
+        self.failures = 0  # every failure since start (metrics)
+        self.refused = 0  # tries answered "wait" (metrics)
 
     def _wait(self, failures: _Failures, now: float) -> float:
         if failures.count < self.attempts:
@@ -55,10 +57,13 @@ class LoginThrottle:
                 del self._keys[key]
                 continue
             longest = max(longest, self._wait(failures, now))
+        if longest > 0:
+            self.refused += 1
         return longest
 
     def failed(self, *keys: str) -> None:
         now = self.clock()
+        self.failures += 1
         for key in keys:
             failures = self._keys.pop(key, None) or _Failures(0, now)
             failures.count += 1

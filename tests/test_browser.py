@@ -185,7 +185,7 @@ def test_a_forged_form_is_refused(browser: Browser, demo: Any) -> None:
     page.close()
 
 
-SIGNED_OUT = ["/", "/forgot"]
+SIGNED_OUT = ["/", "/forgot", "/api/docs"]
 EVERYONE = ["/links", "/devices", "/availability", "/notifications", "/profile"]
 ADMIN = [
     "/admin/bookings",

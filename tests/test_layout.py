@@ -23,6 +23,7 @@ RANKS = {
     "logs": 0,
     "instance_secrets": 0,
     "throttle": 0,
+    "metrics": 0,
     "store": 1,
     "calendar": 1,
     "domain": 2,

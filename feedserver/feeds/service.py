@@ -29,6 +29,7 @@ from feedserver.domain.catalog import load_catalog
 from feedserver.domain.feed_links import link_query
 from feedserver.domain.meetings import MeetingService
 from feedserver.errors import LinkRevoked, NotFound
+from feedserver.metrics import Histogram
 from feedserver.model import FeedLink
 from feedserver.store import Change, Store, StoreRunner
 from feedserver.times import utcnow
@@ -129,9 +130,15 @@ def content_disposition(name: str) -> str:
 
 class FeedService:
     def __init__(
-        self, runner: StoreRunner, signer: LinkSigner, config: FeedsConfig, meetings: MeetingService
+        self,
+        runner: StoreRunner,
+        signer: LinkSigner,
+        config: FeedsConfig,
+        meetings: MeetingService,
+        render_seconds: Histogram | None = None,
     ) -> None:
         self.runner = runner
+        self.render_seconds = render_seconds or Histogram()
         self.meetings = meetings
         self.signer = signer
         self.config = config
@@ -241,6 +248,7 @@ class FeedService:
 
     def _render(self, store: Store, link: FeedLink, today: date) -> RenderedFeed:
         """Runs on the store thread (which also owns the fragment cache)."""
+        started = time_module.perf_counter()
         owner = store.users.get(link.user_id)
         if owner is None:
             raise NotFound("no such feed")
@@ -259,6 +267,7 @@ class FeedService:
             refresh,
         )
         self.renders += 1
+        self.render_seconds.observe(time_module.perf_counter() - started)
         etag = hashlib.sha256(events.body).hexdigest()[:32]
         changed_at = link.content_changed_at
         if etag != link.content_etag or changed_at is None:

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from feedserver.logs import RequestLog, request_id
 from feedserver.web.errors import Handler, error_to_response
-from feedserver.web.state import WATCHER
+from feedserver.web.state import METRICS, WATCHER
 
 # Path segments that are credentials: feed tokens, meeting tokens.
 _SECRET_PREFIXES = ("/feeds/", "/meet/")
@@ -124,4 +124,7 @@ async def _in_context(request: web.Request, handler: Handler) -> web.StreamRespo
             status,
             started,
         )
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        request.app[METRICS].request(request.method, route, status, time.time() - started)
         request_id.reset(token)

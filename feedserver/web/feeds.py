@@ -23,9 +23,10 @@ from feedserver.feeds.service import RenderedFeed
 from feedserver.logs import request_id
 from feedserver.web.context import REQUEST_IDS, REQUEST_LOG
 from feedserver.web.errors import error_to_response
-from feedserver.web.state import CONFIG, FEEDS
+from feedserver.web.state import CONFIG, FEEDS, METRICS
 
 LOGGED_PATH = "/feeds/[redacted]"
+ROUTE = "/feeds/{token}.ics"
 FEED_ROUTE = "feed"  # the route that answers its own errors and logs its own line
 _GZIP: dict[str, bool] = {}  # Accept-Encoding values seen, parsed once
 
@@ -134,11 +135,13 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
     app = request.app
     rid = app[REQUEST_IDS].for_request(request)
     service = app[FEEDS]
+    metrics = app[METRICS]
     status = 500
     try:
         token = request.match_info["token"]
         try:
             feed = service.cached(token)
+            metrics.feeds["hit" if feed is not None else "rendered"] += 1
             if feed is None:  # the slow path: what it logs carries the request id
                 context = request_id.set(rid)
                 try:
@@ -157,6 +160,7 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
         service.record_fetch(feed.link_id, headers.get(hdrs.USER_AGENT, ""), started)
         gz = wants_gzip(headers.get(hdrs.ACCEPT_ENCODING, ""))
         if _not_modified(request, feed):
+            metrics.feeds["not_modified"] += 1
             status = 304
             return web.Response(status=304, headers=_headers(request, feed, gz))
         body = (feed.gzipped or await service.gzipped(feed)) if gz else feed.body
@@ -169,6 +173,7 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
         return response
     finally:
         app[REQUEST_LOG].line(rid, request.method, LOGGED_PATH, status, started)
+        metrics.request(request.method, ROUTE, status, time.time() - started)
 
 
 @routes.get("/robots.txt")

@@ -14,6 +14,7 @@ from feedserver.feeds.service import FeedService
 from feedserver.inbound.caldav import CalendarCapture
 from feedserver.inbound.inbox import InboxService
 from feedserver.instance_secrets import InstanceSecrets
+from feedserver.metrics import Metrics
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.notify.reminders import ReminderWorker
 from feedserver.reactions import BookingEffects
@@ -37,3 +38,4 @@ REMINDERS = web.AppKey("reminders", ReminderWorker)
 BUSY = web.AppKey("busy", BusySync)
 INBOX = web.AppKey("inbox", InboxService)
 CAPTURE = web.AppKey("capture", CalendarCapture)
+METRICS = web.AppKey("metrics", Metrics)

@@ -18,6 +18,7 @@ from feedserver.web.pages import (
     account,
     admin,
     admin_bookings,
+    api_docs,
     availability,
     devices,
     links,
@@ -25,7 +26,7 @@ from feedserver.web.pages import (
 )
 from feedserver.web.pages.base import WEBKIT, WebKit, load_static, make_jinja
 
-MODULES = (account, links, devices, availability, settings, admin_bookings, admin)
+MODULES = (account, links, devices, availability, settings, admin_bookings, admin, api_docs)
 
 
 def make_kit(config: Config, secrets: InstanceSecrets) -> WebKit:

@@ -1,0 +1,533 @@
+"""The OpenAPI 3.1 document of the JSON API (``GET /api/openapi.json``) and its reference page
+(``GET /api/docs``).
+
+Request bodies are the schemas of ``feedserver.domain.schemas``, the ones ``Body`` enforces, so
+the document cannot promise a body the server refuses for its shape. ``OPERATIONS`` describes
+each route once (what it does, who may call it, what it answers); the document is built from
+it and from the application's router, and a test checks that every ``/api`` route is in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from feedserver import __version__
+from feedserver.domain import schemas
+from feedserver.domain.schemas import JSON, MAX_ID, Schema
+from feedserver.web.state import CONFIG
+
+ADMIN = "admin"  # the admin token, or an admin's HTTP Basic sign-in
+ACCOUNT = "account"  # a personal account's HTTP Basic sign-in
+ANYONE = "anyone"  # no sign-in (the token in the path is the credential)
+WEBHOOK = "webhook"  # the webhook secret, or an admin
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    schema: JSON
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    auth: str = ADMIN
+    body: Schema | None = None
+    files: tuple[str, ...] = ()  # media types of a raw (non-JSON) body
+    query: tuple[Param, ...] = ()
+    ok: int = 200
+    returns: str = "object"  # a component name, "list", "calendar" or "none"
+    errors: tuple[int, ...] = ()
+
+
+def _q(name: str, description: str, max_len: int = 200) -> Param:
+    return Param(name, {"type": "string", "maxLength": max_len}, description)
+
+
+PAGE = (
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (100)"),
+    Param("after", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "the previous 'next'"),
+)
+RANGE = (_q("start", "ISO 8601 date-time with offset", 64), _q("end", "the end, exclusive", 64))
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/healthz"): Operation("Liveness and store check", auth=ANYONE),
+    ("GET", "/metrics"): Operation("Prometheus metrics (text format)", returns="text"),
+    ("GET", "/api/openapi.json"): Operation("This document", auth=ANYONE),
+    ("GET", "/api/docs"): Operation("This document as an HTML page", auth=ANYONE, returns="html"),
+    ("GET", "/feeds/{token}.ics"): Operation(
+        "A signed subscription feed (ETag, 304, gzip)",
+        auth=ANYONE,
+        returns="calendar",
+        errors=(404, 410),
+    ),
+    ("GET", "/meet/{token}"): Operation(
+        "An attendee's online meeting link (redirect)", auth=ANYONE, ok=302, errors=(404,)
+    ),
+    # -- catalog --
+    ("POST", "/api/locations"): Operation(
+        "Create a location", body=schemas.LOCATION, ok=201, returns="Location", errors=(409,)
+    ),
+    ("GET", "/api/locations"): Operation("List locations", returns="list"),
+    ("GET", "/api/locations/{code}"): Operation(
+        "Read a location", returns="Location", errors=(404,)
+    ),
+    ("PATCH", "/api/locations/{code}"): Operation(
+        "Change a location", body=schemas.LOCATION_PATCH, returns="Location", errors=(404, 409)
+    ),
+    ("DELETE", "/api/locations/{code}"): Operation(
+        "Delete an unused location", ok=204, returns="none", errors=(404, 409)
+    ),
+    ("POST", "/api/types"): Operation(
+        "Create a reservation type", body=schemas.TYPE, ok=201, returns="Type", errors=(409,)
+    ),
+    ("GET", "/api/types"): Operation("List reservation types", returns="list"),
+    ("GET", "/api/types/{key}"): Operation(
+        "Read a reservation type", returns="Type", errors=(404,)
+    ),
+    ("PATCH", "/api/types/{key}"): Operation(
+        "Change a reservation type", body=schemas.TYPE_PATCH, returns="Type", errors=(404, 409)
+    ),
+    ("DELETE", "/api/types/{key}"): Operation(
+        "Delete an unused reservation type", ok=204, returns="none", errors=(404, 409)
+    ),
+    # -- people --
+    ("POST", "/api/users"): Operation(
+        "Create a personal account", body=schemas.USER, ok=201, returns="User", errors=(409,)
+    ),
+    ("GET", "/api/users"): Operation(
+        "List accounts", query=(_q("role", "admin, staff or customer", 16),), returns="list"
+    ),
+    ("GET", "/api/users/{id}"): Operation("Read an account", returns="User", errors=(404,)),
+    ("PATCH", "/api/users/{id}"): Operation(
+        "Change an account", body=schemas.USER_PATCH, returns="User", errors=(404, 409)
+    ),
+    ("GET", "/api/me"): Operation("Your account", auth=ACCOUNT, returns="User"),
+    ("POST", "/api/me/app-passwords"): Operation(
+        "Create a device password for CalDAV (shown once)",
+        auth=ACCOUNT,
+        body=schemas.APP_PASSWORD,
+        ok=201,
+    ),
+    ("GET", "/api/me/app-passwords"): Operation(
+        "List your device passwords", auth=ACCOUNT, returns="list"
+    ),
+    ("DELETE", "/api/me/app-passwords/{id}"): Operation(
+        "Revoke a device password", auth=ACCOUNT, ok=204, returns="none", errors=(404,)
+    ),
+    # -- bookings --
+    ("POST", "/api/bookings"): Operation(
+        "Create a booking", body=schemas.BOOKING, ok=201, returns="Booking", errors=(409,)
+    ),
+    ("POST", "/api/bookings/import"): Operation(
+        "Import bookings from a CSV or iCalendar file",
+        files=("text/csv", "text/calendar"),
+        query=(
+            _q("dry_run", "1: check without writing", 5),
+            _q("type", "default reservation type", 64),
+            _q("location", "default location code", 12),
+            _q("staff", "default staff member (id or email)", 254),
+        ),
+    ),
+    ("GET", "/api/bookings"): Operation(
+        "List bookings",
+        query=(
+            _q("type", "reservation type keys, comma-separated"),
+            _q("location", "location codes, comma-separated"),
+            _q("staff", "staff ids or emails, comma-separated", 2000),
+            _q("status", "statuses, comma-separated", 64),
+            *RANGE,
+            Param("limit", {"type": "integer", "minimum": 1, "maximum": 5000}, "(500)"),
+            Param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_ID}),
+        ),
+        returns="list",
+    ),
+    ("GET", "/api/bookings/{id}"): Operation("Read a booking", returns="Booking", errors=(404,)),
+    ("PATCH", "/api/bookings/{id}"): Operation(
+        "Change a booking", body=schemas.BOOKING_PATCH, returns="Booking", errors=(404, 409)
+    ),
+    ("POST", "/api/bookings/{id}/confirm"): Operation(
+        "Confirm a pending booking", returns="Booking", errors=(404, 409)
+    ),
+    ("POST", "/api/bookings/{id}/cancel"): Operation(
+        "Cancel a booking", returns="Booking", errors=(404, 409)
+    ),
+    ("POST", "/api/bookings/{id}/reject"): Operation(
+        "Reject a pending booking", returns="Booking", errors=(404, 409)
+    ),
+    # -- feeds --
+    ("POST", "/api/feeds"): Operation(
+        "Create a feed link for an account", body=schemas.FEED_LINK, ok=201, returns="FeedLink"
+    ),
+    ("GET", "/api/feeds"): Operation(
+        "List feed links", query=(_q("user", "an account's id or email", 254),), returns="list"
+    ),
+    ("GET", "/api/feeds/{id}"): Operation("Read a feed link", returns="FeedLink", errors=(404,)),
+    ("POST", "/api/feeds/{id}/rotate"): Operation(
+        "New URL for a feed link (the old one stops working)",
+        returns="FeedLink",
+        errors=(404, 409),
+    ),
+    ("DELETE", "/api/feeds/{id}"): Operation(
+        "Revoke a feed link at once", ok=204, returns="none", errors=(404,)
+    ),
+    ("POST", "/api/me/feeds"): Operation(
+        "Create one of your feed links",
+        auth=ACCOUNT,
+        body=schemas.OWN_FEED_LINK,
+        ok=201,
+        returns="FeedLink",
+    ),
+    ("GET", "/api/me/feeds"): Operation("List your feed links", auth=ACCOUNT, returns="list"),
+    ("GET", "/api/me/feeds/{id}"): Operation(
+        "Read one of your feed links", auth=ACCOUNT, returns="FeedLink", errors=(404,)
+    ),
+    ("POST", "/api/me/feeds/{id}/rotate"): Operation(
+        "New URL for one of your feed links", auth=ACCOUNT, returns="FeedLink", errors=(404, 409)
+    ),
+    ("DELETE", "/api/me/feeds/{id}"): Operation(
+        "Revoke one of your feed links", auth=ACCOUNT, ok=204, returns="none", errors=(404,)
+    ),
+    ("GET", "/api/feed-templates"): Operation("Feed event wording", returns="list"),
+    ("PUT", "/api/feed-templates/{type}"): Operation(
+        "Set the wording of a type's feed events ('default' for all)",
+        body=schemas.FEED_TEMPLATE,
+        errors=(404,),
+    ),
+    ("DELETE", "/api/feed-templates/{type}"): Operation(
+        "Reset a feed template", ok=204, returns="none", errors=(404,)
+    ),
+    # -- notifications --
+    ("GET", "/api/notifications"): Operation(
+        "The outbox: emails sent, queued and failed",
+        query=(
+            _q("status", "queued, sent or failed", 16),
+            _q("booking", "a booking id", 20),
+            *PAGE,
+        ),
+        returns="list",
+    ),
+    ("POST", "/api/notifications/retry"): Operation("Send failed emails again"),
+    ("POST", "/api/notifications/{id}/retry"): Operation(
+        "Send one failed email again", errors=(404, 409)
+    ),
+    ("GET", "/api/me/notification-settings"): Operation("Your notification switches", auth=ACCOUNT),
+    ("PATCH", "/api/me/notification-settings"): Operation(
+        "Change your notification switches", auth=ACCOUNT, body=schemas.NOTIFICATION_SETTINGS
+    ),
+    ("GET", "/api/users/{id}/notification-settings"): Operation(
+        "An account's notification switches", errors=(404,)
+    ),
+    ("PATCH", "/api/users/{id}/notification-settings"): Operation(
+        "Change an account's notification switches",
+        body=schemas.NOTIFICATION_SETTINGS,
+        errors=(404,),
+    ),
+    ("GET", "/api/templates"): Operation("Email templates", returns="list"),
+    ("PUT", "/api/templates/{audience}/{kind}/{language}"): Operation(
+        "Set an email template", body=schemas.EMAIL_TEMPLATE, errors=(404,)
+    ),
+    ("DELETE", "/api/templates/{audience}/{kind}/{language}"): Operation(
+        "Reset an email template to the default", ok=204, returns="none", errors=(404,)
+    ),
+    ("GET", "/api/reports/online-meetings"): Operation(
+        "Online meetings in a period", query=RANGE, returns="list"
+    ),
+    ("DELETE", "/api/meeting-links/{id}"): Operation(
+        "Remove an attendee's meeting link", ok=204, returns="none", errors=(404,)
+    ),
+    # -- availability --
+    ("GET", "/api/availability"): Operation(
+        "Free slots for a type at a location",
+        query=(
+            _q("type", "reservation type key", 64),
+            _q("location", "location code", 12),
+            _q("staff", "one staff member (id or email)", 254),
+            *RANGE,
+        ),
+        returns="list",
+    ),
+    ("GET", "/api/me/availability"): Operation(
+        "Your free slots",
+        auth=ACCOUNT,
+        query=(_q("type", "reservation type key", 64), _q("location", "code", 12), *RANGE),
+        returns="list",
+    ),
+    # -- bridge --
+    ("POST", "/api/inbound"): Operation(
+        "Hand the bridge an event (text/calendar) or an invitation email (message/rfc822)",
+        auth=WEBHOOK,
+        files=("text/calendar", "application/ics", "message/rfc822"),
+        returns="InboxItem",
+        ok=200,
+        errors=(202, 415),
+    ),
+    ("GET", "/api/inbox"): Operation(
+        "Inbound items, newest first",
+        query=(_q("status", "received, processed or failed", 16), *PAGE),
+        returns="list",
+    ),
+    ("GET", "/api/inbox/{id}"): Operation(
+        "One inbound item, with its raw text", returns="InboxItem", errors=(404,)
+    ),
+    ("POST", "/api/inbox/{id}/retry"): Operation(
+        "Process a failed item again", returns="InboxItem", errors=(404, 409)
+    ),
+}
+
+for _who, _prefix in ((ADMIN, "/api/users/{id}"), (ACCOUNT, "/api/me")):
+    OPERATIONS |= {
+        ("GET", f"{_prefix}/working-hours"): Operation("Working hours", auth=_who, errors=(404,)),
+        ("PUT", f"{_prefix}/working-hours"): Operation(
+            "Set working hours", auth=_who, body=schemas.WORKING_HOURS, errors=(404,)
+        ),
+        ("DELETE", f"{_prefix}/working-hours"): Operation(
+            "Remove working hours (always available)",
+            auth=_who,
+            ok=204,
+            returns="none",
+            errors=(404,),
+        ),
+        ("POST", f"{_prefix}/busy-calendars"): Operation(
+            "Add an external calendar read for busy times",
+            auth=_who,
+            body=schemas.BUSY_CALENDAR,
+            ok=201,
+            errors=(404,),
+        ),
+        ("GET", f"{_prefix}/busy-calendars"): Operation(
+            "External calendars read for busy times", auth=_who, returns="list", errors=(404,)
+        ),
+        ("POST", f"{_prefix}/busy-calendars/{{bid}}/refresh"): Operation(
+            "Read an external calendar now", auth=_who, errors=(404,)
+        ),
+        ("DELETE", f"{_prefix}/busy-calendars/{{bid}}"): Operation(
+            "Remove an external calendar", auth=_who, ok=204, returns="none", errors=(404,)
+        ),
+    }
+
+_INTEGER_PATH = {"id", "bid"}
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted: kept in the inbox, processed in the background",
+    204: "No content",
+    302: "Redirect",
+    304: "Not modified (If-None-Match or If-Modified-Since)",
+    400: "Malformed request: unreadable HTTP, or a body that is not JSON, too deep or empty",
+    401: "Sign-in required or wrong",
+    403: "Not allowed for this account",
+    404: "Not found",
+    409: "Conflict with the current state",
+    410: "Revoked",
+    413: "Body too large",
+    415: "Unsupported media type",
+    422: "Invalid input; 'field' names it",
+    429: "Too many failed sign-ins; wait Retry-After seconds",
+}
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "a stable code, such as 'invalid'"},
+        "message": {"type": "string", "description": "what is wrong, for a person"},
+        "field": {"type": "string", "description": "the field at fault"},
+    },
+}
+_RESOURCES = {
+    "Location": "A location, named by its short code.",
+    "Type": "A reservation type.",
+    "User": "A personal account (without its password).",
+    "Booking": "A booking, with its attendees and online meeting links.",
+    "FeedLink": "A feed link with its https and webcal URLs.",
+    "InboxItem": "Something the bridge received, and what became of it.",
+}
+
+
+def _statuses(path: str, operation: Operation) -> list[int]:
+    found = {operation.ok, 400, *operation.errors}  # 400: a request HTTP cannot read
+    if operation.auth != ANYONE:
+        found |= {401, 429}
+    if operation.auth in (ADMIN, ACCOUNT):
+        found.add(403)
+    if operation.body is not None:
+        found |= {400, 413, 422}
+    if operation.files:
+        found |= {413, 422}
+    if operation.query or _path_names(path):
+        # a parameter that cannot be what it names (422) or names nothing that exists (404)
+        found |= {404, 422}
+    if operation.returns == "calendar":
+        found.add(304)
+    return sorted(found)
+
+
+def _content(operation: Operation, status: int) -> JSON | None:
+    if status >= 400:
+        return {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    if status in (204, 302, 304):
+        return None
+    if operation.returns == "calendar":
+        return {"text/calendar": {"schema": {"type": "string"}}}
+    if operation.returns in ("html", "text"):
+        kind = "text/html" if operation.returns == "html" else "text/plain"
+        return {kind: {"schema": {"type": "string"}}}
+    if operation.returns in _RESOURCES:
+        return {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{operation.returns}"}}
+        }
+    return {"application/json": {"schema": {"type": "object"}}}
+
+
+def _security(auth: str) -> list[JSON]:
+    if auth == ANYONE:
+        return []
+    if auth == ACCOUNT:
+        return [{"basicAuth": []}]
+    if auth == WEBHOOK:
+        return [{"webhookSecret": []}, {"adminToken": []}, {"basicAuth": []}]
+    return [{"adminToken": []}, {"basicAuth": []}]
+
+
+def _operation(method: str, path: str, operation: Operation, names: set[str]) -> JSON:
+    parameters: list[JSON] = []
+    for name in names:
+        schema: JSON = (
+            {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+            if name in _INTEGER_PATH
+            else {"type": "string", "minLength": 1, "maxLength": 254}
+        )
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    for param in operation.query:
+        parameters.append(
+            {
+                "name": param.name,
+                "in": "query",
+                "required": False,
+                "schema": param.schema,
+                "description": param.description,
+            }
+        )
+    responses: JSON = {}
+    for status in _statuses(path, operation):
+        response: JSON = {"description": _STATUS_TEXT.get(status, "")}
+        content = _content(operation, status)
+        if content is not None:
+            response["content"] = content
+        if status == 429:
+            response["headers"] = {
+                "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}
+            }
+        responses[str(status)] = response
+    described: JSON = {
+        "operationId": _operation_id(method, path),
+        "summary": operation.summary,
+        "tags": [_tag(path)],
+        "security": _security(operation.auth),
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if operation.body is not None:
+        described["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{operation.body.name}"}
+                }
+            },
+        }
+    elif operation.files:
+        described["requestBody"] = {
+            "required": True,
+            "content": {kind: {"schema": {"type": "string"}} for kind in operation.files},
+        }
+    return described
+
+
+def _operation_id(method: str, path: str) -> str:
+    words = [w.strip("{}").replace("-", "_").replace(".", "_") for w in path.split("/") if w]
+    return "_".join([method.lower(), *words])
+
+
+def _tag(path: str) -> str:
+    parts = [p for p in path.split("/") if p and p not in ("api", "me", "users", "{id}")]
+    return parts[0] if parts else "users"
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.replace(".", "/").split("/") if part.startswith("{")]
+
+
+def routes_of(app: web.Application) -> Iterable[tuple[str, str]]:
+    """(method, path) of the application's documented kinds of route: the JSON API, the
+    feeds, meeting links, health and metrics."""
+    for route in app.router.routes():
+        if route.method in ("HEAD", "*", "OPTIONS"):
+            continue
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if path.startswith(("/api/", "/feeds/", "/meet/")) or path in ("/healthz", "/metrics"):
+            yield route.method, path
+
+
+def document(app: web.Application, server_url: str) -> JSON:
+    paths: dict[str, JSON] = {}
+    for method, path in routes_of(app):
+        operation = OPERATIONS.get((method, path))
+        if operation is None:
+            continue  # the test of this module fails instead
+        names = set(_path_names(path))
+        paths.setdefault(path, {})[method.lower()] = _operation(method, path, operation, names)
+    components: JSON = {s.name: s.json for s in schemas.ALL}
+    components["Error"] = _ERROR
+    for name, description in _RESOURCES.items():
+        components[name] = {"type": "object", "description": description}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "feedserver API",
+            "version": __version__,
+            "description": (
+                "Bookings, locations, reservation types, accounts, subscription feed links, "
+                "notifications, availability and the calendar bridge. Errors are JSON "
+                '{"error", "message", "field"}; request bodies are checked against the '
+                "schemas below."
+            ),
+        },
+        "servers": [{"url": server_url}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the admin token (security.admin_token)",
+                },
+                "basicAuth": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "a personal account's email and password",
+                },
+                "webhookSecret": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Webhook-Secret",
+                    "description": "bridge.webhook_secret",
+                },
+            },
+        },
+    }
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/openapi.json")
+async def openapi_json(request: web.Request) -> web.Response:
+    found = document(request.app, request.app[CONFIG].public_url)
+    return web.json_response(found, headers={"Cache-Control": "no-cache"})
