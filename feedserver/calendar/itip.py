@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component, Timezone, vCalAddress, vText
+from icalendar.error import InvalidCalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from feedserver.calendar.render import PRODID, Viewer, render_event
@@ -93,6 +94,8 @@ def _zone_name(value: datetime) -> str | None:
 
 
 def _instant(value: datetime | date, fallback: tzinfo) -> datetime:
+    if not isinstance(value, date):  # a TIME or a DURATION where a date belongs
+        raise MalformedCalendar(f"{value!r} is not a date or a date-time")
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=fallback)
@@ -112,6 +115,15 @@ def _decoded(component: Component, name: str) -> object:
 
 
 def _event(
+    component: Component, method: str, fallback: ZoneInfo, default_duration: timedelta
+) -> InboundEvent:
+    try:
+        return _read_event(component, method, fallback, default_duration)
+    except InvalidCalendar as exc:  # a property icalendar kept as broken, read on access
+        raise MalformedCalendar(f"not valid iCalendar: {str(exc)[:300]}") from exc
+
+
+def _read_event(
     component: Component, method: str, fallback: ZoneInfo, default_duration: timedelta
 ) -> InboundEvent:
     uid = str(component.get("UID", "")).strip()
