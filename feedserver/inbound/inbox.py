@@ -28,7 +28,9 @@ class TooLargeItem(Exception):
         self.item = item
 
 
-def _process(pipeline: Pipeline, item_id: int, store: Store) -> InboxItem:
+def _process(pipeline: Pipeline, item_id: int, only_waiting: bool, store: Store) -> InboxItem:
+    if only_waiting and item_id not in store.inbox.waiting(MAX_ATTEMPTS):
+        return store.inbox.one(item_id)  # processed meanwhile (by its request, or a retry)
     try:
         pipeline.process(store, store.inbox.one(item_id))
     except Exception as exc:  # kept, marked failed, retried later
@@ -87,9 +89,11 @@ class InboxService:
             raise TooLargeItem(item, self.max_bytes)
         return item
 
-    async def process(self, item_id: int) -> InboxItem:
+    async def process(self, item_id: int, only_waiting: bool = False) -> InboxItem:
+        """Apply an item (again: an admin's retry); ``only_waiting``: unless it has been
+        processed since it was found waiting."""
         async with self._lock:
-            return await self.runner.run(partial(_process, self.pipeline, item_id))
+            return await self.runner.run(partial(_process, self.pipeline, item_id, only_waiting))
 
     def wake(self) -> None:
         """From any thread: there is something new to process."""
@@ -108,7 +112,7 @@ class InboxService:
     async def drain(self) -> list[InboxItem]:
         """Process every waiting item now (also what tests await)."""
         waiting = await self.runner.run(lambda s: s.inbox.waiting(MAX_ATTEMPTS))
-        return [await self.process(item_id) for item_id in waiting]
+        return [await self.process(item_id, only_waiting=True) for item_id in waiting]
 
     async def prune(self) -> int:
         """Delete the finished items older than the retention period."""

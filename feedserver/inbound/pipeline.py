@@ -189,6 +189,15 @@ class Pipeline:
                 f"{event.uid}: unknown organizer "
                 f"{organizer_email or '(none)'}: not a staff member or admin",
             )
+        if event.unknown_tzid and event.method != "CANCEL" and not event.cancelled:
+            # Never guessed: Windows names and IANA aliases are mapped when parsing, and a
+            # VTIMEZONE defines any other name; what is left has no knowable times.
+            return Outcome(
+                InboxStatus.REJECTED,
+                f"{event.uid}: DTSTART names the time zone {event.unknown_tzid[:80]!r}, which is "
+                "not an IANA or Windows zone name and has no VTIMEZONE in the calendar: its "
+                "times cannot be known",
+            )
         event = itip.refloat(event, ZoneInfo(organizer.timezone))
         if mapping is not None and mapping.organizer != organizer.email:
             return Outcome(
