@@ -367,6 +367,11 @@ def _statuses(path: str, operation: Operation) -> list[int]:
 
 
 def _content(operation: Operation, status: int) -> JSON | None:
+    if status == 400:  # HTTP that aiohttp cannot parse is refused before any handler, as text
+        return {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
+            "text/plain": {"schema": {"type": "string"}},
+        }
     if status >= 400:
         return {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     if status in (204, 302, 304):
