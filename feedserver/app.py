@@ -146,6 +146,7 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     server = RadicaleServer(config, logins, capture, services.budget, calendars)
     app[CALDAV] = server
+    app[FEEDS].gate.yield_to(lambda: server.busy)
     reconciler = None
     if capture is not None:
         reconciler = asyncio.create_task(
@@ -162,7 +163,12 @@ async def _logins_ctx(app: web.Application) -> AsyncIterator[None]:
     """Password checks for HTTP Basic (API and CalDAV): verified logins remembered a short
     while, scrypt on a small pool of its own."""
     seconds = app[CONFIG].caldav.login_cache_seconds
-    logins = AccountLogins(app[RUNNER], app[SERVICES].throttle, seconds)
+    logins = AccountLogins(
+        app[RUNNER],
+        app[SERVICES].throttle,
+        seconds,
+        tarpit_seconds=app[CONFIG].security.login_tarpit_seconds,
+    )
     app[LOGINS] = logins
     yield
     logins.close()

@@ -83,6 +83,12 @@ class SecurityConfig:
         1, "The first wait after login_attempts failures; it doubles with each further failure."
     )
     login_backoff_max_seconds: float = _opt(900, "The longest wait between two sign-in tries.")
+    login_tarpit_seconds: float = _opt(
+        1.0,
+        "A sign-in refused for too many failures (429) is answered after this long (or its "
+        "Retry-After, if shorter): a flood of guesses is paced by its own connections. The "
+        "wait holds no thread. 0: answer at once.",
+    )
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,12 @@ class FeedsConfig:
     usage_flush_seconds: int = _opt(
         30,
         "How often feed fetch statistics (last fetch, count, client) are written to the database.",
+    )
+    burst: int = _opt(
+        32,
+        "At most this many feed requests are answered in one turn of the event loop; the "
+        "others wait for the next turns (in order). A flood of feed polls then costs a bounded "
+        "slice of each turn and cannot delay API writes, CalDAV and pages. 0: no limit.",
     )
 
 

@@ -132,6 +132,7 @@ class RadicaleServer:
         self.executor = ThreadPoolExecutor(config.caldav.threads, thread_name_prefix="radicale")
         self.trusted = frozenset(config.server.trusted_proxies)
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._active = 0
 
     @property
     def storage(self) -> IndexedStorage:
@@ -140,8 +141,17 @@ class RadicaleServer:
     def close(self) -> None:
         self.executor.shutdown(wait=True)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a CalDAV request is being served (feeds then wait: ``FeedGate``)."""
+        return self._active > 0
+
     async def run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        self._active += 1  # on the event loop's thread only
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        finally:
+            self._active -= 1
 
     # -- HTTP ---------------------------------------------------------------------------------
 

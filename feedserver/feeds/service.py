@@ -12,12 +12,14 @@ The first render after a change reuses the VEVENT fragments of the bookings that
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import gzip
 import hashlib
 import logging
 import time as time_module
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
@@ -128,6 +130,68 @@ def content_disposition(name: str) -> str:
     return value
 
 
+class FeedGate:
+    """Feeds are the background: they yield to the requests people wait for.
+
+    At most ``burst`` feed requests start in one turn of the event loop; while other work is
+    under way (the store thread or a CalDAV thread busy: API writes, pages, CalDAV), only one
+    a millisecond: the others wait, in order. Without this, a flood of feed polls keeps the
+    event loop thread busy all the time, and every time the store thread or a CalDAV thread
+    needs the GIL back (at each SQLite call) it waits for the loop to let go of it: a write
+    took hundreds of milliseconds under 1,000 feed clients. An idle loop lets go at once."""
+
+    def __init__(self, burst: int) -> None:
+        self.burst = burst
+        self.others: list[Callable[[], bool]] = []  # "is there other work under way?"
+        self.started = 0  # feed requests started in this turn
+        self.waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._turn_scheduled = False
+
+    def yield_to(self, busy: Callable[[], bool]) -> None:
+        self.others.append(busy)
+
+    def busy(self) -> bool:
+        return any(busy() for busy in self.others)
+
+    def admit(self) -> bool:
+        """Whether a feed request may start now (no await: the hot path)."""
+        if self.burst <= 0:
+            return True
+        if self.started < self.burst and not self.waiting and not self.busy():
+            self.started += 1
+            self._next_turn()
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Wait for a turn with room."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append(future)
+        self._next_turn()
+        await future
+
+    def _next_turn(self) -> None:
+        if not self._turn_scheduled:
+            self._turn_scheduled = True
+            loop = asyncio.get_running_loop()
+            if self.busy():  # check again in a millisecond, the loop idle meanwhile
+                loop.call_later(0.001, self._turn)
+            else:
+                loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self._turn_scheduled = False
+        self.started = 0
+        room = 1 if self.busy() else self.burst
+        while self.waiting and self.started < room:
+            future = self.waiting.popleft()
+            if not future.done():  # its client may have gone
+                future.set_result(None)
+                self.started += 1
+        if self.waiting or self.started:
+            self._next_turn()
+
+
 class FeedService:
     def __init__(
         self,
@@ -139,6 +203,8 @@ class FeedService:
     ) -> None:
         self.runner = runner
         self.render_seconds = render_seconds or Histogram()
+        self.gate = FeedGate(config.burst)
+        self.gate.yield_to(lambda: runner.busy)
         self.meetings = meetings
         self.signer = signer
         self.config = config

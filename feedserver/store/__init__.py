@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -84,17 +84,36 @@ class StoreRunner:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._submitted = 0  # jobs handed to the store thread (under the lock)
+        self._finished = 0  # jobs it finished (written by the store thread only)
+        self._lock = threading.Lock()
+
+    @property
+    def busy(self) -> bool:
+        """Whether the store thread has work: the feed gate then holds feeds back."""
+        return self._submitted != self._finished
+
+    def _job(self, fn: Callable[[Store], T]) -> Callable[[], T]:
+        context = contextvars.copy_context()
+        with self._lock:
+            self._submitted += 1
+
+        def job() -> T:
+            try:
+                return context.run(fn, self.store)
+            finally:
+                self._finished += 1
+
+        return job
 
     async def run(self, fn: Callable[[Store], T]) -> T:
         loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()
-        return await loop.run_in_executor(self._executor, partial(context.run, fn, self.store))
+        return await loop.run_in_executor(self._executor, self._job(fn))
 
     def call(self, fn: Callable[[Store], T]) -> T:
         """Run ``fn`` on the store thread and wait for it: for threads that are not the event
         loop's (Radicale's). Never from the store thread itself."""
-        context = contextvars.copy_context()
-        return self._executor.submit(context.run, fn, self.store).result()
+        return self._executor.submit(self._job(fn)).result()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
