@@ -35,6 +35,7 @@ from tests.test_bridge import (  # noqa: F401  (fixtures)
     server,
     settle,
 )
+from tests.webhelp import csrf_of
 
 CAMILLE = ("camille@example.org", "camille-password")
 ALICE = ("alice@example.com", "alice-password")
@@ -190,6 +191,54 @@ async def test_a_failed_login_flood_on_the_api_leaves_a_signed_in_client_fast(
     # flood is answered 429 without hashing.
     failed = sum(1 for code, _ in answers if code == 401)
     assert failed <= 48, (failed, len(answers))
+    assert statistics.quantiles(latencies, n=20)[-1] < 0.3, latencies
+
+
+async def test_a_web_sign_in_flood_leaves_a_person_signing_in_fast(server: Any, api: Api) -> None:
+    """32 clients post wrong passwords to the sign-in page; once throttled they are answered
+    429 only after the tarpit (no thread held), so the flood cannot keep the event loop busy,
+    and a person who signed in before keeps her pages fast."""
+    page = url(server, "/")
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as person:
+        async with person.get(page) as response:
+            csrf = csrf_of(await response.text())
+        async with person.post(
+            url(server, "/sign-in"),
+            data={"csrf": csrf, "email": "camille@example.org", "password": "camille-password"},
+            headers={"Origin": url(server, "").rstrip("/")},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 303
+        stop = asyncio.Event()
+        answers: list[int] = []
+
+        async def attacker(n: int) -> None:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                async with http.get(page) as response:
+                    token = csrf_of(await response.text())
+                while not stop.is_set():
+                    async with http.post(
+                        url(server, "/sign-in"),
+                        data={"csrf": token, "email": f"maya{n}@example.org", "password": "x"},
+                        headers={"Origin": url(server, "").rstrip("/")},
+                        allow_redirects=False,
+                    ) as response:
+                        answers.append(response.status)
+
+        attackers = [asyncio.create_task(attacker(n)) for n in range(32)]
+        await asyncio.sleep(1.0)
+        latencies = []
+        for _ in range(20):
+            started = time.perf_counter()
+            async with person.get(url(server, "/links")) as response:
+                assert response.status == 200
+            latencies.append(time.perf_counter() - started)
+        stop.set()
+        await asyncio.gather(*attackers)
+    assert set(answers) <= {401, 429} and 429 in answers
+    # Throttled answers wait for the tarpit: the flood cannot spin the loop.
+    assert len(answers) < 32 * 12, len(answers)
     assert statistics.quantiles(latencies, n=20)[-1] < 0.3, latencies
 
 

@@ -44,10 +44,12 @@ class AccountLogins:
         throttle: LoginThrottle,
         cache_seconds: int,
         hash_threads: int = 2,
+        tarpit_seconds: float = 0.0,
     ) -> None:
         self.runner = runner
         self.throttle = throttle
         self.cache_seconds = cache_seconds
+        self.tarpit_seconds = tarpit_seconds
         # (email, password digest) -> (principal, expiry, whether it was an app password)
         self._cache: dict[tuple[str, str], tuple[str, float, bool]] = {}
         self._hashing = ThreadPoolExecutor(hash_threads, thread_name_prefix="password")
@@ -84,6 +86,9 @@ class AccountLogins:
         keys = (f"ip:{address}", f"account:{login.strip().lower()}")
         wait = self.throttle.retry_after(*keys)
         if wait > 0:
+            # A tarpit, not a worker held: the answer waits on the event loop, so a flood of
+            # guesses is paced by its own connections instead of taking the loop's time.
+            await asyncio.sleep(min(wait, self.tarpit_seconds))
             return Attempt(retry_after=wait)
         principal = await self.verify(login, password, devices)
         if principal:

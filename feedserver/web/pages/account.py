@@ -91,6 +91,7 @@ async def sign_in_post(request: web.Request, who: Visitor) -> web.StreamResponse
     keys = (f"account:{email}", f"ip:{client_ip(request)}")
     wait = throttle.retry_after(*keys)
     if wait > 0:
+        await asyncio.sleep(min(wait, request.app[CONFIG].security.login_tarpit_seconds))
         context = {"email": email, "error": who._(SLOW_DOWN), "first_run": False}
         response = render(request, who, "sign_in.html", context, 429)
         response.headers["Retry-After"] = str(int(wait) + 1)
