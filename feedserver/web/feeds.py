@@ -138,6 +138,8 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
     metrics = app[METRICS]
     status = 500
     try:
+        if not service.gate.admit():
+            await service.gate.wait()
         token = request.match_info["token"]
         try:
             feed = service.cached(token)
