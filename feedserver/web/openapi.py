@@ -68,33 +68,6 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/meet/{token}"): Operation(
         "An attendee's online meeting link (redirect)", auth=ANYONE, ok=302, errors=(404,)
     ),
-    # -- catalog --
-    ("POST", "/api/locations"): Operation(
-        "Create a location", body=schemas.LOCATION, ok=201, returns="Location", errors=(409,)
-    ),
-    ("GET", "/api/locations"): Operation("List locations", returns="list"),
-    ("GET", "/api/locations/{code}"): Operation(
-        "Read a location", returns="Location", errors=(404,)
-    ),
-    ("PATCH", "/api/locations/{code}"): Operation(
-        "Change a location", body=schemas.LOCATION_PATCH, returns="Location", errors=(404, 409)
-    ),
-    ("DELETE", "/api/locations/{code}"): Operation(
-        "Delete an unused location", ok=204, returns="none", errors=(404, 409)
-    ),
-    ("POST", "/api/types"): Operation(
-        "Create a reservation type", body=schemas.TYPE, ok=201, returns="Type", errors=(409,)
-    ),
-    ("GET", "/api/types"): Operation("List reservation types", returns="list"),
-    ("GET", "/api/types/{key}"): Operation(
-        "Read a reservation type", returns="Type", errors=(404,)
-    ),
-    ("PATCH", "/api/types/{key}"): Operation(
-        "Change a reservation type", body=schemas.TYPE_PATCH, returns="Type", errors=(404, 409)
-    ),
-    ("DELETE", "/api/types/{key}"): Operation(
-        "Delete an unused reservation type", ok=204, returns="none", errors=(404, 409)
-    ),
     # -- people --
     ("POST", "/api/users"): Operation(
         "Create a personal account", body=schemas.USER, ok=201, returns="User", errors=(409,)
@@ -278,6 +251,25 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Process a failed item again", returns="InboxItem", errors=(404, 409)
     ),
 }
+
+for _path, _thing, _returns, _create, _patch in (
+    ("/api/locations/{code}", "location", "Location", schemas.LOCATION, schemas.LOCATION_PATCH),
+    ("/api/types/{key}", "reservation type", "Type", schemas.TYPE, schemas.TYPE_PATCH),
+):
+    _list = _path.rsplit("/", 1)[0]
+    OPERATIONS |= {
+        ("POST", _list): Operation(
+            f"Create a {_thing}", body=_create, ok=201, returns=_returns, errors=(409,)
+        ),
+        ("GET", _list): Operation(f"List {_thing}s", returns="list"),
+        ("GET", _path): Operation(f"Read a {_thing}", returns=_returns, errors=(404,)),
+        ("PATCH", _path): Operation(
+            f"Change a {_thing}", body=_patch, returns=_returns, errors=(404, 409)
+        ),
+        ("DELETE", _path): Operation(
+            f"Delete an unused {_thing}", ok=204, returns="none", errors=(404, 409)
+        ),
+    }
 
 for _who, _prefix in ((ADMIN, "/api/users/{id}"), (ACCOUNT, "/api/me")):
     OPERATIONS |= {
