@@ -455,13 +455,12 @@ class Pipeline:
         organizer = store.users.get_by_email(origin.owner or event.organizer or "")
         if organizer is None:
             return
-        key = f"bridge:{event.uid}:{event.recurrence_id}:{event.sequence}:{event.dtstamp:%s}"
         with store.transaction():
             busy_message(
                 self.notifier,
                 store,
                 organizer,
-                key,
+                _message_key(event),
                 event.summary,
                 event.start,
                 event.timezone or organizer.timezone,
@@ -473,17 +472,21 @@ class Pipeline:
     ) -> None:
         if self.notifier is None:
             return
-        key = f"bridge:{event.uid}:{event.recurrence_id}:{event.sequence}:{event.dtstamp:%s}"
         unknown_code_message(
             self.notifier,
             store,
             organizer,
-            key,
+            _message_key(event),
             event.summary,
             event.start,
             event.timezone or organizer.timezone,
             word,
         )
+
+
+def _message_key(event: InboundEvent) -> str:
+    """One message to the organizer per version of an event, however often it comes in."""
+    return f"bridge:{event.uid}:{event.recurrence_id}:{event.sequence}:{event.dtstamp:%s}"
 
 
 def _tombstone(store: Store, event: InboundEvent, organizer: User) -> None:
