@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[list[Change]], Awaitable[None]]
 
 
-def _since(version: int, store: Store) -> list[Change]:
-    return store.changes.since(version)
+def _since(version: int, store: Store) -> tuple[list[Change], int]:
+    """The changes after ``version`` (a batch) and the latest version now."""
+    return store.changes.since(version), store.changes.version()
 
 
 class ChangeWatcher:
@@ -47,10 +48,14 @@ class ChangeWatcher:
                 await self._task
 
     async def poke(self) -> None:
-        """Deliver every change not yet delivered."""
+        """Deliver every change made before the call. Changes made meanwhile wait for the next
+        poke: a steady stream of writes (a 2,000-event calendar being applied) never keeps a
+        write's request from answering."""
         async with self._lock:
-            while True:
-                changes = await self.runner.run(partial(_since, self.version))
+            target = None
+            while target is None or self.version < target:
+                changes, latest = await self.runner.run(partial(_since, self.version))
+                target = latest if target is None else target
                 if not changes:
                     return
                 for subscriber in self._subscribers:
