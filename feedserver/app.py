@@ -102,7 +102,13 @@ async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
     pipeline = app[SERVICES].pipeline
     assert pipeline is not None
     inbox = InboxService(
-        app[RUNNER], pipeline, config.max_message_bytes, config.inbox_retention_days
+        app[RUNNER],
+        pipeline,
+        config.max_message_bytes,
+        config.inbox_retention_days,
+        limits=app[SERVICES].inbound_limits,
+        inline_max_events=config.inline_max_events,
+        inline_max_bytes=config.inline_max_bytes,
     )
     app[INBOX] = inbox
     problem = await app[RUNNER].run(pipeline.configuration_problem)
@@ -144,7 +150,9 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     calendars = BookingsCalendars(
         app[RUNNER], app[FEEDS].fragments, app[MEETINGS], config.caldav.bookings_calendar_name
     )
-    server = RadicaleServer(config, logins, capture, services.budget, calendars)
+    server = RadicaleServer(
+        config, logins, capture, services.budget, calendars, services.inbound_limits
+    )
     app[CALDAV] = server
     app[FEEDS].gate.yield_to(lambda: server.busy)
     reconciler = None

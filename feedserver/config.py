@@ -279,6 +279,30 @@ class BridgeConfig:
     reconcile_seconds: int = _opt(
         300, "How often CalDAV calendars are compared with what the bridge has seen."
     )
+    sender_items_per_hour: int = _opt(
+        100,
+        "Inbound items one sender may send an hour (all of them at once at most): the "
+        "ORGANIZER of a calendar posted to /api/inbound, the From address of an email, the "
+        "account of a CalDAV write inviting the invite address. Past it an item is refused "
+        "before it is stored: HTTP and CalDAV answer 429 with Retry-After, SMTP 451 (the "
+        "sending server tries again later). 0: no limit.",
+    )
+    source_items_per_hour: int = _opt(
+        1000,
+        "Inbound items one source may send an hour, whoever their senders: the client "
+        "address of POST /api/inbound or of an SMTP connection, the account of a CalDAV "
+        "write. Refused as above past it. 0: no limit.",
+    )
+    inline_max_events: int = _opt(
+        50,
+        "POST /api/inbound applies an item of at most this many events before it answers "
+        "(200 with the outcome). A larger one, one over inline_max_bytes, or a request with "
+        "'Prefer: respond-async' is answered 202 with its inbox id (and Location: "
+        "/api/inbox/ID) and processed in the background.",
+    )
+    inline_max_bytes: int = _opt(
+        262_144, "Largest item POST /api/inbound applies before it answers (see inline_max_events)."
+    )
 
 
 @dataclass(frozen=True)

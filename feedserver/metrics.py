@@ -57,6 +57,7 @@ class Snapshot:
     feed_cache_bytes: int = 0
     login_failures: dict[str, int] = field(default_factory=dict)  # where -> failures
     login_refused: dict[str, int] = field(default_factory=dict)  # where -> 429 answers
+    inbound_refused: int = 0  # inbound items past the bridge's rate limits
 
 
 class Metrics(Collector):
@@ -150,3 +151,9 @@ class Metrics(Collector):
             refused.add_metric((where,), snap.login_refused.get(where, 0))
         yield failures
         yield refused
+        yield CounterMetricFamily(
+            "feedserver_inbound_rate_limited",
+            "Inbound items refused past bridge.sender_items_per_hour or source_items_per_hour "
+            "(HTTP and CalDAV 429, SMTP 451)",
+            snap.inbound_refused,
+        )

@@ -8,6 +8,7 @@ Keys forget their failures after a quiet period; memory is bounded (oldest keys 
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -74,3 +75,81 @@ class LoginThrottle:
 
     def succeeded(self, key: str) -> None:
         self._keys.pop(key, None)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an item was refused: the key out of items, and when it has one again."""
+
+    key: str  # e.g. "sender maya@example.org", "source 192.0.2.7"
+    per_hour: int
+    retry_after: float  # seconds
+
+    @property
+    def seconds(self) -> int:
+        """Retry-After, whole seconds (at least 1)."""
+        return max(1, math.ceil(self.retry_after))
+
+    @property
+    def message(self) -> str:
+        return (
+            f"too many inbound items from {self.key} (at most {self.per_hour} an hour); "
+            f"try again in {self.seconds} s"
+        )
+
+
+class RateLimits:
+    """Token buckets per key, each kind of key with its own rate (``per_hour`` items an hour).
+
+    A key's bucket holds an hour's items and refills evenly: a quiet key may spend them all at
+    once, then one every ``3600 / per_hour`` seconds. A kind whose rate is 0 is not limited.
+    ``take`` is all or nothing: an item charged to a sender and a source spends from both or,
+    when either is empty, from neither. Memory is bounded (the least recently used keys are
+    dropped, which only ever makes a key's bucket full again).
+    """
+
+    def __init__(
+        self,
+        per_hour: dict[str, int],
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.per_hour = per_hour
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self.refused = 0  # items refused since start (metrics)
+
+    def _bucket(self, key: str, rate: int, now: float) -> _Bucket:
+        bucket = self._buckets.pop(key, None) or _Bucket(float(rate), now)
+        bucket.tokens = min(float(rate), bucket.tokens + (now - bucket.at) * rate / 3600.0)
+        bucket.at = now
+        self._buckets[key] = bucket
+        return bucket
+
+    def take(self, keys: list[tuple[str, str]]) -> Refusal | None:
+        """Spend one item of every (kind, value) key, or refuse (spending nothing) naming the
+        first key with no item left."""
+        now = self.clock()
+        buckets = []
+        for kind, value in dict.fromkeys(keys):
+            rate = self.per_hour.get(kind, 0)
+            if rate <= 0:
+                continue
+            bucket = self._bucket(f"{kind} {value}", rate, now)
+            if bucket.tokens < 1.0:
+                self.refused += 1
+                wait = (1.0 - bucket.tokens) * 3600.0 / rate
+                return Refusal(f"{kind} {value}", rate, wait)
+            buckets.append(bucket)
+        for bucket in buckets:
+            bucket.tokens -= 1.0
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return None

@@ -20,7 +20,7 @@ from feedserver.inbound.pipeline import Pipeline
 from feedserver.instance_secrets import InstanceSecrets
 from feedserver.notify.planner import Notifier
 from feedserver.reactions import BookingEffects
-from feedserver.throttle import LoginThrottle
+from feedserver.throttle import LoginThrottle, RateLimits
 from feedserver.tokens import LinkSigner
 
 
@@ -34,6 +34,7 @@ class Services:
     pipeline: Pipeline | None  # the bridge's rules; None when the bridge is off
     budget: RecurrenceBudget  # what any recurrence may cost
     throttle: LoginThrottle  # failed sign-ins, per account and client address
+    inbound_limits: RateLimits  # the bridge's items per sender and per source
 
     @property
     def notifier(self) -> Notifier | None:
@@ -89,4 +90,10 @@ def build(config: Config, notify: bool = True) -> Services:
     throttle = LoginThrottle(
         security.login_attempts, security.login_backoff_seconds, security.login_backoff_max_seconds
     )
-    return Services(config, secrets, feed_urls, meetings, effects, pipeline, budget, throttle)
+    bridge = config.bridge
+    inbound_limits = RateLimits(
+        {"sender": bridge.sender_items_per_hour, "source": bridge.source_items_per_hour}
+    )
+    return Services(
+        config, secrets, feed_urls, meetings, effects, pipeline, budget, throttle, inbound_limits
+    )

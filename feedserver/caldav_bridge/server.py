@@ -51,6 +51,7 @@ from feedserver.caldav_bridge.storage import Capture, IndexedStorage, storage_cl
 from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
 from feedserver.config import Config
 from feedserver.errors import TooLarge
+from feedserver.throttle import RateLimits, Refusal
 
 PREFIX = "/dav"
 _PROXY_HEADERS = ("x-script-name", "forwarded", "x-remote-user", "x-remote-addr")
@@ -119,9 +120,14 @@ class RadicaleServer:
         capture: Capture | None = None,
         budget: RecurrenceBudget | None = None,
         bookings: BookingsCalendars | None = None,
+        inbound_limits: RateLimits | None = None,
     ) -> None:
         self.config = config
         self.logins = logins
+        # Writes the bridge will read (with a capture: PUTs naming the invite address) are
+        # charged to the account, as its sender and its source.
+        self.inbound_limits = inbound_limits if capture is not None else None
+        self.invite = config.bridge.invite_address.strip().lower()
         self.budget = budget or RecurrenceBudget()
         self.tickets = Tickets()
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
@@ -242,6 +248,15 @@ class RadicaleServer:
             return _text(401, "wrong email or password", _CHALLENGE)
         return attempt.principal
 
+    def _limit(self, principal: str, body: bytes) -> Refusal | None:
+        """A PUT inviting the invite address is an inbound item of the account's: refused
+        before Radicale stores it past the bridge's rate limits."""
+        if self.inbound_limits is None or not self.invite:
+            return None
+        if self.invite.encode() not in body.lower():
+            return None
+        return self.inbound_limits.take([("sender", principal), ("source", principal)])
+
     @asynccontextmanager
     async def _slot(self, principal: str) -> AsyncIterator[None]:
         slot = self._slots.get(principal)
@@ -272,6 +287,9 @@ class RadicaleServer:
                     content_type="application/xml",
                     charset="utf-8",
                 )
+            limited = self._limit(principal, body)
+            if limited is not None:
+                return _text(429, limited.message, {"Retry-After": str(limited.seconds)})
         async with self._slot(principal):
             ticket = self.tickets.issue(principal)
             try:

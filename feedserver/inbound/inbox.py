@@ -6,19 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
-from feedserver.inbound.pipeline import Pipeline
+from feedserver.calendar import itip
+from feedserver.calendar.itip import InboundEvent
+from feedserver.inbound import mail
+from feedserver.inbound.pipeline import Origin, Outcome, Pipeline, combine
 from feedserver.model import InboxFailure, InboxItem, InboxStatus
 from feedserver.store import Store, StoreRunner
+from feedserver.throttle import RateLimits, Refusal
 from feedserver.times import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+MESSAGES = frozenset({"email", "http-message"})  # the sources whose items are emails
+_VEVENT = re.compile(rb"^BEGIN:VEVENT\r?$", re.IGNORECASE | re.MULTILINE)
+SLICE_SECONDS = 0.02  # of the store thread an item's events take while others wait for it
 _PRUNE_EVERY = 3600.0  # seconds between two deletions of items past retention
 
 
@@ -28,21 +38,33 @@ class TooLargeItem(Exception):
         self.item = item
 
 
-def _process(pipeline: Pipeline, item_id: int, only_waiting: bool, store: Store) -> InboxItem:
+def _waiting(item_id: int, only_waiting: bool, store: Store) -> InboxItem | None:
+    """The item to process, or None when ``only_waiting`` and it has been processed since it
+    was found waiting (by its request, or a retry)."""
     if only_waiting and item_id not in store.inbox.waiting(MAX_ATTEMPTS):
-        return store.inbox.one(item_id)  # processed meanwhile (by its request, or a retry)
-    try:
-        pipeline.process(store, store.inbox.one(item_id))
-    except Exception as exc:  # kept, marked failed, retried later
-        log.exception("inbound item failed", extra={"inbox_id": item_id})
-        with store.transaction():
-            store.inbox.finish(
-                item_id,
-                InboxStatus.FAILED,
-                f"error: {type(exc).__name__}: {exc}",
-                [],
-                InboxFailure.ERROR,
-            )
+        return None
+    return store.inbox.one(item_id)
+
+
+def _apply_slice(
+    pipeline: Pipeline,
+    pairs: list[tuple[InboundEvent, Origin]],
+    others_waiting: Callable[[], bool],
+    store: Store,
+) -> list[Outcome]:
+    """Apply events from the start of ``pairs`` until they are done or, after
+    ``SLICE_SECONDS`` at least, other store work is waiting (one event at least)."""
+    started = time.monotonic()
+    outcomes = []
+    for event, origin in pairs:
+        outcomes.append(pipeline.apply_one(store, event, origin))
+        if time.monotonic() - started >= SLICE_SECONDS and others_waiting():
+            break
+    return outcomes
+
+
+def _finish(pipeline: Pipeline, item_id: int, outcome: Outcome, store: Store) -> InboxItem:
+    pipeline.finish(store, item_id, outcome)
     return store.inbox.one(item_id)
 
 
@@ -54,16 +76,39 @@ class InboxService:
         max_bytes: int,
         retention_days: int = 30,
         retry_seconds: float = 60.0,
+        limits: RateLimits | None = None,
+        inline_max_events: int = 50,
+        inline_max_bytes: int = 262_144,
     ) -> None:
         self.runner = runner
         self.pipeline = pipeline
         self.max_bytes = max_bytes
+        self.limits = limits or RateLimits({})
+        self.inline_max_events = inline_max_events
+        self.inline_max_bytes = inline_max_bytes
         self.retention = timedelta(days=retention_days)
         self.retry_seconds = retry_seconds
         self._pruned_at = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+
+    def admit(self, source: str, kind: str, raw: bytes) -> Refusal | None:
+        """Charge an item to its source (a client address) and to its senders (the From
+        address of an email, the ORGANIZERs of a calendar) before it is stored, or refuse it
+        (``bridge.sender_items_per_hour``, ``bridge.source_items_per_hour``)."""
+        senders = [mail.header_sender(raw)] if kind in MESSAGES else itip.organizers(raw)
+        return self.limits.take([("source", source), *(("sender", s) for s in senders if s)])
+
+    def inline(self, raw: bytes) -> bool:
+        """Whether an item is small enough to be applied before its request answers: at most
+        ``inline_max_bytes``, and ``inline_max_events`` events by a count of their lines."""
+        if len(raw) > self.inline_max_bytes:
+            return False
+        events = _VEVENT.finditer(raw)
+        return sum(1 for _ in itertools.islice(events, self.inline_max_events + 1)) <= (
+            self.inline_max_events
+        )
 
     async def receive(self, source: str, raw: bytes) -> InboxItem:
         """Store an item as it came; an oversized one is kept (cut) and marked failed."""
@@ -91,9 +136,41 @@ class InboxService:
 
     async def process(self, item_id: int, only_waiting: bool = False) -> InboxItem:
         """Apply an item (again: an admin's retry); ``only_waiting``: unless it has been
-        processed since it was found waiting."""
+        processed since it was found waiting. An error is kept on the item (failed, retried
+        later)."""
         async with self._lock:
-            return await self.runner.run(partial(_process, self.pipeline, item_id, only_waiting))
+            item = await self.runner.run(partial(_waiting, item_id, only_waiting))
+            if item is None:
+                return await self.runner.run(lambda s: s.inbox.one(item_id))
+            try:
+                outcome = await self._apply(item)
+            except Exception as exc:
+                log.exception("inbound item failed", extra={"inbox_id": item_id})
+                outcome = Outcome(
+                    InboxStatus.FAILED,
+                    f"error: {type(exc).__name__}: {exc}",
+                    failure=InboxFailure.ERROR,
+                )
+            return await self.runner.run(partial(_finish, self.pipeline, item_id, outcome))
+
+    async def _apply(self, item: InboxItem) -> Outcome:
+        """Parse off the store thread, then apply the events in slices: when other work waits
+        for the store thread (the API, CalDAV, feeds), it gets it after ``SLICE_SECONDS``, so a
+        2,000-event calendar delays no one's write for long."""
+        work = await asyncio.to_thread(self.pipeline.read, item)
+        if work.outcome is not None:
+            return work.outcome
+        if work.deleted:
+            return await self.runner.run(lambda store: self.pipeline.deleted(store, item))
+        groups = []
+        for pairs in work.groups:
+            outcomes: list[Outcome] = []
+            while len(outcomes) < len(pairs):
+                rest = pairs[len(outcomes) :]
+                slice_ = partial(_apply_slice, self.pipeline, rest, self.runner.others_waiting)
+                outcomes.extend(await self.runner.run(slice_))
+            groups.append(outcomes)
+        return combine(groups)
 
     def wake(self) -> None:
         """From any thread: there is something new to process."""

@@ -1,8 +1,9 @@
 """The inbound SMTP listener (aiosmtpd, in feedserver's event loop): it accepts mail for the
 invite address only, up to ``bridge.max_message_bytes``, stores each message in the inbox and
 answers 250 once it is stored; processing follows. When the message cannot be stored for a
-passing reason (disk full, database busy) it answers 451, so the sending server tries again
-later instead of bouncing the invitation."""
+passing reason (disk full, database busy), or is past the bridge's rate limits (per From
+address, per client address), it answers 451, so the sending server tries again later instead
+of bouncing the invitation."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ class InviteHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        refusal = self.inbox.admit(str(peer), "email", raw)
+        if refusal is not None:  # the sending server keeps the message and tries again
+            return f"451 4.7.1 {refusal.message}"
         try:
             item = await self.inbox.receive("email", raw)
         except TooLargeItem:

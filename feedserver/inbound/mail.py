@@ -12,6 +12,7 @@ import email.policy
 import hashlib
 from collections.abc import Callable
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 _CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar"}
@@ -28,6 +29,13 @@ def parse_message(raw: bytes) -> EmailMessage:
     if not isinstance(message, EmailMessage) or not message.keys():
         raise MalformedMessage("not an email message (no headers)")
     return message
+
+
+def header_sender(raw: bytes) -> str | None:
+    """The From address, read from the headers alone (what a rate limit needs before the
+    message is stored)."""
+    headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+    return sender(headers) if isinstance(headers, EmailMessage) else None
 
 
 def sender(message: EmailMessage) -> str | None:

@@ -63,6 +63,16 @@ class Origin:
     sender: str | None = None  # email: the From address, which must be the ORGANIZER
 
 
+@dataclass
+class Work:
+    """An item read: its events to apply with where each came from, one group per calendar
+    (an email may carry several), or its outcome when it is known before any is applied."""
+
+    groups: list[list[tuple[InboundEvent, Origin]]]
+    outcome: Outcome | None = None
+    deleted: bool = False  # a CalDAV deletion: applied from the store's record of it
+
+
 class Pipeline:
     def __init__(
         self,
@@ -89,62 +99,81 @@ class Pipeline:
     # -- an inbox item -------------------------------------------------------------------------
 
     def process(self, store: Store, item: InboxItem) -> Outcome:
-        try:
-            if item.deleted:
-                outcome = self._deleted(store, item)
-            elif item.source == "caldav":
-                origin = Origin("caldav", owner=item.principal)
-                outcome = self._events(store, item.raw, origin)
-            elif item.source == "http-calendar":
-                outcome = self._events(store, item.raw, Origin("http"))
-            else:
-                outcome = self._message(store, item.raw)
-        except (MalformedCalendar, mail.MalformedMessage) as exc:
-            outcome = Outcome(
-                InboxStatus.FAILED, f"malformed: {exc}", failure=InboxFailure.MALFORMED
-            )
-        with store.transaction():
-            store.inbox.finish(
-                item.id, outcome.status, outcome.reason, outcome.booking_ids, outcome.failure
-            )
+        """Apply an item at once and record its outcome (the CLI; the server applies items
+        in slices: ``InboxService``)."""
+        work = self.read(item)
+        if work.outcome is not None:
+            outcome = work.outcome
+        elif work.deleted:
+            outcome = self.deleted(store, item)
+        else:
+            outcome = combine([[self.apply_one(store, *pair) for pair in g] for g in work.groups])
+        self.finish(store, item.id, outcome)
         return outcome
 
-    def _message(self, store: Store, raw: bytes) -> Outcome:
+    def read(self, item: InboxItem) -> Work:
+        """An item parsed into the events to apply, or its outcome when that is known without
+        the store (malformed, a sender refused). Needs no store: run it off the store thread."""
+        try:
+            if item.deleted:
+                return Work([], deleted=True)
+            if item.source == "caldav":
+                return Work([self._pairs(item.raw, Origin("caldav", owner=item.principal))])
+            if item.source == "http-calendar":
+                return Work([self._pairs(item.raw, Origin("http"))])
+            return self._message(item.raw)
+        except (MalformedCalendar, mail.MalformedMessage) as exc:
+            malformed = Outcome(
+                InboxStatus.FAILED, f"malformed: {exc}", failure=InboxFailure.MALFORMED
+            )
+            return Work([], outcome=malformed)
+
+    def finish(self, store: Store, item_id: int, outcome: Outcome) -> None:
+        with store.transaction():
+            store.inbox.finish(
+                item_id, outcome.status, outcome.reason, outcome.booking_ids, outcome.failure
+            )
+
+    def _message(self, raw: bytes) -> Work:
         message = mail.parse_message(raw)
         sender = mail.sender(message)
         if sender is None:
-            return Outcome(InboxStatus.REJECTED, "the message has no single From address")
+            return Work([], Outcome(InboxStatus.REJECTED, "the message has no single From address"))
         if (
             self.dkim_check is not None
             and not self.trusted_sender(sender)
             and not self.dkim_check(raw, sender)
         ):
-            return Outcome(
+            refused = Outcome(
                 InboxStatus.REJECTED,
                 f"no valid DKIM signature of {sender.partition('@')[2]} (the From domain), and "
                 f"{sender} is not in bridge.trusted_senders",
             )
+            return Work([], refused)
         parts = mail.calendar_parts(message)
         if not parts:
-            return Outcome(InboxStatus.IGNORED, "the message carries no calendar")
-        outcomes = [self._events(store, part, Origin("email", sender=sender)) for part in parts]
-        return _combine(outcomes)
+            return Work([], Outcome(InboxStatus.IGNORED, "the message carries no calendar"))
+        return Work([self._pairs(part, Origin("email", sender=sender)) for part in parts])
 
-    def _events(self, store: Store, data: bytes, origin: Origin) -> Outcome:
+    @staticmethod
+    def _pairs(data: bytes, origin: Origin) -> list[tuple[InboundEvent, Origin]]:
+        """A calendar's events in the order they are applied (a series before its
+        exceptions), each version once."""
         events = itip.parse(data)
         unique = {(e.uid, e.recurrence_id, e.sequence): e for e in events}
-        outcomes = []
-        for event in sorted(unique.values(), key=lambda e: e.recurrence_id):
-            try:
-                with store.transaction():
-                    outcomes.append(self.apply(store, event, origin))
-            except FeedserverError as exc:
-                outcomes.append(Outcome(InboxStatus.REJECTED, f"{event.uid}: {exc.message}"))
-                if isinstance(exc, StaffBusy):
-                    self._tell_busy(store, event, origin, exc.message)
-        return _combine(outcomes)
+        return [(e, origin) for e in sorted(unique.values(), key=lambda e: e.recurrence_id)]
 
-    def _deleted(self, store: Store, item: InboxItem) -> Outcome:
+    def apply_one(self, store: Store, event: InboundEvent, origin: Origin) -> Outcome:
+        """Apply one event in its own transaction: a refused event undoes only itself."""
+        try:
+            with store.transaction():
+                return self.apply(store, event, origin)
+        except FeedserverError as exc:
+            if isinstance(exc, StaffBusy):
+                self._tell_busy(store, event, origin, exc.message)
+            return Outcome(InboxStatus.REJECTED, f"{event.uid}: {exc.message}")
+
+    def deleted(self, store: Store, item: InboxItem) -> Outcome:
         """A CalDAV DELETE: the event's UID is all there is to know."""
         found = _UID.search(item.raw.decode("utf-8", "replace"))
         if found is None:
@@ -507,6 +536,11 @@ def _tombstone(store: Store, event: InboundEvent, organizer: User) -> None:
 
 def _utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
+
+
+def combine(groups: list[list[Outcome]]) -> Outcome:
+    """An item's outcome: the worst of its calendars', each the worst of its events'."""
+    return _combine([_combine(outcomes) for outcomes in groups])
 
 
 def _combine(outcomes: list[Outcome]) -> Outcome:

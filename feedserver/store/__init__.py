@@ -93,6 +93,11 @@ class StoreRunner:
         """Whether the store thread has work: the feed gate then holds feeds back."""
         return self._submitted != self._finished
 
+    def others_waiting(self) -> bool:
+        """From a job on the store thread: whether other jobs wait behind it (a long job then
+        stops at its next step and queues the rest: ``InboxService``)."""
+        return self._submitted - self._finished > 1
+
     def _job(self, fn: Callable[[Store], T]) -> Callable[[], T]:
         context = contextvars.copy_context()
         with self._lock:

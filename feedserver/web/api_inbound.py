@@ -58,7 +58,9 @@ async def _authorise(request: web.Request) -> None:
 
 @routes.post("/api/inbound")
 async def inbound(request: web.Request) -> web.Response:
-    """Store the body raw in the inbox, then process it; answers with the outcome."""
+    """Store the body raw in the inbox, then apply it: a small item before answering (200
+    with its outcome); a large one, or any sent with ``Prefer: respond-async``, in the
+    background (202 with the item, ``Location: /api/inbox/ID``)."""
     await _authorise(request)
     kind = _KINDS.get(request.content_type or "")
     if kind is None:
@@ -70,8 +72,18 @@ async def inbound(request: web.Request) -> web.Response:
         body.extend(chunk)
         if len(body) > limit:
             break
+    raw = bytes(body)
+    refusal = inbox.admit(request.remote or "", kind, raw)
+    if refusal is not None:
+        return error_response(
+            429,
+            "rate_limited",
+            refusal.message,
+            headers={"Retry-After": str(refusal.seconds)},
+            retry_after=refusal.seconds,
+        )
     try:
-        item = await inbox.receive(kind, bytes(body))
+        item = await inbox.receive(kind, raw)
     except TooLargeItem as exc:
         return error_response(
             413,
@@ -79,6 +91,13 @@ async def inbound(request: web.Request) -> web.Response:
             f"inbound items are limited to {limit} bytes; kept in the inbox as failed",
             inbox_id=exc.item.id,
         )
+    asked = "respond-async" in request.headers.get("Prefer", "").lower()
+    if asked or not inbox.inline(raw):
+        inbox.wake()
+        headers = {"Location": f"/api/inbox/{item.id}"}
+        if asked:
+            headers["Preference-Applied"] = "respond-async"
+        return web.json_response(item_json(item), status=202, headers=headers)
     processed = await inbox.process(item.id)
     if processed.failure is InboxFailure.MALFORMED:
         return error_response(422, "malformed", processed.reason, inbox_id=processed.id)

@@ -37,6 +37,7 @@ async def metrics(request: web.Request) -> web.Response:
         feed_cache_bytes=feeds.cache.bytes,
         login_failures={"http_basic": api.failures, "web": web_sign_in.failures},
         login_refused={"http_basic": api.refused, "web": web_sign_in.refused},
+        inbound_refused=request.app[SERVICES].inbound_limits.refused,
     )
     body = request.app[METRICS].exposition(snapshot)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

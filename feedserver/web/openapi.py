@@ -36,6 +36,7 @@ class Param:
 class Operation:
     summary: str
     auth: str = ADMIN
+    description: str = ""
     body: Schema | None = None
     files: tuple[str, ...] = ()  # media types of a raw (non-JSON) body
     query: tuple[Param, ...] = ()
@@ -233,6 +234,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     # -- bridge --
     ("POST", "/api/inbound"): Operation(
         "Hand the bridge an event (text/calendar) or an invitation email (message/rfc822)",
+        description=(
+            "The item is kept raw in the inbox first. A small one is applied before the "
+            "answer (200 with its outcome); one over bridge.inline_max_events or "
+            "bridge.inline_max_bytes, or any sent with 'Prefer: respond-async', is answered "
+            "202 and applied in the background: follow its Location (/api/inbox/ID). 429: "
+            "too many items from one sender or client address (bridge.*_items_per_hour)."
+        ),
         auth=WEBHOOK,
         files=("text/calendar", "application/ics", "message/rfc822"),
         returns="InboxItem",
@@ -319,7 +327,7 @@ _STATUS_TEXT = {
     413: "Body too large",
     415: "Unsupported media type",
     422: "Invalid input; 'field' names it",
-    429: "Too many failed sign-ins; wait Retry-After seconds",
+    429: "Too many failed sign-ins (or inbound items); wait Retry-After seconds",
 }
 _ERROR = {
     "type": "object",
@@ -423,6 +431,7 @@ def _operation(method: str, path: str, operation: Operation, names: set[str]) ->
     described: JSON = {
         "operationId": _operation_id(method, path),
         "summary": operation.summary,
+        **({"description": operation.description} if operation.description else {}),
         "tags": [_tag(path)],
         "security": _security(operation.auth),
         "parameters": parameters,

@@ -67,6 +67,7 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "method": method.upper(),
                     "path": path,
                     "summary": operation["summary"],
+                    "description": operation.get("description", ""),
                     "tag": operation["tags"][0],
                     "auth": [next(iter(s)) for s in operation["security"]],
                     "parameters": [
