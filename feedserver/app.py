@@ -235,9 +235,20 @@ async def dav(request: web.Request) -> web.Response:
 
 
 async def _request_log_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The request log's flusher; first in, so the last to stop."""
     flusher = asyncio.create_task(app[REQUEST_LOG].flush_forever(), name="request-log")
     yield
     await _stop(flusher)
+    log.info("stopped")
+
+
+async def _shutting_down(app: web.Application) -> None:
+    """Graceful shutdown (SIGTERM, SIGINT), when the listening socket is closed: the requests
+    in flight finish before the contexts above stop the background work and the store."""
+    log.info(
+        "shutting down: finishing the requests in flight",
+        extra={"timeout_seconds": app[CONFIG].server.shutdown_timeout_seconds},
+    )
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
@@ -310,6 +321,7 @@ def create_app(config: Config) -> web.Application:
     app[REQUEST_IDS] = RequestIds()
     app[REQUEST_LOG] = RequestLog()
     app[METRICS] = Metrics()
+    app.on_shutdown.append(_shutting_down)
     app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_logins_ctx)

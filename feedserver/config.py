@@ -49,6 +49,12 @@ class ServerConfig:
         "Addresses of reverse proxies whose X-Forwarded-* and X-Script-Name headers are passed "
         "to the CalDAV server. From any other client those headers are removed.",
     )
+    shutdown_timeout_seconds: float = _opt(
+        30,
+        "On SIGTERM or SIGINT the server closes its listening socket at once, lets the "
+        "requests in flight finish for up to this many seconds, then stops its background "
+        "work (outbox, inbox, CalDAV) and closes the database.",
+    )
 
 
 @dataclass(frozen=True)

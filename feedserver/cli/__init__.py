@@ -67,6 +67,7 @@ def serve(
             access_log=None,
             print=None,
             handle_signals=True,
+            shutdown_timeout=config.server.shutdown_timeout_seconds,
         )
 
 

@@ -234,7 +234,11 @@ class Pipeline:
                 f"{event.uid}: only its organizer {mapping.organizer} can change this event",
             )
         if mapping is not None and event.version() <= (mapping.sequence, mapping.dtstamp):
-            return Outcome(InboxStatus.IGNORED, f"{event.uid}: an older or repeated version")
+            # A repeat names the booking it made: an item applied again after a crash in its
+            # middle still lists every booking it made.
+            repeat = event.version() == (mapping.sequence, mapping.dtstamp)
+            made = [mapping.booking_id] if repeat and mapping.booking_id is not None else []
+            return Outcome(InboxStatus.IGNORED, f"{event.uid}: an older or repeated version", made)
         if event.method == "CANCEL" or event.cancelled or not invited:
             return self._cancel(store, event, mapping, organizer)
         if event.recurrence_id:
