@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from feedserver.numbers import is_whole
+
 ENV_PREFIX = "FEEDSERVER_"
 
 
@@ -203,7 +205,7 @@ AUDIENCES = ("attendees", "staff")
 def parse_reminder(rule: str) -> tuple[int, tuple[str, ...]]:
     """``'60 attendees staff'``: minutes before the start, then who is reminded."""
     minutes, *audience = rule.split()
-    if not minutes.isdigit() or not 1 <= int(minutes) <= 60 * 24 * 31:
+    if not is_whole(minutes) or not 1 <= int(minutes) <= 60 * 24 * 31:
         raise ValueError(f"{rule!r}: the minutes first, 1 to 44640")
     if not audience or set(audience) - set(AUDIENCES):
         raise ValueError(f"{rule!r}: then one or more of {', '.join(AUDIENCES)}")

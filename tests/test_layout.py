@@ -24,6 +24,7 @@ RANKS = {
     "instance_secrets": 0,
     "throttle": 0,
     "metrics": 0,
+    "numbers": 0,
     "store": 1,
     "calendar": 1,
     "domain": 2,

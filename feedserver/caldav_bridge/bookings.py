@@ -40,6 +40,7 @@ from feedserver.calendar.render import FragmentCache, Viewer, render_items
 from feedserver.domain.catalog import load_catalog
 from feedserver.domain.meetings import MeetingService
 from feedserver.model import BookingKey, FeedFilters, User
+from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store, StoreRunner
 from feedserver.store.bookings import VISIBLE
 
@@ -284,7 +285,7 @@ class BookingsCollection(BaseCollection):
         if not old_token:
             return token, [item_href(k) for k in self.listing.keys]
         number = old_token.removeprefix(SYNC_PREFIX)
-        if number == old_token or not number.isdigit():
+        if number == old_token or not is_whole(number):
             raise ValueError(f"not a sync token of this calendar: {old_token!r}")
         changed, gone = self.calendars.changed_since(self.listing, int(number))
         return token, changed + gone

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from feedserver.numbers import is_whole
+
 _UNFOLD = re.compile(r"\r?\n[ \t]")
 _RRULE = re.compile(r"^RRULE(?:;[^:\r\n]*)?:(.*)$", re.MULTILINE | re.IGNORECASE)
 _TOO_OFTEN = {"SECONDLY": "second", "MINUTELY": "minute"}
@@ -51,7 +53,7 @@ def problem(value: str, budget: RecurrenceBudget) -> str | None:
             f"at most {_PER_DAY} are accepted"
         )
     count = parts.get("COUNT", "")
-    if count.isdigit() and int(count) > budget.max_occurrences:
+    if is_whole(count) and int(count) > budget.max_occurrences:
         return f"COUNT={count} is more than the {budget.max_occurrences} occurrences accepted"
     return None
 

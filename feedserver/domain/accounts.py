@@ -10,6 +10,7 @@ from feedserver.domain.catalog import get_location
 from feedserver.domain.inputs import Body, email
 from feedserver.errors import AlreadyExists, InvalidInput, NotFound
 from feedserver.model import Role, User
+from feedserver.numbers import is_whole
 from feedserver.passwords import hash_password
 from feedserver.store import Store
 from feedserver.times import zone
@@ -23,7 +24,7 @@ def find_user(store: Store, ref: object, field: str = "user") -> User:
     user: User | None = None
     if isinstance(ref, int) and not isinstance(ref, bool):
         user = store.users.get(ref)
-    elif isinstance(ref, str) and ref.strip().isdigit():
+    elif isinstance(ref, str) and is_whole(ref.strip()):
         user = store.users.get(int(ref))
     elif isinstance(ref, str) and "@" in ref:
         user = store.users.get_by_email(ref.strip().lower())

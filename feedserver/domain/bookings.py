@@ -32,6 +32,7 @@ from feedserver.errors import (
     UnknownReference,
 )
 from feedserver.model import Booking, ReservationType, Role, Status
+from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
 from feedserver.times import from_db, parse_instant, to_db, utcnow, zone
 
@@ -538,7 +539,7 @@ def list_bookings(store: Store, params: dict[str, str]) -> list[Booking]:
             raise InvalidInput(f"unknown status {status!r}", field="status")
     limit = params.get("limit", "500")
     offset = params.get("offset", "0")
-    if not limit.isdigit() or not offset.isdigit() or not 1 <= int(limit) <= 5000:
+    if not is_whole(limit) or not is_whole(offset) or not 1 <= int(limit) <= 5000:
         raise InvalidInput("limit must be 1 to 5000 and offset a whole number", field="limit")
     query = BookingQuery(
         types=[t.lower() for t in many("type") or []] or None,

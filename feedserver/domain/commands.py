@@ -22,6 +22,7 @@ from feedserver.domain.inputs import Body, email
 from feedserver.domain.recurrence import normalised_rrule
 from feedserver.errors import InvalidInput
 from feedserver.model import Attendee, Status
+from feedserver.numbers import is_whole
 from feedserver.times import parse_date, parse_instant, zone
 
 MAX_ATTENDEES = 500
@@ -154,8 +155,8 @@ def _code(value: object) -> str:
 def _staff(value: object) -> StaffRef:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and (value.strip().isdigit() or "@" in value):
-        return int(value) if value.strip().isdigit() else value.strip().lower()
+    if isinstance(value, str) and (is_whole(value.strip()) or "@" in value):
+        return int(value) if is_whole(value.strip()) else value.strip().lower()
     raise InvalidInput("staff must be a user id or an email address", field="staff")
 
 

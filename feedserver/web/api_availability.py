@@ -12,6 +12,7 @@ from feedserver.busy.sync import Refused
 from feedserver.domain import accounts, availability, busy
 from feedserver.errors import InvalidInput, NotFound
 from feedserver.model import BusyCalendar, User
+from feedserver.numbers import is_whole
 from feedserver.store import Store
 from feedserver.times import to_db, utcnow, zone
 from feedserver.web.auth import require_account, require_admin
@@ -146,7 +147,7 @@ async def list_busy_calendars(request: web.Request) -> web.Response:
 
 def _calendar_id(request: web.Request) -> int:
     raw = request.match_info["bid"]
-    if not raw.isdigit():
+    if not is_whole(raw):
         raise NotFound(f"no busy calendar {raw!r}")
     return int(raw)
 

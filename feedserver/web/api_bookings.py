@@ -12,6 +12,7 @@ from feedserver.domain import bookings, imports
 from feedserver.domain.commands import BookingDraft, BookingPatch
 from feedserver.errors import NotFound, TooLarge
 from feedserver.model import Booking, Status
+from feedserver.numbers import is_whole
 from feedserver.store import Store
 from feedserver.web.auth import require_admin
 from feedserver.web.requests import read_json
@@ -23,7 +24,7 @@ routes = web.RouteTableDef()
 
 def _booking_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    if not is_whole(raw):
         raise NotFound(f"no booking {raw!r}")
     return int(raw)
 

@@ -12,6 +12,7 @@ from feedserver.domain import feed_links as links
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.errors import NotFound
 from feedserver.model import FeedLink, FeedTemplate, User
+from feedserver.numbers import is_whole
 from feedserver.times import to_db
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
@@ -54,7 +55,7 @@ def link_json(link: FeedLink, urls: FeedUrls) -> dict[str, Any]:
 
 def _link_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    if not is_whole(raw):
         raise NotFound(f"no feed link {raw!r}")
     return int(raw)
 

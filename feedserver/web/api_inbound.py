@@ -10,6 +10,7 @@ from aiohttp import web
 from feedserver.errors import AuthenticationRequired, NotFound
 from feedserver.inbound.inbox import TooLargeItem
 from feedserver.model import InboxFailure, InboxItem
+from feedserver.numbers import is_whole
 from feedserver.times import to_db
 from feedserver.web.auth import require_admin
 from feedserver.web.errors import error_response
@@ -132,6 +133,6 @@ async def retry_inbox_item(request: web.Request) -> web.Response:
 
 def _item_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    if not is_whole(raw):
         raise NotFound(f"no inbox item {raw!r}")
     return int(raw)

@@ -15,6 +15,7 @@ from feedserver.errors import NotFound
 from feedserver.model import OutboxMessage
 from feedserver.notify import messages as templates
 from feedserver.notify import outbox
+from feedserver.numbers import is_whole
 from feedserver.times import parse_instant, to_db
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import page_query, read_json
@@ -26,7 +27,7 @@ routes = web.RouteTableDef()
 
 def _id(request: web.Request, what: str) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    if not is_whole(raw):
         raise NotFound(f"no {what} {raw!r}")
     return int(raw)
 
@@ -53,7 +54,7 @@ async def list_notifications(request: web.Request) -> web.Response:
     await require_admin(request)
     status = request.query.get("status") or None
     booking = request.query.get("booking")
-    booking_id = int(booking) if booking and booking.isdigit() else None
+    booking_id = int(booking) if booking and is_whole(booking) else None
     limit, after = page_query(request)
     found = await request.app[RUNNER].run(
         lambda s: s.outbox.list(status, booking_id, limit + 1, after)

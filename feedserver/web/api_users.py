@@ -9,6 +9,7 @@ from aiohttp import web
 from feedserver.domain import accounts, app_passwords
 from feedserver.errors import NotFound
 from feedserver.model import AppPassword, Role
+from feedserver.numbers import is_whole
 from feedserver.times import to_db
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
@@ -89,7 +90,7 @@ async def list_app_passwords(request: web.Request) -> web.Response:
 async def revoke_app_password(request: web.Request) -> web.Response:
     user = await require_account(request)
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    if not is_whole(raw):
         raise NotFound(f"no app password {raw!r}")
     await request.app[RUNNER].run(lambda s: app_passwords.revoke(s, user, int(raw)))
     return web.Response(status=204)

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from feedserver.errors import InvalidInput, MalformedRequest
+from feedserver.numbers import is_whole
 
 
 def page_query(
@@ -15,9 +16,9 @@ def page_query(
 ) -> tuple[int, int | None]:
     """``?limit=`` (1 to ``most``) and ``?after=`` (the ``next`` of the previous page)."""
     limit, after = request.query.get("limit", str(default)), request.query.get("after")
-    if not limit.isdigit() or not 1 <= int(limit) <= most:
+    if not is_whole(limit) or not 1 <= int(limit) <= most:
         raise InvalidInput(f"limit is 1 to {most}", field="limit")
-    if after is not None and not after.isdigit():
+    if after is not None and not is_whole(after):
         raise InvalidInput("after is the 'next' value of the previous page", field="after")
     return int(limit), int(after) if after is not None else None
 

@@ -23,6 +23,7 @@ from feedserver.domain.catalog import load_catalog
 from feedserver.errors import FeedserverError
 from feedserver.model import FeedFilters, ReservationType, Role, User
 from feedserver.notify import messages, outbox
+from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
 from feedserver.web.pages.account import send_account_link
@@ -113,7 +114,7 @@ async def _feed_links_page(
     request: web.Request, who: Visitor, error: str = "", status: int = 200
 ) -> web.Response:
     raw = request.query.get("user", "")
-    person_id = int(raw) if raw.isdigit() else None
+    person_id = int(raw) if is_whole(raw) else None
     await request.app[FEEDS].flush_usage()
 
     def load(store: Store) -> dict[str, Any]:
@@ -147,7 +148,7 @@ async def feed_links(request: web.Request, who: Visitor, user: User) -> web.Stre
 async def create_feed_link(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
     person = form.get("user", "")
-    data = {**link_form_data(form, user), "user": int(person) if person.isdigit() else None}
+    data = {**link_form_data(form, user), "user": int(person) if is_whole(person) else None}
     try:
         await request.app[RUNNER].run(lambda s: links.create_link(s, data))
     except FeedserverError as exc:
@@ -235,7 +236,7 @@ async def save_type(request: web.Request, who: Visitor, user: User) -> web.Strea
     data: dict[str, Any] = {"key": form.get("key", "").strip(), "name": form.get("name", "")}
     for name in ("duration_minutes", "buffer_before_minutes", "buffer_after_minutes"):
         value = form.get(name, "0").strip()
-        data[name] = int(value) if value.isdigit() else value
+        data[name] = int(value) if is_whole(value) else value
     for flag in ("online", "on_site", "attendees_visible", "title_visible"):
         data[flag] = form.get(flag) == "on"
     data["color"] = form.get("color", "").strip()

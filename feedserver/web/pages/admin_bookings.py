@@ -19,6 +19,7 @@ from feedserver.domain.commands import BookingDraft, BookingPatch
 from feedserver.domain.recurrence import occurrences
 from feedserver.errors import FeedserverError
 from feedserver.model import Booking, Role, Status, User
+from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
 from feedserver.web.pages.base import (
@@ -62,9 +63,9 @@ class Filters:
             end=day("end"),
             location=query.get("location", ""),
             type=query.get("type", ""),
-            staff=query.get("staff", "") if query.get("staff", "").isdigit() else "",
+            staff=query.get("staff", "") if is_whole(query.get("staff", "")) else "",
             status=query.get("status", "") if query.get("status") in STATUSES else "",
-            offset=int(offset) if offset.isdigit() else 0,
+            offset=int(offset) if is_whole(offset) else 0,
         )
 
     def query(self, limit: int) -> BookingQuery:
@@ -137,12 +138,12 @@ async def week(request: web.Request, who: Visitor, user: User) -> web.StreamResp
 
     def load(store: Store) -> dict[str, Any]:
         choices = catalog_choices(store)
-        if not staff.isdigit() and not location:
+        if not is_whole(staff) and not location:
             staff_only = [u for u in choices["staff"] if u.role is Role.STAFF]
             first = (staff_only or choices["staff"] or [None])[0]
             picked_staff = str(first.id) if first else ""
         else:
-            picked_staff = staff if staff.isdigit() else ""
+            picked_staff = staff if is_whole(staff) else ""
         where = zone("UTC")
         if location and not picked_staff:
             found_location = store.locations.get(location)
@@ -217,7 +218,7 @@ def booking_form_data(
     data: dict[str, Any] = {
         "type": form.get("type", ""),
         "location": code,
-        "staff": int(form["staff"]) if form.get("staff", "").isdigit() else form.get("staff"),
+        "staff": int(form["staff"]) if is_whole(form.get("staff", "")) else form.get("staff"),
         "start": _local_iso(form.get("start", ""), timezone),
         "title": form.get("title", ""),
         "notes": form.get("notes", ""),

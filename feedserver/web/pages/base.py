@@ -27,6 +27,7 @@ from multidict import MultiDict, MultiDictProxy
 from feedserver.domain import sign_in
 from feedserver.errors import FeedserverError, NotFound
 from feedserver.model import User
+from feedserver.numbers import is_whole
 from feedserver.throttle import LoginThrottle
 from feedserver.tokens.account_links import AccountLinks
 from feedserver.web.errors import status_of
@@ -223,7 +224,7 @@ async def read_form(request: web.Request, who: Visitor) -> MultiDictProxy[str]:
 def path_id(request: web.Request, what: str) -> int:
     """The ``{id}`` of the path as a number; NotFound (404) for anything else."""
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    if not is_whole(raw):
         raise NotFound(f"no {what} {raw!r}")
     return int(raw)
 

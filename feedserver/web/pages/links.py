@@ -18,6 +18,7 @@ from feedserver.domain import feed_links as links
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.errors import FeedserverError
 from feedserver.model import FeedLink, Role, Scope, User
+from feedserver.numbers import is_whole
 from feedserver.store import Store
 from feedserver.web.pages.base import (
     Visitor,
@@ -73,7 +74,7 @@ def link_form_data(form: MultiDictProxy[str], chooser: User) -> dict[str, Any]:
         "locations": form.getall("locations", []),
     }
     if chooser.role in (Role.STAFF, Role.ADMIN):
-        data["staff"] = [int(x) for x in form.getall("staff", []) if x.isdigit()]
+        data["staff"] = [int(x) for x in form.getall("staff", []) if is_whole(x)]
         data["include_pending"] = form.get("include_pending") == "on"
         data["show_attendees"] = form.get("show_attendees") == "on"
         data["kind"] = "busy" if form.get("kind") == "busy" else "events"
