@@ -3,7 +3,10 @@ the server's own ``/api/openapi.json``: valid and invalid requests to every oper
 fixed budget and a fixed seed (``derandomize``) so CI runs the same cases each time.
 
 The rule: no 5xx, ever. Every answer is one the document names for its operation (status code
-conformance), with the content type it names, and errors in the documented JSON shape.
+conformance), with the content type it names, and errors in the documented JSON shape. A second
+run is stateful: it follows the document's links (create a location, then read, change and
+delete it; book, then cancel...) with the keys the server answered, so the operations on
+things that exist are fuzzed too, not only their 404s.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -27,12 +30,14 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation.stateful.state_machine import APIStateMachine
 
 from tests.process import serve
 
 TOKEN = "fuzz-admin-token-0123456789abcdef"
 BUDGET = 5000  # cases in all, at least
 PER_OPERATION = 40  # each of valid and invalid data
+STATEFUL_SCENARIOS = 400  # chains of up to 6 linked calls
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -76,12 +81,16 @@ def _credentials(case: schemathesis.Case[Any], account: httpx.BasicAuth) -> dict
     return {}
 
 
+def _schema(base: str, client: httpx.Client) -> Any:
+    return schemathesis.openapi.from_dict(client.get(f"{base}/api/openapi.json").json())
+
+
 def test_the_api_survives_its_own_contract_fuzzed(
     server: tuple[str, httpx.BasicAuth],
 ) -> None:
     base, account = server
     client = httpx.Client(timeout=30)
-    schema = schemathesis.openapi.from_dict(client.get(f"{base}/api/openapi.json").json())
+    schema = _schema(base, client)
     calls: Counter[str] = Counter()
     failures: dict[tuple[str, int, str], str] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -121,3 +130,52 @@ def test_the_api_survives_its_own_contract_fuzzed(
     assert not failures, "\n".join(f"{k}: {v[:300]!r}" for k, v in sorted(failures.items()))
     assert calls["5xx"] == 0
     assert total >= BUDGET, calls
+
+
+def test_chained_calls_along_the_documents_links_survive_fuzzing(
+    server: tuple[str, httpx.BasicAuth],
+) -> None:
+    base, account = server
+    client = httpx.Client(timeout=30)
+    calls: Counter[tuple[str, int]] = Counter()
+
+    def call(
+        self: APIStateMachine, case: schemathesis.Case[Any], **kwargs: Any
+    ) -> schemathesis.Response:
+        sent = case.as_transport_kwargs(base, _credentials(case, account))
+        sent.pop("cookies", None)
+        response = client.request(**sent)
+        calls[(case.operation.label, response.status_code)] += 1
+        return schemathesis.Response.from_any(response)
+
+    def validate_response(
+        self: APIStateMachine,
+        response: schemathesis.Response,
+        case: schemathesis.Case[Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        case.validate_response(response, checks=CHECKS)
+
+    # The calls go through httpx, as above (a subclass of a class made at run time, built
+    # with type() so that it is typed).
+    machine = _schema(base, client).as_state_machine()
+    workflow = cast(
+        type[APIStateMachine],
+        type("Workflow", (machine,), {"call": call, "validate_response": validate_response}),
+    )
+    workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    print(f"schemathesis stateful: {sum(calls.values())} requests")
+    # The links were followed: things created (bookings, accounts, feed links, inbox items...)
+    # were then read, changed or deleted.
+    followed = {label for (label, status) in calls if status < 300 and "{" in label}
+    assert "GET /api/bookings/{id}" in followed and len(followed) >= 8, sorted(followed)

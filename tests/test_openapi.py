@@ -14,7 +14,7 @@ from feedserver import config as config_mod
 from feedserver.app import create_app
 from feedserver.config import Config
 from feedserver.domain import schemas
-from feedserver.web.openapi import OPERATIONS, routes_of
+from feedserver.web.openapi import OPERATIONS, document, routes_of
 from tests.conftest import ADMIN_TOKEN, Api
 
 
@@ -60,6 +60,30 @@ async def test_the_document_lists_every_route_with_its_schemas(
     assert me["security"] == [{"basicAuth": []}]
     feed = document["paths"]["/feeds/{token}.ics"]["get"]
     assert feed["security"] == [] and "304" in feed["responses"]
+
+
+def test_creations_link_to_the_operations_on_what_they_created(bridged: Config) -> None:
+    spec = document(create_app(bridged), "http://x")
+    by_id = {
+        op["operationId"]: (path, op) for path, ops in spec["paths"].items() for op in ops.values()
+    }
+    created = spec["paths"]["/api/bookings"]["post"]["responses"]["201"]["links"]
+    assert created["post_api_bookings_id_cancel"] == {
+        "operationId": "post_api_bookings_id_cancel",
+        "parameters": {"id": "$response.body#/id"},
+    }
+    inbound = spec["paths"]["/api/inbound"]["post"]["responses"]
+    assert set(inbound["202"]["links"]) == {"get_api_inbox_id", "post_api_inbox_id_retry"}
+    linked = 0
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    path, target = by_id[link["operationId"]]  # an operation that exists...
+                    names = {p["name"] for p in target["parameters"] if p["in"] == "path"}
+                    assert set(link["parameters"]) == names, (path, link)  # ...fully named
+                    linked += 1
+    assert linked >= 30
 
 
 async def test_what_the_schema_refuses_is_refused_naming_the_field(api: Api) -> None:

@@ -480,6 +480,36 @@ def routes_of(app: web.Application) -> Iterable[tuple[str, str]]:
             yield route.method, path
 
 
+# The field of a created thing's answer that a path parameter names it by.
+_CREATED_KEY = {"code": "code", "key": "key", "id": "id", "bid": "id"}
+# Collections whose created things are found under another path.
+_CREATED_UNDER = {"/api/inbound": "/api/inbox"}
+
+
+def _links(paths: dict[str, JSON]) -> None:
+    """OpenAPI links from each creation (POST on a collection) to the operations on what it
+    created (``/collection/{key}...``), with the key taken from the answer: how a client, or
+    schemathesis' stateful tests, chain calls."""
+    for collection, operations in paths.items():
+        create = operations.get("post")
+        if create is None:
+            continue
+        home = _CREATED_UNDER.get(collection, collection)
+        links: JSON = {}
+        for path, others in paths.items():
+            names = _path_names(path)
+            if not path.startswith(home + "/{") or len(names) != 1 or names[0] not in _CREATED_KEY:
+                continue
+            for other in others.values():
+                links[other["operationId"]] = {
+                    "operationId": other["operationId"],
+                    "parameters": {names[0]: f"$response.body#/{_CREATED_KEY[names[0]]}"},
+                }
+        for status, response in create["responses"].items():
+            if links and status in ("200", "201", "202"):
+                response["links"] = links
+
+
 def document(app: web.Application, server_url: str) -> JSON:
     paths: dict[str, JSON] = {}
     for method, path in routes_of(app):
@@ -488,6 +518,7 @@ def document(app: web.Application, server_url: str) -> JSON:
             continue  # the test of this module fails instead
         names = set(_path_names(path))
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, operation, names)
+    _links(paths)
     components: JSON = {s.name: s.json for s in schemas.ALL}
     components["Error"] = _ERROR
     for name, description in _RESOURCES.items():
