@@ -16,6 +16,7 @@ from caldav.davclient import DAVClient
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.throttle import RateLimits
+from feedserver.web import api_inbound
 from feedserver.web.state import INBOX
 from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org, smtp_settings
 from tests.process import free_port
@@ -42,6 +43,14 @@ def event_lines(uid: str, organizer: str, day: int, hour: int, month: int = 3) -
         f"ORGANIZER;CN=Organizer:mailto:{organizer}\r\nATTENDEE:mailto:{INVITE}\r\n"
         f"ATTENDEE:mailto:guest-{uid}@example.com\r\nEND:VEVENT\r\n"
     )
+
+
+def big_calendar(count: int) -> str:
+    lines = "".join(
+        event_lines(f"big-{n}", "camille@example.org", 1 + n % 28, 6 + n // 28 % 14, 1 + n // 392)
+        for n in range(count)
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{lines}END:VCALENDAR\r\n"
 
 
 @pytest.fixture
@@ -187,11 +196,7 @@ async def test_a_large_calendar_is_answered_202_and_applied_while_writes_stay_fa
     server: Any, api: Api
 ) -> None:
     count = 800
-    lines = "".join(
-        event_lines(f"big-{n}", "camille@example.org", 1 + n % 28, 6 + n // 28 % 14, 1 + n // 392)
-        for n in range(count)
-    )
-    body = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{lines}END:VCALENDAR\r\n"
+    body = big_calendar(count)
     response = await api.client.post(
         "/api/inbound", data=body, headers={**api.headers, "Content-Type": "text/calendar"}
     )
@@ -215,6 +220,29 @@ async def test_a_large_calendar_is_answered_202_and_applied_while_writes_stay_fa
     assert len(found["bookings"]) == count
     assert n > 5, "the item was applied before the writes could overlap it"
     assert slowest < 1.0, slowest
+
+
+async def test_a_small_item_behind_a_big_one_is_answered_202_instead_of_waiting(
+    server: Any, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api_inbound, "INLINE_WAIT_SECONDS", 0.3)
+    calendar = {**api.headers, "Content-Type": "text/calendar"}
+    big = await api.client.post("/api/inbound", data=big_calendar(800), headers=calendar)
+    assert big.status == 202
+    started = time.perf_counter()
+    small = await api.client.post("/api/inbound", data=event("small", day=20), headers=calendar)
+    assert small.status == 202, await small.text()
+    assert time.perf_counter() - started < 2.0
+    # Applied in its turn, after the big one.
+    for _ in range(400):
+        found = await api.get(small.headers["Location"])
+        if found["status"] != "received":
+            break
+        await asyncio.sleep(0.05)
+    assert found["status"] == "processed"
+    assert (await api.get(big.headers["Location"]))["status"] == "processed"
+    # With the inbox idle again, a small item is applied before the answer, as ever.
+    assert (await inbound(api, event("after", day=21)))["status"] == "processed"
 
 
 async def test_prefer_respond_async_defers_even_a_small_item(server: Any, api: Api) -> None:

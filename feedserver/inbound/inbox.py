@@ -153,6 +153,18 @@ class InboxService:
                 )
             return await self.runner.run(partial(_finish, self.pipeline, item_id, outcome))
 
+    async def process_soon(self, item_id: int, wait_seconds: float) -> InboxItem | None:
+        """Apply a just-received item while its request waits, unless the items before it
+        keep the inbox busy for longer than ``wait_seconds`` (one item is applied at a time,
+        in order): None then, and it is applied in its turn in the background."""
+        deadline = time.monotonic() + wait_seconds
+        while self._lock.locked():
+            if time.monotonic() >= deadline:
+                self.wake()
+                return None
+            await asyncio.sleep(0.02)
+        return await self.process(item_id, only_waiting=True)
+
     async def _apply(self, item: InboxItem) -> Outcome:
         """Parse off the store thread, then apply the events in slices: when other work waits
         for the store thread (the API, CalDAV, feeds), it gets it after ``SLICE_SECONDS``, so a

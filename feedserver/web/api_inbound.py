@@ -18,6 +18,9 @@ from feedserver.web.requests import page_query
 from feedserver.web.state import CONFIG, INBOX, RUNNER
 
 routes = web.RouteTableDef()
+# How long a small item's request waits for the items before it (a 2,000-event calendar being
+# applied) before it is answered 202 instead.
+INLINE_WAIT_SECONDS = 5.0
 
 _KINDS = {
     "text/calendar": "http-calendar",
@@ -60,8 +63,9 @@ async def _authorise(request: web.Request) -> None:
 @routes.post("/api/inbound")
 async def inbound(request: web.Request) -> web.Response:
     """Store the body raw in the inbox, then apply it: a small item before answering (200
-    with its outcome); a large one, or any sent with ``Prefer: respond-async``, in the
-    background (202 with the item, ``Location: /api/inbox/ID``)."""
+    with its outcome); a large one, one behind an item that keeps the inbox busy, or any sent
+    with ``Prefer: respond-async``, in the background (202 with the item,
+    ``Location: /api/inbox/ID``)."""
     await _authorise(request)
     kind = _KINDS.get(request.content_type or "")
     if kind is None:
@@ -93,13 +97,15 @@ async def inbound(request: web.Request) -> web.Response:
             inbox_id=exc.item.id,
         )
     asked = "respond-async" in request.headers.get("Prefer", "").lower()
-    if asked or not inbox.inline(raw):
+    processed = None
+    if not asked and inbox.inline(raw):
+        processed = await inbox.process_soon(item.id, INLINE_WAIT_SECONDS)
+    if processed is None:
         inbox.wake()
         headers = {"Location": f"/api/inbox/{item.id}"}
         if asked:
             headers["Preference-Applied"] = "respond-async"
         return web.json_response(item_json(item), status=202, headers=headers)
-    processed = await inbox.process(item.id)
     if processed.failure is InboxFailure.MALFORMED:
         return error_response(422, "malformed", processed.reason, inbox_id=processed.id)
     return web.json_response(item_json(processed), status=200)

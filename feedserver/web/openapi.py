@@ -237,8 +237,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         description=(
             "The item is kept raw in the inbox first. A small one is applied before the "
             "answer (200 with its outcome); one over bridge.inline_max_events or "
-            "bridge.inline_max_bytes, or any sent with 'Prefer: respond-async', is answered "
-            "202 and applied in the background: follow its Location (/api/inbox/ID). 429: "
+            "bridge.inline_max_bytes, one that would wait over 5 s behind items being "
+            "applied, or any sent with 'Prefer: respond-async', is answered 202 and applied "
+            "in the background: follow its Location (/api/inbox/ID). 429: "
             "too many items from one sender or client address (bridge.*_items_per_hour)."
         ),
         auth=WEBHOOK,
