@@ -13,15 +13,16 @@ import pytest
 from aiohttp import web
 from caldav.davclient import DAVClient
 
-from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.throttle import RateLimits
 from feedserver.web import api_inbound
 from feedserver.web.state import INBOX
-from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org, smtp_settings
+from tests.conftest import Api, basic_auth, smtp_settings
 from tests.process import free_port
 from tests.smtp_sink import SmtpServer
-from tests.test_bridge import DATA, INVITE, inbound, settle
+
+# The bridge's server and api fixtures, on this module's bridge_config (with its limits).
+from tests.test_bridge import DATA, INVITE, api, inbound, server, settle  # noqa: F401
 
 SENDER_LIMIT = 3
 SOURCE_LIMIT = 5
@@ -68,18 +69,6 @@ def bridge_config(config: Config, smtp: SmtpServer) -> Config:
         },
         caldav={"failed_login_delay_ms": 50},
     )
-
-
-@pytest.fixture
-async def server(aiohttp_server: Any, bridge_config: Config) -> Any:
-    return await aiohttp_server(create_app(bridge_config))
-
-
-@pytest.fixture
-async def api(aiohttp_client: Any, server: Any) -> Api:
-    api = Api(await aiohttp_client(server), {"Authorization": f"Bearer {ADMIN_TOKEN}"})
-    await make_org(api)
-    return api
 
 
 def test_rate_limits_spend_from_every_key_or_from_none_and_refill_evenly() -> None:
