@@ -46,8 +46,10 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, httpx.BasicAuth]]:
+    """A server of its own for each run: the stateful run's choices depend on what the server
+    answers, so it must start from the same data whatever ran before it."""
     root = tmp_path_factory.mktemp("fuzz")
     env = {
         "FEEDSERVER_SECURITY_ADMIN_TOKEN": TOKEN,
