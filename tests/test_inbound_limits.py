@@ -195,7 +195,9 @@ async def test_a_large_calendar_is_answered_202_and_applied_while_writes_stay_fa
     assert response.headers["Location"] == f"/api/inbox/{item['id']}"
     assert "Preference-Applied" not in response.headers
     # While the inbox applies it, in slices, other writes wait a slice, not the whole item
-    # (they waited for all 800 events before: several seconds).
+    # (the first write waited for all 800 events before). Measured against the item's own
+    # time, not a clock: this machine may be slow, the ratio stays.
+    applying = time.perf_counter()
     slowest = 0.0
     for n in range(200):
         started = time.perf_counter()
@@ -207,8 +209,9 @@ async def test_a_large_calendar_is_answered_202_and_applied_while_writes_stay_fa
         await asyncio.sleep(0.05)
     assert found["status"] == "processed", found
     assert len(found["bookings"]) == count
+    took = time.perf_counter() - applying
     assert n > 5, "the item was applied before the writes could overlap it"
-    assert slowest < 1.0, slowest
+    assert slowest < took / 3, (slowest, took)
 
 
 async def test_a_small_item_behind_a_big_one_is_answered_202_instead_of_waiting(
@@ -218,10 +221,10 @@ async def test_a_small_item_behind_a_big_one_is_answered_202_instead_of_waiting(
     calendar = {**api.headers, "Content-Type": "text/calendar"}
     big = await api.client.post("/api/inbound", data=big_calendar(800), headers=calendar)
     assert big.status == 202
-    started = time.perf_counter()
     small = await api.client.post("/api/inbound", data=event("small", day=20), headers=calendar)
     assert small.status == 202, await small.text()
-    assert time.perf_counter() - started < 2.0
+    # Answered while the big one is still being applied: it did not wait for it.
+    assert (await api.get(big.headers["Location"]))["status"] == "received"
     # Applied in its turn, after the big one.
     for _ in range(400):
         found = await api.get(small.headers["Location"])
