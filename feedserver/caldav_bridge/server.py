@@ -124,10 +124,8 @@ class RadicaleServer:
     ) -> None:
         self.config = config
         self.logins = logins
-        # Writes the bridge will read (with a capture: PUTs naming the invite address) are
-        # charged to the account, as its sender and its source.
-        self.inbound_limits = inbound_limits if capture is not None else None
-        self.invite = config.bridge.invite_address.strip().lower()
+        self.capture = capture
+        self.inbound_limits = inbound_limits
         self.budget = budget or RecurrenceBudget()
         self.tickets = Tickets()
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
@@ -248,12 +246,13 @@ class RadicaleServer:
             return _text(401, "wrong email or password", _CHALLENGE)
         return attempt.principal
 
-    def _limit(self, principal: str, body: bytes) -> Refusal | None:
-        """A PUT inviting the invite address is an inbound item of the account's: refused
-        before Radicale stores it past the bridge's rate limits."""
-        if self.inbound_limits is None or not self.invite:
+    def _limit(self, principal: str, text: str) -> Refusal | None:
+        """A PUT the bridge will read (the capture's rule: it names the invite address) is an
+        inbound item of the account's, as its sender and its source: refused before Radicale
+        stores it past the bridge's rate limits."""
+        if self.inbound_limits is None or self.capture is None:
             return None
-        if self.invite.encode() not in body.lower():
+        if not self.capture.concerns_bridge(text):
             return None
         return self.inbound_limits.take([("sender", principal), ("source", principal)])
 
@@ -279,7 +278,8 @@ class RadicaleServer:
             return _text(403, refusal)
         body = await self._body(request)
         if request.method == "PUT" and body:
-            refused = calendar_problem(body.decode("utf-8", "replace"), self.budget)
+            text = body.decode("utf-8", "replace")
+            refused = calendar_problem(text, self.budget)
             if refused is not None:
                 return web.Response(
                     status=403,
@@ -287,7 +287,7 @@ class RadicaleServer:
                     content_type="application/xml",
                     charset="utf-8",
                 )
-            limited = self._limit(principal, body)
+            limited = self._limit(principal, text)
             if limited is not None:
                 return _text(429, limited.message, {"Retry-After": str(limited.seconds)})
         async with self._slot(principal):

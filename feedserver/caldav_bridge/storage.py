@@ -36,6 +36,10 @@ class Capture(Protocol):
 
     def delete(self, path: str, href: str, text: str | None) -> None: ...
 
+    def concerns_bridge(self, text: str) -> bool:
+        """Whether a written item is one the bridge reads (it names the invite address)."""
+        ...
+
 
 def user_calendar(path: str) -> bool:
     """A calendar a user writes to: ``<user>/<calendar>``, not the ``bookings`` calendar."""

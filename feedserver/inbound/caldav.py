@@ -51,6 +51,9 @@ class CalendarCapture:
         self.inbox = inbox
         self.rules = rules
 
+    def concerns_bridge(self, text: str) -> bool:
+        return self.rules.concerns_bridge(text)
+
     def _store(self, fn: Callable[[Store], T]) -> T:
         return asyncio.run_coroutine_threadsafe(self.runner.run(fn), self.loop).result(30)
 
