@@ -38,12 +38,11 @@ class TooLargeItem(Exception):
         self.item = item
 
 
-def _waiting(item_id: int, only_waiting: bool, store: Store) -> InboxItem | None:
-    """The item to process, or None when ``only_waiting`` and it has been processed since it
-    was found waiting (by its request, or a retry)."""
-    if only_waiting and item_id not in store.inbox.waiting(MAX_ATTEMPTS):
-        return None
-    return store.inbox.one(item_id)
+def _load(item_id: int, only_waiting: bool, store: Store) -> tuple[InboxItem, bool]:
+    """The item, and whether to process it: not when ``only_waiting`` and it has been
+    processed since it was found waiting (by its request, or a retry)."""
+    item = store.inbox.one(item_id)
+    return item, not only_waiting or item_id in store.inbox.waiting(MAX_ATTEMPTS)
 
 
 def _apply_slice(
@@ -139,9 +138,9 @@ class InboxService:
         processed since it was found waiting. An error is kept on the item (failed, retried
         later)."""
         async with self._lock:
-            item = await self.runner.run(partial(_waiting, item_id, only_waiting))
-            if item is None:
-                return await self.runner.run(lambda s: s.inbox.one(item_id))
+            item, due = await self.runner.run(partial(_load, item_id, only_waiting))
+            if not due:
+                return item
             try:
                 outcome = await self._apply(item)
             except Exception as exc:
