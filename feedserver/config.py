@@ -8,6 +8,7 @@ when one is missing there.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -433,11 +434,29 @@ def _coerce(value: Any, typ: Any, where: str, from_text: bool) -> Any:
             except ValueError:
                 pass
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if typ is float:
+        return _number(value, where, from_text)
     if typ is str:
         if isinstance(value, str):
             return value
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     raise ConfigError(f"{where}: unsupported option type {typ!r}")  # pragma: no cover
+
+
+def _number(value: Any, where: str, from_text: bool) -> float:
+    """A decimal option: a TOML integer or float, or (from the environment) their text;
+    finite only (``nan`` and ``inf`` are no durations)."""
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif from_text and isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        raise ConfigError(f"{where}: expected a number (such as 1.5), got {value!r}")
+    return number
 
 
 def _validate(config: Config) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import stat
 import tomllib
+import typing
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,112 @@ def test_configured_secrets_win_and_are_not_written(tmp_path: Path) -> None:
     assert loaded.admin_token == "configured"
     assert loaded.secret_keys == ("k1", "k0")
     assert not (tmp_path / "secrets.json").exists()
+
+
+# -- every option, both ways ---------------------------------------------------------------------
+
+# A valid value, other than the default, for options whose values are constrained; every other
+# option gets one derived from its type (see ``_non_default``).
+_CHOSEN: dict[str, object] = {
+    "server.public_url": "https://bookings.example.org",
+    "server.port": 9001,
+    "logging.level": "DEBUG",
+    "logging.format": "json",
+    "caldav.log_level": "ERROR",
+    "smtp.security": "tls",
+    "notifications.language": "fr",
+    "notifications.attendee_kinds": ["booked", "cancelled"],
+    "notifications.default_reminders": ["30 attendees"],
+    "meetings.jitsi_base_url": "https://meet.example.org/",
+    "bridge.trusted_senders": ["@example.org", "boss@example.com"],
+    "web.default_language": "fr",
+    "availability.slot_step_minutes": 30,
+    "server.trusted_proxies": ["127.0.0.2", "::1"],
+    "security.secret_keys": ["new-key", "old-key"],
+}
+
+
+def _non_default(key: str, typ: object, default: object) -> object:
+    if key in _CHOSEN:
+        return _CHOSEN[key]
+    if typ is bool:
+        return not default
+    if typ is int:
+        assert isinstance(default, int)
+        return default + 7
+    if typ is float:
+        assert isinstance(default, int | float)
+        return default + 1.5
+    if typ is str:
+        return f"{default}x" if default else "chosen"
+    raise AssertionError(f"{key}: add a valid non-default value to _CHOSEN")
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _as_toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    return str(value)
+
+
+def _every_option() -> list[tuple[str, str, object]]:
+    found = []
+    for section, options in config_mod.schema().items():
+        for name, option in options.items():
+            default = (
+                option.default
+                if option.default_factory is dataclasses.MISSING
+                else option.default_factory()
+            )
+            typ = config_mod._option_type(section, name)
+            typ = list if typing.get_origin(typ) is list else typ
+            found.append((section, name, _non_default(f"{section}.{name}", typ, default)))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("section", "option", "value"), _every_option(), ids=lambda v: str(v)[:40]
+)
+def test_every_option_can_be_set_from_toml_and_environment(
+    tmp_path: Path, section: str, option: str, value: object
+) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text(f"[{section}]\n{option} = {_as_toml(value)}\n", encoding="utf-8")
+    from_file = getattr(getattr(config_mod.load(file, environ={}), section), option)
+    variable = f"FEEDSERVER_{section.upper()}_{option.upper()}"
+    from_env = getattr(
+        getattr(config_mod.load(None, environ={variable: _as_text(value)}), section), option
+    )
+    assert from_file == value
+    assert from_env == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "2", "0.25"])
+def test_decimal_options_take_integers_and_decimals(tmp_path: Path, text: str) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text(f"[smtp]\nretry_hours = {text}\n[server]\nshutdown_timeout_seconds = {text}\n")
+    config = config_mod.load(file, environ={"FEEDSERVER_SECURITY_LOGIN_TARPIT_SECONDS": text})
+    assert config.smtp.retry_hours == float(text)
+    assert config.server.shutdown_timeout_seconds == float(text)
+    assert config.security.login_tarpit_seconds == float(text)
+
+
+@pytest.mark.parametrize("text", ["'soon'", "true", "nan", "inf"])
+def test_a_decimal_option_refuses_what_is_no_number(tmp_path: Path, text: str) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text(f"[smtp]\nretry_hours = {text}\n")
+    with pytest.raises(ConfigError, match=r"\[smtp\] retry_hours: expected a number"):
+        config_mod.load(file, environ={})
+    with pytest.raises(ConfigError, match="FEEDSERVER_AVAILABILITY_POLL_MINUTES"):
+        config_mod.load(None, environ={"FEEDSERVER_AVAILABILITY_POLL_MINUTES": text.strip("'")})
