@@ -261,3 +261,41 @@ def test_the_inbound_operation_documents_202_and_429(server: Any) -> None:
     operation = document(app, "http://x")["paths"]["/api/inbound"]["post"]
     assert {"200", "202", "429"} <= set(operation["responses"])
     assert "Prefer: respond-async" in operation["description"]
+
+
+def folded(text: str) -> str:
+    """The event as Thunderbird and DAVx5 write it: the invite address on a long ATTENDEE line,
+    folded inside the address."""
+    line = (
+        "ATTENDEE;CN=Bookings;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;"
+        f"RSVP=TRUE:mailto:{INVITE}"
+    )
+    cut = line.index(INVITE) + 10
+    return text.replace(f"ATTENDEE:mailto:{INVITE}\r\n", f"{line[:cut]}\r\n {line[cut:]}\r\n")
+
+
+async def test_folded_caldav_writes_count_against_the_limit_and_are_booked(
+    server: Any, api: Api
+) -> None:
+    """Issue 25, defects 1 and 6: the capture read Radicale's re-folded text as a substring
+    and the limit the raw body, so folded invitations were neither limited nor booked."""
+    client: Any = DAVClient(
+        url=str(server.make_url("/dav/")), username="maya@example.org", password="maya-password"
+    )
+    calendar = await asyncio.to_thread(lambda: client.principal().make_calendar(name="Work"))
+    base = str(calendar.url).removeprefix(str(server.make_url(""))).strip("/")
+    maya = {"Authorization": basic_auth("maya@example.org", "maya-password")}
+    statuses = []
+    for n in range(SENDER_LIMIT + 3):
+        body = folded(event(f"f{n}", "maya@example.org", day=n + 1)).replace(
+            "METHOD:REQUEST\r\n", ""
+        )
+        assert "\r\n " in body and f"mailto:{INVITE}" not in body
+        response = await api.client.put(
+            f"/{base}/f{n}.ics", data=body, headers={**maya, "Content-Type": "text/calendar"}
+        )
+        statuses.append(response.status)
+    assert statuses == [201] * SENDER_LIMIT + [429] * 3
+    await settle(server)
+    booked = [b for b in (await api.get("/api/bookings"))["bookings"] if b["source"] == "caldav"]
+    assert len(booked) == SENDER_LIMIT

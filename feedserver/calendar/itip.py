@@ -23,6 +23,7 @@ from icalendar import Calendar, Component, Timezone, vCalAddress, vText
 from icalendar.error import InvalidCalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
+from feedserver.calendar.addresses import address, user_addresses
 from feedserver.calendar.render import PRODID, Viewer, render_event
 from feedserver.calendar.values import Catalog
 from feedserver.calendar.vtimezone import vtimezone
@@ -43,6 +44,13 @@ class Person:
     name: str
     cutype: str  # INDIVIDUAL, GROUP, ROOM, RESOURCE, UNKNOWN
     partstat: str = "NEEDS-ACTION"  # a REPLY's answer: ACCEPTED, DECLINED, TENTATIVE
+    also: str = ""  # the EMAIL parameter, when it names another address than the value
+
+    def is_(self, email: str) -> bool:
+        """Whether this person is ``email`` (their value or EMAIL parameter names it): the
+        rule of ``addresses.invites``, on a parsed event."""
+        wanted = address(email)
+        return bool(wanted) and wanted in (self.email, self.also)
 
 
 @dataclass(frozen=True)
@@ -74,10 +82,25 @@ class InboundEvent:
 
 
 def _email(value: object) -> str:
-    text = str(value or "").strip()
-    if text.lower().startswith("mailto:"):
-        text = text[7:]
-    return text.strip().lower()
+    return address(value)
+
+
+def _person(value: object) -> Person | None:
+    """An ATTENDEE as a person: its address is the ``mailto:`` value, or the EMAIL parameter
+    when the value is another URI (iCloud writes ``urn:uuid:`` with ``EMAIL=``)."""
+    params = getattr(value, "params", {})
+    named, email = address(value), address(params.get("EMAIL", ""))
+    if "@" not in named and email:
+        named, email = email, ""
+    if not named:
+        return None
+    return Person(
+        named,
+        str(params.get("CN", "")).strip(),
+        str(params.get("CUTYPE", "INDIVIDUAL")).upper(),
+        str(params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
+        email if email != named else "",
+    )
 
 
 def _zone_name(value: datetime) -> str | None:
@@ -154,16 +177,7 @@ def _read_event(
     attendees = component.get("ATTENDEE", [])
     if not isinstance(attendees, list):
         attendees = [attendees]
-    people = tuple(
-        Person(
-            _email(a),
-            str(a.params.get("CN", "")).strip(),
-            str(a.params.get("CUTYPE", "INDIVIDUAL")).upper(),
-            str(a.params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
-        )
-        for a in attendees
-        if _email(a)
-    )
+    people = tuple(p for p in map(_person, attendees) if p is not None)
     categories: list[str] = []
     raw_categories = component.get("CATEGORIES")
     for entry in raw_categories if isinstance(raw_categories, list) else [raw_categories]:
@@ -181,7 +195,11 @@ def _read_event(
         sequence = int(str(component.get("SEQUENCE", 0)))
     except ValueError as exc:
         raise MalformedCalendar(f"event {uid}: SEQUENCE is not a number") from exc
-    organizer = _email(component.get("ORGANIZER")) or None
+    organizer_value = component.get("ORGANIZER")
+    if isinstance(organizer_value, list):
+        organizer_value = organizer_value[0] if organizer_value else None
+    host = _person(organizer_value)
+    organizer = host.email if host is not None else None
     return InboundEvent(
         method=method,
         uid=uid,
@@ -278,24 +296,12 @@ def parse_each(
     return found
 
 
-_ORGANIZER_LINE = re.compile(rb"^ORGANIZER[;:][^\r\n]*", re.IGNORECASE | re.MULTILINE)
-_MAILTO = re.compile(rb"mailto:([^\s\"<>]+)\s*$", re.IGNORECASE)
-_FOLD = re.compile(rb"\r?\n[ \t]")
-
-
 def organizers(data: bytes, most: int = 20) -> list[str]:
     """The ORGANIZER addresses of a calendar, each once (at most ``most``), read from its
-    lines without parsing it: what a rate limit needs before the calendar is even stored."""
-    found: dict[str, None] = {}
-    for line in _ORGANIZER_LINE.finditer(_FOLD.sub(b"", data)):
-        mailto = _MAILTO.search(line.group())
-        value = mailto.group(1) if mailto else line.group().rpartition(b":")[2]
-        address = value.decode("utf-8", "replace").strip().lower()
-        if "@" in address:
-            found[address] = None
-            if len(found) >= most:
-                break
-    return list(found)
+    content lines without parsing it: what a rate limit needs before the calendar is even
+    stored."""
+    text = data.decode("utf-8", "replace")
+    return [a for a in user_addresses(text, "ORGANIZER", most) if "@" in a][:most]
 
 
 def _text(data: bytes) -> str:

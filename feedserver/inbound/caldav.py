@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.caldav_bridge.storage import user_calendar
+from feedserver.calendar.addresses import invites
 from feedserver.inbound.inbox import InboxService
 from feedserver.model import InboxFailure
 from feedserver.store import Store, StoreRunner
@@ -35,7 +36,8 @@ class CaptureRules:
     quota_bytes: int  # one user's items together (bridge.inbox_quota_mb_per_user)
 
     def concerns_bridge(self, text: str) -> bool:
-        return self.invite_address.lower() in text.lower()
+        """The bridge's one rule (``addresses.invites``): an attendee is the invite address."""
+        return invites(text, self.invite_address)
 
 
 class CalendarCapture:

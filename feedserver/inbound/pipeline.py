@@ -7,13 +7,13 @@ message does not undo the others; the item's outcome is the worst of its events'
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from feedserver.calendar import itip
+from feedserver.calendar.addresses import event_uid
 from feedserver.calendar.itip import InboundEvent, MalformedCalendar
 from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.domain import bookings, commands
@@ -43,7 +43,6 @@ _RANK = {
 }
 _NOT_APPLIED = {"COUNTER", "REFRESH", "DECLINECOUNTER", "ADD", "PUBLISH"}
 ANSWERS = {"ACCEPTED", "DECLINED", "TENTATIVE"}
-_UID = re.compile(r"^UID:(.+?)\r?$", re.MULTILINE)
 
 
 @dataclass
@@ -175,10 +174,9 @@ class Pipeline:
 
     def deleted(self, store: Store, item: InboxItem) -> Outcome:
         """A CalDAV DELETE: the event's UID is all there is to know."""
-        found = _UID.search(item.raw.decode("utf-8", "replace"))
-        if found is None:
+        uid = event_uid(item.raw.decode("utf-8", "replace"))
+        if uid is None:
             return Outcome(InboxStatus.IGNORED, "deleted item without UID")
-        uid = found.group(1).strip()
         with store.transaction():
             mapping = store.bridge_events.get(uid)
             if mapping is None or mapping.cancelled:
@@ -208,7 +206,7 @@ class Pipeline:
                 f"{event.organizer or '(none)'}",
             )
         mapping = store.bridge_events.get(event.uid, event.recurrence_id)
-        invited = any(p.email == self.invite for p in event.attendees)
+        invited = any(p.is_(self.invite) for p in event.attendees)
         if not invited and (mapping is None or mapping.cancelled):
             return Outcome(InboxStatus.IGNORED, f"{event.uid}: {self.invite} is not an attendee")
         organizer = store.users.get_by_email(organizer_email) if organizer_email else None
@@ -270,7 +268,7 @@ class Pipeline:
             return Outcome(InboxStatus.IGNORED, f"{event.uid}: a reply to no booking of ours")
         answers = [p for p in event.attendees if p.partstat in ANSWERS]
         if origin.sender is not None:
-            answers = [p for p in answers if p.email == origin.sender]
+            answers = [p for p in answers if p.is_(origin.sender)]
         if not answers:
             return Outcome(
                 InboxStatus.REJECTED,
@@ -336,7 +334,8 @@ class Pipeline:
             [
                 {"email": p.email, "name": p.name}
                 for p in event.attendees
-                if p.email not in (self.invite, organizer.email)
+                if not p.is_(self.invite)
+                and not p.is_(organizer.email)
                 and p.cutype not in ("ROOM", "RESOURCE")
             ]
         )
