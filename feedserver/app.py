@@ -355,5 +355,6 @@ def create_app(config: Config) -> web.Application:
     ):
         app.router.add_routes(routes(module.routes))
     pages.setup(app, config, services.secrets)
-    app.router.add_route("*", "/{path:.*}", in_request_context(unmatched))  # last
+    # Last: what no route answers, as JSON, or as a page when a browser asks for one.
+    app.router.add_route("*", "/{path:.*}", in_request_context(pages.pages_for_browsers(unmatched)))
     return app

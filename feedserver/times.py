@@ -9,6 +9,15 @@ from feedserver.errors import InvalidInput
 
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
+# The dates a booking, an exception or an availability query may name: far enough either way
+# for any real calendar, near enough that every offset, duration and recurrence stays within
+# what Python, SQLite and calendar clients represent (year 1 or 9999 overflows on conversion).
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2200, 12, 31)
+WINDOW = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2201, 1, 1, tzinfo=UTC)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -57,13 +66,29 @@ def parse_instant(value: object, field: str) -> datetime:
         raise InvalidInput(f"{value!r} is not an ISO 8601 date-time", field=field) from exc
     if moment.tzinfo is None:
         raise InvalidInput(f"{value!r} has no UTC offset; add one such as +01:00 or Z", field=field)
+    if not in_window(moment):
+        raise InvalidInput(f"{value!r} is outside the dates accepted ({WINDOW})", field=field)
     return moment.replace(microsecond=0)
+
+
+def in_window(moment: date) -> bool:
+    """Whether a date or an aware date-time lies in the accepted window (``WINDOW``)."""
+    if not isinstance(moment, datetime):
+        return FIRST_DAY <= moment <= LAST_DAY
+    try:
+        instant = moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 at +14:00, year 9999 at -14:00
+        return False
+    return _EARLIEST <= instant < _LATEST
 
 
 def parse_date(value: object, field: str) -> date:
     if not isinstance(value, str):
         raise InvalidInput("expected an ISO 8601 date (YYYY-MM-DD)", field=field)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidInput(f"{value!r} is not an ISO 8601 date", field=field) from exc
+    if not in_window(day):
+        raise InvalidInput(f"{value!r} is outside the dates accepted ({WINDOW})", field=field)
+    return day

@@ -662,3 +662,71 @@ async def test_staff_make_a_free_busy_link(pages: Pages, api: Api) -> None:
     await pages.post("/links", [("name", "For partners"), ("kind", "busy")])
     found = (await api.get("/api/feeds?user=camille@example.org"))["feeds"]
     assert [(f["name"], f["kind"]) for f in found] == [("For partners", "busy")]
+
+
+# -- errors as pages (issue 25, defect 8) ---------------------------------------------------------
+
+
+async def test_booking_dates_outside_the_window_are_field_errors_on_the_form(
+    pages: Pages, org: dict[str, Any]
+) -> None:
+    await pages.sign_in("owner@example.org", "owner-password")
+    for start in ("9999-06-01T10:00", "1900-01-01T10:00"):
+        await pages.get("/admin/bookings/new")
+        _, html = await pages.post(
+            "/admin/bookings/new",
+            {
+                "type": "haircut",
+                "location": "ANHQ",
+                "staff": str(org["camille"]["id"]),
+                "start": start,
+            },
+            status=422,
+        )
+        assert "1970-01-01 to 2200-12-31" in html
+        assert '{"error"' not in html and "<form" in html
+    assert "1900" not in await pages.get("/admin/bookings")
+
+
+async def test_unknown_pages_are_pages_for_browsers_and_json_for_the_api(
+    client: TestClient[Any, Any], pages: Pages
+) -> None:
+    html_accept = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    response = await client.get("/no-such-page", headers=html_accept)
+    assert response.status == 404 and response.content_type == "text/html"
+    html = await response.text()
+    assert "<h1>Not found</h1>" in html and 'href="/"' in html
+    french = await client.get("/no-such-page", headers={**html_accept, "Accept-Language": "fr"})
+    assert "<h1>Introuvable</h1>" in await french.text()
+    response = await client.delete("/links", headers=html_accept)
+    assert response.status == 405 and response.content_type == "text/html"
+    assert "GET" in response.headers["Allow"]
+    for path in ("/api/nothing", "/feeds/nothing"):
+        response = await client.get(path, headers=html_accept)
+        assert response.status == 404 and response.content_type == "application/json"
+    response = await client.get("/no-such-page")  # no HTML asked: JSON, as before
+    assert response.content_type == "application/json"
+    await pages.sign_in("owner@example.org", "owner-password")
+    html = await pages.get("/admin/bookings/999999", status=404)
+    assert 'href="/links"' in html
+
+
+async def test_a_failing_page_is_a_500_page_that_says_nothing_changed(
+    pages: Pages, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from feedserver.web.pages import links
+
+    await pages.sign_in("alice@example.com", "alice-password")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(links, "qr_svg", broken)
+    await pages.client.post(
+        "/links", data={"name": "Mine", "csrf": pages.token}, allow_redirects=False
+    )
+    response = await pages.client.get("/links")
+    assert response.status == 500 and response.content_type == "text/html"
+    text = await response.text()
+    assert "Nothing was changed" in text and "disk on fire" not in text
+    assert "page failed" in caplog.text

@@ -28,13 +28,14 @@ from feedserver.calendar.render import PRODID, Viewer, render_event
 from feedserver.calendar.values import Catalog
 from feedserver.calendar.vtimezone import vtimezone
 from feedserver.model import Attendee, Booking
-from feedserver.times import find_zone
+from feedserver.times import WINDOW, find_zone, in_window
 
 
 class MalformedCalendar(ValueError):
     """The data is not an iCalendar object we can read; the message says why."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BAD_TZID = "a TZID names no time zone (not an IANA name, a Windows name or a VTIMEZONE)"
 
 
@@ -122,8 +123,11 @@ def _instant(value: datetime | date, fallback: tzinfo) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=fallback)
-        return value.astimezone(UTC)
-    return datetime.combine(value, time(0), fallback).astimezone(UTC)
+    else:
+        value = datetime.combine(value, time(0), fallback)
+    if not in_window(value):  # also year 1 at +14:00, which does not convert
+        raise MalformedCalendar(f"{value.isoformat()} is outside the dates accepted ({WINDOW})")
+    return value.astimezone(UTC)
 
 
 def _decoded(component: Component, name: str) -> object:
@@ -173,7 +177,10 @@ def _read_event(
     if isinstance(recurrence, date):
         recurrence_id = _instant(recurrence, fallback).strftime("%Y%m%dT%H%M%SZ")
     stamp = _decoded(component, "DTSTAMP") or _decoded(component, "LAST-MODIFIED")
-    dtstamp = _instant(stamp, UTC) if isinstance(stamp, date) else datetime(1970, 1, 1, tzinfo=UTC)
+    try:
+        dtstamp = _instant(stamp, UTC) if isinstance(stamp, date) else _EPOCH
+    except MalformedCalendar:  # a stamp no clock could have written: the oldest version
+        dtstamp = _EPOCH
     attendees = component.get("ATTENDEE", [])
     if not isinstance(attendees, list):
         attendees = [attendees]

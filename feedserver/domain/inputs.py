@@ -16,6 +16,7 @@ from feedserver.errors import InvalidInput, MalformedRequest
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _MISSING = object()
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 _TYPES = {
@@ -71,6 +72,38 @@ def _problem(error: ValidationError) -> InvalidInput:
     return InvalidInput(f"{name}: {error.message[:200]}", field=where or None)
 
 
+def unreadable_text(value: object, where: str = "") -> InvalidInput | None:
+    """The first string in a JSON value (keys included, at any depth) that is not text a
+    calendar can carry, as the error naming its field: a lone surrogate (valid JSON, as
+    ``"\\ud800"`` or the raw bytes ED A0 80, but not Unicode: nothing can store or send it),
+    or a control character other than tab and line breaks (RFC 5545 §3.1 forbids them)."""
+    if isinstance(value, str):
+        name = where or "the body"
+        if _SURROGATE.search(value):
+            return InvalidInput(
+                f"{name} is not valid Unicode text (it holds a lone surrogate)", field=where
+            )
+        if _CONTROL.search(value):
+            return InvalidInput(
+                f"{name} contains a control character (such as NUL); only tab and line "
+                "breaks are allowed",
+                field=where,
+            )
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            found = unreadable_text(key, inner) or unreadable_text(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unreadable_text(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
 class Body:
     """A JSON object from a client, checked against its schema, with typed access to its
     fields. Lengths and ranges an accessor is not given come from the schema."""
@@ -78,6 +111,9 @@ class Body:
     def __init__(self, data: object, schema: Schema) -> None:
         if not isinstance(data, Mapping):
             raise MalformedRequest("the request body must be a JSON object")
+        unreadable = unreadable_text(data)
+        if unreadable is not None:
+            raise unreadable
         error = best_match(schema.validator.iter_errors(data))
         if error is not None:
             raise _problem(error)
@@ -103,13 +139,7 @@ class Body:
             return default
         if not isinstance(value, str):
             raise InvalidInput(f"{name} must be a string", field=name)
-        if _CONTROL.search(value):
-            raise InvalidInput(
-                f"{name} contains a control character (such as NUL); only tab and line "
-                "breaks are allowed",
-                field=name,
-            )
-        value = value.strip()
+        value = value.strip()  # unreadable text was refused with the whole body
         if max_len is None:
             max_len = self.schema.limit(name, "maxLength") or 10_000
         if required and not value:

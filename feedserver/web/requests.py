@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from feedserver.domain.inputs import unreadable_text
 from feedserver.errors import InvalidInput, MalformedRequest
 from feedserver.numbers import is_whole
 
@@ -33,8 +34,12 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise MalformedRequest("the request body is empty; send a JSON object")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+        unreadable = unreadable_text(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest(f"the request body is not valid JSON: {exc}") from exc
     except RecursionError:
         raise MalformedRequest("the request body is JSON nested too deeply") from None
+    if unreadable is not None:
+        raise unreadable
+    return data

@@ -25,6 +25,7 @@ from feedserver.web.pages import (
     settings,
 )
 from feedserver.web.pages.base import WEBKIT, WebKit, load_static, make_jinja
+from feedserver.web.pages.base import pages_for_browsers as pages_for_browsers
 
 MODULES = (account, links, devices, availability, settings, admin_bookings, admin, api_docs)
 

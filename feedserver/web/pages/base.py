@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from feedserver.domain import sign_in
-from feedserver.errors import FeedserverError, NotFound
+from feedserver.errors import FeedserverError, NotFound, TooManyAttempts
 from feedserver.model import User
 from feedserver.numbers import is_whole
 from feedserver.throttle import LoginThrottle
@@ -33,6 +35,8 @@ from feedserver.tokens.account_links import AccountLinks
 from feedserver.web.errors import status_of
 from feedserver.web.pages import i18n
 from feedserver.web.state import CONFIG, RUNNER
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "feedserver_session"
 CSRF_COOKIE = "feedserver_csrf"
@@ -245,22 +249,101 @@ def unconfirmed(
     return render(request, who, "confirm.html", {**context, "back": back})
 
 
+# The heading and the message of an error page, by status; the English text is the message id.
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: ("Bad request", "The browser sent something this page cannot read."),
+    403: ("Forbidden", "You are not allowed to do this."),
+    404: ("Not found", "The page does not exist, or it is not yours."),
+    405: ("Not allowed", "This page cannot be used that way."),
+    409: ("Conflict", "This clashes with something that changed in the meantime."),
+    413: ("Too large", "What was sent is larger than this server accepts."),
+    422: ("Not accepted", "Some of what was entered cannot be used."),
+    429: ("Too many attempts", "Too many attempts. Try again in a few minutes."),
+    500: (
+        "Something went wrong",
+        "Something went wrong on our side. Nothing was changed; try again later.",
+    ),
+}
+
+
+def error_page(
+    request: web.Request,
+    who: Visitor,
+    status: int,
+    message: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """The error page for ``status`` in the visitor's language, with a way back: the
+    message says what happened (a domain error's own words, else the status's)."""
+    heading, default = ERROR_PAGES.get(status, ERROR_PAGES[400 if status < 500 else 500])
+    context = {
+        "heading": who._(heading),
+        "message": who._(message or default),
+        "status": status,
+        "back": "/links" if who.user is not None else "/",
+    }
+    response = render(request, who, "error.html", context, status)
+    response.headers.update(headers or {})
+    return response
+
+
 def page(handler: Callable[[web.Request, Visitor], Awaitable[web.StreamResponse]]) -> Page:
-    """A page for anyone; refusals become an error page in the visitor's language."""
+    """A page for anyone; refusals, domain errors, HTTP errors and failures become an error
+    page in the visitor's language (the JSON API keeps its JSON errors)."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
         who = await visitor(request)
-        try:
-            return await handler(request, who)
-        except PageRefused as refused:
-            return render(
-                request, who, "error.html", {"message": who._(refused.message)}, refused.status
-            )
-        except FeedserverError as exc:
-            status = status_of(exc)
-            message = "The page does not exist, or it is not yours." if status == 404 else str(exc)
-            return render(request, who, "error.html", {"message": who._(message)}, status)
+        return await _answered(request, who, handler)
+
+    return wrapped
+
+
+async def _answered(
+    request: web.Request,
+    who: Visitor,
+    handler: Callable[[web.Request, Visitor], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    try:
+        return await handler(request, who)
+    except PageRefused as refused:
+        return error_page(request, who, refused.status, refused.message)
+    except FeedserverError as exc:
+        status = status_of(exc)
+        message = "" if status == 404 else str(exc)
+        headers = {}
+        if isinstance(exc, TooManyAttempts):
+            headers["Retry-After"] = str(math.ceil(exc.retry_after))
+        return error_page(request, who, status, message, headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+        return error_page(request, who, exc.status, headers=allow)
+    except Exception:
+        log.exception("page failed", extra={"path": request.path})
+        return error_page(request, who, 500)
+
+
+_NOT_PAGES = ("/api/", "/dav", "/feeds/", "/.well-known/", "/meet/", "/metrics", "/healthz")
+
+
+def wants_page(request: web.Request) -> bool:
+    """Whether a browser asked for a page: HTML accepted, on a path of the web app."""
+    return "text/html" in request.headers.get("Accept", "") and not request.path.startswith(
+        _NOT_PAGES
+    )
+
+
+def pages_for_browsers(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Page:
+    """``handler`` (the catch-all that answers 404 and 405 as JSON) with its errors as pages
+    when a browser asks for a page of the web app."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        if not wants_page(request):
+            return await handler(request)
+        return await _answered(request, await visitor(request), lambda r, _: handler(r))
 
     return wrapped
 

@@ -165,6 +165,31 @@ FRENCH: dict[str, str] = {
     "This page is for admins.": "Cette page est réservée aux administrateurs.",
     "Forbidden": "Interdit",
     "Not found": "Introuvable",
+    "Bad request": "Requête incorrecte",
+    "The browser sent something this page cannot read.": (
+        "Le navigateur a envoyé quelque chose que cette page ne sait pas lire."
+    ),
+    "You are not allowed to do this.": "Vous n'avez pas le droit de faire cela.",
+    "Not allowed": "Non permis",
+    "This page cannot be used that way.": "Cette page ne s'utilise pas ainsi.",
+    "Conflict": "Conflit",
+    "This clashes with something that changed in the meantime.": (
+        "Cela entre en conflit avec une modification faite entre-temps."
+    ),
+    "Too large": "Trop volumineux",
+    "What was sent is larger than this server accepts.": (
+        "L'envoi dépasse la taille acceptée par ce serveur."
+    ),
+    "Not accepted": "Non accepté",
+    "Some of what was entered cannot be used.": (
+        "Une partie de la saisie ne peut pas être utilisée."
+    ),
+    "Too many attempts": "Trop de tentatives",
+    "Something went wrong": "Une erreur est survenue",
+    "Something went wrong on our side. Nothing was changed; try again later.": (
+        "Une erreur est survenue de notre côté. Rien n'a été modifié ; réessayez plus tard."
+    ),
+    "Back to your calendar links": "Retour à vos liens d'agenda",
     "The page does not exist, or it is not yours.": (
         "La page n'existe pas, ou elle n'est pas à vous."
     ),
