@@ -149,3 +149,27 @@ async def test_a_backup_taken_under_load_restores_the_database_as_it_was(tmp_pat
     assert refused.returncode == 1 and "pass --force" in refused.stderr
     _cli("restore", "--force", str(archive), cwd=tmp_path, data=restored)
     assert list(restored.glob("before-restore-*/feedserver.db"))  # moved aside, not deleted
+
+
+def test_a_backup_into_a_folder_that_does_not_exist_creates_it(tmp_path: Path) -> None:
+    """Issue 25, defect 9: the missing folder was blamed on storage.data_dir."""
+    data = tmp_path / "data"
+    _cli("init", cwd=tmp_path, data=data)
+    target = tmp_path / "srv" / "backups" / "x"
+    out = _cli("backup", str(target), cwd=tmp_path, data=data)
+    (archive,) = target.glob("feedserver-backup-*.tar.gz")
+    assert str(archive) in out
+    named = tmp_path / "elsewhere" / "nightly.tar.gz"
+    _cli("backup", str(named), cwd=tmp_path, data=data)
+    assert named.is_file()
+
+
+def test_a_backup_that_cannot_be_written_names_the_path_that_failed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _cli("init", cwd=tmp_path, data=data)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = _run("backup", str(blocker / "x"), cwd=tmp_path, data=data)
+    assert done.returncode == 1
+    assert f"cannot create the backup folder {blocker / 'x'}" in done.stderr
+    assert "storage.data_dir" not in done.stderr

@@ -12,9 +12,12 @@ and moves what the data directory held aside instead of deleting it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import click
 from feedserver import __version__
 from feedserver.caldav_bridge.files import copy_storage
 from feedserver.cli.common import data_dir_errors, load_config
+from feedserver.config import Config
 from feedserver.instance_secrets import SECRETS_FILE
 from feedserver.store import BookingQuery, Store
 
@@ -48,7 +52,18 @@ def backup(destination: Path | None) -> None:
         archive = archive / f"feedserver-backup-{_stamp()}.tar.gz"
     if archive.exists():
         raise click.ClickException(f"{archive} exists; choose another name")
-    with data_dir_errors(config), tempfile.TemporaryDirectory(dir=archive.parent) as work:
+    try:
+        archive.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot create the backup folder {archive.parent}: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename else "")
+        ) from exc
+    with (
+        data_dir_errors(config),
+        _destination_errors(config, archive),
+        tempfile.TemporaryDirectory(dir=archive.parent) as work,
+    ):
         staging = Path(work)
         store = Store(config.database_path)
         try:
@@ -88,6 +103,22 @@ def backup(destination: Path | None) -> None:
         f"backup written: {archive} ({bookings} bookings, data version {version}, "
         f"{files} CalDAV files)"
     )
+
+
+@contextmanager
+def _destination_errors(config: Config, archive: Path) -> Iterator[None]:
+    """A failure to write the archive names the archive and the path that failed, not the
+    data directory (whose own failures ``data_dir_errors`` reports)."""
+    try:
+        yield
+    except OSError as exc:
+        failed = Path(os.fsdecode(exc.filename)) if exc.filename else None
+        data = config.data_dir.resolve()
+        if failed is not None and data not in (failed.resolve(), *failed.resolve().parents):
+            raise click.ClickException(
+                f"cannot write the backup {archive}: {exc.strerror or exc} ({failed})"
+            ) from exc
+        raise
 
 
 def _read(archive: Path, into: Path) -> dict[str, object]:
