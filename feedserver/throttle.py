@@ -4,6 +4,12 @@ Each key (``account:<email>``, ``ip:<address>``) may fail ``attempts`` times; af
 further try must wait ``base * 2**(failures - attempts)`` seconds (capped) from the last
 failure, and is answered 429 with Retry-After until then. A success clears the account's key.
 Keys forget their failures after a quiet period; memory is bounded (oldest keys dropped).
+
+Sign-ins (``sign_in_wait``, ``sign_in_failed``, ``sign_in_succeeded``) are keyed by address, by
+account and by the (address, account) pair. A pair whose password was verified is remembered
+for as long as failures are (the quiet period): its tries wait only for its own failures, so a
+flood of wrong passwords from a shared address (an office or a school behind one NAT), or
+against the account from elsewhere, never locks out the person who signs in correctly there.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class LoginThrottle:
         self.max_keys = max_keys
         self.quiet = max(max_seconds * 2, 900.0)  # failures older than this are forgotten
         self._keys: OrderedDict[str, _Failures] = OrderedDict()
+        self._verified: OrderedDict[str, float] = OrderedDict()  # pair -> last verified
         self.failures = 0  # every failure since start (metrics)
         self.refused = 0  # tries answered "wait" (metrics)
 
@@ -75,6 +82,34 @@ class LoginThrottle:
 
     def succeeded(self, key: str) -> None:
         self._keys.pop(key, None)
+
+    # -- sign-ins: address, account and the pair ----------------------------------------------
+
+    def _sign_in_keys(self, address: str, account: str) -> tuple[str, ...]:
+        pair = f"pair:{address}|{account}"
+        verified = self._verified.get(pair)
+        if verified is not None and self.clock() - verified <= self.quiet:
+            return (pair,)
+        return (f"ip:{address}", f"account:{account}", pair)
+
+    def sign_in_wait(self, address: str, account: str) -> float:
+        """Seconds before ``account`` may try to sign in from ``address`` (0: go ahead)."""
+        return self.retry_after(*self._sign_in_keys(address, account.strip().lower()))
+
+    def sign_in_failed(self, address: str, account: str) -> None:
+        self.failed(*self._sign_in_keys(address, account.strip().lower()))
+
+    def sign_in_succeeded(self, address: str, account: str) -> None:
+        """The password was right: the account's failures are cleared, and the pair is
+        trusted from now on (until it has been quiet for the quiet period)."""
+        account = account.strip().lower()
+        pair = f"pair:{address}|{account}"
+        self.succeeded(f"account:{account}")
+        self.succeeded(pair)
+        self._verified.pop(pair, None)
+        self._verified[pair] = self.clock()
+        while len(self._verified) > self.max_keys:
+            self._verified.popitem(last=False)
 
 
 @dataclass

@@ -23,6 +23,7 @@ import pytest
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.logs import TextFormatter
+from feedserver.throttle import LoginThrottle
 from feedserver.times import to_db, utcnow
 from feedserver.web.state import CALDAV, INBOX, OUTBOX, RUNNER
 from tests.conftest import ADMIN_TOKEN, Api, basic_auth, book, make_org
@@ -662,3 +663,49 @@ def test_an_unusable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
         assert result.returncode == 1, result
         assert "cannot use the data directory" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_verified_pair_waits_only_for_its_own_failures() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(3, 30, 900, clock=lambda: now[0])
+    throttle.sign_in_succeeded("192.0.2.1", "alice@example.com")
+    for n in range(20):  # others behind the same address, and guesses at Alice from elsewhere
+        throttle.sign_in_failed("192.0.2.1", f"guess{n}@example.com")
+        throttle.sign_in_failed("198.51.100.9", "Alice@example.com")
+    now[0] += 100
+    assert throttle.sign_in_wait("192.0.2.1", "alice@example.com") == 0
+    assert throttle.sign_in_wait("192.0.2.1", "bob@example.com") > 0  # the address is throttled
+    assert throttle.sign_in_wait("198.51.100.9", "alice@example.com") > 0  # so is the account
+    for _ in range(3):  # wrong passwords on Alice's own pair do count
+        throttle.sign_in_failed("192.0.2.1", "alice@example.com")
+    assert throttle.sign_in_wait("192.0.2.1", "alice@example.com") > 0
+    now[0] += throttle.quiet + 1  # trust lasts as long as failures are remembered
+    assert throttle.sign_in_wait("192.0.2.1", "alice@example.com") == 0
+    throttle.sign_in_failed("192.0.2.1", "guess@example.com")
+    assert throttle.sign_in_wait("192.0.2.1", "alice@example.com") == 0
+
+
+async def test_a_flood_from_a_shared_address_never_locks_out_a_verified_person(
+    aiohttp_server: Any, aiohttp_client: Any, bridge_config: Config
+) -> None:
+    """Issue 25, defect 7: once the login cache (60 s) forgot Alice, her right password got
+    429 for 849 s while others failed from the same NAT address."""
+    config = with_changes(
+        bridge_config,
+        security={"login_attempts": 3, "login_backoff_seconds": 30},
+        caldav={"login_cache_seconds": 0, "failed_login_delay_ms": 1},
+    )
+    server = await aiohttp_server(create_app(config))
+    api = Api(await aiohttp_client(server), {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    await make_org(api)
+    async with aiohttp.ClientSession() as http:
+        assert (await dav(http, server, "PROPFIND", "/dav/", ALICE, Depth="0"))[0] == 207
+        for n in range(12):
+            wrong = (f"someone{n % 4}@example.org", "guess")
+            await dav(http, server, "PROPFIND", "/dav/", wrong, Depth="0")
+        code, _, _ = await dav(http, server, "PROPFIND", "/dav/", ("bob@example.com", "x"))
+        assert code == 429  # the address is throttled for everyone it has not verified
+        assert (await dav(http, server, "PROPFIND", "/dav/", ALICE, Depth="0"))[0] == 207
+        alice_api = {"Authorization": basic_auth(*ALICE)}
+        async with http.get(url(server, "/api/me"), headers=alice_api) as response:
+            assert response.status == 200

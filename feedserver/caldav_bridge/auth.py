@@ -83,8 +83,7 @@ class AccountLogins:
         principal = self.remembered(login, password, devices)
         if principal:
             return Attempt(principal)
-        keys = (f"ip:{address}", f"account:{login.strip().lower()}")
-        wait = self.throttle.retry_after(*keys)
+        wait = self.throttle.sign_in_wait(address, login)
         if wait > 0:
             # A tarpit, not a worker held: the answer waits on the event loop, so a flood of
             # guesses is paced by its own connections instead of taking the loop's time.
@@ -92,9 +91,9 @@ class AccountLogins:
             return Attempt(retry_after=wait)
         principal = await self.verify(login, password, devices)
         if principal:
-            self.throttle.succeeded(keys[1])
+            self.throttle.sign_in_succeeded(address, login)
         else:
-            self.throttle.failed(*keys)
+            self.throttle.sign_in_failed(address, login)
         return Attempt(principal)
 
     async def verify(self, login: str, password: str, devices: bool = True) -> str:

@@ -88,8 +88,8 @@ async def sign_in_post(request: web.Request, who: Visitor) -> web.StreamResponse
     email = form.get("email", "").strip().lower()[:320]
     password = form.get("password", "")[:1024]
     throttle = request.app[WEBKIT].throttle
-    keys = (f"account:{email}", f"ip:{client_ip(request)}")
-    wait = throttle.retry_after(*keys)
+    address = client_ip(request)
+    wait = throttle.sign_in_wait(address, email)
     if wait > 0:
         await asyncio.sleep(min(wait, request.app[CONFIG].security.login_tarpit_seconds))
         context = {"email": email, "error": who._(SLOW_DOWN), "first_run": False}
@@ -98,10 +98,10 @@ async def sign_in_post(request: web.Request, who: Visitor) -> web.StreamResponse
         return response
     user = await password_matches(request, email, password)
     if user is None:
-        throttle.failed(*keys)
+        throttle.sign_in_failed(address, email)
         context = {"email": email, "error": who._(WRONG), "first_run": False}
         return render(request, who, "sign_in.html", context, 401)
-    throttle.succeeded(keys[0])
+    throttle.sign_in_succeeded(address, email)
     lifetime = request.app[WEBKIT].session_lifetime
     old = request.cookies.get(SESSION_COOKIE, "")
     session_id = await request.app[RUNNER].run(
