@@ -324,6 +324,12 @@ class RecurrenceConfig:
     max_expand_ms: int = _opt(
         200, "Longest time one expansion of a recurrence may take, in milliseconds."
     )
+    max_report_occurrences: int = _opt(
+        500_000,
+        "Most recurrence steps one CalDAV REPORT (time range, expand, free-busy) may make the "
+        "server take, estimated from each recurring event's rule, from its start to the end of "
+        "the range asked (about a second of work); past it the REPORT answers 403 max-instances.",
+    )
 
 
 @dataclass(frozen=True)
@@ -494,8 +500,17 @@ def _validate(config: Config) -> None:
         raise ConfigError("[security] login_attempts and login_backoff_seconds: positive")
     if config.caldav.max_requests_per_user < 1:
         raise ConfigError("[caldav] max_requests_per_user: at least 1")
-    if config.recurrence.max_occurrences < 1 or config.recurrence.max_expand_ms < 1:
-        raise ConfigError("[recurrence] max_occurrences and max_expand_ms: at least 1")
+    if (
+        min(
+            config.recurrence.max_occurrences,
+            config.recurrence.max_expand_ms,
+            config.recurrence.max_report_occurrences,
+        )
+        < 1
+    ):
+        raise ConfigError(
+            "[recurrence] max_occurrences, max_expand_ms and max_report_occurrences: at least 1"
+        )
     for sender in config.bridge.trusted_senders:
         if "@" not in sender:
             raise ConfigError(

@@ -35,6 +35,7 @@ from radicale.item import Item
 from radicale.item import filter as radicale_filter
 from radicale.storage import BaseCollection
 
+from feedserver.caldav_bridge.reports import ReportScope, fresh_copy
 from feedserver.caldav_bridge.rights import BOOKINGS
 from feedserver.calendar.render import FragmentCache, Viewer, render_items
 from feedserver.domain.catalog import load_catalog
@@ -164,9 +165,13 @@ class BookingsCalendars:
 
         return {i: body.decode("utf-8") for i, body in self.runner.call(run).items()}
 
-    def collection(self, principal: str) -> BookingsCollection | None:
+    def collection(
+        self, principal: str, reports: ReportScope | None = None
+    ) -> BookingsCollection | None:
         listing = self.listing(principal)
-        return None if listing is None else BookingsCollection(self, principal, listing)
+        if listing is None:
+            return None
+        return BookingsCollection(self, principal, listing, reports or ReportScope())
 
 
 class _Batch:
@@ -221,14 +226,25 @@ class BookingItem(Item):
         self.serialize()
         return super().vobject_item
 
+    def __copy__(self) -> BookingItem:
+        """A copy with its own parsed component (see ``storage.ReportItem``)."""
+        return fresh_copy(self)
+
 
 class BookingsCollection(BaseCollection):
     """``/<principal>/bookings``: read-only; the guard refuses every write before Radicale."""
 
-    def __init__(self, calendars: BookingsCalendars, principal: str, listing: Listing):
+    def __init__(
+        self,
+        calendars: BookingsCalendars,
+        principal: str,
+        listing: Listing,
+        reports: ReportScope,
+    ):
         self.calendars = calendars
         self.principal = principal
         self.listing = listing
+        self.reports = reports  # what a REPORT reads is charged before Radicale expands it
 
     @property
     def path(self) -> str:
@@ -254,7 +270,10 @@ class BookingsCollection(BaseCollection):
         by_href = {item_href(k): k for k in self.listing.keys}
         found = {i.href: i for i in self._items(by_href[h] for h in wanted if h in by_href)}
         for href in wanted:
-            yield href, found.get(href)
+            item = found.get(href)
+            if item is not None and item._key.recurring:
+                self.reports.charge(href, item.serialize())
+            yield href, item
 
     def get_filtered(self, filters: Iterable[ET.Element]) -> Iterator[tuple[Item, bool]]:
         tag, start, end, simple = radicale_filter.simplify_prefilters(filters, "VCALENDAR")
@@ -275,6 +294,8 @@ class BookingsCollection(BaseCollection):
                     continue
                 yield item, simple
             else:
+                if item._key.recurring:
+                    self.reports.charge(item.href or "", item.serialize())
                 yield item, False  # Radicale tests the filter on the rendered item
 
     def has_uid(self, uid: str) -> bool:

@@ -33,6 +33,7 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
@@ -46,6 +47,7 @@ from feedserver.caldav_bridge import layout
 from feedserver.caldav_bridge.auth import AccountLogins, Tickets, ticket_auth
 from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.guard import protected
+from feedserver.caldav_bridge.reports import ReportPlan, ReportScope
 from feedserver.caldav_bridge.rights import OwnTreeRights
 from feedserver.caldav_bridge.storage import Capture, IndexedStorage, storage_class
 from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
@@ -73,6 +75,7 @@ def radicale_configuration(
     capture: Capture | None,
     budget: RecurrenceBudget,
     bookings: BookingsCalendars | None,
+    reports: ReportScope,
 ) -> Any:
     """Radicale's configuration, built in code (no Radicale config file is read)."""
     configuration = radicale.config.load()
@@ -83,10 +86,15 @@ def radicale_configuration(
             "server": {"delay_on_error": "0"},
             "rights": {"type": OwnTreeRights},
             "storage": {
-                "type": storage_class(capture, budget, bookings),
+                "type": storage_class(capture, budget, bookings, reports),
                 "filesystem_folder": str(config.data_dir / "caldav"),
             },
             "web": {"type": "none"},
+            # Radicale's own caps on one expansion (its 400), behind ``reports`` (our 403).
+            "reporting": {
+                "max_expand_occurrence": str(config.recurrence.max_occurrences),
+                "max_freebusy_occurrence": str(config.recurrence.max_occurrences),
+            },
         },
         "feedserver",
         privileged=True,
@@ -104,6 +112,16 @@ def _credentials(header: str) -> tuple[str, str] | None:
         return None
     login, sep, password = decoded.partition(":")
     return (login, password) if sep and login else None
+
+
+def _max_instances(reason: str) -> web.Response:
+    """403 with the CalDAV ``max-instances`` precondition (RFC 4791 §5.2.8, §9.6)."""
+    return web.Response(
+        status=403,
+        body=_MAX_INSTANCES.format(escape(reason)).encode(),
+        content_type="application/xml",
+        charset="utf-8",
+    )
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -128,10 +146,13 @@ class RadicaleServer:
         self.inbound_limits = inbound_limits
         self.budget = budget or RecurrenceBudget()
         self.tickets = Tickets()
+        self.reports = ReportScope()
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
         layout.upgrade(config.data_dir / "caldav")
         self.application = Application(
-            radicale_configuration(config, self.tickets, capture, self.budget, bookings)
+            radicale_configuration(
+                config, self.tickets, capture, self.budget, bookings, self.reports
+            )
         )
         self.executor = ThreadPoolExecutor(config.caldav.threads, thread_name_prefix="radicale")
         self.trusted = frozenset(config.server.trusted_proxies)
@@ -209,7 +230,11 @@ class RadicaleServer:
         environ["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return environ
 
-    def _call(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _call(
+        self, environ: dict[str, Any], until: datetime | None = None
+    ) -> tuple[str, list[tuple[str, str]], bytes, str]:
+        """Radicale's answer (status, headers, body), and why a REPORT reaching ``until`` was
+        refused for its expansion ("" when it was not)."""
         started: dict[str, Any] = {}
 
         def start_response(
@@ -217,14 +242,18 @@ class RadicaleServer:
         ) -> None:
             started["status"], started["headers"] = status, headers
 
-        result = self.application(environ, start_response)
+        self.reports.begin(until, self.config.recurrence.max_report_occurrences)
         try:
-            body = b"".join(result)
+            result = self.application(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
         finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return started["status"], started["headers"], body
+            refused = self.reports.end()
+        return started["status"], started["headers"], body, refused
 
     async def _login(self, request: web.Request) -> str | web.Response:
         """The principal of the request's credentials, or the response that refuses them."""
@@ -279,24 +308,25 @@ class RadicaleServer:
         body = await self._body(request)
         if request.method == "PUT" and body:
             text = body.decode("utf-8", "replace")
-            refused = calendar_problem(text, self.budget)
-            if refused is not None:
-                return web.Response(
-                    status=403,
-                    body=_MAX_INSTANCES.format(escape(refused)).encode(),
-                    content_type="application/xml",
-                    charset="utf-8",
-                )
+            problem = calendar_problem(text, self.budget)
+            if problem is not None:
+                return _max_instances(problem)
             limited = self._limit(principal, text)
             if limited is not None:
                 return _text(429, limited.message, {"Retry-After": str(limited.seconds)})
+        until = None
+        if request.method == "REPORT" and body:
+            plan = ReportPlan.read(body)
+            body, until = plan.body, plan.until
         async with self._slot(principal):
             ticket = self.tickets.issue(principal)
             try:
                 environ = self._environ(request, body, principal, ticket)
-                status, headers, payload = await self.run(self._call, environ)
+                status, headers, payload, refused = await self.run(self._call, environ, until)
             finally:
                 self.tickets.cancel(ticket)
+        if refused:
+            return _max_instances(refused)
         code, _, reason = status.partition(" ")
         kept = CIMultiDict((k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP)
         # For HEAD, aiohttp sends the headers (with the length of ``payload``) and no body.

@@ -19,12 +19,15 @@ collection and its items, and adds the collection to a listing of the user's pri
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from radicale import pathutils
+from radicale.item import Item
 from radicale.storage import multifilesystem
 
 from feedserver.caldav_bridge.bookings import BookingsCalendars
+from feedserver.caldav_bridge.reports import ReportScope, fresh_copy
 from feedserver.caldav_bridge.rights import BOOKINGS
 from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
 
@@ -47,11 +50,43 @@ def user_calendar(path: str) -> bool:
     return len(parts) == 2 and parts[1] != BOOKINGS
 
 
+class ReportItem(Item):
+    """A stored item handed to a REPORT, whose copies parse their own component.
+
+    Radicale's expansion (``C:expand``) copies an item and then changes the copy's parsed
+    component in place (it strips the VTIMEZONEs and replaces the series by its instances),
+    once for each property asked. A shallow copy shares the component a filter parsed first,
+    so the next property found a calendar without its series ("does not have a vevent
+    without a recurrence_id": 400). The bookings calendars' items do the same."""
+
+    def __copy__(self) -> ReportItem:
+        return fresh_copy(self)
+
+
+def _for_report(item: Any) -> Any:
+    if type(item) is Item:
+        item.__class__ = ReportItem  # the same item; only copying it differs
+    return item
+
+
 class IndexedCollection(multifilesystem.Collection):
     _storage: IndexedStorage
 
     def has_uid(self, uid: str) -> bool:
         return uid in self._storage.uid_index(self)
+
+    # -- what a REPORT reads is charged to its budget before Radicale expands it --------------
+
+    def get_filtered(self, filters: Any) -> Iterator[tuple[Any, bool]]:
+        for item, simple in super().get_filtered(filters):
+            self._storage.reports.charge(item.href or "", item.serialize())
+            yield _for_report(item), simple
+
+    def get_multi(self, hrefs: Any) -> Iterator[tuple[str, Any]]:
+        for href, item in super().get_multi(hrefs):
+            if item is not None:
+                self._storage.reports.charge(href, item.serialize())
+            yield href, _for_report(item)
 
     def upload(self, href: str, item: Any) -> Any:
         refused = calendar_problem(item.serialize(), self._storage.budget)
@@ -84,6 +119,7 @@ class IndexedStorage(multifilesystem.Storage):
     capture: Capture | None = None
     budget: RecurrenceBudget = RecurrenceBudget()
     bookings: BookingsCalendars | None = None
+    reports: ReportScope = ReportScope()
 
     def discover(
         self,
@@ -96,7 +132,7 @@ class IndexedStorage(multifilesystem.Storage):
         parts = sane.split("/") if sane else []
         calendars = self.bookings
         if calendars is not None and len(parts) in (2, 3) and parts[1] == BOOKINGS:
-            collection = calendars.collection(parts[0])
+            collection = calendars.collection(parts[0], self.reports)
             if collection is None:
                 return
             if len(parts) == 3:
@@ -113,7 +149,7 @@ class IndexedStorage(multifilesystem.Storage):
             listed = True
             yield found
         if calendars is not None and listed and len(parts) == 1 and depth != "0":
-            collection = calendars.collection(parts[0])
+            collection = calendars.collection(parts[0], self.reports)
             if collection is not None:
                 yield collection
 
@@ -164,10 +200,13 @@ class IndexedStorage(multifilesystem.Storage):
 
 
 def storage_class(
-    capture: Capture | None, budget: RecurrenceBudget, bookings: BookingsCalendars | None
+    capture: Capture | None,
+    budget: RecurrenceBudget,
+    bookings: BookingsCalendars | None,
+    reports: ReportScope,
 ) -> type[IndexedStorage]:
     """The storage Radicale instantiates, bound to this server's capture of client writes,
-    recurrence budget and bookings calendars."""
+    recurrence budget, bookings calendars and REPORT budget."""
 
     class FeedserverStorage(IndexedStorage):
         pass
@@ -175,4 +214,5 @@ def storage_class(
     FeedserverStorage.capture = capture
     FeedserverStorage.budget = budget
     FeedserverStorage.bookings = bookings
+    FeedserverStorage.reports = reports
     return FeedserverStorage

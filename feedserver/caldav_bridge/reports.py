@@ -1,0 +1,197 @@
+"""CalDAV REPORTs bounded before Radicale expands anything.
+
+Radicale expands recurrences to answer a time-range filter, a ``C:expand`` and a free-busy
+query, with no bound in time: dateutil walks a rule from its DTSTART to the end of the range,
+so an hourly event asked about 1,000 years ahead is 8.7 million steps (minutes on a Radicale
+thread). Before Radicale sees a REPORT, ``ReportPlan.read`` finds the latest moment any of its
+ranges reaches. While Radicale answers it, every item the storage hands out for it is charged
+(``charge``): the steps its rules take from their DTSTART to that moment, estimated from the
+rule alone (frequency, interval, BY parts, COUNT, UNTIL), at no cost. Past the request's budget
+(``recurrence.max_report_occurrences``) the item is refused, and the REPORT is answered 403 with
+the CalDAV ``max-instances`` precondition (RFC 4791 §9.6) instead of Radicale's 400.
+
+A ``calendar-multiget`` with ``C:expand`` and no filter is given the expand range as its time
+range: Radicale 3.9 returns no instance of a non-recurring item in that case (it only places
+such items through a time-range filter).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from feedserver.calendar.rrules import rrules_in
+
+T = TypeVar("T")
+CALDAV = "urn:ietf:params:xml:ns:caldav"
+_RANGES = (f"{{{CALDAV}}}time-range", f"{{{CALDAV}}}expand")
+_STAMP = re.compile(r"^(\d{8})(?:T(\d{6}))?Z?$")
+_DTSTART = re.compile(r"^DTSTART[^:\r\n]*:\s*(\d{8})(?:T(\d{6}))?", re.MULTILINE)
+_UNFOLD = re.compile(r"\r?\n[ \t]")
+_PERIOD = {
+    "YEARLY": timedelta(days=365),
+    "MONTHLY": timedelta(days=28),
+    "WEEKLY": timedelta(days=7),
+    "DAILY": timedelta(days=1),
+    "HOURLY": timedelta(hours=1),
+    "MINUTELY": timedelta(minutes=1),
+    "SECONDLY": timedelta(seconds=1),
+}
+# How many candidates one BY value can stand for, per period, at most (BYDAY=MO in a YEARLY
+# rule is every Monday of the year).
+_SPREAD = {"YEARLY": 53, "MONTHLY": 5}
+# BY parts that can leave a period without an occurrence (COUNT then bounds nothing).
+_RESTRICTING = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYSETPOS")
+
+
+def _moment(text: str) -> datetime | None:
+    found = _STAMP.match(text.strip())
+    if found is None:
+        return None
+    day, clock = found.group(1), found.group(2) or "000000"
+    try:
+        return datetime.strptime(day + clock, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@dataclass
+class ReportPlan:
+    """What one REPORT may cost: the latest moment its ranges reach (None: no range, nothing
+    is expanded), and its body, rewritten when it needed to be."""
+
+    until: datetime | None
+    body: bytes
+
+    @classmethod
+    def read(cls, body: bytes) -> ReportPlan:
+        try:
+            root = ET.fromstring(body)  # noqa: S314 - bounded body; expat refuses entity bombs
+        except ET.ParseError:
+            return cls(None, body)  # Radicale answers it 400
+        until: datetime | None = None
+        for element in root.iter():
+            if element.tag not in _RANGES and not element.tag.endswith("}free-busy-query"):
+                continue
+            ranges = [element] if element.tag in _RANGES else list(element)
+            for found in ranges:
+                # An open end: a filter stops at the first overlap, so at the start.
+                reach = _moment(found.get("end", "")) or _moment(found.get("start", ""))
+                if reach is not None and (until is None or reach > until):
+                    until = reach
+        return cls(until, _multiget_with_range(root) or body)
+
+
+def _multiget_with_range(root: ET.Element) -> bytes | None:
+    """A calendar-multiget asking for ``C:expand`` without a filter, given the expand range
+    as its time-range filter (see the module's note); None when nothing changes."""
+    if root.tag != f"{{{CALDAV}}}calendar-multiget":
+        return None
+    if root.find(f"{{{CALDAV}}}filter") is not None:
+        return None
+    expand = root.find(f".//{{{CALDAV}}}expand")
+    if expand is None or not expand.get("start") or not expand.get("end"):
+        return None
+    calendar = ET.SubElement(
+        ET.SubElement(root, f"{{{CALDAV}}}filter"), f"{{{CALDAV}}}comp-filter", name="VCALENDAR"
+    )
+    event = ET.SubElement(calendar, f"{{{CALDAV}}}comp-filter", name="VEVENT")
+    start, end = expand.get("start", ""), expand.get("end", "")
+    ET.SubElement(event, f"{{{CALDAV}}}time-range", start=start, end=end)
+    rewritten: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return rewritten
+
+
+def _parts(rule: str) -> dict[str, str]:
+    parts = {}
+    for part in rule.split(";"):
+        name, _, value = part.partition("=")
+        parts[name.strip().upper()] = value.strip().upper()
+    return parts
+
+
+def steps(rule: str, start: datetime, until: datetime) -> int:
+    """About how many steps expanding ``rule`` from ``start`` to ``until`` takes: periods
+    walked (at its interval), times the candidates its BY parts make in each; COUNT and
+    UNTIL end it sooner. An upper estimate, read from the rule alone."""
+    parts = _parts(rule)
+    period = _PERIOD.get(parts.get("FREQ", ""), timedelta(days=1))
+    interval = int(parts["INTERVAL"]) if parts.get("INTERVAL", "").isdigit() else 1
+    end = until
+    rule_end = _moment(parts.get("UNTIL", ""))
+    if rule_end is not None and rule_end < end:
+        end = rule_end
+    if end <= start:
+        return 1
+    periods = (end - start) // (period * max(interval, 1)) + 1
+    spread = 1
+    for name in ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYHOUR", "BYMINUTE"):
+        values = [v for v in parts.get(name, "").split(",") if v]
+        if values:
+            per_value = _SPREAD.get(parts.get("FREQ", ""), 1) if name == "BYDAY" else 1
+            spread *= len(values) * per_value
+    count = parts.get("COUNT", "")
+    if count.isdigit() and not any(parts.get(name) for name in _RESTRICTING):
+        # Every period gives an occurrence: dateutil stops after COUNT of them.
+        periods = min(periods, int(count))
+    return periods * spread
+
+
+def item_steps(text: str, until: datetime) -> int:
+    """The steps of every rule of a calendar object, each from its component's DTSTART (the
+    first DTSTART of the object when the rule's own cannot be told)."""
+    rules = rrules_in(text)
+    if not rules:
+        return 0
+    unfolded = _UNFOLD.sub("", text)
+    found = _DTSTART.search(unfolded)
+    start = None
+    if found is not None:
+        start = _moment(found.group(1) + (f"T{found.group(2)}" if found.group(2) else ""))
+    origin = start or datetime(1970, 1, 1, tzinfo=UTC)
+    return sum(steps(rule, origin, until) for rule in rules)
+
+
+def fresh_copy(item: T) -> T:
+    """A shallow copy of a Radicale item without its parsed component (parsed again on use):
+    see ``storage.ReportItem`` for why REPORTs need it."""
+    clone = object.__new__(type(item))
+    clone.__dict__.update(item.__dict__)
+    clone._vobject_item = None  # type: ignore[attr-defined]
+    return clone
+
+
+class ReportScope(threading.local):
+    """The REPORT a Radicale thread is answering: its reach, its budget and what it spent.
+    Set by the server around one request; read by the storage when it hands out items."""
+
+    until: datetime | None = None
+    budget: int = 0
+    spent: int = 0
+    refused: str = ""
+
+    def begin(self, until: datetime | None, budget: int) -> None:
+        self.until, self.budget, self.spent, self.refused = until, budget, 0, ""
+
+    def end(self) -> str:
+        """What was refused ("" for nothing); the scope is cleared."""
+        refused = self.refused
+        self.begin(None, 0)
+        return refused
+
+    def charge(self, href: str, text: str) -> None:
+        """Count an item the REPORT will expand; ValueError (Radicale's 400, turned into 403
+        by the server) once the REPORT is past its budget."""
+        if self.until is None or "RRULE" not in text.upper():
+            return
+        self.spent += item_steps(text, self.until)
+        if self.spent > self.budget:
+            self.refused = (
+                f"expanding {href} up to {self.until:%Y-%m-%d} goes past the "
+                f"{self.budget} occurrences one REPORT may expand; ask for a shorter time range"
+            )
+            raise ValueError(self.refused)
