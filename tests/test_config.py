@@ -214,9 +214,7 @@ def _every_option() -> list[tuple[str, str, object]]:
     return found
 
 
-@pytest.mark.parametrize(
-    ("section", "option", "value"), _every_option(), ids=lambda v: str(v)[:40]
-)
+@pytest.mark.parametrize(("section", "option", "value"), _every_option(), ids=lambda v: str(v)[:40])
 def test_every_option_can_be_set_from_toml_and_environment(
     tmp_path: Path, section: str, option: str, value: object
 ) -> None:

@@ -90,7 +90,6 @@ HOSTILE: list[Any] = [
 RAW_SURROGATE = b'{"name": "a\xed\xa0\x80b", "title": "a\xed\xa0\x80b"}'
 
 
-
 def _deep(depth: int) -> str:
     return "[" * depth + "]" * depth
 

@@ -24,7 +24,7 @@ from icalendar.error import InvalidCalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from feedserver.calendar.addresses import address, user_addresses
-from feedserver.calendar.render import PRODID, Viewer, render_event
+from feedserver.calendar.render import PRODID, Viewer, render_events
 from feedserver.calendar.values import Catalog
 from feedserver.calendar.vtimezone import vtimezone
 from feedserver.model import Attendee, Booking
@@ -370,22 +370,23 @@ def invitation(
     meeting_link: str,
 ) -> str:
     """The iCalendar object of a REQUEST or CANCEL for ``attendees``."""
-    event = render_event(booking, catalog, viewer, meeting_link)
+    events = render_events(booking, catalog, viewer, meeting_link)
     name, email = organizer
-    event.add("organizer", _address(email, name))
-    for attendee in attendees:
-        address = _address(attendee.email, attendee.name)
-        address.params.update(
-            {
-                "ROLE": "REQ-PARTICIPANT",
-                "RSVP": "TRUE",
-                "PARTSTAT": "NEEDS-ACTION",
-                "CUTYPE": "INDIVIDUAL",
-            }
-        )
-        event.add("attendee", address)
-    if method == "CANCEL":
-        event["STATUS"] = "CANCELLED"
+    for event in events:  # the series, and each override of it (RFC 5546 §2.1.5)
+        event.add("organizer", _address(email, name))
+        for attendee in attendees:
+            address = _address(attendee.email, attendee.name)
+            address.params.update(
+                {
+                    "ROLE": "REQ-PARTICIPANT",
+                    "RSVP": "TRUE",
+                    "PARTSTAT": "NEEDS-ACTION",
+                    "CUTYPE": "INDIVIDUAL",
+                }
+            )
+            event.add("attendee", address)
+        if method == "CANCEL":
+            event["STATUS"] = "CANCELLED"
     calendar = Calendar()
     calendar.add("version", "2.0")
     calendar.add("prodid", PRODID)
@@ -394,7 +395,8 @@ def invitation(
     if not booking.all_day:
         year = booking.local_start.year
         calendar.add_component(Timezone.from_ical(vtimezone(booking.timezone, year)))
-    calendar.add_component(event)
+    for event in events:
+        calendar.add_component(event)
     return bytes(calendar.to_ical()).decode("utf-8")
 
 

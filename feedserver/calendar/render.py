@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, vDuration
 
 from feedserver import __version__
+from feedserver.calendar.clockshifts import shifted_occurrences
 from feedserver.calendar.contentlines import ContentLines
 from feedserver.calendar.templates import render
 from feedserver.calendar.values import Catalog, booking_values
@@ -96,17 +97,32 @@ def _written(moment: datetime, zone: ZoneInfo) -> datetime:
     return local
 
 
+def _buffers(
+    booking: Booking, rtype: ReservationType | None, viewer: Viewer
+) -> tuple[timedelta, timedelta]:
+    """How much earlier the event starts and later it ends than the booking (buffers shown)."""
+    if viewer.filters.include_buffers and rtype and not booking.all_day:
+        return (
+            timedelta(minutes=rtype.buffer_before_minutes),
+            timedelta(minutes=rtype.buffer_after_minutes),
+        )
+    return timedelta(0), timedelta(0)
+
+
 def _event_lines(
-    booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str
+    booking: Booking,
+    catalog: Catalog,
+    viewer: Viewer,
+    meeting_link: str,
+    occurrence: datetime | None = None,
 ) -> ContentLines:
-    """The booking as a VEVENT, without ORGANIZER or ATTENDEE (a subscription is no invitation)."""
+    """The booking as a VEVENT, without ORGANIZER or ATTENDEE (a subscription is no invitation);
+    with ``occurrence``, that occurrence of its series written again as an override whose
+    start and end are UTC instants (``clockshifts``)."""
     zone = booking.zone
     rtype = catalog.types.get(booking.type_key)
     location = catalog.locations.get(booking.location_code)
-    before = after = timedelta(0)
-    if viewer.filters.include_buffers and rtype and not booking.all_day:
-        before = timedelta(minutes=rtype.buffer_before_minutes)
-        after = timedelta(minutes=rtype.buffer_after_minutes)
+    before, after = _buffers(booking, rtype, viewer)
 
     event = ContentLines("VEVENT")
     event.text("UID", booking.uid)
@@ -119,7 +135,11 @@ def _event_lines(
         event.when("DTEND", booking.end_date)
     else:
         start, end = booking.start - before, booking.end + after
-        if booking.rrule:
+        if occurrence is not None:
+            event.when("RECURRENCE-ID", occurrence)  # the wall time, as the series names it
+            event.when("DTSTART", occurrence.astimezone(UTC))
+            event.when("DTEND", occurrence.astimezone(UTC) + (end - start))
+        elif booking.rrule:
             # A series keeps its TZID (occurrences follow the wall clock); its DTEND only
             # gives the length, so it may be written as the true instant.
             event.when("DTSTART", _local(start, zone))
@@ -132,7 +152,7 @@ def _event_lines(
         else:
             event.when("DTSTART", _local(start, zone))
             event.when("DTEND", _local(end, zone))
-    if booking.rrule:
+    if booking.rrule and occurrence is None:
         event.recur("RRULE", booking.rrule)
         if booking.exdates:
             excluded: list[date | datetime] = [
@@ -166,14 +186,28 @@ def _event_lines(
     return event
 
 
-def render_event(
+def render_events(
     booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str = ""
-) -> Event:
-    """The VEVENT of the feeds as an icalendar component, to add ORGANIZER and ATTENDEE to
-    (email invitations)."""
-    event = Event.from_ical(event_bytes(booking, catalog, viewer, meeting_link))
-    assert isinstance(event, Event)
-    return event
+) -> list[Event]:
+    """The VEVENTs of the feeds (the booking, then the overrides of its clock-shifted
+    occurrences) as icalendar components, to add ORGANIZER and ATTENDEE to (email
+    invitations)."""
+    parsed = Event.from_ical(event_bytes(booking, catalog, viewer, meeting_link), multiple=True)
+    events = [e for e in parsed if isinstance(e, Event)]
+    assert len(events) == len(parsed)
+    return events
+
+
+def _shifted(booking: Booking, catalog: Catalog, viewer: Viewer) -> list[datetime]:
+    """The occurrences of a timed series that need an override (``clockshifts``)."""
+    if not booking.rrule or booking.all_day:
+        return []
+    before, _ = _buffers(booking, catalog.types.get(booking.type_key), viewer)
+    return shifted_occurrences(
+        booking.rrule,
+        _local(booking.start - before, booking.zone),
+        [x - before for x in booking.exdates if isinstance(x, datetime)],
+    )
 
 
 def _where(location: Location | None, rtype: ReservationType | None, meeting_link: str) -> str:
@@ -188,7 +222,11 @@ def _where(location: Location | None, rtype: ReservationType | None, meeting_lin
 
 
 def event_bytes(booking: Booking, catalog: Catalog, viewer: Viewer, meeting_link: str) -> bytes:
-    return _event_lines(booking, catalog, viewer, meeting_link).to_bytes()
+    """The booking's VEVENT, and one override per clock-shifted occurrence of its series."""
+    parts = [_event_lines(booking, catalog, viewer, meeting_link).to_bytes()]
+    for occurrence in _shifted(booking, catalog, viewer):
+        parts.append(_event_lines(booking, catalog, viewer, meeting_link, occurrence).to_bytes())
+    return b"".join(parts)
 
 
 class FragmentCache:

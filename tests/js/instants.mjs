@@ -18,8 +18,16 @@ function icalJs(strict) {
   for (const zone of calendar.getAllSubcomponents("vtimezone")) {
     ICAL.TimezoneService.register(new ICAL.Timezone(zone));
   }
-  for (const component of calendar.getAllSubcomponents("vevent")) {
+  // Overrides (RECURRENCE-ID) are related to their series, as Thunderbird does: the series
+  // then gives each overridden occurrence the override's own start and end.
+  const components = calendar.getAllSubcomponents("vevent");
+  const overrides = components.filter((c) => c.hasProperty("recurrence-id"));
+  for (const component of components) {
+    if (component.hasProperty("recurrence-id")) continue;
     const event = new ICAL.Event(component);
+    for (const override of overrides) {
+      if (override.getFirstPropertyValue("uid") === event.uid) event.relateException(override);
+    }
     if (event.startDate.isDate) continue; // all-day: no instant to compare
     if (event.isRecurring()) {
       const iterator = event.iterator();

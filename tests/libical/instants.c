@@ -1,7 +1,8 @@
 /* Read an iCalendar text on stdin with libical and print every occurrence's instants in the
  * window [FROM, TO) (Unix seconds) as "UID<TAB>START<TAB>END" lines, START and END in Unix
  * seconds. TZIDs are resolved by libical (the file's VTIMEZONEs); series are expanded with
- * libical's own recurrence iterator, EXDATEs removed. All-day events are skipped.
+ * libical's own recurrence iterator, EXDATEs removed; an occurrence that another VEVENT of the
+ * same UID overrides (RECURRENCE-ID) is that VEVENT's instead. All-day events are skipped.
  * Build: gcc -o instants instants.c $(pkg-config --cflags --libs libical) */
 #include <libical/ical.h>
 #include <stdio.h>
@@ -41,6 +42,25 @@ static int excluded(icalcomponent *event, time_t start) {
     return 0;
 }
 
+static struct icaltimetype zoned(icalcomponent *event, icalproperty *p, struct icaltimetype when) {
+    icalparameter *tzid = icalproperty_get_first_parameter(p, ICAL_TZID_PARAMETER);
+    if (tzid) {
+        when.zone = icalcomponent_get_timezone(icalcomponent_get_parent(event), icalparameter_get_tzid(tzid));
+    }
+    return when;
+}
+
+/* Whether one of the ``count`` VEVENTs overrides this occurrence of the series ``uid``. */
+static int overridden(icalcomponent **events, int count, const char *uid, time_t at) {
+    for (int i = 0; i < count; i++) {
+        icalcomponent *e = events[i];
+        icalproperty *rid = icalcomponent_get_first_property(e, ICAL_RECURRENCEID_PROPERTY);
+        if (!rid || strcmp(icalcomponent_get_uid(e), uid) != 0) continue;
+        if (instant(zoned(e, rid, icalproperty_get_recurrenceid(rid))) == at) return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: instants FROM TO < file.ics\n");
@@ -53,8 +73,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "libical could not parse the input\n");
         return 1;
     }
+    int count = icalcomponent_count_components(calendar, ICAL_VEVENT_COMPONENT), n = 0;
+    icalcomponent **events = calloc(count ? count : 1, sizeof *events);
     for (icalcomponent *event = icalcomponent_get_first_component(calendar, ICAL_VEVENT_COMPONENT);
          event; event = icalcomponent_get_next_component(calendar, ICAL_VEVENT_COMPONENT)) {
+        events[n++] = event;
+    }
+    for (int i = 0; i < count; i++) {
+        icalcomponent *event = events[i];
         struct icaltimetype start = icalcomponent_get_dtstart(event);
         if (start.is_date) continue;
         struct icaltimetype end = icalcomponent_get_dtend(event);
@@ -72,10 +98,12 @@ int main(int argc, char **argv) {
             time_t at = instant(next);
             if (at >= to) break;
             if (at + length <= from || excluded(event, at)) continue;
+            if (overridden(events, count, uid, at)) continue;
             printf("%s\t%lld\t%lld\n", uid, (long long)at, (long long)(at + length));
         }
         icalrecur_iterator_free(occurrences);
     }
+    free(events);
     icalcomponent_free(calendar);
     free(text);
     return 0;
