@@ -11,7 +11,10 @@ things that exist are fuzzed too, not only their 404s.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -181,3 +184,109 @@ def test_chained_calls_along_the_documents_links_survive_fuzzing(
     # were then read, changed or deleted.
     followed = {label for (label, status) in calls if status < 300 and "{" in label}
     assert "GET /api/bookings/{id}" in followed and len(followed) >= 8, sorted(followed)
+
+
+HOSTILE_TEXT = ["a\ud800b", "\udfff", "a\x00b", "tab\x1bescape"]
+HOSTILE_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1900-01-01"]
+HOSTILE_PER_OPERATION = 30
+
+
+def _strings(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The paths of every string in a JSON value (keys excluded)."""
+    if isinstance(value, str):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _strings(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _strings(v, (*path, i))]
+    return []
+
+
+_UNREADABLE = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _name(path: tuple[Any, ...]) -> str:
+    """A path as the server names a field: ``attendees[0].name``."""
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    return name
+
+
+def _at(value: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _replaced(value: Any, path: tuple[Any, ...], new: str) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value[head], rest, new)}
+    copy = list(value)
+    copy[head] = _replaced(copy[head], rest, new)
+    return copy
+
+
+def test_hostile_text_and_times_in_every_body_field_are_refused_not_500(
+    server: tuple[str, httpx.BasicAuth],
+) -> None:
+    """Valid bodies for every operation, with one string at any depth replaced by text that
+    is not Unicode (a lone surrogate), a control character, or a time no calendar can hold:
+    the text is refused with a documented 4xx naming the field, the times never make a 5xx."""
+    base, account = server
+    client = httpx.Client(timeout=30)
+    schema = _schema(base, client)
+    problems: list[str] = []
+    sent = Counter[str]()
+    operations = [r.ok() for r in schema.get_all_operations()]
+    counter = itertools.count()  # which string of a body, and which hostile value
+    for operation in operations:
+        if operation.method.upper() not in ("POST", "PUT", "PATCH"):
+            continue
+
+        @settings(
+            max_examples=HOSTILE_PER_OPERATION,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+        def run(case: schemathesis.Case[Any]) -> None:
+            paths = _strings(case.body) if isinstance(case.body, dict | list) else []
+            if not paths:
+                return
+            n = next(counter)
+            path = paths[n % len(paths)]
+            hostile = (HOSTILE_TEXT + HOSTILE_TIMES)[n % (len(HOSTILE_TEXT) + len(HOSTILE_TIMES))]
+            kwargs = case.as_transport_kwargs(base, _credentials(case, account))
+            kwargs.pop("cookies", None)
+            if "json" not in kwargs:
+                return
+            # Written as JSON escapes ("\ud800"): httpx would write raw UTF-8, which a lone
+            # surrogate cannot be.
+            body = _replaced(kwargs.pop("json"), path, hostile)
+            kwargs["content"] = json.dumps(body).encode("ascii")
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Content-Type": "application/json"}
+            response = client.request(**kwargs)
+            sent[f"{response.status_code // 100}xx"] += 1
+            where = f"{case.operation.label} {path} {hostile!r}: {response.status_code}"
+            if response.status_code >= 500:
+                problems.append(where)
+            elif hostile in HOSTILE_TEXT and response.status_code < 400:
+                problems.append(f"{where} (accepted)")
+            elif hostile in HOSTILE_TEXT and response.status_code == 422:
+                # The field named holds unreadable text: ours, or one the generator made
+                # (its valid strings may hold control characters too).
+                field = response.json().get("field", "")
+                unreadable = {_name(p) for p in _strings(body) if _UNREADABLE.search(_at(body, p))}
+                if field not in unreadable:
+                    problems.append(f"{where} names {field!r}, not one of {sorted(unreadable)}")
+
+        run()
+    print(f"hostile bodies: {sum(sent.values())} requests, {dict(sent)}")
+    assert sum(sent.values()) >= 200, sent
+    assert not problems, "\n".join(problems[:40])
