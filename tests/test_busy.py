@@ -468,3 +468,23 @@ async def test_a_caldav_account_larger_than_the_limit_is_refused(
         headers=CAMILLE,
     )
     assert made["last_status"] == "error" and "larger than 200 bytes" in made["last_error"]
+
+
+async def test_a_calendar_whose_series_would_take_hours_to_expand_is_refused_at_once(
+    lab: Api, source: tuple[CalendarServer, str]
+) -> None:
+    """An event repeating every second since 1990 would keep recurring-ical-events busy for
+    hours on a thread of the server; it is refused before anything is expanded (issue 25)."""
+    server, base = source
+    server.body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:tick\r\n"
+        "DTSTAMP:19900101T000000Z\r\nDTSTART:19900101T000000Z\r\nDURATION:PT1S\r\n"
+        "RRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    started = time.perf_counter()
+    found = await lab.post(
+        "/api/me/busy-calendars", {"name": "Ticks", "url": base + "/calendar.ics"}, headers=CAMILLE
+    )
+    assert time.perf_counter() - started < 5
+    assert found["last_status"] == "error"
+    assert "repeat too often to read" in found["last_error"]

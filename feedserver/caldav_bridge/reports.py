@@ -17,46 +17,17 @@ such items through a time-range filter).
 
 from __future__ import annotations
 
-import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
-from feedserver.calendar.rrules import rrules_in
+from feedserver.calendar.rrules import item_steps, utc_stamp
 
 T = TypeVar("T")
 CALDAV = "urn:ietf:params:xml:ns:caldav"
 _RANGES = (f"{{{CALDAV}}}time-range", f"{{{CALDAV}}}expand")
-_STAMP = re.compile(r"^(\d{8})(?:T(\d{6}))?Z?$")
-_DTSTART = re.compile(r"^DTSTART[^:\r\n]*:\s*(\d{8})(?:T(\d{6}))?", re.MULTILINE)
-_UNFOLD = re.compile(r"\r?\n[ \t]")
-_PERIOD = {
-    "YEARLY": timedelta(days=365),
-    "MONTHLY": timedelta(days=28),
-    "WEEKLY": timedelta(days=7),
-    "DAILY": timedelta(days=1),
-    "HOURLY": timedelta(hours=1),
-    "MINUTELY": timedelta(minutes=1),
-    "SECONDLY": timedelta(seconds=1),
-}
-# How many candidates one BY value can stand for, per period, at most (BYDAY=MO in a YEARLY
-# rule is every Monday of the year).
-_SPREAD = {"YEARLY": 53, "MONTHLY": 5}
-# BY parts that can leave a period without an occurrence (COUNT then bounds nothing).
-_RESTRICTING = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYSETPOS")
-
-
-def _moment(text: str) -> datetime | None:
-    found = _STAMP.match(text.strip())
-    if found is None:
-        return None
-    day, clock = found.group(1), found.group(2) or "000000"
-    try:
-        return datetime.strptime(day + clock, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -80,7 +51,7 @@ class ReportPlan:
             ranges = [element] if element.tag in _RANGES else list(element)
             for found in ranges:
                 # An open end: a filter stops at the first overlap, so at the start.
-                reach = _moment(found.get("end", "")) or _moment(found.get("start", ""))
+                reach = utc_stamp(found.get("end", "")) or utc_stamp(found.get("start", ""))
                 if reach is not None and (until is None or reach > until):
                     until = reach
         return cls(until, _multiget_with_range(root) or body)
@@ -104,56 +75,6 @@ def _multiget_with_range(root: ET.Element) -> bytes | None:
     ET.SubElement(event, f"{{{CALDAV}}}time-range", start=start, end=end)
     rewritten: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return rewritten
-
-
-def _parts(rule: str) -> dict[str, str]:
-    parts = {}
-    for part in rule.split(";"):
-        name, _, value = part.partition("=")
-        parts[name.strip().upper()] = value.strip().upper()
-    return parts
-
-
-def steps(rule: str, start: datetime, until: datetime) -> int:
-    """About how many steps expanding ``rule`` from ``start`` to ``until`` takes: periods
-    walked (at its interval), times the candidates its BY parts make in each; COUNT and
-    UNTIL end it sooner. An upper estimate, read from the rule alone."""
-    parts = _parts(rule)
-    period = _PERIOD.get(parts.get("FREQ", ""), timedelta(days=1))
-    interval = int(parts["INTERVAL"]) if parts.get("INTERVAL", "").isdigit() else 1
-    end = until
-    rule_end = _moment(parts.get("UNTIL", ""))
-    if rule_end is not None and rule_end < end:
-        end = rule_end
-    if end <= start:
-        return 1
-    periods = (end - start) // (period * max(interval, 1)) + 1
-    spread = 1
-    for name in ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYHOUR", "BYMINUTE"):
-        values = [v for v in parts.get(name, "").split(",") if v]
-        if values:
-            per_value = _SPREAD.get(parts.get("FREQ", ""), 1) if name == "BYDAY" else 1
-            spread *= len(values) * per_value
-    count = parts.get("COUNT", "")
-    if count.isdigit() and not any(parts.get(name) for name in _RESTRICTING):
-        # Every period gives an occurrence: dateutil stops after COUNT of them.
-        periods = min(periods, int(count))
-    return periods * spread
-
-
-def item_steps(text: str, until: datetime) -> int:
-    """The steps of every rule of a calendar object, each from its component's DTSTART (the
-    first DTSTART of the object when the rule's own cannot be told)."""
-    rules = rrules_in(text)
-    if not rules:
-        return 0
-    unfolded = _UNFOLD.sub("", text)
-    found = _DTSTART.search(unfolded)
-    start = None
-    if found is not None:
-        start = _moment(found.group(1) + (f"T{found.group(2)}" if found.group(2) else ""))
-    origin = start or datetime(1970, 1, 1, tzinfo=UTC)
-    return sum(steps(rule, origin, until) for rule in rules)
 
 
 def fresh_copy(item: T) -> T:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from feedserver.numbers import is_whole
 
@@ -70,3 +71,93 @@ def calendar_problem(text: str, budget: RecurrenceBudget) -> str | None:
         if found is not None:
             return found
     return None
+
+
+# -- what expanding a rule costs --------------------------------------------------------------
+#
+# Readers of other people's calendars (Radicale answering a REPORT, recurring-ical-events reading
+# a busy calendar) walk a rule from its DTSTART to the end of the range they are asked about,
+# with no bound of their own. ``steps`` says, from the rule alone and at no cost, about how many
+# steps that walk takes, so it can be refused before it starts.
+
+_STAMP = re.compile(r"^(\d{8})(?:T(\d{6}))?Z?$")
+_DTSTART = re.compile(r"^DTSTART[^:\r\n]*:\s*(\d{8})(?:T(\d{6}))?", re.IGNORECASE)
+_PERIOD = {
+    "YEARLY": timedelta(days=365),
+    "MONTHLY": timedelta(days=28),
+    "WEEKLY": timedelta(days=7),
+    "DAILY": timedelta(days=1),
+    "HOURLY": timedelta(hours=1),
+    "MINUTELY": timedelta(minutes=1),
+    "SECONDLY": timedelta(seconds=1),
+}
+# How many candidates one BY value can stand for, per period, at most (BYDAY=MO in a YEARLY
+# rule is every Monday of the year).
+_SPREAD = {"YEARLY": 53, "MONTHLY": 5}
+# BY parts that can leave a period without an occurrence (COUNT then bounds nothing).
+_RESTRICTING = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYSETPOS")
+
+
+def utc_stamp(text: str) -> datetime | None:
+    """A DATE or DATE-TIME value's digits (``20270101``, ``20270101T090000Z``) as a UTC time,
+    or None; a TZID is not looked at (what ``steps`` needs is the order of magnitude)."""
+    found = _STAMP.match(text.strip())
+    if found is None:
+        return None
+    day, clock = found.group(1), found.group(2) or "000000"
+    try:
+        return datetime.strptime(day + clock, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def steps(rule: str, start: datetime, until: datetime) -> int:
+    """About how many steps expanding ``rule`` from ``start`` to ``until`` takes: periods
+    walked (at its interval), times the candidates its BY parts make in each; COUNT and
+    UNTIL end it sooner. An upper estimate, read from the rule alone."""
+    parts = _parts(rule)
+    period = _PERIOD.get(parts.get("FREQ", ""), timedelta(days=1))
+    interval = int(parts["INTERVAL"]) if parts.get("INTERVAL", "").isdigit() else 1
+    end = until
+    rule_end = utc_stamp(parts.get("UNTIL", ""))
+    if rule_end is not None and rule_end < end:
+        end = rule_end
+    if end <= start:
+        return 1
+    periods = (end - start) // (period * max(interval, 1)) + 1
+    spread = 1
+    for name in ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYHOUR", "BYMINUTE"):
+        values = [v for v in parts.get(name, "").split(",") if v]
+        if values:
+            per_value = _SPREAD.get(parts.get("FREQ", ""), 1) if name == "BYDAY" else 1
+            spread *= len(values) * per_value
+    count = parts.get("COUNT", "")
+    if count.isdigit() and not any(parts.get(name) for name in _RESTRICTING):
+        # Every period gives an occurrence: dateutil stops after COUNT of them.
+        periods = min(periods, int(count))
+    return periods * spread
+
+
+def item_steps(text: str, until: datetime) -> int:
+    """The steps of every rule of the events (and to-dos) of a calendar object, each from its
+    own component's DTSTART (1970 when it has none that can be read); the rules of time zone
+    definitions are not counted."""
+    total = 0
+    start: datetime | None = None
+    rules: list[str] = []
+    for line in _UNFOLD.sub("", text).splitlines():
+        upper = line.upper()
+        if upper.startswith(("BEGIN:VEVENT", "BEGIN:VTODO")):
+            start, rules = None, []
+        elif upper.startswith(("END:VEVENT", "END:VTODO")):
+            origin = start or datetime(1970, 1, 1, tzinfo=UTC)
+            total += sum(steps(rule, origin, until) for rule in rules)
+            rules = []
+        elif upper.startswith("DTSTART") and start is None:
+            found = _DTSTART.match(line)
+            if found is not None:
+                clock = f"T{found.group(2)}" if found.group(2) else ""
+                start = utc_stamp(found.group(1) + clock)
+        elif upper.startswith("RRULE"):
+            rules.append(line.partition(":")[2])
+    return total

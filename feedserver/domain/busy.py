@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import recurring_ical_events
 from icalendar import Calendar
 
+from feedserver.calendar.rrules import item_steps
 from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import InvalidInput, NotFound
@@ -25,6 +26,10 @@ from feedserver.times import zone
 from feedserver.tokens.credentials import CredentialBox
 
 MAX_CALENDARS = 10
+# The most steps the series of one calendar may take to expand up to the horizon (about a
+# second of recurring-ical-events): an event repeating every second since 1990 would take
+# hours, on a thread of the server.
+MAX_EXPANSION_STEPS = 500_000
 
 
 class NotACalendar(ValueError):
@@ -105,6 +110,12 @@ def busy_times(
     if not stripped.startswith(b"BEGIN:VCALENDAR"):
         shown = stripped[:40].decode("utf-8", "replace").splitlines()[0] if stripped else ""
         raise NotACalendar(f"not an iCalendar file (it begins with {shown!r})")
+    cost = item_steps(text.decode("utf-8", "replace"), end)
+    if cost > MAX_EXPANSION_STEPS:
+        raise NotACalendar(
+            f"its recurring events repeat too often to read up to {end:%Y-%m-%d} (about {cost} "
+            f"steps; at most {MAX_EXPANSION_STEPS} are taken)"
+        )
     try:
         calendar = Calendar.from_ical(text)
         events = recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end)
