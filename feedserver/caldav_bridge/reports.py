@@ -46,14 +46,12 @@ class ReportPlan:
             return cls(None, body)  # Radicale answers it 400
         until: datetime | None = None
         for element in root.iter():
-            if element.tag not in _RANGES and not element.tag.endswith("}free-busy-query"):
+            if element.tag not in _RANGES:  # time-range (filters, free-busy) and expand
                 continue
-            ranges = [element] if element.tag in _RANGES else list(element)
-            for found in ranges:
-                # An open end: a filter stops at the first overlap, so at the start.
-                reach = utc_stamp(found.get("end", "")) or utc_stamp(found.get("start", ""))
-                if reach is not None and (until is None or reach > until):
-                    until = reach
+            # An open end: a filter stops at the first overlap, so at the start.
+            reach = utc_stamp(element.get("end", "")) or utc_stamp(element.get("start", ""))
+            if reach is not None and (until is None or reach > until):
+                until = reach
         return cls(until, _multiget_with_range(root) or body)
 
 
