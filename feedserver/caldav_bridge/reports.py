@@ -79,8 +79,7 @@ def fresh_copy(item: T) -> T:
     """A shallow copy of a Radicale item without its parsed component (parsed again on use):
     see ``storage.ReportItem`` for why REPORTs need it."""
     clone = object.__new__(type(item))
-    clone.__dict__.update(item.__dict__)
-    clone._vobject_item = None  # type: ignore[attr-defined]
+    clone.__dict__.update(item.__dict__, _vobject_item=None)
     return clone
 
 
