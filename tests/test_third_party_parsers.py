@@ -340,3 +340,27 @@ async def test_a_series_through_skipped_and_repeated_hours_reads_the_same_everyw
                 found, mine = libical_allowance(found, every)
             assert found == mine, (reader, sorted(found ^ mine)[:4])
             assert expected <= {x[1] for x in found}, reader
+
+
+def test_the_hours_each_zone_skips_or_repeats_are_found_once() -> None:
+    from zoneinfo import ZoneInfo
+
+    from feedserver.calendar.clockshifts import changed_hours, shifted_occurrences
+
+    def hours(zone: str) -> list[tuple[str, str]]:
+        return [(a.isoformat(), b.isoformat()) for a, b in changed_hours(ZoneInfo(zone), 2027)]
+
+    assert hours("Europe/Paris") == [("02:00:00", "03:00:00")]
+    assert hours("America/Nuuk") == [("23:00:00", "23:59:59.999999")]  # changes at midnight
+    assert hours("Australia/Lord_Howe") == [("01:30:00", "02:00:00"), ("02:00:00", "02:30:00")]
+    assert hours("Asia/Tokyo") == []
+    paris = ZoneInfo("Europe/Paris")
+    # A 10:00 series never meets a change: nothing is walked, nothing is written again.
+    assert shifted_occurrences("FREQ=DAILY", datetime(2027, 1, 1, 10, tzinfo=paris), []) == []
+    found = shifted_occurrences(
+        "FREQ=DAILY;COUNT=400", datetime(2027, 1, 1, 2, 15, tzinfo=paris), []
+    )
+    assert [f.isoformat() for f in found] == [
+        "2027-03-28T02:15:00+01:00",  # skipped: read with the offset before the gap
+        "2027-10-31T02:15:00+02:00",  # repeated: its first pass
+    ]

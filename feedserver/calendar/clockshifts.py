@@ -14,13 +14,17 @@ week after a skipped one at 03:30 and matches no RECURRENCE-ID to it (an overrid
 be shown twice by libical, and by nobody else at another time).
 
 Nothing here reads the clock: the occurrences looked at are the series' own, from its start
-for ``HORIZON`` (or to its end), so the same booking always gives the same bytes.
+for ``HORIZON`` (or to its end), so the same booking always gives the same bytes. Most series
+never meet a change (a 10:00 appointment in Paris): the wall-clock hours a zone skips or repeats
+are found once per zone and start year (``changed_hours``, cached), and a series whose time of
+day is not among them is not walked at all.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
@@ -36,6 +40,52 @@ def shifted(wall: datetime, zone: ZoneInfo) -> bool:
     return first.utcoffset() != second.utcoffset()
 
 
+@functools.lru_cache(maxsize=512)
+def changed_hours(zone: ZoneInfo, year: int) -> tuple[tuple[time, time], ...]:
+    """The wall-clock times of day ``zone`` skips or repeats in the ``HORIZON`` from the start
+    of ``year``, as [first, last) ranges (a range across midnight is two)."""
+    day = timedelta(days=1)
+    moment = datetime(year, 1, 1, tzinfo=UTC)
+    last = moment + HORIZON + timedelta(days=367)  # a series starts any day of its year
+    ranges: set[tuple[time, time]] = set()
+    offset = moment.astimezone(zone).utcoffset()
+    while moment < last:
+        following = moment + day
+        after = following.astimezone(zone).utcoffset()
+        if after != offset and offset is not None and after is not None:
+            # The change is a whole second in (moment, following]: find it by halves.
+            low, high = int(moment.timestamp()), int(following.timestamp())
+            while high - low > 1:
+                middle = (low + high) // 2
+                if datetime.fromtimestamp(middle, zone).utcoffset() == offset:
+                    low = middle
+                else:
+                    high = middle
+            changed = datetime.fromtimestamp(high, UTC)
+            walls = sorted(
+                ((changed + offset).replace(tzinfo=None), (changed + after).replace(tzinfo=None))
+            )
+            first, end = walls
+            if first.date() == end.date() or end.time() == time(0):
+                ranges.add((first.time(), end.time() if end.time() != time(0) else time.max))
+            else:
+                ranges.update({(first.time(), time.max), (time(0), end.time())})
+        offset = after
+        moment = following
+    return tuple(sorted(ranges))
+
+
+def _fixed_time_of_day(rule: str) -> bool:
+    """Whether every occurrence of the rule has the time of day of its DTSTART."""
+    parts = {p.partition("=")[0].strip().upper() for p in rule.split(";")}
+    frequency = rule.upper().partition("FREQ=")[2].split(";")[0]
+    return frequency in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY") and not parts & {
+        "BYHOUR",
+        "BYMINUTE",
+        "BYSECOND",
+    }
+
+
 def shifted_occurrences(
     rule: str, local_start: datetime, excluded: Iterable[datetime]
 ) -> list[datetime]:
@@ -46,6 +96,10 @@ def shifted_occurrences(
     if not isinstance(zone, ZoneInfo):
         return []
     wall_start = local_start.replace(tzinfo=None)
+    if _fixed_time_of_day(rule):
+        clock = wall_start.time()
+        if not any(low <= clock < high for low, high in changed_hours(zone, wall_start.year)):
+            return []
     try:
         occurrences = rrulestr(rule, dtstart=wall_start)
     except (ValueError, TypeError):
