@@ -330,6 +330,12 @@ class RecurrenceConfig:
         "server take, estimated from each recurring event's rule, from its start to the end of "
         "the range asked (about a second of work); past it the REPORT answers 403 max-instances.",
     )
+    max_report_instances: int = _opt(
+        2_000,
+        "Most instances of recurring events one CalDAV REPORT may write out one by one (an "
+        "expanded calendar-query or multiget, a free-busy query; each costs about half a "
+        "millisecond); past it the REPORT answers 403 max-instances.",
+    )
 
 
 @dataclass(frozen=True)

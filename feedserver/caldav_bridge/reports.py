@@ -33,9 +33,11 @@ _RANGES = (f"{{{CALDAV}}}time-range", f"{{{CALDAV}}}expand")
 @dataclass
 class ReportPlan:
     """What one REPORT may cost: the latest moment its ranges reach (None: no range, nothing
-    is expanded), and its body, rewritten when it needed to be."""
+    is expanded), the range whose instances it writes out one by one (``C:expand`` and
+    free-busy; None: none), and its body, rewritten when it needed to be."""
 
     until: datetime | None
+    instances: tuple[datetime, datetime] | None
     body: bytes
 
     @classmethod
@@ -43,16 +45,23 @@ class ReportPlan:
         try:
             root = ET.fromstring(body)  # noqa: S314 - bounded body; expat refuses entity bombs
         except ET.ParseError:
-            return cls(None, body)  # Radicale answers it 400
+            return cls(None, None, body)  # Radicale answers it 400
         until: datetime | None = None
+        instances: tuple[datetime, datetime] | None = None
+        free_busy = root.tag == f"{{{CALDAV}}}free-busy-query"
         for element in root.iter():
             if element.tag not in _RANGES:  # time-range (filters, free-busy) and expand
                 continue
+            start, end = utc_stamp(element.get("start", "")), utc_stamp(element.get("end", ""))
             # An open end: a filter stops at the first overlap, so at the start.
-            reach = utc_stamp(element.get("end", "")) or utc_stamp(element.get("start", ""))
+            reach = end or start
             if reach is not None and (until is None or reach > until):
                 until = reach
-        return cls(until, _multiget_with_range(root) or body)
+            written = element.tag == _RANGES[1] or free_busy
+            if written and start is not None and end is not None:
+                low, high = instances or (start, end)
+                instances = (min(low, start), max(high, end))
+        return cls(until, instances, _multiget_with_range(root) or body)
 
 
 def _multiget_with_range(root: ET.Element) -> bytes | None:
@@ -83,33 +92,55 @@ def fresh_copy(item: T) -> T:
     return clone
 
 
+@dataclass(frozen=True)
+class ReportBudget:
+    """How much one REPORT may make Radicale do: recurrence steps walked
+    (``recurrence.max_report_occurrences``) and instances written out one by one
+    (``recurrence.max_report_instances``: each costs about half a millisecond)."""
+
+    steps: int = 500_000
+    instances: int = 2_000
+
+
 class ReportScope(threading.local):
-    """The REPORT a Radicale thread is answering: its reach, its budget and what it spent.
+    """The REPORT a Radicale thread is answering: its plan, its budget and what it spent.
     Set by the server around one request; read by the storage when it hands out items."""
 
-    until: datetime | None = None
-    budget: int = 0
-    spent: int = 0
+    plan: ReportPlan | None = None
+    budget: ReportBudget = ReportBudget()
+    steps: int = 0
+    instances: int = 0
     refused: str = ""
 
-    def begin(self, until: datetime | None, budget: int) -> None:
-        self.until, self.budget, self.spent, self.refused = until, budget, 0, ""
+    def begin(self, plan: ReportPlan | None, budget: ReportBudget) -> None:
+        self.plan, self.budget, self.steps, self.instances, self.refused = plan, budget, 0, 0, ""
 
     def end(self) -> str:
         """What was refused ("" for nothing); the scope is cleared."""
         refused = self.refused
-        self.begin(None, 0)
+        self.begin(None, self.budget)
         return refused
 
     def charge(self, href: str, text: str) -> None:
         """Count an item the REPORT will expand; ValueError (Radicale's 400, turned into 403
         by the server) once the REPORT is past its budget."""
-        if self.until is None or "RRULE" not in text.upper():
+        plan = self.plan
+        if plan is None or plan.until is None or "RRULE" not in text.upper():
             return
-        self.spent += item_steps(text, self.until)
-        if self.spent > self.budget:
-            self.refused = (
-                f"expanding {href} up to {self.until:%Y-%m-%d} goes past the "
-                f"{self.budget} occurrences one REPORT may expand; ask for a shorter time range"
+        self.steps += item_steps(text, plan.until)
+        if plan.instances is not None:
+            self.instances += item_steps(text, plan.instances[1], plan.instances[0])
+        if self.steps > self.budget.steps:
+            self._refuse(
+                f"expanding {href} up to {plan.until:%Y-%m-%d} goes past the "
+                f"{self.budget.steps} recurrence steps one REPORT may take"
             )
-            raise ValueError(self.refused)
+        if self.instances > self.budget.instances:
+            self._refuse(
+                f"{href} and the items before it have more than the {self.budget.instances} "
+                "instances one REPORT may write out"
+            )
+
+    def _refuse(self, reason: str) -> None:
+        self.refused = f"{reason}; ask for a shorter time range"
+        raise ValueError(self.refused)

@@ -33,7 +33,6 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
@@ -47,7 +46,7 @@ from feedserver.caldav_bridge import layout
 from feedserver.caldav_bridge.auth import AccountLogins, Tickets, ticket_auth
 from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.guard import protected
-from feedserver.caldav_bridge.reports import ReportPlan, ReportScope
+from feedserver.caldav_bridge.reports import ReportBudget, ReportPlan, ReportScope
 from feedserver.caldav_bridge.rights import OwnTreeRights
 from feedserver.caldav_bridge.storage import Capture, IndexedStorage, storage_class
 from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
@@ -147,6 +146,9 @@ class RadicaleServer:
         self.budget = budget or RecurrenceBudget()
         self.tickets = Tickets()
         self.reports = ReportScope()
+        self.report_budget = ReportBudget(
+            config.recurrence.max_report_occurrences, config.recurrence.max_report_instances
+        )
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
         layout.upgrade(config.data_dir / "caldav")
         self.application = Application(
@@ -231,9 +233,9 @@ class RadicaleServer:
         return environ
 
     def _call(
-        self, environ: dict[str, Any], until: datetime | None = None
+        self, environ: dict[str, Any], plan: ReportPlan | None = None
     ) -> tuple[str, list[tuple[str, str]], bytes, str]:
-        """Radicale's answer (status, headers, body), and why a REPORT reaching ``until`` was
+        """Radicale's answer (status, headers, body), and why a REPORT following ``plan`` was
         refused for its expansion ("" when it was not)."""
         started: dict[str, Any] = {}
 
@@ -242,7 +244,7 @@ class RadicaleServer:
         ) -> None:
             started["status"], started["headers"] = status, headers
 
-        self.reports.begin(until, self.config.recurrence.max_report_occurrences)
+        self.reports.begin(plan, self.report_budget)
         try:
             result = self.application(environ, start_response)
             try:
@@ -314,15 +316,14 @@ class RadicaleServer:
             limited = self._limit(principal, text)
             if limited is not None:
                 return _text(429, limited.message, {"Retry-After": str(limited.seconds)})
-        until = None
-        if request.method == "REPORT" and body:
-            plan = ReportPlan.read(body)
-            body, until = plan.body, plan.until
+        plan = ReportPlan.read(body) if request.method == "REPORT" and body else None
+        if plan is not None:
+            body = plan.body
         async with self._slot(principal):
             ticket = self.tickets.issue(principal)
             try:
                 environ = self._environ(request, body, principal, ticket)
-                status, headers, payload, refused = await self.run(self._call, environ, until)
+                status, headers, payload, refused = await self.run(self._call, environ, plan)
             finally:
                 self.tickets.cancel(ticket)
         if refused:

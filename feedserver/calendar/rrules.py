@@ -138,10 +138,11 @@ def steps(rule: str, start: datetime, until: datetime) -> int:
     return periods * spread
 
 
-def item_steps(text: str, until: datetime) -> int:
+def item_steps(text: str, until: datetime, since: datetime | None = None) -> int:
     """The steps of every rule of the events (and to-dos) of a calendar object, each from its
-    own component's DTSTART (1970 when it has none that can be read); the rules of time zone
-    definitions are not counted."""
+    own component's DTSTART (1970 when it has none that can be read), or from ``since`` when
+    that is later (then: about how many occurrences fall between ``since`` and ``until``);
+    the rules of time zone definitions are not counted."""
     total = 0
     start: datetime | None = None
     rules: list[str] = []
@@ -151,6 +152,8 @@ def item_steps(text: str, until: datetime) -> int:
             start, rules = None, []
         elif upper.startswith(("END:VEVENT", "END:VTODO")):
             origin = start or datetime(1970, 1, 1, tzinfo=UTC)
+            if since is not None and since > origin:
+                origin = since
             total += sum(steps(rule, origin, until) for rule in rules)
             rules = []
         elif upper.startswith("DTSTART") and start is None:
