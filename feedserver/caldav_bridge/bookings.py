@@ -165,13 +165,10 @@ class BookingsCalendars:
 
         return {i: body.decode("utf-8") for i, body in self.runner.call(run).items()}
 
-    def collection(
-        self, principal: str, reports: ReportScope | None = None
-    ) -> BookingsCollection | None:
+    def collection(self, principal: str, reports: ReportScope) -> BookingsCollection | None:
+        """The calendar of ``principal``; what REPORTs read of it is charged to ``reports``."""
         listing = self.listing(principal)
-        if listing is None:
-            return None
-        return BookingsCollection(self, principal, listing, reports or ReportScope())
+        return None if listing is None else BookingsCollection(self, principal, listing, reports)
 
 
 class _Batch:
