@@ -8,6 +8,32 @@ from enum import StrEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from feedserver.numbers import is_whole
+
+# -- the vocabulary of messages and reminders (the configuration and the domain both speak it) --
+
+MESSAGE_LANGUAGES = ("en", "fr", "de", "es")  # the languages the email catalogs ship in
+ATTENDEE_KINDS = (
+    "booked",
+    "requested",
+    "confirmed",
+    "changed",
+    "cancelled",
+    "rejected",
+    "reminder",
+)
+REMINDER_AUDIENCES = ("attendees", "staff")  # who a reminder rule may name
+
+
+def parse_reminder(rule: str) -> tuple[int, tuple[str, ...]]:
+    """``'60 attendees staff'``: minutes before the start, then who is reminded."""
+    minutes, *audience = rule.split()
+    if not is_whole(minutes) or not 1 <= int(minutes) <= 60 * 24 * 31:
+        raise ValueError(f"{rule!r}: the minutes first, 1 to 44640")
+    if not audience or set(audience) - set(REMINDER_AUDIENCES):
+        raise ValueError(f"{rule!r}: then one or more of {', '.join(REMINDER_AUDIENCES)}")
+    return int(minutes), tuple(sorted(set(audience)))
+
 
 class Role(StrEnum):
     ADMIN = "admin"

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 from feedserver import instance_secrets
 from feedserver.calendar.rrules import RecurrenceBudget
-from feedserver.config import Config, parse_reminder
+from feedserver.config import Config
 from feedserver.domain import reminders
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.domain.meetings import MeetingService, MeetingUrls, load_provider
 from feedserver.inbound.mail import dkim_valid
 from feedserver.inbound.pipeline import Pipeline
 from feedserver.instance_secrets import InstanceSecrets
+from feedserver.model import parse_reminder
 from feedserver.notify.planner import Notifier
 from feedserver.reactions import BookingEffects
 from feedserver.throttle import LoginThrottle, RateLimits

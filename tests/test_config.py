@@ -208,7 +208,7 @@ def _every_option() -> list[tuple[str, str, object]]:
                 if option.default_factory is dataclasses.MISSING
                 else option.default_factory()
             )
-            typ = config_mod._option_type(section, name)
+            typ = config_mod.option_type(section, name)
             typ = list if typing.get_origin(typ) is list else typ
             found.append((section, name, _non_default(f"{section}.{name}", typ, default)))
     return found

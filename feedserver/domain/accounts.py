@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedserver.config import MESSAGE_LANGUAGES
 from feedserver.domain import schemas
 from feedserver.domain.catalog import get_location
 from feedserver.domain.inputs import Body, email
 from feedserver.errors import AlreadyExists, InvalidInput, NotFound
-from feedserver.model import Role, User
+from feedserver.model import MESSAGE_LANGUAGES, Role, User
 from feedserver.numbers import is_whole
 from feedserver.passwords import hash_password
 from feedserver.store import Store

@@ -9,11 +9,10 @@ from typing import Any
 
 from feedserver.calendar.templates import TemplateSet
 from feedserver.calendar.values import Catalog
-from feedserver.config import AUDIENCES
 from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import AlreadyExists, InUse, InvalidInput, NotFound
-from feedserver.model import Location, ReservationType
+from feedserver.model import REMINDER_AUDIENCES, Location, ReservationType
 from feedserver.store import Store
 from feedserver.store.types import encode_reminders
 from feedserver.times import zone
@@ -164,8 +163,8 @@ def reminder_rules(value: object) -> tuple[tuple[int, tuple[str, ...]], ...] | N
         if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 44640:
             raise InvalidInput("before_minutes is 1 to 44640 (31 days)", field=where)
         to = item.get("to", ["attendees"])
-        if not isinstance(to, list) or not to or set(to) - set(AUDIENCES):
-            raise InvalidInput(f"to is a list of {', '.join(AUDIENCES)}", field=where)
+        if not isinstance(to, list) or not to or set(to) - set(REMINDER_AUDIENCES):
+            raise InvalidInput(f"to is a list of {', '.join(REMINDER_AUDIENCES)}", field=where)
         rules[minutes] = tuple(sorted(set(to)))
     return tuple(sorted(rules.items(), reverse=True))
 

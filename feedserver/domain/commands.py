@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from feedserver.config import MESSAGE_LANGUAGES
 from feedserver.domain import schemas
 from feedserver.domain.catalog import normalise_code
 from feedserver.domain.inputs import Body, email
 from feedserver.domain.recurrence import normalised_rrule
 from feedserver.errors import InvalidInput
-from feedserver.model import Attendee, Status
+from feedserver.model import MESSAGE_LANGUAGES, Attendee, Status
 from feedserver.numbers import is_whole
 from feedserver.times import parse_date, parse_instant, zone
 

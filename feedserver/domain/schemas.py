@@ -15,8 +15,13 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from feedserver.config import AUDIENCES, MESSAGE_LANGUAGES
-from feedserver.model import NotificationSettings, Role, Scope
+from feedserver.model import (
+    MESSAGE_LANGUAGES,
+    REMINDER_AUDIENCES,
+    NotificationSettings,
+    Role,
+    Scope,
+)
 
 JSON = dict[str, Any]
 MAX_ID = 2**63 - 1  # SQLite's integers
@@ -180,7 +185,7 @@ REMINDER: JSON = {
     "type": "object",
     "properties": {
         "before_minutes": {"type": "integer", "description": "1 to 44640 (31 days)"},
-        "to": {"type": "array", "minItems": 1, "items": {"enum": list(AUDIENCES)}},
+        "to": {"type": "array", "minItems": 1, "items": {"enum": list(REMINDER_AUDIENCES)}},
     },
     "additionalProperties": False,
 }

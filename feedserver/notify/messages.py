@@ -20,10 +20,10 @@ from pathlib import Path
 from babel.dates import format_date, format_time
 
 from feedserver.calendar import templates
-from feedserver.config import MESSAGE_LANGUAGES
 from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import NotFound
+from feedserver.model import MESSAGE_LANGUAGES
 from feedserver.store import Store
 
 VARIABLES = {

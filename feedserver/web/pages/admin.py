@@ -15,13 +15,12 @@ from aiohttp import web
 from feedserver.calendar import templates as text_templates
 from feedserver.calendar.render import Viewer, shortcode_values
 from feedserver.calendar.templates import SHORTCODES
-from feedserver.config import parse_reminder
 from feedserver.domain import accounts, catalog
 from feedserver.domain import feed_links as links
 from feedserver.domain import meetings as meeting_links
 from feedserver.domain.catalog import load_catalog
 from feedserver.errors import FeedserverError
-from feedserver.model import FeedFilters, ReservationType, Role, User
+from feedserver.model import FeedFilters, ReservationType, Role, User, parse_reminder
 from feedserver.notify import messages, outbox
 from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
