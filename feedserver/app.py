@@ -16,7 +16,7 @@ from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
 from feedserver.config import Config
 from feedserver.feeds.service import FeedService
-from feedserver.inbound.caldav import CalendarCapture, CaptureRules
+from feedserver.inbound.capture import CalendarCapture, CaptureRules
 from feedserver.inbound.inbox import InboxService
 from feedserver.inbound.listener import start_listener
 from feedserver.logs import RequestLog

@@ -12,13 +12,15 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
 
+from feedserver.store.app_passwords import AppPasswordStore
 from feedserver.store.availability import BusyCalendarStore, WorkingHoursStore
 from feedserver.store.bookings import BookingQuery, BookingStore
-from feedserver.store.bridge import BridgeEventStore, CaldavItemStore, InboxStore
-from feedserver.store.caldav import AppPasswordStore
+from feedserver.store.bridged_events import BridgedEventStore
+from feedserver.store.caldav_items import CaldavItemStore
 from feedserver.store.changes import Change, ChangeLog
 from feedserver.store.db import Database
 from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
+from feedserver.store.inbox import InboxStore
 from feedserver.store.locations import LocationStore
 from feedserver.store.meetings import MeetingStore
 from feedserver.store.notifications import OutboxStore, SettingsStore, TemplateStore
@@ -49,7 +51,7 @@ class Store:
         self.email_templates = TemplateStore(self.db)
         self.meetings = MeetingStore(self.db, self.changes)
         self.inbox = InboxStore(self.db, self.changes)
-        self.bridge_events = BridgeEventStore(self.db)
+        self.bridge_events = BridgedEventStore(self.db)
         self.caldav_items = CaldavItemStore(self.db)
         self.sessions = SessionStore(self.db)
         self.reminders = ReminderStore(self.db)

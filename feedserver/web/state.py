@@ -11,7 +11,7 @@ from feedserver.config import Config
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.domain.meetings import MeetingService
 from feedserver.feeds.service import FeedService
-from feedserver.inbound.caldav import CalendarCapture
+from feedserver.inbound.capture import CalendarCapture
 from feedserver.inbound.inbox import InboxService
 from feedserver.instance_secrets import InstanceSecrets
 from feedserver.metrics import Metrics

@@ -1,14 +1,13 @@
-"""SQL for the bridge: the inbox of raw inbound items, the calendar-event to booking mapping
-(with tombstones), and what the bridge has seen of users' CalDAV calendars."""
+"""SQL for the inbox: every inbound item (CalDAV write, email, HTTP post) stored raw before it
+is processed, with its status, failure and the bookings it made."""
 
 from __future__ import annotations
 
 import builtins
 import json
 from datetime import datetime
-from typing import Any
 
-from feedserver.model import BridgedEvent, InboxFailure, InboxItem, InboxStatus
+from feedserver.model import InboxFailure, InboxItem, InboxStatus
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
 from feedserver.times import from_db, to_db, utcnow
@@ -131,100 +130,4 @@ class InboxStore:
                 json.dumps(booking_ids),
                 item_id,
             ),
-        )
-
-
-class BridgeEventStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def known(self, uid: str) -> bool:
-        """Whether an event (any occurrence) with this UID was bridged or tombstoned."""
-        return bool(self.db.scalar("SELECT 1 FROM bridge_events WHERE uid = ? LIMIT 1", (uid,)))
-
-    def get(self, uid: str, recurrence_id: str = "") -> BridgedEvent | None:
-        row = self.db.row(
-            "SELECT * FROM bridge_events WHERE uid = ? AND recurrence_id = ?", (uid, recurrence_id)
-        )
-        if row is None:
-            return None
-        return BridgedEvent(
-            row["uid"],
-            row["recurrence_id"],
-            row["booking_id"],
-            row["organizer"],
-            row["sequence"],
-            from_db(row["dtstamp"]),
-            bool(row["cancelled"]),
-        )
-
-    def for_booking(self, booking_id: int) -> BridgedEvent | None:
-        row = self.db.row(
-            "SELECT uid, recurrence_id FROM bridge_events WHERE booking_id = ?", (booking_id,)
-        )
-        return self.get(row["uid"], row["recurrence_id"]) if row else None
-
-    def put(self, event: BridgedEvent) -> None:
-        values: dict[str, Any] = {
-            "uid": event.uid,
-            "recurrence_id": event.recurrence_id,
-            "booking_id": event.booking_id,
-            "organizer": event.organizer,
-            "sequence": event.sequence,
-            "dtstamp": to_db(event.dtstamp),
-            "cancelled": int(event.cancelled),
-        }
-        self.db.execute(
-            "INSERT INTO bridge_events (uid, recurrence_id, booking_id, organizer, sequence, "
-            "dtstamp, cancelled) VALUES (:uid, :recurrence_id, :booking_id, :organizer, "
-            ":sequence, :dtstamp, :cancelled) ON CONFLICT (uid, recurrence_id) DO UPDATE SET "
-            "booking_id = excluded.booking_id, organizer = excluded.organizer, "
-            "sequence = excluded.sequence, dtstamp = excluded.dtstamp, "
-            "cancelled = excluded.cancelled",
-            values,
-        )
-
-
-class CaldavItemStore:
-    """The CalDAV items the bridge has captured (path, href -> uid, etag) and sync tokens."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def seen(self, path: str, href: str) -> tuple[str, str] | None:
-        row = self.db.row(
-            "SELECT uid, etag FROM caldav_items WHERE path = ? AND href = ?", (path, href)
-        )
-        return (row["uid"], row["etag"]) if row else None
-
-    def paths(self) -> builtins.list[str]:
-        """Every calendar the bridge has seen an item of, or holds a sync token for."""
-        rows = self.db.rows(
-            "SELECT DISTINCT path FROM caldav_items UNION SELECT path FROM caldav_sync"
-        )
-        return [r["path"] for r in rows]
-
-    def for_path(self, path: str) -> dict[str, tuple[str, str]]:
-        rows = self.db.rows("SELECT href, uid, etag FROM caldav_items WHERE path = ?", (path,))
-        return {r["href"]: (r["uid"], r["etag"]) for r in rows}
-
-    def remember(self, path: str, href: str, uid: str, etag: str) -> None:
-        self.db.execute(
-            "INSERT INTO caldav_items (path, href, uid, etag) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (path, href) DO UPDATE SET uid = excluded.uid, etag = excluded.etag",
-            (path, href, uid, etag),
-        )
-
-    def forget(self, path: str, href: str) -> None:
-        self.db.execute("DELETE FROM caldav_items WHERE path = ? AND href = ?", (path, href))
-
-    def token(self, path: str) -> str:
-        value = self.db.scalar("SELECT token FROM caldav_sync WHERE path = ?", (path,))
-        return str(value) if value else ""
-
-    def set_token(self, path: str, token: str) -> None:
-        self.db.execute(
-            "INSERT INTO caldav_sync (path, token) VALUES (?, ?) ON CONFLICT (path) "
-            "DO UPDATE SET token = excluded.token",
-            (path, token),
         )

@@ -1,4 +1,4 @@
-"""SQL for app passwords."""
+"""SQL for app passwords: the per-device passwords of CalDAV clients, stored as digests."""
 
 from __future__ import annotations
 
