@@ -105,8 +105,8 @@ async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
         app[RUNNER],
         pipeline,
         config.max_message_bytes,
+        app[SERVICES].inbound_limits,
         config.inbox_retention_days,
-        limits=app[SERVICES].inbound_limits,
         inline_max_events=config.inline_max_events,
         inline_max_bytes=config.inline_max_bytes,
     )
@@ -354,7 +354,7 @@ def create_app(config: Config) -> web.Application:
         feeds,
     ):
         app.router.add_routes(routes(module.routes))
-    pages.setup(app, config, services.secrets)
+    pages.setup(app, config, services)
     # Last: what no route answers, as JSON, or as a page when a browser asks for one.
     app.router.add_route("*", "/{path:.*}", in_request_context(pages.pages_for_browsers(unmatched)))
     return app

@@ -2,7 +2,7 @@
 application factory (``feedserver.app``) and the command line (``feedserver.cli``) take them
 from ``build``. Long-running parts (the store thread, workers, Radicale) are started by the
 application's contexts; what is built here holds no thread and opens nothing (the login
-throttle is in-memory state shared by every sign-in path).
+throttles are in-memory state: one shared by the API and CalDAV, one by the web pages).
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from feedserver.inbound.mail import dkim_valid
 from feedserver.inbound.pipeline import Pipeline
 from feedserver.instance_secrets import InstanceSecrets
 from feedserver.model import parse_reminder
+from feedserver.notify.accounts import AccountMail
 from feedserver.notify.planner import Notifier
 from feedserver.reactions import BookingEffects
 from feedserver.throttle import LoginThrottle, RateLimits
 from feedserver.tokens import LinkSigner
+from feedserver.tokens.account_links import AccountLinks
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,10 @@ class Services:
     effects: BookingEffects  # what a booking change does in its transaction
     pipeline: Pipeline | None  # the bridge's rules; None when the bridge is off
     budget: RecurrenceBudget  # what any recurrence may cost
-    throttle: LoginThrottle  # failed sign-ins, per account and client address
+    throttle: LoginThrottle  # failed HTTP Basic sign-ins (API, CalDAV), per account and address
+    web_throttle: LoginThrottle  # failed sign-ins, resets and bootstraps on the web pages
     inbound_limits: RateLimits  # the bridge's items per sender and per source
+    account_mail: AccountMail  # invitation and reset links, signed and emailed
 
     @property
     def notifier(self) -> Notifier | None:
@@ -87,14 +91,32 @@ def build(config: Config, notify: bool = True) -> Services:
             bridge.trusted_senders,
             budget,
         )
-    security = config.security
-    throttle = LoginThrottle(
-        security.login_attempts, security.login_backoff_seconds, security.login_backoff_max_seconds
-    )
     bridge = config.bridge
-    inbound_limits = RateLimits(
-        {"sender": bridge.sender_items_per_hour, "source": bridge.source_items_per_hour}
-    )
     return Services(
-        config, secrets, feed_urls, meetings, effects, pipeline, budget, throttle, inbound_limits
+        config,
+        secrets,
+        feed_urls,
+        meetings,
+        effects,
+        pipeline,
+        budget,
+        throttle=login_throttle(config),
+        web_throttle=login_throttle(config),
+        inbound_limits=RateLimits(
+            {"sender": bridge.sender_items_per_hour, "source": bridge.source_items_per_hour}
+        ),
+        account_mail=AccountMail(
+            invitations=AccountLinks(keys, "invitation", config.web.invitation_days * 86400),
+            reset_links=AccountLinks(keys, "password_reset", config.web.reset_link_minutes * 60),
+            public_url=config.public_url,
+            language=config.notifications.language,
+            sender_name=config.smtp.sender_name,
+        ),
+    )
+
+
+def login_throttle(config: Config) -> LoginThrottle:
+    security = config.security
+    return LoginThrottle(
+        security.login_attempts, security.login_backoff_seconds, security.login_backoff_max_seconds
     )

@@ -148,3 +148,28 @@ def test_every_package_has_an_opening_docstring() -> None:
         init = package / "__init__.py"
         assert init.exists(), f"{package.name} is not a regular package"
         assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), package.name
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _modules() if _part(p) == "web"],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_handlers_leave_transactions_and_mail_to_the_domain(path: Path) -> None:
+    """HTTP handlers and pages call domain functions; what must happen together (a change and
+    the mail it sends) is decided below them, in one transaction."""
+    text = path.read_text(encoding="utf-8")
+    assert ".transaction()" not in text, f"{path.relative_to(PACKAGE)} opens a transaction"
+    assert "account_link_message" not in text, f"{path.relative_to(PACKAGE)} sends mail"
+
+
+def test_services_are_built_in_one_place() -> None:
+    """Signers, throttles and limits are built by ``wiring`` alone (``Wire once``)."""
+    built = re.compile(r"\b(LinkSigner|AccountLinks|LoginThrottle|RateLimits)\(")
+    for path in _modules():
+        if path.name == "wiring.py" or _part(path) in ("tokens", "throttle"):
+            continue
+        found = built.search(path.read_text(encoding="utf-8"))
+        assert found is None, (
+            f"{path.relative_to(PACKAGE)} builds {found.group(1) if found else ''}"
+        )

@@ -89,6 +89,15 @@ def parse_working_hours(data: object) -> WorkingHours:
     return WorkingHours(timezone, weekly, exceptions)
 
 
+def save_working_hours(store: Store, user_id: int, hours: WorkingHours | None) -> None:
+    """A person's working hours; None: always available (their hours are removed)."""
+    with store.transaction():
+        if hours is None:
+            store.working_hours.delete(user_id)
+        else:
+            store.working_hours.put(user_id, hours)
+
+
 def ranges_text(hours: Hours) -> list[list[str]]:
     """[["09:00", "12:00"], ...]: a day's ranges as the API writes them."""
     return [[f"{a:%H:%M}", _end(b)] for a, b in hours]

@@ -96,6 +96,13 @@ def own_calendar(store: Store, user: User, calendar_id: int) -> BusyCalendar:
     return found
 
 
+def remove_calendar(store: Store, user: User, calendar_id: int) -> None:
+    """Forget one of ``user``'s busy calendars and its busy times (NotFound if not theirs)."""
+    with store.transaction():
+        own_calendar(store, user, calendar_id)
+        store.busy_calendars.delete(calendar_id)
+
+
 def _instant(value: date | datetime, where: str) -> datetime:
     if isinstance(value, datetime):
         return value.replace(tzinfo=zone(where)) if value.tzinfo is None else value

@@ -73,16 +73,16 @@ class InboxService:
         runner: StoreRunner,
         pipeline: Pipeline,
         max_bytes: int,
+        limits: RateLimits,
         retention_days: int = 30,
         retry_seconds: float = 60.0,
-        limits: RateLimits | None = None,
         inline_max_events: int = 50,
         inline_max_bytes: int = 262_144,
     ) -> None:
         self.runner = runner
         self.pipeline = pipeline
         self.max_bytes = max_bytes
-        self.limits = limits or RateLimits({})
+        self.limits = limits
         self.inline_max_events = inline_max_events
         self.inline_max_bytes = inline_max_bytes
         self.retention = timedelta(days=retention_days)

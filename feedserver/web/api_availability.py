@@ -43,22 +43,14 @@ async def put_hours(request: web.Request) -> web.Response:
     person = await _person(request)
     hours = availability.parse_working_hours(await read_json(request))
 
-    def save(store: Store) -> None:
-        with store.transaction():
-            store.working_hours.put(person.id, hours)
-
-    await request.app[RUNNER].run(save)
+    await request.app[RUNNER].run(lambda s: availability.save_working_hours(s, person.id, hours))
     return web.json_response(availability.working_hours_json(hours))
 
 
 async def delete_hours(request: web.Request) -> web.Response:
     person = await _person(request)
 
-    def clear(store: Store) -> None:
-        with store.transaction():
-            store.working_hours.delete(person.id)
-
-    await request.app[RUNNER].run(clear)
+    await request.app[RUNNER].run(lambda s: availability.save_working_hours(s, person.id, None))
     return web.Response(status=204)
 
 
@@ -165,12 +157,7 @@ async def delete_busy_calendar(request: web.Request) -> web.Response:
     person = await _person(request)
     calendar_id = _calendar_id(request)
 
-    def remove(store: Store) -> None:
-        with store.transaction():
-            busy.own_calendar(store, person, calendar_id)
-            store.busy_calendars.delete(calendar_id)
-
-    await request.app[RUNNER].run(remove)
+    await request.app[RUNNER].run(lambda s: busy.remove_calendar(s, person, calendar_id))
     return web.Response(status=204)
 
 

@@ -10,9 +10,6 @@ from datetime import timedelta
 from aiohttp import web
 
 from feedserver.config import Config
-from feedserver.instance_secrets import InstanceSecrets
-from feedserver.throttle import LoginThrottle
-from feedserver.tokens.account_links import AccountLinks
 from feedserver.web.context import routes as in_context
 from feedserver.web.pages import (
     account,
@@ -26,26 +23,17 @@ from feedserver.web.pages import (
 )
 from feedserver.web.pages.base import WEBKIT, WebKit, load_static, make_jinja
 from feedserver.web.pages.base import pages_for_browsers as pages_for_browsers
+from feedserver.wiring import Services
 
 MODULES = (account, links, devices, availability, settings, admin_bookings, admin, api_docs)
 
 
-def make_kit(config: Config, secrets: InstanceSecrets) -> WebKit:
+def make_kit(config: Config, services: Services) -> WebKit:
     static = load_static()
-    security = config.security
     return WebKit(
         jinja=make_jinja(static),
-        reset_links=AccountLinks(
-            secrets.secret_keys, "password_reset", config.web.reset_link_minutes * 60
-        ),
-        invitations=AccountLinks(
-            secrets.secret_keys, "invitation", config.web.invitation_days * 86400
-        ),
-        throttle=LoginThrottle(
-            security.login_attempts,
-            security.login_backoff_seconds,
-            security.login_backoff_max_seconds,
-        ),
+        account_mail=services.account_mail,
+        throttle=services.web_throttle,
         session_lifetime=timedelta(days=config.web.session_days),
         static=static,
     )
@@ -71,8 +59,8 @@ async def static_file(request: web.Request) -> web.Response:
     )
 
 
-def setup(app: web.Application, config: Config, secrets: InstanceSecrets) -> None:
-    app[WEBKIT] = make_kit(config, secrets)
+def setup(app: web.Application, config: Config, services: Services) -> None:
+    app[WEBKIT] = make_kit(config, services)
     static = web.RouteTableDef()
     static.get("/static/{name}")(static_file)
     for module in (*MODULES,):

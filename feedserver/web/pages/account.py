@@ -12,7 +12,6 @@ from aiohttp import web
 from feedserver.domain import accounts, sign_in
 from feedserver.errors import FeedserverError, InvalidInput
 from feedserver.model import Role, User
-from feedserver.notify.planner import account_link_message
 from feedserver.passwords import verify_password
 from feedserver.store import Store
 from feedserver.tokens import InvalidToken
@@ -121,37 +120,6 @@ async def sign_out(request: web.Request, who: Visitor) -> web.StreamResponse:
     return response
 
 
-def _words(minutes: int, language: str) -> str:
-    if minutes % 1440 == 0:
-        days = minutes // 1440
-        unit = ("jour", "jours") if language == "fr" else ("day", "days")
-        return f"{days} {unit[days != 1]}"
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        unit = ("heure", "heures") if language == "fr" else ("hour", "hours")
-        return f"{hours} {unit[hours != 1]}"
-    return f"{minutes} min"
-
-
-def send_account_link(request: web.Request, store: Store, user: User, kind: str) -> None:
-    """Queue an invitation or a reset email for ``user`` (runs on the store thread)."""
-    config = request.app[CONFIG]
-    kit = request.app[WEBKIT]
-    links = kit.invitations if kind == "invitation" else kit.reset_links
-    token = sign_in.link_for(store, links, user.id)
-    minutes = links.max_age // 60
-    language = user.language or config.notifications.language
-    account_link_message(
-        store,
-        user,
-        kind,
-        f"{config.public_url}/set-password/{kind}/{token}",
-        _words(minutes, language),
-        language,
-        config.smtp.sender_name,
-    )
-
-
 @routes.get("/forgot")
 @page
 async def forgot(request: web.Request, who: Visitor) -> web.StreamResponse:
@@ -169,20 +137,13 @@ async def forgot_post(request: web.Request, who: Visitor) -> web.StreamResponse:
         return render(request, who, "forgot.html", {"sent": False, "error": who._(SLOW_DOWN)}, 429)
     throttle.failed(*keys)  # each request counts: a flood of reset emails is slowed
 
-    def send(store: Store) -> None:
-        user = store.users.get_by_email(email)
-        if user is not None:
-            with store.transaction():
-                send_account_link(request, store, user, "password_reset")
-
-    await request.app[RUNNER].run(send)
+    mail = request.app[WEBKIT].account_mail
+    await request.app[RUNNER].run(lambda s: mail.request_reset(s, email))
     return render(request, who, "forgot.html", {"sent": True})
 
 
 async def _link_user(request: web.Request) -> User | None:
-    kit = request.app[WEBKIT]
-    kind = request.match_info["kind"]
-    links = {"invitation": kit.invitations, "password_reset": kit.reset_links}.get(kind)
+    links = request.app[WEBKIT].account_mail.links(request.match_info["kind"])
     if links is None:
         raise PageRefused(404, "The page does not exist, or it is not yours.")
     token = request.match_info["token"]

@@ -15,7 +15,7 @@ from aiohttp import web
 from feedserver.calendar import templates as text_templates
 from feedserver.calendar.render import Viewer, shortcode_values
 from feedserver.calendar.templates import SHORTCODES
-from feedserver.domain import accounts, catalog
+from feedserver.domain import catalog
 from feedserver.domain import feed_links as links
 from feedserver.domain import meetings as meeting_links
 from feedserver.domain.catalog import load_catalog
@@ -25,8 +25,8 @@ from feedserver.notify import messages, outbox
 from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
-from feedserver.web.pages.account import send_account_link
 from feedserver.web.pages.base import (
+    WEBKIT,
     Visitor,
     admin_only,
     path_id,
@@ -76,13 +76,9 @@ async def invite(request: web.Request, who: Visitor, user: User) -> web.StreamRe
         "timezone": form.get("timezone", "").strip() or "UTC",
     }
 
-    def create(store: Store) -> None:
-        with store.transaction():
-            made = accounts.create_user(store, data)
-            send_account_link(request, store, made, "invitation")
-
+    mail = request.app[WEBKIT].account_mail
     try:
-        await request.app[RUNNER].run(create)
+        await request.app[RUNNER].run(lambda s: mail.invite(s, data))
     except FeedserverError as exc:
         return await _people_page(request, who, exc.message, 422)
     return see_other("/admin/people", "invited")
@@ -96,13 +92,8 @@ async def password_link(request: web.Request, who: Visitor, user: User) -> web.S
     await read_form(request, who)
     person_id = path_id(request, "person")
 
-    def send(store: Store) -> None:
-        person = accounts.find_user(store, person_id)
-        kind = "password_reset" if store.users.password_hash_of(person.id) else "invitation"
-        with store.transaction():
-            send_account_link(request, store, person, kind)
-
-    await request.app[RUNNER].run(send)
+    mail = request.app[WEBKIT].account_mail
+    await request.app[RUNNER].run(lambda s: mail.send_password_link(s, person_id))
     return see_other("/admin/people", "reset_sent")
 
 

@@ -102,14 +102,7 @@ async def save_hours(request: web.Request, who: Visitor, user: User) -> web.Stre
     except FeedserverError as exc:
         return await _page(request, who, user, exc.message, 422)
 
-    def save(store: Store) -> None:
-        with store.transaction():
-            if hours is None:
-                store.working_hours.delete(user.id)
-            else:
-                store.working_hours.put(user.id, hours)
-
-    await request.app[RUNNER].run(save)
+    await request.app[RUNNER].run(lambda s: availability.save_working_hours(s, user.id, hours))
     return see_other("/availability", "saved")
 
 
@@ -161,9 +154,5 @@ async def remove(request: web.Request, who: Visitor, user: User) -> web.StreamRe
     if ask is not None:
         return ask
 
-    def delete(store: Store) -> None:
-        with store.transaction():
-            store.busy_calendars.delete(calendar_id)
-
-    await request.app[RUNNER].run(delete)
+    await request.app[RUNNER].run(lambda s: busy.remove_calendar(s, user, calendar_id))
     return see_other("/availability", "saved")

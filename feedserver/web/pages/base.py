@@ -29,9 +29,9 @@ from multidict import MultiDict, MultiDictProxy
 from feedserver.domain import sign_in
 from feedserver.errors import FeedserverError, NotFound, TooManyAttempts
 from feedserver.model import User
+from feedserver.notify.accounts import AccountMail
 from feedserver.numbers import is_whole
 from feedserver.throttle import LoginThrottle
-from feedserver.tokens.account_links import AccountLinks
 from feedserver.web.errors import status_of
 from feedserver.web.pages import i18n
 from feedserver.web.state import CONFIG, RUNNER
@@ -73,8 +73,7 @@ class WebKit:
     """The web app's tools, built once per application."""
 
     jinja: jinja2.Environment
-    reset_links: AccountLinks
-    invitations: AccountLinks
+    account_mail: AccountMail
     throttle: LoginThrottle
     session_lifetime: timedelta
     static: dict[str, tuple[bytes, str, str]]  # name: (bytes, content type, version)
