@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean system-packages screenshots
+.PHONY: run test test-fast lint typecheck bench clean system-packages screenshots docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ test: lint typecheck system-packages $(JS)
 
 screenshots: $(STAMP) system-packages
 	FEEDSERVER_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_browser.py
+
+# The reference parts of docs/ (options, commands, routes) and the example configuration,
+# written from the code; tests/test_docs.py fails when they are out of date.
+docs: $(STAMP)
+	$(BIN)/feedserver docs docs
+	$(BIN)/feedserver example-config > config/feedserver.example.toml
 
 bench: $(STAMP)
 	$(BIN)/python bench/feeds.py

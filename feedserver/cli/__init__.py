@@ -11,7 +11,7 @@ from aiohttp import web
 from feedserver import config as config_mod
 from feedserver import demo, instance_secrets, logs, wiring
 from feedserver.app import create_app
-from feedserver.cli import admin, backup, feeds, imports
+from feedserver.cli import admin, backup, feeds, imports, reference
 from feedserver.cli.common import data_dir_errors, load_config, with_store
 from feedserver.config import Config
 from feedserver.model import InboxFailure
@@ -144,6 +144,7 @@ main.add_command(feeds.feeds)
 main.add_command(imports.import_group)
 main.add_command(backup.backup)
 main.add_command(backup.restore)
+main.add_command(reference.docs)
 
 
 @main.command()
