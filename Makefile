@@ -48,6 +48,11 @@ $(JS): tests/js/package.json tests/js/package-lock.json
 test: lint typecheck system-packages $(JS)
 	$(BIN)/pytest
 
+# The fast lane: in-process tests only (no other process, browser or external suite), under
+# two minutes on two cores. `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow"
+
 screenshots: $(STAMP) system-packages
 	FEEDSERVER_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_browser.py
 

@@ -20,6 +20,31 @@ from tests.smtp_sink import SmtpServer
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
+# The modules of the slow lane (``pytest -m slow``; ``make test-fast`` leaves them out), and
+# why each is slow: real processes, browsers, other programs, floods and fuzzers.
+SLOW_MODULES = {
+    "test_fuzz_api": "schemathesis against a running feedserver process (minutes)",
+    "test_abuse": "floods of real connections, latencies measured under load",
+    "test_hostile_input": "every route with every hostile value (thousands of requests)",
+    "test_browser": "Chromium through Playwright",
+    "test_caldav_library": "the caldav library's own functional suite",
+    "test_caldav_conformance": "caldav-server-tester",
+    "test_third_party_parsers": "Node.js readers, a C reader built with gcc, khal",
+    "test_tsdav": "tsdav under Node.js",
+    "test_correctness": "vdirsyncer as a separate program",
+    "test_backup": "feedserver processes backing up and restoring",
+    "test_lifecycle": "feedserver processes stopped and killed",
+    "test_e2e_serve": "feedserver processes end to end",
+    "test_inbound_limits": "a 2,000-event calendar applied while writes are timed",
+    "test_parser_fuzz": "Hypothesis fuzzing of the parsers",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.split(".")[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 def basic_auth(email: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode()
