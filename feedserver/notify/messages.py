@@ -23,7 +23,7 @@ from feedserver.calendar import templates
 from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import NotFound
-from feedserver.model import MESSAGE_LANGUAGES
+from feedserver.model import ATTENDEE_KINDS, MESSAGE_LANGUAGES
 from feedserver.store import Store
 
 VARIABLES = {
@@ -59,15 +59,7 @@ VARIABLES = {
 }
 
 AUDIENCES = {
-    "attendee": (
-        "booked",
-        "requested",
-        "confirmed",
-        "changed",
-        "cancelled",
-        "rejected",
-        "reminder",
-    ),
+    "attendee": ATTENDEE_KINDS,  # also what [notifications] attendee_kinds may name
     "staff": (
         "booked",
         "changed",
