@@ -177,3 +177,43 @@ async def test_a_bookings_calendar_report_past_the_budget_is_refused(
         REPORT,
     )
     assert status == 207 and text.count("BEGIN:VEVENT") == 7, text
+
+
+def test_a_rule_that_never_occurs_is_told_apart_from_a_rare_one() -> None:
+    from feedserver.calendar.rrules import barren
+
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    assert barren("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", start)
+    assert barren("FREQ=HOURLY;COUNT=5;BYMONTH=2;BYMONTHDAY=30", start)
+    assert barren("FREQ=YEARLY;BYMONTH=4,6,9,11;BYMONTHDAY=31", start)
+    assert not barren("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", start)  # leap days
+    assert not barren("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", start)  # every 28 years
+    assert not barren("FREQ=MONTHLY;BYDAY=-1SU", start)
+    assert not barren("FREQ=WEEKLY;BYDAY=MO,WE", start)
+
+
+async def test_a_put_whose_rule_never_occurs_is_refused_at_once(server: Any, dav_api: Api) -> None:
+    """dateutil walks such a rule to the year 9999 looking for an occurrence (3 s for a daily
+    rule, 5 s hourly), on every read of the item by Radicale."""
+    path = f"/dav/{CAMILLE[0]}/own/"
+    assert (await _dav(server, "MKCALENDAR", path))[0] == 201
+    body = HOURLY.format(uid="never").replace(
+        "RRULE:FREQ=HOURLY", "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"
+    )
+    started = time.perf_counter()
+    status, text = await _dav(server, "PUT", path + "never.ics", body=body.encode())
+    assert status == 403 and "max-instances" in text and "no occurrence" in text, text
+    assert time.perf_counter() - started < 2
+    response = await dav_api.client.post(
+        "/api/bookings",
+        json={
+            "type": "haircut",
+            "location": "ANHQ",
+            "staff": "camille@example.org",
+            "start": "2027-01-04T09:00:00+01:00",
+            "rrule": "FREQ=DAILY;COUNT=3;BYMONTH=2;BYMONTHDAY=30",
+        },
+        headers=dav_api.headers,
+    )
+    assert response.status == 422
+    assert (await response.json())["field"] == "rrule"

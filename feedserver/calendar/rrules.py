@@ -10,8 +10,11 @@ they cost nothing whatever the rule. The expansions that follow (``feedserver.do
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from dateutil.rrule import rrulestr
 
 from feedserver.numbers import is_whole
 
@@ -65,11 +68,19 @@ def rrules_in(text: str) -> list[str]:
 
 
 def calendar_problem(text: str, budget: RecurrenceBudget) -> str | None:
-    """The first refused RRULE of an iCalendar text, or None."""
+    """The first refused RRULE of an iCalendar text, or None: over the budget (``problem``),
+    or making no occurrence in its first hundred years (``barren``)."""
     for value in rrules_in(text):
         found = problem(value, budget)
         if found is not None:
             return found
+    for start, rules in event_rules(text):
+        for value in rules:
+            if barren(value, start):
+                return (
+                    f"RRULE:{value[:120]} makes no occurrence in its first hundred years; "
+                    "a rule that repeats must occur"
+                )
     return None
 
 
@@ -95,6 +106,8 @@ _PERIOD = {
 # rule is every Monday of the year).
 _SPREAD = {"YEARLY": 53, "MONTHLY": 5}
 # BY parts that can leave a period without an occurrence (COUNT then bounds nothing).
+_BARREN_SPAN = timedelta(days=36525)  # a hundred years
+_LAST_YEAR = 9999 - 100  # where the day walk starts, at the latest (see ``barren``)
 _RESTRICTING = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYSETPOS")
 
 
@@ -138,12 +151,9 @@ def steps(rule: str, start: datetime, until: datetime) -> int:
     return periods * spread
 
 
-def item_steps(text: str, until: datetime, since: datetime | None = None) -> int:
-    """The steps of every rule of the events (and to-dos) of a calendar object, each from its
-    own component's DTSTART (1970 when it has none that can be read), or from ``since`` when
-    that is later (then: about how many occurrences fall between ``since`` and ``until``);
-    the rules of time zone definitions are not counted."""
-    total = 0
+def event_rules(text: str) -> Iterator[tuple[datetime, list[str]]]:
+    """(DTSTART, RRULE values) of each event and to-do of a calendar object (1970 when its
+    DTSTART cannot be read; the TZID is not looked at); time zone rules are not included."""
     start: datetime | None = None
     rules: list[str] = []
     for line in _UNFOLD.sub("", text).splitlines():
@@ -151,10 +161,7 @@ def item_steps(text: str, until: datetime, since: datetime | None = None) -> int
         if upper.startswith(("BEGIN:VEVENT", "BEGIN:VTODO")):
             start, rules = None, []
         elif upper.startswith(("END:VEVENT", "END:VTODO")):
-            origin = start or datetime(1970, 1, 1, tzinfo=UTC)
-            if since is not None and since > origin:
-                origin = since
-            total += sum(steps(rule, origin, until) for rule in rules)
+            yield start or datetime(1970, 1, 1, tzinfo=UTC), rules
             rules = []
         elif upper.startswith("DTSTART") and start is None:
             found = _DTSTART.match(line)
@@ -163,4 +170,44 @@ def item_steps(text: str, until: datetime, since: datetime | None = None) -> int
                 start = utc_stamp(found.group(1) + clock)
         elif upper.startswith("RRULE"):
             rules.append(line.partition(":")[2])
+
+
+def item_steps(text: str, until: datetime, since: datetime | None = None) -> int:
+    """The steps of every rule of the events (and to-dos) of a calendar object, each from its
+    own component's DTSTART, or from ``since`` when that is later (then: about how many
+    occurrences fall between ``since`` and ``until``)."""
+    total = 0
+    for start, rules in event_rules(text):
+        origin = max(start, since) if since is not None else start
+        total += sum(steps(rule, origin, until) for rule in rules)
     return total
+
+
+def barren(rule: str, start: datetime) -> bool:
+    """Whether a rule whose BY parts can reject every day (``FREQ=DAILY;BYMONTH=2;
+    BYMONTHDAY=30``) makes no occurrence in its first hundred years. dateutil, and every
+    reader built on it (Radicale, recurring-ical-events), walks such a rule to the year 9999
+    looking for one: seconds of a thread on every read.
+
+    Only the days are looked at: the rule's day parts (BYDAY without its ordinals, which only
+    lets more days through) as a daily rule. The Gregorian calendar repeats every 400 years,
+    so that rule starts on the same day some 400-year cycles later, close to the last year
+    dateutil walks to: the walk is a few hundred years of days at most (about 0.2 s)."""
+    parts = _parts(rule)
+    if not any(parts.get(name) for name in _RESTRICTING if name != "BYSETPOS"):
+        return False
+    day_parts = []
+    for name in ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY"):
+        value = parts.get(name, "")
+        if name == "BYDAY":
+            value = ",".join(dict.fromkeys(day[-2:] for day in value.split(",") if day))
+        if value:
+            day_parts.append(f"{name}={value}")
+    first = start.replace(tzinfo=None)
+    first = first.replace(year=first.year + 400 * ((_LAST_YEAR - first.year) // 400))
+    try:
+        days = rrulestr("FREQ=DAILY;" + ";".join(day_parts), dtstart=first)
+    except (ValueError, TypeError):
+        return False  # a rule dateutil cannot read is not walked either
+    found = next(iter(days), None)
+    return found is None or found > first + _BARREN_SPAN

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
-from feedserver.calendar.rrules import RecurrenceBudget, problem
+from feedserver.calendar.rrules import RecurrenceBudget, barren, problem
 from feedserver.errors import InvalidInput
 from feedserver.model import Booking
 
@@ -40,6 +40,10 @@ def parse_rrule(
     refused = problem(value, budget)
     if refused is not None:
         raise RecurrenceTooLarge(f"rrule refused: {refused}", field="rrule")
+    if barren(value, local_start):
+        raise InvalidInput(
+            f"rrule {text!r} makes no occurrence in its first hundred years", field="rrule"
+        )
     try:
         rule: Any = rrulestr(value, dtstart=local_start, ignoretz=False)
     except (ValueError, TypeError) as exc:
