@@ -488,3 +488,20 @@ async def test_a_calendar_whose_series_would_take_hours_to_expand_is_refused_at_
     assert time.perf_counter() - started < 5
     assert found["last_status"] == "error"
     assert "repeat too often to read" in found["last_error"]
+
+
+async def test_a_calendar_with_a_rule_that_never_occurs_is_refused_at_once(
+    lab: Api, source: tuple[CalendarServer, str]
+) -> None:
+    server, base = source
+    server.body = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:never\r\n"
+        "DTSTAMP:20260101T000000Z\r\nDTSTART:20260101T090000Z\r\nDURATION:PT1H\r\n"
+        "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    started = time.perf_counter()
+    found = await lab.post(
+        "/api/me/busy-calendars", {"name": "Never", "url": base + "/calendar.ics"}, headers=CAMILLE
+    )
+    assert time.perf_counter() - started < 2
+    assert found["last_status"] == "error" and "never occurs" in found["last_error"]

@@ -276,9 +276,14 @@ class BusySync:
             limit = self.config.max_calendar_bytes
             if sum(len(text) for text in texts) > limit:
                 raise Refused(f"the account's events are larger than {limit} bytes")
-            found = []
-            for text in texts:
-                found.extend(busy.busy_times(text, email, timezone, start, end))
+            # Parsing and expanding the events is CPU work: off the event loop, as for feeds.
+            found = await asyncio.to_thread(
+                lambda: [
+                    busy_time
+                    for text in texts
+                    for busy_time in busy.busy_times(text, email, timezone, start, end)
+                ]
+            )
         except Exception as exc:  # the caldav client raises its own errors for every failure
             error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             await self.runner.run(lambda s: self._mark(s, calendar.id, "error", error, now))

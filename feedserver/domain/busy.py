@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import recurring_ical_events
 from icalendar import Calendar
 
-from feedserver.calendar.rrules import item_steps
+from feedserver.calendar.rrules import barren, event_rules, item_steps
 from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import InvalidInput, NotFound
@@ -117,12 +117,19 @@ def busy_times(
     if not stripped.startswith(b"BEGIN:VCALENDAR"):
         shown = stripped[:40].decode("utf-8", "replace").splitlines()[0] if stripped else ""
         raise NotACalendar(f"not an iCalendar file (it begins with {shown!r})")
-    cost = item_steps(text.decode("utf-8", "replace"), end)
+    decoded = text.decode("utf-8", "replace")
+    cost = item_steps(decoded, end)
     if cost > MAX_EXPANSION_STEPS:
         raise NotACalendar(
             f"its recurring events repeat too often to read up to {end:%Y-%m-%d} (about {cost} "
             f"steps; at most {MAX_EXPANSION_STEPS} are taken)"
         )
+    for first, rules in event_rules(decoded):
+        never = next((rule for rule in rules if barren(rule, first)), None)
+        if never is not None:
+            raise NotACalendar(
+                f"an event repeats by a rule that never occurs ({never[:80]}): it cannot be read"
+            )
     try:
         calendar = Calendar.from_ical(text)
         events = recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end)
