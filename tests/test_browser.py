@@ -208,9 +208,9 @@ def test_every_page_passes_axe_and_fits_360_pixels(browser: Browser, demo: Any) 
     axe = Axe()
     problems: list[str] = []
 
-    def check(page: Page, path: str) -> None:
+    def check(page: Page, path: str, status: int = 200) -> None:
         response = page.goto(base + path)
-        assert response is not None and response.status == 200, path
+        assert response is not None and response.status == status, path
         for violation in axe.run(page).response["violations"]:
             if violation["impact"] in ("serious", "critical"):
                 problems.append(f"{path}: {violation['id']} {violation['help']}")
@@ -223,12 +223,14 @@ def test_every_page_passes_axe_and_fits_360_pixels(browser: Browser, demo: Any) 
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     for path in SIGNED_OUT:
         check(page, path)
+    check(page, "/no-such-page", 404)  # an error page, as a browser gets it
     page.close()
     page = signed_in(browser, base, accounts["admin"][0], accounts["admin"][1])
     page.get_by_role("button", name="Create link").click()  # a link card on the page
     for path in [*EVERYONE, *ADMIN]:
         check(page, path)
     shot(page, "admin-templates")
+    check(page, "/admin/bookings/999999", 404)
     page.close()
     assert problems == []
 
