@@ -470,38 +470,28 @@ async def test_a_caldav_account_larger_than_the_limit_is_refused(
     assert made["last_status"] == "error" and "larger than 200 bytes" in made["last_error"]
 
 
-async def test_a_calendar_whose_series_would_take_hours_to_expand_is_refused_at_once(
-    lab: Api, source: tuple[CalendarServer, str]
+UNREADABLE_SERIES = {
+    # An event repeating every second since 1990: hours of recurring-ical-events.
+    "RRULE:FREQ=SECONDLY": "repeat too often to read",
+    # BY parts that let no day through: dateutil walks to the year 9999 looking for one.
+    "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30": "never occurs",
+}
+
+
+@pytest.mark.parametrize(("rule", "reason"), UNREADABLE_SERIES.items(), ids=["secondly", "never"])
+async def test_a_calendar_whose_series_cannot_be_expanded_is_refused_at_once(
+    lab: Api, source: tuple[CalendarServer, str], rule: str, reason: str
 ) -> None:
-    """An event repeating every second since 1990 would keep recurring-ical-events busy for
-    hours on a thread of the server; it is refused before anything is expanded (issue 25)."""
+    """Refused with the reason before anything is expanded (issue 25)."""
     server, base = source
     server.body = (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:tick\r\n"
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:odd\r\n"
         "DTSTAMP:19900101T000000Z\r\nDTSTART:19900101T000000Z\r\nDURATION:PT1S\r\n"
-        "RRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        f"{rule}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
     started = time.perf_counter()
     found = await lab.post(
-        "/api/me/busy-calendars", {"name": "Ticks", "url": base + "/calendar.ics"}, headers=CAMILLE
-    )
-    assert time.perf_counter() - started < 5
-    assert found["last_status"] == "error"
-    assert "repeat too often to read" in found["last_error"]
-
-
-async def test_a_calendar_with_a_rule_that_never_occurs_is_refused_at_once(
-    lab: Api, source: tuple[CalendarServer, str]
-) -> None:
-    server, base = source
-    server.body = (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:never\r\n"
-        "DTSTAMP:20260101T000000Z\r\nDTSTART:20260101T090000Z\r\nDURATION:PT1H\r\n"
-        "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-    started = time.perf_counter()
-    found = await lab.post(
-        "/api/me/busy-calendars", {"name": "Never", "url": base + "/calendar.ics"}, headers=CAMILLE
+        "/api/me/busy-calendars", {"name": "Odd", "url": base + "/calendar.ics"}, headers=CAMILLE
     )
     assert time.perf_counter() - started < 2
-    assert found["last_status"] == "error" and "never occurs" in found["last_error"]
+    assert found["last_status"] == "error" and reason in found["last_error"]

@@ -50,6 +50,11 @@ def free_busy(start: str, end: str) -> bytes:
 REPORT = {"Content-Type": "application/xml", "Depth": "1"}
 
 
+async def report(server: Any, path: str, body: bytes) -> tuple[int, str]:
+    """A REPORT of Camille's on ``path``."""
+    return await _dav(server, "REPORT", path, CAMILLE, body, REPORT)
+
+
 def test_the_estimate_reads_the_rule_alone() -> None:
     start = datetime(2026, 12, 1, tzinfo=UTC)
     year = datetime(2027, 12, 1, tzinfo=UTC)
@@ -118,37 +123,26 @@ async def test_a_report_a_thousand_years_ahead_is_refused_at_once(
         assert "max-instances" in text and "one REPORT may take" in text
     assert elapsed < 5, elapsed
     # A free-busy question as far ahead is refused the same way.
-    status, text = await _dav(
-        server,
-        "REPORT",
-        f"/dav/{CAMILLE[0]}/own/",
-        CAMILLE,
-        free_busy("30261201T000000Z", "30261208T000000Z"),
-        REPORT,
+    status, text = await report(
+        server, f"/dav/{CAMILLE[0]}/own/", free_busy("30261201T000000Z", "30261208T000000Z")
     )
     assert status == 403 and "max-instances" in text
     # A week is answered, expanded: one instance an hour (01:00 on the 10th to 23:00 on the
     # 16th; the range's edges fall between instances).
-    status, text = await _dav(
+    status, text = await report(
         server,
-        "REPORT",
         f"/dav/{CAMILLE[0]}/own/",
-        CAMILLE,
         query("20261210T003000Z", "20261216T233000Z", expand=True),
-        REPORT,
     )
     assert status == 207, text
     assert text.count("BEGIN:VEVENT") == 6 * 24 + 23
     # A year of it, expanded, is 8,760 instances to write out one by one (Radicale took 4 s
     # before refusing it with its own 400): refused at once.
     started = time.perf_counter()
-    status, text = await _dav(
+    status, text = await report(
         server,
-        "REPORT",
         f"/dav/{CAMILLE[0]}/own/",
-        CAMILLE,
         query("20270101T000000Z", "20280101T000000Z", expand=True),
-        REPORT,
     )
     assert status == 403 and "instances one REPORT may write out" in text, text
     assert time.perf_counter() - started < 1
@@ -159,22 +153,12 @@ async def test_a_bookings_calendar_report_past_the_budget_is_refused(
 ) -> None:
     await book(dav_api, start="2027-01-04T09:00:00+01:00", rrule="FREQ=DAILY")
     path = f"/dav/{CAMILLE[0]}/bookings/"
-    status, text = await _dav(
-        server,
-        "REPORT",
-        path,
-        CAMILLE,
-        query("90000101T000000Z", "90000201T000000Z", expand=True),
-        REPORT,
+    status, text = await report(
+        server, path, query("90000101T000000Z", "90000201T000000Z", expand=True)
     )
     assert status == 403 and "max-instances" in text, text
-    status, text = await _dav(
-        server,
-        "REPORT",
-        path,
-        CAMILLE,
-        query("20270101T000000Z", "20270111T000000Z", expand=True),
-        REPORT,
+    status, text = await report(
+        server, path, query("20270101T000000Z", "20270111T000000Z", expand=True)
     )
     assert status == 207 and text.count("BEGIN:VEVENT") == 7, text
 
