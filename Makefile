@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck bench clean system-packages screenshots docs
+.PHONY: run test test-fast test-postgresql lint typecheck bench clean system-packages screenshots docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # What the tests drive besides Python: Debian's Chromium (Playwright's own download is not
-# used), libical (a C reader of feedserver's output), Node.js for ical.js and node-ical.
+# used), libical (a C reader of feedserver's output), Node.js for ical.js and node-ical,
+# PostgreSQL (the tests start throwaway clusters of their own; no service is used).
 system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	pkg-config --exists libical 2>/dev/null || missing="$$missing libical-dev pkg-config"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages for the tests:$$missing"; \
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
@@ -45,8 +47,13 @@ $(JS): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS)
 
+# The whole suite on SQLite, then every test that opens a store again on PostgreSQL.
 test: lint typecheck system-packages $(JS)
 	$(BIN)/pytest
+	FEEDSERVER_TEST_BACKEND=postgresql $(BIN)/pytest
+
+test-postgresql: $(STAMP) system-packages $(JS)
+	FEEDSERVER_TEST_BACKEND=postgresql $(BIN)/pytest
 
 # The fast lane: in-process tests only (no other process, browser or external suite), under
 # two minutes on two cores. `make test` runs everything.

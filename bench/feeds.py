@@ -46,9 +46,8 @@ from feedserver import instance_secrets  # noqa: E402
 from feedserver.domain import accounts, catalog  # noqa: E402
 from feedserver.domain import feed_links as links  # noqa: E402
 from feedserver.domain.feed_links import FeedUrls  # noqa: E402
-from feedserver.model import Attendee  # noqa: E402
+from feedserver.model import Attendee, BookingRecord, Status  # noqa: E402
 from feedserver.store import Store  # noqa: E402
-from feedserver.times import to_db  # noqa: E402
 from feedserver.tokens import LinkSigner  # noqa: E402
 from tests.process import free_port, serve, wait_until_up  # noqa: E402
 
@@ -98,7 +97,7 @@ def build(data_dir: Path, n: int, staff_count: int = 20) -> tuple[str, str, int]
     type_id = store.types.get("session").id
     locations = store.locations.list()
     start0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=20)
-    now = to_db(datetime.now(UTC))
+    now = datetime.now(UTC).replace(microsecond=0)
     first_id = 0
     with store.transaction():
         for i in range(n):
@@ -106,26 +105,26 @@ def build(data_dir: Path, n: int, staff_count: int = 20) -> tuple[str, str, int]
             location = locations[i % len(locations)]
             start = start0 + timedelta(hours=(i // len(staff)) * 7 % (24 * 300))
             booking = store.bookings.create(
-                {
-                    "uid": f"bench-{i}@feedserver",
-                    "type_id": type_id,
-                    "location_id": location.id,
-                    "staff_id": member.id,
-                    "start_utc": to_db(start),
-                    "end_utc": to_db(start + timedelta(minutes=45)),
-                    "last_end_utc": to_db(start + timedelta(minutes=45)),
-                    "timezone": location.timezone,
-                    "all_day": 0,
-                    "rrule": None,
-                    "exdates": [],
-                    "status": "confirmed",
-                    "title": "",
-                    "notes": f"Benchmark booking {i} — ünïcødé",
-                    "sequence": 0,
-                    "source": "api",
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                BookingRecord(
+                    uid=f"bench-{i}@feedserver",
+                    type_id=type_id,
+                    location_id=location.id,
+                    staff_id=member.id,
+                    start=start,
+                    end=start + timedelta(minutes=45),
+                    last_end=start + timedelta(minutes=45),
+                    timezone=location.timezone,
+                    all_day=False,
+                    rrule=None,
+                    exdates=(),
+                    status=Status.CONFIRMED,
+                    title="",
+                    notes=f"Benchmark booking {i} — ünïcødé",
+                    sequence=0,
+                    source="api",
+                    created_at=now,
+                    updated_at=now,
+                ),
                 [Attendee(f"guest{i}@example.com", f"Guest {i}")],
                 "session",
                 location.code,

@@ -15,7 +15,11 @@ staff members, one year around today, never overlapping), then, as a user would:
 5. RSS after all that, the database and data dir sizes.
 
 Usage: python bench/scale.py [--bookings 100000] [--staff 100] [--keep DIR]
-Prints a Markdown table (the README's "Scale benchmark").
+       [--database postgresql://user@host/dbname]
+With ``--database`` the store is that PostgreSQL database (created when missing; it must hold
+no data: the benchmark's organisation is built in it). The bookings of a staff member are
+spread over as many days as they need (12 a day at most). Prints a Markdown table
+(docs/benchmarks.md, "Scale").
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ sys.path.insert(0, str(ROOT))
 from feedserver import config as config_mod  # noqa: E402
 from feedserver.domain import accounts, catalog, feed_links  # noqa: E402
 from feedserver.store import Store  # noqa: E402
+from feedserver.store import postgres as pg  # noqa: E402
+from feedserver.store.copy import data_rows  # noqa: E402
 from tests.process import free_port, wait_until_up  # noqa: E402
 
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway benchmark organisation
@@ -55,10 +61,18 @@ OWNER = "owner@bench.test"
 LOCATIONS = (("PARIS", "Europe/Paris"), ("NYC", "America/New_York"))
 
 
-def build_org(data_dir: Path, staff: int) -> list[str]:
+def build_org(data_dir: Path, staff: int, database: str | None) -> list[str]:
     """The organisation; returns the staff members' emails."""
-    config = config_mod.load(None, environ={}, overrides={"storage.data_dir": str(data_dir)})
-    store = Store(config.database_path)
+    config = config_mod.load(
+        None,
+        environ={},
+        overrides={"storage.data_dir": str(data_dir), "storage.database_url": database},
+    )
+    if database:
+        pg.create_database(database)
+    store = Store(config.database_url)
+    if data_rows(store.db):
+        raise SystemExit(f"{store.location} holds data: give the benchmark an empty database")
     for code, tz in LOCATIONS:
         catalog.create_location(store, {"code": code, "name": code.title(), "timezone": tz})
     catalog.create_type(store, {"key": "cut", "name": "Cut", "duration_minutes": 45})
@@ -105,7 +119,7 @@ def write_csv(path: Path, emails: list[str], count: int, today: date) -> None:
     on a free quarter hour of a day within a year around today."""
     rng = random.Random(11)
     per_staff = -(-count // len(emails))
-    days = 365
+    days = max(365, -(-per_staff * 5 // 48))  # at most 80 % of a staff member's slots taken
     slots_per_day = 12 * 4 // 4  # 48 quarter hours, bookings take 4 (45 min + margin)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -175,6 +189,9 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=100_000)
     parser.add_argument("--staff", type=int, default=100)
     parser.add_argument("--keep", type=Path, help="Build in this directory and keep it.")
+    parser.add_argument(
+        "--database", help="A PostgreSQL URL (default: SQLite in the work directory)."
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="feedserver-scale-"))
     data = work / "data"
@@ -186,8 +203,10 @@ def main() -> None:
         "FEEDSERVER_ADMIN_TOKEN": ADMIN_TOKEN,
         "FEEDSERVER_FEEDS_WINDOW_DAYS_PAST": "200",  # the CSV starts 120 days ago
     }
+    if args.database:
+        env["FEEDSERVER_DATABASE_URL"] = args.database
     rows: list[tuple[str, str]] = []
-    emails = build_org(data, args.staff)
+    emails = build_org(data, args.staff, args.database)
     source = work / "bookings.csv"
     write_csv(source, emails, args.bookings, date.today())
     started = time.perf_counter()
@@ -225,10 +244,17 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    db = size_mb(data / "feedserver.db") + size_mb(data / "feedserver.db-wal")
-    rows.append(("database / data dir", f"{db:.0f} MB / {size_mb(data):.0f} MB"))
+    if args.database:
+        store = Store(args.database)
+        size = store.db.scalar("SELECT pg_database_size(current_database())") / 1e6
+        store.close()
+        rows.append(("database / data dir", f"{size:.0f} MB / {size_mb(data):.0f} MB"))
+    else:
+        db = size_mb(data / "feedserver.db") + size_mb(data / "feedserver.db-wal")
+        rows.append(("database / data dir", f"{db:.0f} MB / {size_mb(data):.0f} MB"))
+    backend = "PostgreSQL" if args.database else "SQLite"
     print(
-        f"\n{args.bookings:,} bookings, {args.staff} staff members "
+        f"\n{args.bookings:,} bookings on {backend}, {args.staff} staff members "
         f"({args.bookings // args.staff:,} each), {os.cpu_count()} cores\n"
     )
     print("| measure | result |\n|---|---|")

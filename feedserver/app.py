@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
 from feedserver import __version__, reactions, wiring
 from feedserver.busy.sync import BusySync
+from feedserver.caldav_bridge import layout
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
@@ -74,11 +76,11 @@ log = logging.getLogger(__name__)
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    runner = StoreRunner(Store(config.database_path))
+    runner = StoreRunner(Store(config.database_url))
     app[RUNNER] = runner
     version = await runner.run(lambda s: s.changes.version())
     app[WATCHER] = ChangeWatcher(runner, config.storage.change_poll_ms / 1000, version)
-    log.info("store open", extra={"database": str(config.database_path), "data_version": version})
+    log.info("store open", extra={"database": runner.store.location, "data_version": version})
     yield
     runner.close()
 
@@ -150,8 +152,11 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     calendars = BookingsCalendars(
         app[RUNNER], app[FEEDS].fragments, app[MEETINGS], config.caldav.bookings_calendar_name
     )
+    folder = config.data_dir / "caldav"
+    if layout.needs_migration(folder):
+        await app[RUNNER].run(partial(layout.migrate_folder, folder))
     server = RadicaleServer(
-        config, logins, capture, services.budget, calendars, services.inbound_limits
+        config, app[RUNNER], logins, capture, services.budget, calendars, services.inbound_limits
     )
     app[CALDAV] = server
     app[FEEDS].gate.yield_to(lambda: server.busy)

@@ -49,6 +49,16 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True)
+class LocationSettings:
+    """A location as the domain writes it: all but its id and times."""
+
+    code: str
+    name: str
+    address: str
+    timezone: str
+
+
+@dataclass(frozen=True)
 class Location:
     id: int
     code: str
@@ -57,6 +67,30 @@ class Location:
     timezone: str
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def settings(self) -> LocationSettings:
+        return LocationSettings(self.code, self.name, self.address, self.timezone)
+
+
+Reminders = tuple[tuple[int, tuple[str, ...]], ...]  # (minutes before, audiences) per reminder
+
+
+@dataclass(frozen=True)
+class TypeSettings:
+    """A reservation type as the domain writes it: all but its id and times."""
+
+    key: str
+    name: str
+    duration_minutes: int
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    online: bool = False
+    color: str = ""
+    attendees_visible: bool = False
+    title_visible: bool = False
+    on_site: bool = False
+    reminders: Reminders | None = None  # None: the organisation's default reminders
 
 
 @dataclass(frozen=True)
@@ -75,7 +109,35 @@ class ReservationType:
     title_visible: bool = False  # attendees may see a booking's own title (staff-only otherwise)
     on_site: bool = False  # an online type that also meets at the location (LOCATION says both)
     # (minutes before, audiences) per reminder; None: the organisation's default reminders.
-    reminders: tuple[tuple[int, tuple[str, ...]], ...] | None = None
+    reminders: Reminders | None = None
+
+    @property
+    def settings(self) -> TypeSettings:
+        return TypeSettings(
+            self.key,
+            self.name,
+            self.duration_minutes,
+            self.buffer_before_minutes,
+            self.buffer_after_minutes,
+            self.online,
+            self.color,
+            self.attendees_visible,
+            self.title_visible,
+            self.on_site,
+            self.reminders,
+        )
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """An account as the domain writes it: all but its id, password and times."""
+
+    email: str
+    name: str
+    role: Role
+    timezone: str = "UTC"
+    primary_location: str | None = None  # location code
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +151,12 @@ class User:
     created_at: datetime
     updated_at: datetime
     language: str = ""  # "en", "fr", or "" for the browser's choice
+
+    @property
+    def settings(self) -> AccountSettings:
+        return AccountSettings(
+            self.email, self.name, self.role, self.timezone, self.primary_location, self.language
+        )
 
     @property
     def is_admin(self) -> bool:
@@ -206,6 +274,91 @@ class Booking:
     def end_date(self) -> date:
         """Exclusive end date of an all-day booking."""
         return self.local_end.date()
+
+
+@dataclass(frozen=True)
+class BookingRecord:
+    """A booking as the domain hands it to the store to write: every stored field, in the
+    model's types (the store alone knows columns and formats). Its type, location and staff
+    member by id; the attendees go beside it."""
+
+    uid: str
+    type_id: int
+    location_id: int
+    staff_id: int
+    start: datetime
+    end: datetime
+    last_end: datetime | None  # the end of the last occurrence; None: an endless series
+    timezone: str
+    all_day: bool
+    rrule: str | None
+    exdates: tuple[datetime, ...]
+    status: Status
+    title: str
+    notes: str
+    sequence: int
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """An email to queue in the outbox (sent once per idempotency key)."""
+
+    idempotency_key: str
+    kind: str
+    booking_id: int | None
+    recipient_email: str
+    recipient_name: str
+    subject: str
+    body_text: str
+    body_html: str
+    ics: str | None = None  # an iCalendar invitation (iMIP) attached, with its METHOD
+    ics_method: str | None = None
+
+
+class Span(NamedTuple):
+    """One booking's first occurrence as a busy-time search reads it, without loading it."""
+
+    id: int
+    type_key: str
+    start: datetime
+    end: datetime
+    recurring: bool
+
+
+class BusyTime(NamedTuple):
+    """A busy time read from a staff member's own calendar."""
+
+    start: datetime
+    end: datetime
+    calendar: str  # the calendar's name
+    uid: str  # the event's UID
+
+
+class DavCollection(NamedTuple):
+    """A collection of a user's own CalDAV tree (a principal or a calendar)."""
+
+    id: int  # not shared by a collection made again under the same path
+    path: str  # "alice@example.org/work", without slashes around
+    props: dict[str, str]  # Radicale's metadata: tag, D:displayname, C:calendar-description…
+    version: int  # raised by every change of the collection or an item: its sync-token
+    modified_at: datetime
+
+
+class DavObject(NamedTuple):
+    """An item of a user's calendar: what the client wrote, and what Radicale indexes."""
+
+    href: str
+    uid: str
+    etag: str
+    name: str  # the object: VCALENDAR (or VCARD)
+    component: str  # its main component: VEVENT, VTODO, VJOURNAL…
+    range_start: int  # the time range it covers, in Unix seconds
+    range_end: int
+    text: str
+    modified_at: datetime
 
 
 class BookingKey(NamedTuple):

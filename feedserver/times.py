@@ -1,4 +1,5 @@
-"""Time values as feedserver stores them: UTC instants as ``YYYY-MM-DDTHH:MM:SSZ`` text."""
+"""Time values: UTC instants as ``YYYY-MM-DDTHH:MM:SSZ`` text (the API's and the store's form),
+zones, and the window of dates feedserver accepts."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def to_db(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """``2027-01-20T08:00:00Z``: an instant as the API writes it."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime")
     if moment.tzinfo is not UTC:
@@ -31,10 +33,6 @@ def to_db(moment: datetime) -> str:
     # isoformat is C code: several times faster than strftime(UTC_FORMAT), same text
     # once its "+00:00" is written "Z".
     return moment.isoformat(timespec="seconds")[:-6] + "Z"
-
-
-def from_db(text: str) -> datetime:
-    return datetime.fromisoformat(text)  # "...Z" parses as UTC (C code; strptime is 10x slower)
 
 
 def find_zone(name: object) -> ZoneInfo | None:

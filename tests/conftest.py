@@ -1,9 +1,16 @@
 """Shared fixtures: a configuration on a temporary data directory, the app under
-``aiohttp_client``, and a small organisation to book against."""
+``aiohttp_client``, and a small organisation to book against.
+
+The store backend is SQLite unless ``FEEDSERVER_TEST_BACKEND=postgresql``: then every test
+that opens a store (through ``config``, ``store`` or ``database_url``) gets a database of its
+own on a throwaway PostgreSQL cluster (``tests/pg.py``), and only those tests run (the rest
+never touch a store, so a second pass would repeat them unchanged). ``make test`` runs both.
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +23,7 @@ from feedserver import config as config_mod
 from feedserver.app import create_app
 from feedserver.config import Config
 from feedserver.store import Store
+from tests.pg import Cluster
 from tests.smtp_sink import SmtpServer
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -37,13 +45,52 @@ SLOW_MODULES = {
     "test_e2e_serve": "feedserver processes end to end",
     "test_inbound_limits": "a 2,000-event calendar applied while writes are timed",
     "test_parser_fuzz": "Hypothesis fuzzing of the parsers",
+    "test_postgres_ops": "feedserver processes on PostgreSQL: migrate-store, backup, restore",
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+BACKEND = os.environ.get("FEEDSERVER_TEST_BACKEND", "sqlite")
+# The fixtures through which a test opens a store: on PostgreSQL, only these tests run.
+STORE_FIXTURES = {"config", "store", "database_url", "empty_database_url", "pg_cluster"}
+
+
+def pytest_report_header() -> str:
+    return f"store backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.module is not None and item.module.__name__.split(".")[-1] in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+    if BACKEND == "postgresql":
+        keep = [i for i in items if STORE_FIXTURES & set(getattr(i, "fixturenames", ()))]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
+def store_env(config: Config) -> dict[str, str]:
+    """What a feedserver process started by a test needs to open the test's store."""
+    return {"FEEDSERVER_DATABASE_URL": config.database_url} if config.on_postgresql else {}
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where this test's store lives: a SQLite file under ``tmp_path``, or (on the
+    PostgreSQL pass) a new database with feedserver's schema."""
+    if BACKEND != "postgresql":
+        yield str(tmp_path / "data" / "feedserver.db")
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.database()
+    yield url
+    cluster.release(url)
 
 
 def basic_auth(email: str, password: str) -> str:
@@ -51,12 +98,25 @@ def basic_auth(email: str, password: str) -> str:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """As ``database_url``, without feedserver's schema (for the migrations' own tests)."""
+    if BACKEND != "postgresql":
+        yield str(tmp_path / "empty" / "feedserver.db")
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.database(migrated=False)
+    yield url
+    cluster.release(url)
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> Config:
     return config_mod.load(
         None,
         environ={},
         overrides={
             "storage.data_dir": str(tmp_path / "data"),
+            "storage.database_url": database_url if BACKEND == "postgresql" else None,
             "security.admin_token": ADMIN_TOKEN,
             "security.secret_keys": "test-key-one",
             # Fixed dates in tests stay inside the feed window for years to come.
@@ -75,8 +135,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "store.db")
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
     yield opened
     opened.close()
 

@@ -24,7 +24,7 @@ from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.logs import TextFormatter
 from feedserver.throttle import LoginThrottle
-from feedserver.times import to_db, utcnow
+from feedserver.times import iso_utc, utcnow
 from feedserver.web.state import CALDAV, INBOX, OUTBOX, RUNNER
 from tests.conftest import ADMIN_TOKEN, Api, basic_auth, book, make_org
 from tests.test_bridge import (  # noqa: F401  (fixtures)
@@ -516,7 +516,7 @@ async def test_a_users_inbox_quota_and_the_retention_period(
 
     def age(store: Any) -> None:
         store.db.execute(
-            "UPDATE inbox SET received_at = ?", (to_db(utcnow() - timedelta(days=31)),)
+            "UPDATE inbox SET received_at = ?", (iso_utc(utcnow() - timedelta(days=31)),)
         )
 
     await server.app[RUNNER].run(age)
@@ -576,7 +576,7 @@ async def test_failed_notifications_are_retried_in_bulk_and_reported(
         await asyncio.sleep(0.05)
     runner = server.app[RUNNER]
     # The outage has lasted longer than smtp.retry_hours since these were queued.
-    long_ago, now = to_db(utcnow() - timedelta(hours=80)), to_db(utcnow())
+    long_ago, now = iso_utc(utcnow() - timedelta(hours=80)), iso_utc(utcnow())
     await runner.run(
         lambda s: s.db.execute(
             "UPDATE outbox SET created_at = ?, retry_since = ?, next_attempt_at = ?",

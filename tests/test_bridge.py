@@ -23,7 +23,7 @@ from icalendar import Calendar
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
 from feedserver.web.state import INBOX, OUTBOX, RUNNER
-from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org, smtp_settings
+from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org, smtp_settings, store_env
 from tests.feedhelp import fetch, new_link, parse, uids
 from tests.process import free_port
 from tests.smtp_sink import SmtpServer
@@ -413,6 +413,7 @@ async def test_webhook_secret_and_standard_input(
         "FEEDSERVER_ADMIN_TOKEN": ADMIN_TOKEN,
         "FEEDSERVER_SECURITY_SECRET_KEYS": "test-key-one",
         "PATH": "",
+        **store_env(bridge_config),
     }
     result = await asyncio.to_thread(
         lambda: subprocess.run(

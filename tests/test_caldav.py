@@ -273,7 +273,7 @@ async def test_changes_made_while_the_server_was_down_are_there_at_start(
     from feedserver.model import Status
     from feedserver.store import Store
 
-    store = Store(dav_config.database_path)
+    store = Store(dav_config.database_url)
     bookings.set_status(store, dropped["id"], Status.CANCELLED)
     added = bookings.create_booking(
         store,

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from feedserver import config as config_mod
+from feedserver.config import Config
 from feedserver.domain import accounts
 from feedserver.store import Store
+from tests.conftest import store_env
 from tests.process import serve
 
 EXPECTED_FULL = {
@@ -23,10 +24,9 @@ EXPECTED_FULL = {
 }
 
 
-def test_caldav_server_tester_finds_nothing_broken(tmp_path: Path) -> None:
+def test_caldav_server_tester_finds_nothing_broken(tmp_path: Path, config: Config) -> None:
     data = tmp_path / "data"
-    config = config_mod.load(None, environ={}, overrides={"storage.data_dir": str(data)})
-    store = Store(config.database_path)
+    store = Store(config.database_url)
     accounts.create_user(
         store,
         {
@@ -39,7 +39,7 @@ def test_caldav_server_tester_finds_nothing_broken(tmp_path: Path) -> None:
     store.close()
     tester = shutil.which("caldav-server-tester", path=str(Path(sys.executable).parent))
     assert tester, "caldav-server-tester is a test dependency"
-    with serve(data) as (base, _):
+    with serve(data, store_env(config)) as (base, _):
         result = subprocess.run(
             [
                 tester,

@@ -19,9 +19,10 @@ import tarfile
 from importlib.metadata import version
 from pathlib import Path
 
-from feedserver import config as config_mod
+from feedserver.config import Config
 from feedserver.domain import accounts
 from feedserver.store import Store
+from tests.conftest import store_env
 from tests.process import serve
 
 FEATURES = {
@@ -51,20 +52,19 @@ def caldav_sdist() -> Path:
     return found[0]
 
 
-def test_the_caldav_librarys_functional_tests_pass(tmp_path: Path) -> None:
+def test_the_caldav_librarys_functional_tests_pass(tmp_path: Path, config: Config) -> None:
     source = caldav_sdist()
     with tarfile.open(source) as archive:
         archive.extractall(tmp_path, filter="data")
     tree = tmp_path / source.name.removesuffix(".tar.gz")
     data = tmp_path / "data"
-    config = config_mod.load(None, environ={}, overrides={"storage.data_dir": str(data)})
-    store = Store(config.database_path)
+    store = Store(config.database_url)
     accounts.create_user(
         store,
         {"email": "lib@example.org", "name": "Library", "role": "staff", "password": "lib-pass-1"},
     )
     store.close()
-    with serve(data) as (base, _):
+    with serve(data, store_env(config)) as (base, _):
         servers = {
             "test-servers": {
                 "feedserver": {

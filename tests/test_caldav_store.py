@@ -14,7 +14,6 @@ from xml.etree import ElementTree as ET
 
 from icalendar import Calendar
 
-from feedserver.caldav_bridge import layout
 from feedserver.web.state import FEEDS
 from tests.conftest import Api, basic_auth, book
 from tests.process import serve
@@ -208,8 +207,8 @@ async def test_the_bookings_calendar_is_never_written_to_disk(
     await book(dav_api)
     status, _ = await _dav(server, "PROPFIND", bookings_path(CAMILLE), headers={"Depth": "1"})
     assert status == 207
-    root = dav_config.data_dir / "caldav" / "collection-root"
-    assert not list(root.glob("*/bookings"))
+    # Nothing of CalDAV is on disk at all: every calendar is in the store.
+    assert not (dav_config.data_dir / "caldav").exists()
 
 
 def test_a_data_dir_of_release_0_1_0_is_upgraded(tmp_path: Path) -> None:
@@ -249,8 +248,10 @@ def test_a_data_dir_of_release_0_1_0_is_upgraded(tmp_path: Path) -> None:
         # The user's own calendar and event are untouched.
         own = dav(base, "GET", f"/dav/{principal}/personal/own-event-1.ics", "0")
         assert "Dentist (mine)" in own
-    assert not list((data / "caldav/collection-root").glob("*/bookings"))
-    assert layout.current(data / "caldav") == layout.LAYOUT
+    # The files went into the database; the folder is kept aside, never deleted.
+    assert not (data / "caldav").exists()
+    kept = list(data.glob("caldav.migrated-*"))
+    assert len(kept) == 1 and (kept[0] / "collection-root" / principal / "personal").is_dir()
     db = sqlite3.connect(data / "feedserver.db")
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     db.close()

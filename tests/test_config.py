@@ -148,6 +148,7 @@ def test_configured_secrets_win_and_are_not_written(tmp_path: Path) -> None:
 # option gets one derived from its type (see ``_non_default``).
 _CHOSEN: dict[str, object] = {
     "server.public_url": "https://bookings.example.org",
+    "storage.database_url": "postgresql://feedserver@db.example.org/feedserver",
     "server.port": 9001,
     "logging.level": "DEBUG",
     "logging.format": "json",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, time, timedelta
@@ -16,25 +17,34 @@ from tests.feedhelp import parse
 from tests.process import serve
 
 
-def _cli(*args: str, cwd: Path) -> str:
+def _store(database_url: str) -> dict[str, str]:
+    """The environment that points a process at the test's store (PostgreSQL); on SQLite
+    the store is the data dir's file, the default."""
+    return {"FEEDSERVER_DATABASE_URL": database_url} if "://" in database_url else {}
+
+
+def _cli(*args: str, cwd: Path, database_url: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "feedserver", *args],
         cwd=cwd,
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, **_store(database_url)},
     ).stdout
 
 
-async def test_init_demo_serve_and_book_over_http(tmp_path: Path) -> None:
-    out = _cli("init", cwd=tmp_path)
+async def test_init_demo_serve_and_book_over_http(tmp_path: Path, database_url: str) -> None:
+    out = _cli("init", cwd=tmp_path, database_url=database_url)
     token = out.strip().splitlines()[-1]
     assert json.loads((tmp_path / "data" / "secrets.json").read_text())["admin_token"] == token
-    assert "already initialised" in _cli("init", cwd=tmp_path)
-    assert "bookings" in _cli("demo", "--bookings", "60", cwd=tmp_path)
-    assert "already has bookings" in _cli("demo", "--if-empty", cwd=tmp_path)
+    assert "already initialised" in _cli("init", cwd=tmp_path, database_url=database_url)
+    assert "bookings" in _cli("demo", "--bookings", "60", cwd=tmp_path, database_url=database_url)
+    assert "already has bookings" in _cli(
+        "demo", "--if-empty", cwd=tmp_path, database_url=database_url
+    )
 
-    with serve(tmp_path / "data") as (base, process):
+    with serve(tmp_path / "data", _store(database_url)) as (base, process):
         headers = {"Authorization": f"Bearer {token}"}
         async with aiohttp.ClientSession(base, headers=headers) as http:
             async with http.get("/api/locations") as response:
@@ -68,9 +78,9 @@ async def test_init_demo_serve_and_book_over_http(tmp_path: Path) -> None:
     assert token not in log
 
 
-def _shown_in_feeds(data: Path) -> int:
+def _shown_in_feeds(database_url: str) -> int:
     """Bookings a feed of everything shows: pending or confirmed, in the default window."""
-    store = Store(data / "feedserver.db")
+    store = Store(database_url)
     try:
         midnight = datetime.combine(datetime.now(UTC).date(), time(0), UTC)
         query = BookingQuery(statuses=["confirmed", "pending"], start=midnight - timedelta(30))
@@ -79,12 +89,12 @@ def _shown_in_feeds(data: Path) -> int:
         store.close()
 
 
-async def test_feed_subscription_over_a_real_socket(tmp_path: Path) -> None:
+async def test_feed_subscription_over_a_real_socket(tmp_path: Path, database_url: str) -> None:
     """A link made with the CLI works against the running server, answers 304 to a
     revalidation, and a CLI revoke reaches the server through the change log."""
-    token = _cli("init", cwd=tmp_path).strip().splitlines()[-1]
-    _cli("demo", "--bookings", "40", cwd=tmp_path)
-    env = {"FEEDSERVER_STORAGE_CHANGE_POLL_MS": "50"}
+    token = _cli("init", cwd=tmp_path, database_url=database_url).strip().splitlines()[-1]
+    _cli("demo", "--bookings", "40", cwd=tmp_path, database_url=database_url)
+    env = {"FEEDSERVER_STORAGE_CHANGE_POLL_MS": "50", **_store(database_url)}
     with serve(tmp_path / "data", env=env) as (base, _):
         out = _cli(
             "feeds",
@@ -95,6 +105,7 @@ async def test_feed_subscription_over_a_real_socket(tmp_path: Path) -> None:
             "all",
             "--include-pending",
             cwd=tmp_path,
+            database_url=database_url,
         )
         path = "/feeds/" + out.split("/feeds/", 1)[1].split()[0]
         async with aiohttp.ClientSession(base) as http:
@@ -108,11 +119,11 @@ async def test_feed_subscription_over_a_real_socket(tmp_path: Path) -> None:
                 body = await response.read()
                 etag = response.headers["ETag"]
             calendar = parse(body)
-            assert len(calendar.walk("VEVENT")) == _shown_in_feeds(tmp_path / "data") >= 35
+            assert len(calendar.walk("VEVENT")) == _shown_in_feeds(database_url) >= 35
             async with http.get(path, headers={"If-None-Match": etag}) as response:
                 assert response.status == 304
             link_id = out.split()[2]
-            _cli("feeds", "revoke", link_id, cwd=tmp_path)
+            _cli("feeds", "revoke", link_id, cwd=tmp_path, database_url=database_url)
             for _ in range(100):
                 async with http.get(path) as response:
                     if response.status == 410:

@@ -13,7 +13,7 @@ from typing import Any
 from feedserver import config as config_mod
 from feedserver.domain import accounts, catalog
 from feedserver.store import BookingQuery, Store
-from tests.conftest import Api, make_org
+from tests.conftest import Api, make_org, store_env
 
 CSV = """\
 type,location,staff,start,end,attendee_email,attendee_name,status,title,notes,rrule
@@ -45,9 +45,15 @@ ICS = (
 )
 
 
-def org(data: Path) -> config_mod.Config:
-    config = config_mod.load(None, environ={}, overrides={"storage.data_dir": str(data)})
-    store = Store(config.database_path)
+def org(data: Path, database_url: str) -> config_mod.Config:
+    """The organisation, in the test's store (SQLite under ``data``, or PostgreSQL)."""
+    url = database_url if database_url.startswith("postgresql://") else None
+    config = config_mod.load(
+        None,
+        environ={},
+        overrides={"storage.data_dir": str(data), "storage.database_url": url},
+    )
+    store = Store(config.database_url)
     catalog.create_location(
         store, {"code": "ANHQ", "name": "Annecy HQ", "timezone": "Europe/Paris"}
     )
@@ -59,10 +65,14 @@ def org(data: Path) -> config_mod.Config:
     return config
 
 
-def run_import(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_import(config: config_mod.Config, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "feedserver", "import", "bookings", *args],
-        env={"FEEDSERVER_STORAGE_DATA_DIR": str(data), "PATH": "/usr/bin:/bin"},
+        env={
+            "FEEDSERVER_STORAGE_DATA_DIR": str(config.data_dir),
+            "PATH": "/usr/bin:/bin",
+            **store_env(config),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,25 +80,27 @@ def run_import(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def bookings_in(config: config_mod.Config) -> list[Any]:
-    store = Store(config.database_path)
+    store = Store(config.database_url)
     try:
         return store.bookings.list(BookingQuery())
     finally:
         store.close()
 
 
-def test_csv_import_refuses_bad_rows_with_line_and_reason(tmp_path: Path) -> None:
+def test_csv_import_refuses_bad_rows_with_line_and_reason(
+    tmp_path: Path, database_url: str
+) -> None:
     data = tmp_path / "data"
-    config = org(data)
+    config = org(data, database_url)
     source = tmp_path / "bookings.csv"
     source.write_text(CSV)
     report = tmp_path / "report.json"
 
-    dry = run_import(data, str(source), "--dry-run")
+    dry = run_import(config, str(source), "--dry-run")
     assert dry.returncode == 1, dry.stderr
     assert "would import 4" in dry.stdout and bookings_in(config) == []
 
-    done = run_import(data, str(source), "--report", str(report))
+    done = run_import(config, str(source), "--report", str(report))
     assert done.returncode == 1
     assert "9 rows: imported 4, skipped 0 already in, refused 5" in done.stdout, done.stdout
     assert "bookings.csv:4: unknown location code 'XXXX' (known: ANHQ) [location]" in done.stderr
@@ -105,17 +117,17 @@ def test_csv_import_refuses_bad_rows_with_line_and_reason(tmp_path: Path) -> Non
     assert made["2026-12-07T08:00:00+00:00"].rrule == "FREQ=WEEKLY;COUNT=4"
     assert made["2026-12-19T23:00:00+00:00"].all_day
 
-    again = run_import(data, str(source))
+    again = run_import(config, str(source))
     assert "imported 0, skipped 4 already in, refused 5" in again.stdout
     assert len(bookings_in(config)) == 4
 
 
-def test_ics_import_uses_defaults_and_keeps_uids(tmp_path: Path) -> None:
+def test_ics_import_uses_defaults_and_keeps_uids(tmp_path: Path, database_url: str) -> None:
     data = tmp_path / "data"
-    config = org(data)
+    config = org(data, database_url)
     source = tmp_path / "export.ics"
     source.write_text(ICS)
-    done = run_import(data, str(source), "--type", "haircut", "--staff", "camille@example.org")
+    done = run_import(config, str(source), "--type", "haircut", "--staff", "camille@example.org")
     assert done.returncode == 1
     assert "4 rows: imported 2, skipped 0 already in, refused 2" in done.stdout, done.stdout
     assert "export.ics:13: a cancelled event (STATUS:CANCELLED) is not a booking" in done.stderr
@@ -129,17 +141,17 @@ def test_ics_import_uses_defaults_and_keeps_uids(tmp_path: Path) -> None:
     assert (
         "skipped 2 already in"
         in run_import(
-            data, str(source), "--type", "haircut", "--staff", "camille@example.org"
+            config, str(source), "--type", "haircut", "--staff", "camille@example.org"
         ).stdout
     )
 
 
-def test_an_unreadable_file_is_refused_whole(tmp_path: Path) -> None:
+def test_an_unreadable_file_is_refused_whole(tmp_path: Path, database_url: str) -> None:
     data = tmp_path / "data"
-    org(data)
+    config = org(data, database_url)
     source = tmp_path / "bad.csv"
     source.write_text("kind,where\nx,y\n")
-    done = run_import(data, str(source))
+    done = run_import(config, str(source))
     assert done.returncode == 1 and "header lacks type, location, staff, start, end" in (
         done.stderr
     )

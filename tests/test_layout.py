@@ -173,3 +173,71 @@ def test_services_are_built_in_one_place() -> None:
         assert found is None, (
             f"{path.relative_to(PACKAGE)} builds {found.group(1) if found else ''}"
         )
+
+
+def _store_methods() -> list[tuple[str, ast.FunctionDef]]:
+    """The public methods of the per-table stores (what the domain calls)."""
+    found = []
+    for path in sorted((PACKAGE / "store").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith(("Store", "Log")):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and not item.name.startswith("_"):
+                        found.append((f"{path.stem}.{node.name}.{item.name}", item))
+    return found
+
+
+def test_the_store_is_spoken_to_in_the_models_types() -> None:
+    """The domain hands the store values of the model (dataclasses, named tuples, enums,
+    datetimes), never rows: no public method of a table's store takes a dict, ``Any`` or a
+    row, so no caller can name a column."""
+    methods = _store_methods()
+    assert len(methods) > 100  # the detector sees the stores
+    offenders = []
+    for name, method in methods:
+        arguments = [*method.args.args, *method.args.kwonlyargs]
+        for argument in arguments:
+            annotation = ast.unparse(argument.annotation) if argument.annotation else ""
+            if re.search(r"\bdict\[str, Any\]|\bAny\b|\bRow\b|\bobject\b", annotation):
+                offenders.append(f"{name}({argument.arg}: {annotation})")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_store_knows_how_values_are_stored(path: Path) -> None:
+    """Columns and their formats are the store's: no other part imports its value formats,
+    and the domain names no stored time column (``start_utc``: the model says ``start``)."""
+    if _part(path) == "store":
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "feedserver.store.values" not in imported
+    if _part(path) == "domain":
+        columns = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(r"[a-z]+(_[a-z]+)*_utc", node.value)
+        }
+        assert columns == set(), f"{path.relative_to(PACKAGE)} names columns {columns}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _modules() if _part(p) == "store" and p.name not in ("sqlite.py", "postgres.py")],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_the_stores_sql_is_what_both_backends_speak(path: Path) -> None:
+    """Outside the two backends, no SQL of one dialect only: ``INSERT OR …`` (PostgreSQL
+    says ``ON CONFLICT``), ``PRAGMA``, ``lastrowid`` (``RETURNING id``), an untyped ``? IS
+    NULL`` (PostgreSQL cannot tell the parameter's type), SQLite's ``IS ?`` and two-argument
+    ``MAX``."""
+    text = path.read_text(encoding="utf-8")
+    dialect = re.compile(
+        r"INSERT\s+OR\s|\bPRAGMA\b|lastrowid|\?\s+IS\s+(NOT\s+)?NULL|\bIS\s+\?|MAX\(\s*MAX\(|\bIFNULL\("
+    )
+    found = [m.group(0) for m in dialect.finditer(text)]
+    assert found == [], f"{path.relative_to(PACKAGE)} uses {found}"

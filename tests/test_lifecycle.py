@@ -23,8 +23,11 @@ INVITE = "invite@bookings.example.org"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _environment(**extra: str) -> dict[str, str]:
-    return {"FEEDSERVER_SECURITY_ADMIN_TOKEN": TOKEN, **extra}
+def _environment(database_url: str, **extra: str) -> dict[str, str]:
+    """The server's environment: the admin token, and the test's store when it is PostgreSQL
+    (on SQLite the store is the data dir's file)."""
+    store = {"FEEDSERVER_DATABASE_URL": database_url} if "://" in database_url else {}
+    return {"FEEDSERVER_SECURITY_ADMIN_TOKEN": TOKEN, **store, **extra}
 
 
 async def _org(http: aiohttp.ClientSession) -> None:
@@ -63,8 +66,8 @@ async def _booked(http: aiohttp.ClientSession) -> list[str]:
     return [b["uid"] for b in await _bookings(http)]
 
 
-def _integrity(data: Path) -> str:
-    store = Store(data / "feedserver.db")
+def _integrity(database_url: str) -> str:
+    store = Store(database_url)
     try:
         return store.integrity()
     finally:
@@ -72,7 +75,7 @@ def _integrity(data: Path) -> str:
 
 
 async def test_sigterm_lets_a_request_in_flight_finish_and_refuses_new_connections(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     data = tmp_path / "data"
     rows = 10_000  # about 2 s of work for its handler once the body is in
@@ -81,7 +84,7 @@ async def test_sigterm_lets_a_request_in_flight_finish_and_refuses_new_connectio
         f"haircut,ANHQ,camille@example.org,{(first + timedelta(hours=n)).isoformat()},\n"
         for n in range(rows)
     )
-    with serve(data, _environment()) as (base, process):
+    with serve(data, _environment(database_url)) as (base, process):
         port = int(base.rsplit(":", 1)[1])
         async with aiohttp.ClientSession(base, headers=ADMIN) as http:
             await _org(http)
@@ -104,15 +107,17 @@ async def test_sigterm_lets_a_request_in_flight_finish_and_refuses_new_connectio
     assert "shutting down: finishing the requests in flight" in log
     assert log.index("path=/api/bookings/import status=200") < log.index("stopped")
     assert "Traceback" not in log
-    with serve(data, _environment()) as (base, _process):
+    with serve(data, _environment(database_url)) as (base, _process):
         async with aiohttp.ClientSession(base, headers=ADMIN) as http:
             assert len(await _booked(http)) == rows
 
 
-async def test_kill_9_during_writes_loses_no_acknowledged_booking(tmp_path: Path) -> None:
+async def test_kill_9_during_writes_loses_no_acknowledged_booking(
+    tmp_path: Path, database_url: str
+) -> None:
     data = tmp_path / "data"
     acknowledged: list[str] = []
-    with serve(data, _environment()) as (base, process):
+    with serve(data, _environment(database_url)) as (base, process):
         async with aiohttp.ClientSession(base, headers=ADMIN) as http:
             await _org(http)
 
@@ -140,8 +145,8 @@ async def test_kill_9_during_writes_loses_no_acknowledged_booking(tmp_path: Path
             process.kill()  # SIGKILL: no shutdown, no flush, in the middle of the writes
             await asyncio.gather(*writers)
     assert process.returncode == -signal.SIGKILL
-    assert _integrity(data) == "ok"
-    with serve(data, _environment()) as (base, _process):
+    assert _integrity(database_url) == "ok"
+    with serve(data, _environment(database_url)) as (base, _process):
         async with aiohttp.ClientSession(base, headers=ADMIN) as http:
             stored = set(await _booked(http))
     missing = set(acknowledged) - stored
@@ -172,11 +177,12 @@ def _email(uid: str, day: int) -> bytes:
 
 
 async def test_kill_9_during_inbound_processing_loses_no_acknowledged_item(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     data = tmp_path / "data"
     smtp_port = free_port()
     env = _environment(
+        database_url,
         FEEDSERVER_BRIDGE_INVITE_ADDRESS=INVITE,
         FEEDSERVER_BRIDGE_DEFAULT_TYPE="haircut",
         FEEDSERVER_BRIDGE_SMTP_PORT=str(smtp_port),
@@ -217,7 +223,7 @@ async def test_kill_9_during_inbound_processing_loses_no_acknowledged_item(
                 state = await response.json()
             process.kill()
             assert 0 < len(made) < len(big), f"not killed in the middle of the big item: {state}"
-    assert _integrity(data) == "ok"
+    assert _integrity(database_url) == "ok"
     with serve(data, env) as (base, _process):
         async with aiohttp.ClientSession(base, headers=ADMIN) as http:
             deadline = time.monotonic() + 120

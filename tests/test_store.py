@@ -3,60 +3,64 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from feedserver.model import Attendee, InboxFailure, Role
+from feedserver.model import (
+    AccountSettings,
+    Attendee,
+    BookingRecord,
+    InboxFailure,
+    LocationSettings,
+    Role,
+    Status,
+    TypeSettings,
+)
 from feedserver.store import BookingQuery, Store
-from feedserver.store.db import Database
+from feedserver.store.db import ConstraintViolation, open_database
 from feedserver.store.migrations import MIGRATIONS, Migration
-from feedserver.times import to_db
+from feedserver.times import iso_utc
+from tests.conftest import BACKEND
+
+HQ = LocationSettings("ANHQ", "HQ", "", "Europe/Paris")
 
 
 def _booking_values(
     store: Store, uid: str, start: str, end: str, status: str = "confirmed"
-) -> dict[str, object]:
-    loc = store.locations.get("ANHQ") or store.locations.create("ANHQ", "HQ", "", "Europe/Paris")
-    rtype = store.types.get("cut") or store.types.create(
-        {
-            "key": "cut",
-            "name": "Cut",
-            "duration_minutes": 30,
-            "buffer_before_minutes": 0,
-            "buffer_after_minutes": 0,
-            "online": 0,
-            "color": "",
-        }
-    )
+) -> BookingRecord:
+    loc = store.locations.get("ANHQ") or store.locations.create(HQ)
+    rtype = store.types.get("cut") or store.types.create(TypeSettings("cut", "Cut", 30))
     staff = store.users.get_by_email("s@example.org") or store.users.create(
-        {"email": "s@example.org", "name": "S", "role": "staff", "timezone": "UTC"}
+        AccountSettings("s@example.org", "S", Role.STAFF)
     )
-    return {
-        "uid": uid,
-        "type_id": rtype.id,
-        "location_id": loc.id,
-        "staff_id": staff.id,
-        "start_utc": start,
-        "end_utc": end,
-        "last_end_utc": end,
-        "timezone": "Europe/Paris",
-        "all_day": 0,
-        "rrule": None,
-        "exdates": [],
-        "status": status,
-        "title": "",
-        "notes": "",
-        "sequence": 0,
-        "source": "api",
-        "created_at": start,
-        "updated_at": start,
-    }
+    return BookingRecord(
+        uid=uid,
+        type_id=rtype.id,
+        location_id=loc.id,
+        staff_id=staff.id,
+        start=datetime.fromisoformat(start),
+        end=datetime.fromisoformat(end),
+        last_end=datetime.fromisoformat(end),
+        timezone="Europe/Paris",
+        all_day=False,
+        rrule=None,
+        exdates=(),
+        status=Status(status),
+        title="",
+        notes="",
+        sequence=0,
+        source="api",
+        created_at=datetime.fromisoformat(start),
+        updated_at=datetime.fromisoformat(start),
+    )
 
 
-def test_fresh_database_records_every_migration(tmp_path: Path) -> None:
-    db = Database(tmp_path / "b.db")
+def test_fresh_database_records_every_migration(empty_database_url: str) -> None:
+    db = open_database(empty_database_url)
     applied = db.migrate()
     assert applied == [m.version for m in MIGRATIONS]
     assert db.migrate() == []
@@ -64,16 +68,17 @@ def test_fresh_database_records_every_migration(tmp_path: Path) -> None:
     db.close()
 
 
-def test_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
-    db = Database(tmp_path / "c.db")
+def test_failing_migration_leaves_nothing_behind(empty_database_url: str) -> None:
+    db = open_database(empty_database_url)
     broken = Migration(99, "broken", ("CREATE TABLE half (x INTEGER)", "CREATE TABLE oops ("))
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises((sqlite3.OperationalError, psycopg.errors.SyntaxError)):
         db.migrate((broken,))
-    assert "half" not in db.utils.table_names()
+    assert "half" not in db.table_names()
     assert 99 not in db.applied_migrations()
     db.close()
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's own settings")
 def test_wal_mode_and_foreign_keys(tmp_path: Path) -> None:
     store = Store(tmp_path / "d.db")
     assert store.db.scalar("PRAGMA journal_mode") == "wal"
@@ -83,8 +88,8 @@ def test_wal_mode_and_foreign_keys(tmp_path: Path) -> None:
 
 def test_every_write_increases_the_data_version(store: Store) -> None:
     start = store.changes.version()
-    location = store.locations.create("ANHQ", "HQ", "", "Europe/Paris")
-    store.locations.update(location.id, {"name": "Head office"})
+    location = store.locations.create(HQ)
+    store.locations.update(location.id, replace(location.settings, name="Head office"))
     assert store.changes.version() == start + 2
     kinds = [(c.entity, c.action) for c in store.changes.since(start)]
     assert kinds == [("location", "created"), ("location", "updated")]
@@ -93,20 +98,18 @@ def test_every_write_increases_the_data_version(store: Store) -> None:
 def test_transaction_rolls_back_writes_and_change_log(store: Store) -> None:
     before = store.changes.version()
     with pytest.raises(RuntimeError), store.transaction():
-        store.locations.create("ANHQ", "HQ", "", "Europe/Paris")
+        store.locations.create(HQ)
         raise RuntimeError("boom")
     assert store.locations.get("ANHQ") is None
     assert store.changes.version() == before
 
 
 def test_user_email_is_unique_case_insensitively(store: Store) -> None:
-    store.users.create({"email": "a@example.org", "name": "A", "role": "staff", "timezone": "UTC"})
+    store.users.create(AccountSettings("a@example.org", "A", Role.STAFF))
     found = store.users.get_by_email("A@EXAMPLE.ORG")
     assert found is not None and found.role is Role.STAFF
-    with pytest.raises(sqlite3.IntegrityError):
-        store.users.create(
-            {"email": "A@example.org", "name": "B", "role": "staff", "timezone": "UTC"}
-        )
+    with pytest.raises(ConstraintViolation):
+        store.users.create(AccountSettings("A@example.org", "B", Role.STAFF))
 
 
 def test_booking_round_trip_with_attendees_in_order(store: Store) -> None:
@@ -121,7 +124,7 @@ def test_booking_round_trip_with_attendees_in_order(store: Store) -> None:
 
 def test_end_must_be_after_start_even_in_sql(store: Store) -> None:
     values = _booking_values(store, "u2@x", "2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ConstraintViolation):
         store.bookings.create(values, [], "cut", "ANHQ")
 
 
@@ -149,15 +152,17 @@ def test_query_filters_window_and_involvement(store: Store) -> None:
     assert {x.id for x in store.bookings.list(mine)} == {a.id, b.id}
     assert store.bookings.list(BookingQuery(locations=[])) == []
     assert store.bookings.ids(BookingQuery(ids=[b.id, 999], statuses=["pending"])) == [b.id]
-    assert to_db(store.bookings.list(BookingQuery(limit=1, offset=1))[0].start).startswith(
+    assert iso_utc(store.bookings.list(BookingQuery(limit=1, offset=1))[0].start).startswith(
         "2026-04"
     )
 
 
-def test_migration_6_types_the_inbox_rows_of_the_previous_release(tmp_path: Path) -> None:
+def test_migration_6_types_the_inbox_rows_of_the_previous_release(
+    empty_database_url: str,
+) -> None:
     """Rows written before typed outcomes: deletions flagged by a "DELETE " path prefix,
     failures told apart by their text."""
-    db = Database(tmp_path / "old.db")
+    db = open_database(empty_database_url)
     db.migrate(tuple(m for m in MIGRATIONS if m.version < 6))
     rows = [
         ("caldav", "DELETE A/cal/x.ics", "processed", ""),
@@ -169,12 +174,12 @@ def test_migration_6_types_the_inbox_rows_of_the_previous_release(tmp_path: Path
     for source, path, status, reason in rows:
         db.execute(
             "INSERT INTO inbox (source, received_at, raw, size, path, status, reason) "
-            "VALUES (?, '2026-01-01T00:00:00Z', x'00', 1, ?, ?, ?)",
-            (source, path, status, reason),
+            "VALUES (?, '2026-01-01T00:00:00Z', ?, 1, ?, ?, ?)",
+            (source, b"\x00", path, status, reason),
         )
     db.close()
 
-    store = Store(tmp_path / "old.db")
+    store = Store(empty_database_url)
     items = {item.id: item for item in store.inbox.list()}
     assert (items[1].deleted, items[1].path) == (True, "A/cal/x.ics")
     assert (items[2].deleted, items[2].path) == (False, "A/cal/y.ics")

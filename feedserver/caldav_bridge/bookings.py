@@ -1,10 +1,10 @@
 """Each user's read-only ``bookings`` calendar, answered from the store: no copy on disk.
 
 Radicale asks its storage for collections and items; for ``/<user>/bookings`` this module
-answers instead of the filesystem (``storage.IndexedStorage.discover``). The calendar shows
-the user's confirmed and pending bookings (as staff member or attendee), rendered by the same
-renderer and fragment cache as the feeds, so a change is visible the moment its transaction
-commits:
+answers instead of the users' own calendars (``storage.DatabaseStorage.discover``). The
+calendar shows the user's confirmed and pending bookings (as staff member or attendee),
+rendered by the same renderer and fragment cache as the feeds, so a change is visible the
+moment its transaction commits:
 
 - an item's ETag is derived from versions, not content: the booking's version (the
   change-log version of its last change), the catalog's (locations, types, feed templates),

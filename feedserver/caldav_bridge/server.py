@@ -42,16 +42,16 @@ from multidict import CIMultiDict
 from radicale import httputils
 from radicale.app import REQUEST_METHODS, Application
 
-from feedserver.caldav_bridge import layout
 from feedserver.caldav_bridge.auth import AccountLogins, Tickets, ticket_auth
 from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.guard import protected
 from feedserver.caldav_bridge.reports import ReportBudget, ReportPlan, ReportScope
 from feedserver.caldav_bridge.rights import OwnTreeRights
-from feedserver.caldav_bridge.storage import Capture, IndexedStorage, storage_class
+from feedserver.caldav_bridge.storage import Capture, DatabaseStorage, storage_class
 from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
 from feedserver.config import Config
 from feedserver.errors import TooLarge
+from feedserver.store import StoreRunner
 from feedserver.throttle import RateLimits, Refusal
 
 PREFIX = "/dav"
@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 def radicale_configuration(
     config: Config,
+    runner: StoreRunner,
     tickets: Tickets,
     capture: Capture | None,
     budget: RecurrenceBudget,
@@ -85,8 +86,7 @@ def radicale_configuration(
             "server": {"delay_on_error": "0"},
             "rights": {"type": OwnTreeRights},
             "storage": {
-                "type": storage_class(capture, budget, bookings, reports),
-                "filesystem_folder": str(config.data_dir / "caldav"),
+                "type": storage_class(runner, capture, budget, bookings, reports),
             },
             "web": {"type": "none"},
             # Radicale's own caps on one expansion (its 400), behind ``reports`` (our 403).
@@ -133,6 +133,7 @@ class RadicaleServer:
     def __init__(
         self,
         config: Config,
+        runner: StoreRunner,
         logins: AccountLogins,
         capture: Capture | None = None,
         budget: RecurrenceBudget | None = None,
@@ -150,10 +151,9 @@ class RadicaleServer:
             config.recurrence.max_report_occurrences, config.recurrence.max_report_instances
         )
         logging.getLogger("radicale").setLevel(config.caldav.log_level.upper())
-        layout.upgrade(config.data_dir / "caldav")
         self.application = Application(
             radicale_configuration(
-                config, self.tickets, capture, self.budget, bookings, self.reports
+                config, runner, self.tickets, capture, self.budget, bookings, self.reports
             )
         )
         self.executor = ThreadPoolExecutor(config.caldav.threads, thread_name_prefix="radicale")
@@ -162,8 +162,8 @@ class RadicaleServer:
         self._active = 0
 
     @property
-    def storage(self) -> IndexedStorage:
-        return cast(IndexedStorage, self.application._storage)  # the instance Radicale uses
+    def storage(self) -> DatabaseStorage:
+        return cast(DatabaseStorage, self.application._storage)  # the instance Radicale uses
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -11,11 +11,12 @@ from aiohttp import web
 from feedserver import config as config_mod
 from feedserver import demo, instance_secrets, logs, wiring
 from feedserver.app import create_app
-from feedserver.cli import admin, backup, feeds, imports, reference
+from feedserver.cli import admin, backup, feeds, imports, reference, stores
 from feedserver.cli.common import data_dir_errors, load_config, with_store
 from feedserver.config import Config
 from feedserver.model import InboxFailure
 from feedserver.store import BookingQuery, Store
+from feedserver.store import postgres as pg
 
 
 @click.group()
@@ -74,13 +75,24 @@ def serve(
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the data directory, the database and the secrets; print the admin token once."""
+    """Create the data directory, the database (SQLite, or PostgreSQL: the database is
+    created when missing) or bring its schema up to date, and the secrets; print the admin
+    token once."""
     config = load_config(ctx.find_root().params.get("config"))
     with data_dir_errors(config):
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        Store(config.database_path).close()
+        if config.on_postgresql and pg.create_database(config.database_url):
+            click.echo("created the PostgreSQL database")
+        store = Store(config.database_url, migrate=False)
+        try:
+            applied = store.db.migrate()
+            location = store.location
+        finally:
+            store.close()
         secrets = instance_secrets.load_or_create(config)
-    click.echo(f"database: {config.database_path}")
+    click.echo(f"database: {location}")
+    if applied:
+        click.echo(f"schema migrations applied: {', '.join(map(str, applied))}")
     if "admin_token" in secrets.generated:
         click.echo(
             f"admin token (shown once; kept in {config.data_dir / instance_secrets.SECRETS_FILE}):"
@@ -145,6 +157,7 @@ main.add_command(imports.import_group)
 main.add_command(backup.backup)
 main.add_command(backup.restore)
 main.add_command(reference.docs)
+main.add_command(stores.migrate_store)
 
 
 @main.command()

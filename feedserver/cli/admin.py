@@ -10,7 +10,7 @@ from feedserver.cli.common import with_store
 from feedserver.config import Config
 from feedserver.domain import accounts, app_passwords, catalog
 from feedserver.store import Store
-from feedserver.times import to_db
+from feedserver.times import iso_utc
 
 
 @click.group()
@@ -128,7 +128,7 @@ def app_password_list(store: Store, config: Config, user: str) -> None:
     owner = accounts.find_user(store, user)
     for found in store.app_passwords.list(owner.id):
         state = "revoked" if found.revoked_at else "active"
-        used = to_db(found.last_used_at) if found.last_used_at else "never used"
+        used = iso_utc(found.last_used_at) if found.last_used_at else "never used"
         click.echo(f"{found.id:5} {found.name!r} {state}, {used}")
 
 

@@ -13,7 +13,7 @@ import click
 from feedserver import config as config_mod
 from feedserver.config import Config, ConfigError
 from feedserver.errors import FeedserverError
-from feedserver.store import Store
+from feedserver.store import Store, StoreUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +30,16 @@ def data_dir_errors(config: Config) -> Iterator[None]:
     """An unusable data directory (read-only, missing, full) as one clear error, exit 1."""
     try:
         yield
+    except StoreUnavailable as exc:
+        if config.on_postgresql:
+            raise click.ClickException(
+                f"{exc}. Check storage.database_url (FEEDSERVER_DATABASE_URL), that the server "
+                "runs and that the user may connect to and create tables in that database."
+            ) from exc
+        raise click.ClickException(
+            f"cannot use the data directory {config.data_dir}: {exc}. Check that it exists, "
+            "is writable by this user and has free space (storage.data_dir, --data-dir)."
+        ) from exc
     except (OSError, sqlite3.Error) as exc:
         raise click.ClickException(
             f"cannot use the data directory {config.data_dir}: {exc}. Check that it exists, "
@@ -45,7 +55,7 @@ def with_store(fn: F) -> F:
         ctx = click.get_current_context()
         config = load_config(ctx.find_root().params.get("config"))
         with data_dir_errors(config):
-            store = Store(config.database_path)
+            store = Store(config.database_url)
         try:
             return fn(store, config, *args, **kwargs)
         except FeedserverError as exc:

@@ -13,7 +13,7 @@ from feedserver.domain import feed_links as links
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.model import FeedLink
 from feedserver.store import Store
-from feedserver.times import to_db
+from feedserver.times import iso_utc
 
 
 def _urls(config: Config) -> FeedUrls:
@@ -22,7 +22,7 @@ def _urls(config: Config) -> FeedUrls:
 
 def _show(link: FeedLink, urls: FeedUrls) -> None:
     if link.revoked_at is not None:
-        click.echo(f'feed link {link.id} "{link.name}": revoked {to_db(link.revoked_at)}')
+        click.echo(f'feed link {link.id} "{link.name}": revoked {iso_utc(link.revoked_at)}')
         return
     click.echo(f'feed link {link.id} "{link.name}" ({link.scope.value})')
     click.echo(f"  url:    {urls.https(link)}")
@@ -66,7 +66,7 @@ def list_(store: Store, config: Config, user: str | None) -> None:
     """List feed links with their usage."""
     urls = _urls(config)
     for link in links.list_links(store, user):
-        seen = to_db(link.last_fetched_at) if link.last_fetched_at else "never"
+        seen = iso_utc(link.last_fetched_at) if link.last_fetched_at else "never"
         state = "revoked" if link.revoked_at else urls.https(link)
         click.echo(
             f"{link.id:5} user={link.user_id} {link.name!r} {link.scope.value} "

@@ -66,9 +66,7 @@ def bookings(
     except FeedserverError as exc:
         raise click.ClickException(f"{file}: {exc.message}") from exc
     with data_dir_errors(config):
-        store = (
-            Store.copy_in_memory(config.database_path) if dry_run else Store(config.database_path)
-        )
+        store = Store.scratch(config.database_url) if dry_run else Store(config.database_url)
     try:
         services = wiring.build(config, notify=False)
         importer = imports.Importer(

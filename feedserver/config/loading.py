@@ -72,6 +72,13 @@ def _number(value: Any, where: str, from_text: bool) -> float:
 
 
 def _validate(config: Config) -> None:
+    url = config.storage.database_url
+    if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+        raise ConfigError(
+            "[storage] database_url: sqlite:///path/file.db or postgresql://user@host/dbname, "
+            f"not {scheme!r}"
+        )
     if not 0 <= config.server.port <= 65535:
         raise ConfigError(f"[server] port: {config.server.port} is not a TCP port")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -195,6 +202,8 @@ def load(
                 typ = option_type(section_name, option)
                 where = f"environment {var} ([{section_name}] {option})"
                 values[section_name][option] = _coerce(env[var], typ, where, from_text=True)
+    if env.get(ENV_PREFIX + "DATABASE_URL"):
+        values["storage"]["database_url"] = env[ENV_PREFIX + "DATABASE_URL"]
     if env.get(ENV_PREFIX + "ADMIN_TOKEN"):
         values["security"]["admin_token"] = env[ENV_PREFIX + "ADMIN_TOKEN"]
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from feedserver.model import ATTENDEE_KINDS
 
@@ -55,6 +56,12 @@ class ServerConfig:
 class StorageConfig:
     data_dir: str = _opt("data", "Directory for runtime data: database, secrets, CalDAV storage.")
     database: str = _opt("", "SQLite database file. Empty: DATA_DIR/feedserver.db.")
+    database_url: str = _opt(
+        "",
+        "Where the store lives: empty or sqlite:///path/file.db for SQLite (the default: "
+        "the file `database` names), or postgresql://user:password@host:5432/dbname for "
+        "PostgreSQL. Also read from FEEDSERVER_DATABASE_URL.",
+    )
     change_poll_ms: int = _opt(
         1000,
         "How often the change log is read for writes made by other processes (the CLI), in "
@@ -358,9 +365,23 @@ class Config:
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file (also where a PostgreSQL installation's old file would be)."""
+        if self.storage.database_url.startswith("sqlite://"):
+            return Path(urlsplit(self.storage.database_url).path[1:] or "feedserver.db")
         if self.storage.database:
             return Path(self.storage.database)
         return self.data_dir / "feedserver.db"
+
+    @property
+    def database_url(self) -> str:
+        """What the store opens: the PostgreSQL URL, or the SQLite file's path."""
+        if self.storage.database_url.startswith(("postgresql://", "postgres://")):
+            return self.storage.database_url
+        return str(self.database_path)
+
+    @property
+    def on_postgresql(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
 
     @property
     def public_url(self) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from feedserver.domain import schemas
 from feedserver.domain.catalog import get_location
 from feedserver.domain.inputs import Body, email
 from feedserver.errors import AlreadyExists, InvalidInput, NotFound
-from feedserver.model import MESSAGE_LANGUAGES, Role, User
+from feedserver.model import MESSAGE_LANGUAGES, AccountSettings, Role, User
 from feedserver.numbers import is_whole
 from feedserver.passwords import hash_password
 from feedserver.store import Store
@@ -34,8 +35,11 @@ def find_user(store: Store, ref: object, field: str = "user") -> User:
     return user
 
 
-def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
+def _values(store: Store, body: Body, partial: bool) -> tuple[dict[str, Any], str | None]:
+    """The account settings the body gives (by field of ``AccountSettings``), and the hash
+    of the password it sets (None: none)."""
     values: dict[str, Any] = {}
+    password_hash = None
     if not partial or "email" in body:
         values["email"] = email(body.text("email", required=True))
     if not partial or "name" in body:
@@ -46,14 +50,14 @@ def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
             raise InvalidInput(
                 f"role must be one of admin, staff, customer, not {role!r}", field="role"
             )
-        values["role"] = role
+        values["role"] = Role(role)
     if "password" in body:
         password = body.text("password", required=True)
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(
                 f"password must have at least {MIN_PASSWORD} characters", field="password"
             )
-        values["password_hash"] = hash_password(password)
+        password_hash = hash_password(password)
     if not partial or "timezone" in body:
         values["timezone"] = body.text("timezone", default="UTC")
         zone(values["timezone"])
@@ -65,28 +69,30 @@ def _values(store: Store, body: Body, partial: bool) -> dict[str, Any]:
             )
     if "primary_location" in body:
         code = body.raw("primary_location")
-        values["primary_location_id"] = (
-            get_location(store, code).id if code not in (None, "") else None
+        values["primary_location"] = (
+            get_location(store, code).code if code not in (None, "") else None
         )
-    return values
+    return values, password_hash
 
 
 def create_user(store: Store, data: object) -> User:
     body = Body(data, schemas.USER)
     with store.transaction():
-        values = _values(store, body, partial=False)
+        values, password_hash = _values(store, body, partial=False)
         if store.users.get_by_email(values["email"]) is not None:
             raise AlreadyExists(f"a user with email {values['email']} exists", field="email")
-        return store.users.create(values)
+        return store.users.create(AccountSettings(**values), password_hash)
 
 
 def update_user(store: Store, ref: object, data: object) -> User:
     body = Body(data, schemas.USER_PATCH)
     with store.transaction():
         user = find_user(store, ref)
-        values = _values(store, body, partial=True)
+        values, password_hash = _values(store, body, partial=True)
         new_email = values.get("email", user.email)
         other = store.users.get_by_email(new_email)
         if other is not None and other.id != user.id:
             raise AlreadyExists(f"a user with email {new_email} exists", field="email")
-        return store.users.update(user.id, values)
+        if password_hash is not None:
+            store.users.set_password_hash(user.id, password_hash)
+        return store.users.update(user.id, replace(user.settings, **values))

@@ -26,7 +26,7 @@ from feedserver.domain.recurrence import DEFAULT_BUDGET, occurrences
 from feedserver.errors import InvalidInput
 from feedserver.model import Hours, ReservationType, Role, Status, User, WorkingHours
 from feedserver.store import BookingQuery, Store
-from feedserver.times import from_db, parse_instant, zone
+from feedserver.times import parse_instant, zone
 
 DAYS = schemas.DAYS
 MAX_RANGE = timedelta(days=93)
@@ -172,13 +172,13 @@ def _busy(
         before = 60 * (rtype.buffer_before_minutes if rtype else 0)
         after = 60 * (rtype.buffer_after_minutes if rtype else 0)
         if not recurring:  # most bookings: their stored times are all there is to know
-            found.append((from_db(first).timestamp() - before, from_db(last).timestamp() + after))
+            found.append((first.timestamp() - before, last.timestamp() + after))
             continue
         booking = store.bookings.one(booking_id)
         for s, e in occurrences(booking, start - margin, end + margin, budget, strict=False):
             found.append((s.timestamp() - before, e.timestamp() + after))
-    for first, last, _, _ in store.busy_calendars.busy_between(staff_id, start, end):
-        found.append((from_db(first).timestamp(), from_db(last).timestamp()))
+    for busy in store.busy_calendars.busy_between(staff_id, start, end):
+        found.append((busy.start.timestamp(), busy.end.timestamp()))
     return merge(found)
 
 

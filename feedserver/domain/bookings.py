@@ -7,9 +7,9 @@ events at their edge; here references are resolved and the rules applied.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Any, Protocol
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 
 from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.domain.accounts import find_user
@@ -31,15 +31,15 @@ from feedserver.errors import (
     StaffDoubleBooked,
     UnknownReference,
 )
-from feedserver.model import Booking, ReservationType, Role, Status
+from feedserver.model import Booking, BookingRecord, ReservationType, Role, Status
 from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
-from feedserver.times import from_db, parse_instant, to_db, utcnow, zone
+from feedserver.times import parse_instant, utcnow, zone
 
 CALENDAR_SOURCES = ("caldav", "email", "http")  # bookings the bridge made from events
 CHECK_HORIZON = timedelta(days=2 * 365)  # how far an endless series is checked for overlaps
 # Stored fields whose change moves a booking in time or to another person (busy check again).
-_MOVE_FIELDS = ("start_utc", "end_utc", "staff_id", "rrule", "exdates", "all_day", "timezone")
+_MOVE_FIELDS = {"start", "end", "staff_id", "rrule", "exdates", "all_day", "timezone"}
 
 
 @dataclass(frozen=True)
@@ -166,8 +166,8 @@ def _times(
     current: Booking | None,
     timezone: str,
     duration: timedelta,
-) -> dict[str, Any]:
-    """start_utc, end_utc, all_day (what is not given is completed from ``current``)."""
+) -> tuple[datetime, datetime]:
+    """The start and end (what is not given is completed from ``current``)."""
     tz = zone(timezone)
     if all_day:
         if start is not None:
@@ -201,10 +201,10 @@ def _times(
             ends = begins + (current.duration if current is not None else duration)
     if ends <= begins:
         raise InvalidInput("end must be after start", field="end")
-    return {"start_utc": to_db(begins), "end_utc": to_db(ends), "all_day": int(all_day)}
+    return begins.astimezone(UTC), ends.astimezone(UTC)
 
 
-def _exdates(values: tuple[Moment, ...], all_day: bool, tz_name: str) -> list[datetime]:
+def _exdates(values: tuple[Moment, ...], all_day: bool, tz_name: str) -> tuple[datetime, ...]:
     tz = zone(tz_name)
     out = []
     for index, item in enumerate(values):
@@ -213,15 +213,15 @@ def _exdates(values: tuple[Moment, ...], all_day: bool, tz_name: str) -> list[da
             out.append(datetime.combine(_day(item, where), time(0), tz))
         else:
             out.append(_instant(item, where))
-    return sorted(set(out))
+    return tuple(sorted({x.astimezone(UTC) for x in out}))
 
 
-def _next_stamp(previous: datetime | None) -> str:
+def _next_stamp(previous: datetime | None) -> datetime:
     """A modification time strictly after the previous one (clients compare LAST-MODIFIED)."""
     now = utcnow()
     if previous is not None and now <= previous:
         now = previous + timedelta(seconds=1)
-    return to_db(now)
+    return now
 
 
 def _busy(
@@ -276,15 +276,14 @@ def check_busy(
     found = store.busy_calendars.busy_between(booking.staff_id, spans[0][0], spans[-1][1])
     where = zone(booking.timezone)
     own = {booking.uid, calendar_uid} - {""}
-    for first, last, name, uid in found:
-        if uid in own:
+    for busy in found:
+        if busy.uid in own:
             continue
-        busy_start, busy_end = from_db(first), from_db(last)
         for start, end in spans:
-            if start < busy_end and busy_start < end:
-                local = busy_start.astimezone(where)
+            if start < busy.end and busy.start < end:
+                local = busy.start.astimezone(where)
                 raise StaffBusy(
-                    f"the staff member's calendar \u201c{name}\u201d is busy at "
+                    f"the staff member's calendar \u201c{busy.calendar}\u201d is busy at "
                     f"{local:%Y-%m-%d %H:%M} ({where.key}); pass allow_conflict to book anyway"
                 )
 
@@ -308,22 +307,20 @@ def check_overlaps(
     first, last = mine[0][0] - margin, mine[-1][1] + margin
     # Single bookings are checked from their stored times; only a series is loaded whole.
     series = []
-    for other_id, type_key, start, end, recurring in store.bookings.confirmed_spans(
-        booking.staff_id, first, last
-    ):
-        if other_id == booking.id:
+    for span in store.bookings.confirmed_spans(booking.staff_id, first, last):
+        if span.id == booking.id:
             continue
-        if recurring:
-            series.append(other_id)
+        if span.recurring:
+            series.append(span.id)
             continue
-        rtype = refs.known_type(type_key)
+        rtype = refs.known_type(span.type_key)
         theirs = padded(
-            from_db(start),
-            from_db(end),
+            span.start,
+            span.end,
             rtype.buffer_before_minutes if rtype else 0,
             rtype.buffer_after_minutes if rtype else 0,
         )
-        _refuse_overlap(store, mine, theirs, other_id)
+        _refuse_overlap(store, mine, theirs, span.id)
     for other in store.bookings.list(BookingQuery(ids=series)) if series else []:
         for theirs in _busy(store, other, first, last, budget, strict=False, refs=refs):
             _refuse_overlap(store, mine, theirs, other)
@@ -357,21 +354,31 @@ def create_booking(
         timezone = draft.timezone or location_tz
         zone(timezone)
         duration = timedelta(minutes=rtype.duration_minutes)
-        values: dict[str, Any] = {
-            "uid": draft.uid or f"{uuid.uuid4()}@feedserver",
-            "type_id": rtype.id,
-            "location_id": location_id,
-            "staff_id": staff_id,
-            "timezone": timezone,
-            **_times(draft.start, draft.end, draft.all_day, None, timezone, duration),
-        }
-        _complete(values, None, draft.title, draft.notes, draft.rrule or "", draft.exdates, budget)
+        start, end = _times(draft.start, draft.end, draft.all_day, None, timezone, duration)
+        rrule = draft.rrule or None
         now = _next_stamp(None)
-        values.update(
-            status=draft.status.value, sequence=0, source=source, created_at=now, updated_at=now
+        record = BookingRecord(
+            uid=draft.uid or f"{uuid.uuid4()}@feedserver",
+            type_id=rtype.id,
+            location_id=location_id,
+            staff_id=staff_id,
+            start=start,
+            end=end,
+            last_end=_series_end(start, end, rrule, timezone, budget),
+            timezone=timezone,
+            all_day=draft.all_day,
+            rrule=rrule,
+            exdates=_exdates(draft.exdates, draft.all_day, timezone),
+            status=draft.status,
+            title=draft.title,
+            notes=draft.notes,
+            sequence=0,
+            source=source,
+            created_at=now,
+            updated_at=now,
         )
         booking = store.bookings.create(
-            values, draft.attendees, rtype.key, normalise_code(draft.location_code)
+            record, draft.attendees, rtype.key, normalise_code(draft.location_code)
         )
         check_overlaps(store, booking, budget, refs)
         if not draft.allow_conflict and refs.may_be_busy(staff_id):
@@ -382,32 +389,14 @@ def create_booking(
         return change
 
 
-def _complete(
-    values: dict[str, Any],
-    current: Booking | None,
-    title: str | None,
-    notes: str | None,
-    rrule: str | None,
-    exdates: tuple[Moment, ...] | None,
-    budget: RecurrenceBudget,
-) -> None:
-    """Fill title, notes, rrule, exdates and last_end_utc into ``values`` (None: keep)."""
-    if title is not None:
-        values["title"] = title
-    if notes is not None:
-        values["notes"] = notes
-    rrule_text = current.rrule if current else None
-    if rrule is not None:
-        rrule_text = rrule or None
-    values["rrule"] = rrule_text
-    start = datetime.fromisoformat(values["start_utc"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(values["end_utc"].replace("Z", "+00:00"))
-    if rrule_text:
-        parse_rrule(rrule_text, start.astimezone(zone(values["timezone"])), budget)
-    if exdates is not None:
-        values["exdates"] = _exdates(exdates, bool(values["all_day"]), values["timezone"])
-    end_of_series = last_end(start, end, rrule_text, values["timezone"], budget)
-    values["last_end_utc"] = to_db(end_of_series) if end_of_series else None
+def _series_end(
+    start: datetime, end: datetime, rrule: str | None, timezone: str, budget: RecurrenceBudget
+) -> datetime | None:
+    """The end of the last occurrence (None: a series without end); the rule is checked
+    against the budget first."""
+    if rrule:
+        parse_rrule(rrule, start.astimezone(zone(timezone)), budget)
+    return last_end(start, end, rrule, timezone, budget)
 
 
 def _managed_here(booking: Booking, by_calendar: bool) -> None:
@@ -429,35 +418,52 @@ def update_booking(
     with store.transaction():
         current = get_booking(store, booking_id)
         _managed_here(current, by_calendar)
-        values: dict[str, Any] = {}
+        before = _record(store, current, budget)
         refs = Lookups(store)
-        if patch.type_key is not None:
-            values["type_id"] = refs.type(patch.type_key).id
-        if patch.location_code is not None:
-            values["location_id"] = refs.location(patch.location_code)[0]
-        if patch.staff is not None:
-            values["staff_id"] = refs.staff(patch.staff)
-        values["timezone"] = patch.timezone or current.timezone
-        zone(values["timezone"])
+        timezone = patch.timezone or current.timezone
+        zone(timezone)
         all_day = current.all_day if patch.all_day is None else patch.all_day
-        values.update(
-            _times(patch.start, patch.end, all_day, current, values["timezone"], current.duration)
+        start, end = _times(patch.start, patch.end, all_day, current, timezone, current.duration)
+        rrule = current.rrule if patch.rrule is None else (patch.rrule or None)
+        exdates = (
+            before.exdates if patch.exdates is None else _exdates(patch.exdates, all_day, timezone)
         )
-        _complete(values, current, patch.title, patch.notes, patch.rrule, patch.exdates, budget)
+        after = replace(
+            before,
+            type_id=before.type_id if patch.type_key is None else refs.type(patch.type_key).id,
+            location_id=(
+                before.location_id
+                if patch.location_code is None
+                else refs.location(patch.location_code)[0]
+            ),
+            staff_id=before.staff_id if patch.staff is None else refs.staff(patch.staff),
+            timezone=timezone,
+            start=start,
+            end=end,
+            all_day=all_day,
+            rrule=rrule,
+            exdates=exdates,
+            last_end=_series_end(start, end, rrule, timezone, budget),
+            title=before.title if patch.title is None else patch.title,
+            notes=before.notes if patch.notes is None else patch.notes,
+        )
         attendees = list(patch.attendees) if patch.attendees is not None else None
-
-        before = _row_values(store, current)
-        changed = {k: v for k, v in values.items() if k in before and before[k] != v}
+        changed = {
+            f.name
+            for f in fields(BookingRecord)
+            if getattr(before, f.name) != getattr(after, f.name)
+        }
+        changed.discard("last_end")
         if attendees is not None and tuple(attendees) == current.attendees:
             attendees = None
         if not changed and attendees is None:
             return BookingChange(current, current)
-        changed["last_end_utc"] = values["last_end_utc"]
-        changed["sequence"] = current.sequence + 1
-        changed["updated_at"] = _next_stamp(current.updated_at)
-        booking = store.bookings.update(booking_id, changed, attendees)
+        after = replace(
+            after, sequence=current.sequence + 1, updated_at=_next_stamp(current.updated_at)
+        )
+        booking = store.bookings.update(booking_id, after, attendees)
         check_overlaps(store, booking, budget)
-        moved = any(f in changed for f in _MOVE_FIELDS)
+        moved = bool(changed & _MOVE_FIELDS)
         if moved and not patch.allow_conflict:
             check_busy(store, booking, budget, patch.calendar_uid)
         change = BookingChange(current, booking)
@@ -466,22 +472,32 @@ def update_booking(
         return change
 
 
-def _row_values(store: Store, booking: Booking) -> dict[str, Any]:
+def _record(store: Store, booking: Booking, budget: RecurrenceBudget) -> BookingRecord:
+    """The booking as the store writes it (its type and location by id)."""
     rtype = store.types.get(booking.type_key)
     location = store.locations.get(booking.location_code)
-    return {
-        "type_id": rtype.id if rtype else None,
-        "location_id": location.id if location else None,
-        "staff_id": booking.staff_id,
-        "timezone": booking.timezone,
-        "start_utc": to_db(booking.start),
-        "end_utc": to_db(booking.end),
-        "all_day": int(booking.all_day),
-        "title": booking.title,
-        "notes": booking.notes,
-        "rrule": booking.rrule,
-        "exdates": list(booking.exdates),
-    }
+    if rtype is None or location is None:
+        raise NotFound(f"booking {booking.id}: its type or location is gone")
+    return BookingRecord(
+        uid=booking.uid,
+        type_id=rtype.id,
+        location_id=location.id,
+        staff_id=booking.staff_id,
+        start=booking.start,
+        end=booking.end,
+        last_end=last_end(booking.start, booking.end, booking.rrule, booking.timezone, budget),
+        timezone=booking.timezone,
+        all_day=booking.all_day,
+        rrule=booking.rrule,
+        exdates=booking.exdates,
+        status=booking.status,
+        title=booking.title,
+        notes=booking.notes,
+        sequence=booking.sequence,
+        source=booking.source,
+        created_at=booking.created_at,
+        updated_at=booking.updated_at,
+    )
 
 
 _TRANSITIONS: dict[Status, tuple[set[Status], str]] = {
@@ -509,15 +525,13 @@ def set_status(
             return BookingChange(current, current)
         if current.status not in allowed_from:
             raise Conflict(f"booking {booking_id} is {current.status.value}; it cannot be {action}")
-        booking = store.bookings.update(
-            booking_id,
-            {
-                "status": status.value,
-                "sequence": current.sequence + 1,
-                "updated_at": _next_stamp(current.updated_at),
-            },
-            action=action,
+        record = replace(
+            _record(store, current, budget),
+            status=status,
+            sequence=current.sequence + 1,
+            updated_at=_next_stamp(current.updated_at),
         )
+        booking = store.bookings.update(booking_id, record, action=action)
         check_overlaps(store, booking, budget)
         change = BookingChange(current, booking)
         if effects is not None:

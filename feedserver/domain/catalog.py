@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from feedserver.calendar.templates import TemplateSet
@@ -12,9 +13,14 @@ from feedserver.calendar.values import Catalog
 from feedserver.domain import schemas
 from feedserver.domain.inputs import Body
 from feedserver.errors import AlreadyExists, InUse, InvalidInput, NotFound
-from feedserver.model import REMINDER_AUDIENCES, Location, ReservationType
+from feedserver.model import (
+    REMINDER_AUDIENCES,
+    Location,
+    LocationSettings,
+    ReservationType,
+    TypeSettings,
+)
 from feedserver.store import Store
-from feedserver.store.types import encode_reminders
 from feedserver.times import zone
 
 LOCATION_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
@@ -83,7 +89,7 @@ def create_location(store: Store, data: object) -> Location:
     with store.transaction():
         if store.locations.get(values["code"]) is not None:
             raise AlreadyExists(f"location {values['code']} already exists", field="code")
-        return store.locations.create(**values)
+        return store.locations.create(LocationSettings(**values))
 
 
 def update_location(store: Store, code: str, data: object) -> Location:
@@ -95,7 +101,7 @@ def update_location(store: Store, code: str, data: object) -> Location:
             if store.locations.get(new_code) is not None:
                 raise AlreadyExists(f"location {new_code} already exists", field="code")
             store.feed_links.rename_in_filters("locations", location.code, new_code)
-        return store.locations.update(location.id, values)
+        return store.locations.update(location.id, replace(location.settings, **values))
 
 
 def delete_location(store: Store, code: str) -> None:
@@ -136,7 +142,7 @@ def _type_values(body: Body, partial: bool) -> dict[str, Any]:
         if not partial or flag in body:
             values[flag] = body.flag(flag)
     if "reminders" in body:
-        values["reminders"] = encode_reminders(reminder_rules(body.raw("reminders")))
+        values["reminders"] = reminder_rules(body.raw("reminders"))
     if not partial or "color" in body:
         color = body.text("color")
         if color and not COLOR.match(color):
@@ -174,7 +180,7 @@ def create_type(store: Store, data: object) -> ReservationType:
     with store.transaction():
         if store.types.get(values["key"]) is not None:
             raise AlreadyExists(f"reservation type {values['key']} already exists", field="key")
-        return store.types.create(values)
+        return store.types.create(TypeSettings(**values))
 
 
 def update_type(store: Store, key: str, data: object) -> ReservationType:
@@ -186,7 +192,7 @@ def update_type(store: Store, key: str, data: object) -> ReservationType:
             if store.types.get(new_key) is not None:
                 raise AlreadyExists(f"reservation type {new_key} already exists", field="key")
             store.feed_links.rename_in_filters("types", found.key, new_key)
-        return store.types.update(found.id, values)
+        return store.types.update(found.id, replace(found.settings, **values))
 
 
 def delete_type(store: Store, key: str) -> None:

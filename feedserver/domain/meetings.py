@@ -23,7 +23,6 @@ from feedserver.config import Config
 from feedserver.errors import LinkRevoked, NotFound
 from feedserver.model import Booking, BookingKey, Meeting, Role, User
 from feedserver.store import BookingQuery, Store
-from feedserver.times import to_db
 from feedserver.tokens import InvalidToken, LinkSigner, new_nonce, same_nonce
 
 
@@ -77,7 +76,7 @@ def revoke_link(store: Store, link_id: int) -> None:
 
 def in_period(store: Store, start: datetime, end: datetime) -> list[tuple[Booking, Meeting]]:
     """Bookings with an online meeting that start in [start, end), with their meetings."""
-    ids = store.meetings.in_period(to_db(start), to_db(end))
+    ids = store.meetings.in_period(start, end)
     meetings = store.meetings.for_bookings(ids)
     return [(store.bookings.one(i), meetings[i]) for i in ids]
 

@@ -86,7 +86,7 @@ def set_password(store: Store, user_id: int, password_hash: str, keep_session: s
     with store.transaction():
         if store.users.get(user_id) is None:
             raise NotFound(f"no user {user_id}")
-        store.users.update(user_id, {"password_hash": password_hash})
+        store.users.set_password_hash(user_id, password_hash)
         store.sessions.delete_for_user(user_id, digest(keep_session) if keep_session else None)
 
 

@@ -30,6 +30,7 @@ from feedserver.model import (
     Booking,
     FeedFilters,
     Meeting,
+    OutgoingMessage,
     Reminder,
     ReservationType,
     Role,
@@ -38,7 +39,7 @@ from feedserver.model import (
 )
 from feedserver.notify import messages
 from feedserver.store import Store
-from feedserver.times import to_db, utcnow, zone
+from feedserver.times import iso_utc, utcnow, zone
 
 _MOVES = ("start", "end", "location_code", "staff_id", "all_day", "timezone", "rrule")
 
@@ -192,24 +193,24 @@ class Notifier:
         name: str,
         values: dict[str, str],
         language: str,
-    ) -> dict[str, object]:
+    ) -> OutgoingMessage:
         subject, body = messages.choose(context.saved_templates, audience, kind, language)
         text = messages.render(body, values)
         booking = context.booking
-        return {
-            "idempotency_key": f"{context.key}:{email}"
-            if context.key
-            else f"{booking.uid}:{audience}:{kind}:{booking.sequence}:{email}",
-            "kind": kind,
-            "booking_id": booking.id,
-            "recipient_email": email,
-            "recipient_name": name,
-            "subject": messages.render(subject, values).replace("\n", " "),
-            "body_text": text,
-            "body_html": messages.to_html(text),
-            "ics": None,
-            "ics_method": None,
-        }
+        return OutgoingMessage(
+            idempotency_key=(
+                f"{context.key}:{email}"
+                if context.key
+                else f"{booking.uid}:{audience}:{kind}:{booking.sequence}:{email}"
+            ),
+            kind=kind,
+            booking_id=booking.id,
+            recipient_email=email,
+            recipient_name=name,
+            subject=messages.render(subject, values).replace("\n", " "),
+            body_text=text,
+            body_html=messages.to_html(text),
+        )
 
     def remind(self, store: Store, booking: Booking, reminder: Reminder) -> int:
         """Queue the messages of one reminder (of one occurrence, to attendees or staff); the
@@ -222,7 +223,7 @@ class Notifier:
             exdates=(),
         )
         key = (
-            f"{booking.uid}:reminder:{to_db(reminder.occurrence_start)}:"
+            f"{booking.uid}:reminder:{iso_utc(reminder.occurrence_start)}:"
             f"{reminder.before_minutes}:{reminder.audience}"
         )
         context = _Context.read(store, occurrence, store.meetings.for_booking(booking.id), key)
@@ -259,7 +260,7 @@ class Notifier:
         kind: str,
         attendee: Attendee,
         invitation: bool = True,
-    ) -> dict[str, object]:
+    ) -> OutgoingMessage:
         booking = context.booking
         reader = self.reader(store, attendee.email, attendee.language, attendee.timezone)
         visible = bool(context.rtype and context.rtype.attendees_visible)
@@ -280,15 +281,14 @@ class Notifier:
             return message
         viewer = Viewer(_guest(attendee), FeedFilters(show_attendees=True))
         method = "CANCEL" if kind in ("cancelled", "rejected") else "REQUEST"
-        message["ics"] = itip.invitation(
+        ics = itip.invitation(
             method, booking, context.catalog, viewer, self.organizer, people, link
         )
-        message["ics_method"] = method
-        return message
+        return dataclasses.replace(message, ics=ics, ics_method=method)
 
     def _for_staff(
         self, store: Store, context: _Context, kind: str, user: User
-    ) -> dict[str, object]:
+    ) -> OutgoingMessage:
         feeds = [f for f in store.feed_links.list(user.id) if f.revoked_at is None]
         reader = self.reader(store, user.email)
         values = {
@@ -330,18 +330,16 @@ def _queue_plain(
     subject, body = messages.choose(store.email_templates.all(), audience, kind, language)
     text = messages.render(body, values)
     store.outbox.enqueue(
-        {
-            "idempotency_key": key,
-            "kind": kind,
-            "booking_id": None,
-            "recipient_email": to.email,
-            "recipient_name": to.name,
-            "subject": messages.render(subject, values).replace("\n", " "),
-            "body_text": text,
-            "body_html": messages.to_html(text),
-            "ics": None,
-            "ics_method": None,
-        }
+        OutgoingMessage(
+            idempotency_key=key,
+            kind=kind,
+            booking_id=None,
+            recipient_email=to.email,
+            recipient_name=to.name,
+            subject=messages.render(subject, values).replace("\n", " "),
+            body_text=text,
+            body_html=messages.to_html(text),
+        )
     )
 
 

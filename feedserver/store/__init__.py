@@ -1,5 +1,8 @@
 """The store: the only package that speaks SQL. Synchronous; ``StoreRunner`` runs it off the
-event loop on one thread, which also serialises writes."""
+event loop on one thread, which also serialises writes.
+
+Two backends behind one contract (``db.Database``): SQLite, the embedded default, and
+PostgreSQL, chosen by ``storage.database_url``."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from feedserver.store.bookings import BookingQuery, BookingStore
 from feedserver.store.bridged_events import BridgedEventStore
 from feedserver.store.caldav_items import CaldavItemStore
 from feedserver.store.changes import Change, ChangeLog
-from feedserver.store.db import Database
+from feedserver.store.dav import DavStore
+from feedserver.store.db import Database, DatabaseURL, StoreUnavailable, open_database
 from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
 from feedserver.store.inbox import InboxStore
 from feedserver.store.locations import LocationStore
@@ -29,15 +33,31 @@ from feedserver.store.sessions import SessionStore
 from feedserver.store.types import TypeStore
 from feedserver.store.users import UserStore
 
-__all__ = ["BookingQuery", "Change", "Store", "StoreRunner"]
+__all__ = [
+    "BookingQuery",
+    "Change",
+    "DatabaseURL",
+    "Store",
+    "StoreRunner",
+    "StoreUnavailable",
+]
 
 T = TypeVar("T")
 
 
 class Store:
-    def __init__(self, path: Path | str, copy_of: Path | str | None = None) -> None:
-        self.db = Database(path, copy_of)
-        self.db.migrate()
+    def __init__(
+        self, url: Path | str, copy_of: Path | str | None = None, migrate: bool = True
+    ) -> None:
+        """The store at ``url`` (a SQLite file path or URL, or a PostgreSQL URL), its schema
+        brought up to date."""
+        self.db: Database = open_database(url, copy_of)
+        if migrate:
+            try:
+                self.db.migrate()
+            except BaseException:
+                self.db.close()
+                raise
         self.changes = ChangeLog(self.db)
         self.locations = LocationStore(self.db, self.changes)
         self.types = TypeStore(self.db, self.changes)
@@ -53,25 +73,38 @@ class Store:
         self.inbox = InboxStore(self.db, self.changes)
         self.bridge_events = BridgedEventStore(self.db)
         self.caldav_items = CaldavItemStore(self.db)
+        self.dav = DavStore(self.db)
         self.sessions = SessionStore(self.db)
         self.reminders = ReminderStore(self.db)
         self.working_hours = WorkingHoursStore(self.db, self.changes)
         self.busy_calendars = BusyCalendarStore(self.db)
 
     @classmethod
-    def copy_in_memory(cls, path: Path | str) -> Store:
-        """A private in-memory copy of the database at ``path`` (SQLite's online backup):
-        what a dry run writes to and throws away."""
-        return cls(":memory:", copy_of=path)
+    def scratch(cls, url: Path | str) -> Store:
+        """A store whose writes are all thrown away when it closes: what a dry run writes to.
+        SQLite: a private copy of the database in memory (SQLite's online backup);
+        PostgreSQL: the database itself, in one transaction never committed."""
+        where = DatabaseURL.parse(url)
+        if where.backend == "sqlite":
+            return cls(":memory:", copy_of=where.target)
+        store = cls(url)
+        store.db.begin_scratch()
+        return store
 
-    def snapshot(self, path: Path) -> None:
-        """A consistent copy of the database into the new file ``path`` (SQLite's online
-        backup: writers go on meanwhile; the copy is the database at one moment)."""
-        self.db.snapshot(path)
+    @property
+    def location(self) -> str:
+        """Where the store is, for logs: the SQLite file, or the PostgreSQL URL without its
+        password."""
+        return self.db.location
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.db.backend
 
     def integrity(self) -> str:
-        """SQLite's ``integrity_check``: "ok" or what is wrong."""
-        return str(self.db.scalar("PRAGMA integrity_check"))
+        """"ok" or what is wrong (SQLite's ``integrity_check``; PostgreSQL: the schema)."""
+        return self.db.integrity()
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()

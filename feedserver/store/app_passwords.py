@@ -5,7 +5,8 @@ from __future__ import annotations
 from feedserver.model import AppPassword
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
-from feedserver.times import from_db, to_db, utcnow
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 
 def _app_password(row: Row) -> AppPassword:

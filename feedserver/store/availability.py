@@ -7,10 +7,11 @@ import builtins
 import json
 from datetime import date, datetime, time
 
-from feedserver.model import BusyCalendar, Hours, WorkingHours
+from feedserver.model import BusyCalendar, BusyTime, Hours, WorkingHours
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row
-from feedserver.times import from_db, to_db, utcnow
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 
 def _hours(ranges: list[list[str]]) -> Hours:
@@ -116,10 +117,12 @@ class BusyCalendarStore:
         return _calendar(row) if row else None
 
     def list(self, user_id: int | None = None) -> builtins.list[BusyCalendar]:
-        rows = self.db.rows(
-            "SELECT * FROM busy_calendars WHERE ? IS NULL OR user_id = ? ORDER BY id",
-            (user_id, user_id),
-        )
+        if user_id is None:
+            rows = self.db.rows("SELECT * FROM busy_calendars ORDER BY id")
+        else:
+            rows = self.db.rows(
+                "SELECT * FROM busy_calendars WHERE user_id = ? ORDER BY id", (user_id,)
+            )
         return [_calendar(r) for r in rows]
 
     def delete(self, calendar_id: int) -> None:
@@ -161,13 +164,15 @@ class BusyCalendarStore:
 
     def busy_between(
         self, user_id: int, start: datetime, end: datetime
-    ) -> builtins.list[tuple[str, str, str, str]]:
-        """(start, end, calendar name, event UID) of the user's busy times overlapping
-        [start, end)."""
+    ) -> builtins.list[BusyTime]:
+        """The user's busy times overlapping [start, end)."""
         rows = self.db.rows(
             "SELECT t.start_utc, t.end_utc, c.name, t.uid FROM busy_times t "
             "JOIN busy_calendars c ON c.id = t.calendar_id "
             "WHERE t.user_id = ? AND t.start_utc < ? AND t.end_utc > ?",
             (user_id, to_db(end), to_db(start)),
         )
-        return [(r["start_utc"], r["end_utc"], r["name"], r["uid"]) for r in rows]
+        return [
+            BusyTime(from_db(r["start_utc"]), from_db(r["end_utc"]), r["name"], r["uid"])
+            for r in rows
+        ]

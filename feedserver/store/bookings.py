@@ -9,35 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from feedserver.model import Attendee, Booking, BookingKey, Status
+from feedserver.model import Attendee, Booking, BookingKey, BookingRecord, Span, Status
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
-from feedserver.times import from_db, to_db
+from feedserver.store.values import from_db, to_db
 
 _SELECT = (
     "SELECT b.*, t.key AS type_key, l.code AS location_code FROM bookings b "
     "JOIN reservation_types t ON t.id = b.type_id "
     "JOIN locations l ON l.id = b.location_id"
-)
-COLUMNS = (
-    "uid",
-    "type_id",
-    "location_id",
-    "staff_id",
-    "start_utc",
-    "end_utc",
-    "last_end_utc",
-    "timezone",
-    "all_day",
-    "rrule",
-    "exdates",
-    "status",
-    "title",
-    "notes",
-    "sequence",
-    "source",
-    "created_at",
-    "updated_at",
 )
 _CHUNK = 500
 VISIBLE = (Status.CONFIRMED.value, Status.PENDING.value)  # shown in bookings calendars
@@ -83,9 +63,33 @@ def _booking(row: Row, attendees: tuple[Attendee, ...]) -> Booking:
     )
 
 
+def _columns(record: BookingRecord) -> dict[str, Any]:
+    """The columns of a booking row (all but its id and version)."""
+    return {
+        "uid": record.uid,
+        "type_id": record.type_id,
+        "location_id": record.location_id,
+        "staff_id": record.staff_id,
+        "start_utc": to_db(record.start),
+        "end_utc": to_db(record.end),
+        "last_end_utc": to_db(record.last_end) if record.last_end is not None else None,
+        "timezone": record.timezone,
+        "all_day": int(record.all_day),
+        "rrule": record.rrule,
+        "exdates": json.dumps([to_db(x) for x in record.exdates]),
+        "status": record.status.value,
+        "title": record.title,
+        "notes": record.notes,
+        "sequence": record.sequence,
+        "source": record.source,
+        "created_at": to_db(record.created_at),
+        "updated_at": to_db(record.updated_at),
+    }
+
+
 def _in(column: str, values: Sequence[Any], params: list[Any]) -> str:
     params.extend(values)
-    return f"{column} IN ({', '.join('?' for _ in values)})" if values else "0"
+    return f"{column} IN ({', '.join('?' for _ in values)})" if values else "1 = 0"
 
 
 class BookingStore:
@@ -253,9 +257,9 @@ class BookingStore:
         ).fetchall()
         return {r[0] for r in rows}
 
-    def spans(self, query: BookingQuery) -> builtins.list[tuple[int, str, str, str, bool]]:
-        """(id, type key, start, end, recurring) of the bookings the query matches, times as
-        stored (UTC text): what a busy-time search needs, without loading whole bookings."""
+    def spans(self, query: BookingQuery) -> builtins.list[Span]:
+        """The first occurrences of the bookings the query matches: what a busy-time search
+        needs, without loading whole bookings."""
         where, params = self._where(query)
         places = " JOIN locations l ON l.id = b.location_id" if query.locations is not None else ""
         cursor = self.db.execute(
@@ -264,16 +268,16 @@ class BookingStore:
             f"FROM bookings b JOIN reservation_types t ON t.id = b.type_id{places}{where}",
             params,
         )
-        return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in cursor.fetchall()]
+        rows = cursor.fetchall()
+        return [Span(r[0], r[1], from_db(r[2]), from_db(r[3]), bool(r[4])) for r in rows]
 
-    def confirmed_spans(
-        self, staff_id: int, start: datetime, end: datetime
-    ) -> builtins.list[tuple[int, str, str, str, bool]]:
+    def confirmed_spans(self, staff_id: int, start: datetime, end: datetime) -> builtins.list[Span]:
         """``spans`` of the staff member's confirmed bookings in [start, end): what the
         overlap check of a new booking reads (from the ``bookings_staff_spans`` index)."""
         until = to_db(end)
         rows = self.db.execute(
-            "SELECT b.id, t.key, b.start_utc, b.end_utc, b.rrule IS NOT NULL AND b.rrule != '' "
+            "SELECT b.id, t.key, b.start_utc, b.end_utc, "
+            "CASE WHEN b.rrule IS NOT NULL AND b.rrule != '' THEN 1 ELSE 0 END "
             "FROM bookings b JOIN reservation_types t ON t.id = b.type_id "
             "WHERE b.staff_id = ? AND b.last_end_utc > ? AND b.start_utc < ? AND b.status = ? "
             "UNION ALL "
@@ -282,12 +286,13 @@ class BookingStore:
             "WHERE b.staff_id = ? AND b.last_end_utc IS NULL AND b.start_utc < ? AND b.status = ?",
             (staff_id, to_db(start), until, "confirmed", staff_id, until, "confirmed"),
         ).fetchall()
-        return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [Span(r[0], r[1], from_db(r[2]), from_db(r[3]), bool(r[4])) for r in rows]
 
     def max_buffer_minutes(self) -> int:
         return int(
             self.db.scalar(
-                "SELECT COALESCE(MAX(MAX(buffer_before_minutes, buffer_after_minutes)), 0) "
+                "SELECT COALESCE(MAX(CASE WHEN buffer_before_minutes > buffer_after_minutes "
+                "THEN buffer_before_minutes ELSE buffer_after_minutes END), 0) "
                 "FROM reservation_types"
             )
         )
@@ -335,16 +340,15 @@ class BookingStore:
         return bool(cursor.rowcount)
 
     def create(
-        self, values: dict[str, Any], attendees: Iterable[Attendee], type_key: str, code: str
+        self, record: BookingRecord, attendees: Iterable[Attendee], type_key: str, code: str
     ) -> Booking:
-        """Insert a booking (``values``: every column; ``type_key`` and ``code`` name its
-        type and location) and return it as stored, without reading it back."""
-        fields = {k: values[k] for k in COLUMNS}
-        fields["exdates"] = json.dumps([to_db(x) for x in fields["exdates"]])
+        """Insert a booking (``type_key`` and ``code`` name its type and location) and return
+        it as stored, without reading it back."""
+        fields = _columns(record)
         # The change is logged first, so the row is written once with its version (the
-        # trigger that stamps a changed booking finds no row yet).
-        booking_id = int(self.db.scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM bookings"))
-        version = self.changes.record("booking", booking_id, "created")
+        # trigger that stamps a changed booking finds no row yet); the new id and the change
+        # are one statement (one round trip to a database server).
+        booking_id, version = self.changes.record_new("booking", "bookings", "created")
         self.db.insert("bookings", {"id": booking_id, "version": version, **fields})
         listed = tuple(attendees)
         self._set_attendees(booking_id, listed, new=True)
@@ -354,16 +358,14 @@ class BookingStore:
     def update(
         self,
         booking_id: int,
-        values: dict[str, Any],
+        record: BookingRecord,
         attendees: Iterable[Attendee] | None = None,
         action: str = "updated",
     ) -> Booking:
-        fields = {k: v for k, v in values.items() if k in COLUMNS}
-        if "exdates" in fields:
-            fields["exdates"] = json.dumps([to_db(x) for x in fields["exdates"]])
+        """Write the booking's fields as ``record`` has them (and its attendees, unless
+        None); the change is logged as ``action``."""
         readers = self._readers(booking_id)
-        if fields:
-            self.db.update("bookings", booking_id, fields)
+        self.db.update("bookings", booking_id, _columns(record))
         if attendees is not None:
             self._set_attendees(booking_id, attendees)
         version = self.changes.record("booking", booking_id, action)

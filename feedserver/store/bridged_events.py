@@ -7,7 +7,7 @@ from typing import Any
 
 from feedserver.model import BridgedEvent
 from feedserver.store.db import Database
-from feedserver.times import from_db, to_db
+from feedserver.store.values import from_db, to_db
 
 
 class BridgedEventStore:

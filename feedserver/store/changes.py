@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from feedserver.store.db import Database
-from feedserver.times import to_db, utcnow
+from feedserver.store.values import to_db
+from feedserver.times import utcnow
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,25 @@ class ChangeLog:
         self.db = db
 
     def record(self, entity: str, entity_id: int, action: str) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO changes (entity, entity_id, action, at) VALUES (?, ?, ?, ?)",
-            (entity, entity_id, action, to_db(utcnow())),
+        return int(
+            self.db.scalar(
+                "INSERT INTO changes (entity, entity_id, action, at) VALUES (?, ?, ?, ?) "
+                "RETURNING version",
+                (entity, entity_id, action, to_db(utcnow())),
+            )
         )
-        return int(cursor.lastrowid or 0)
+
+    def record_new(self, entity: str, table: str, action: str) -> tuple[int, int]:
+        """Log the creation of the next row of ``table`` (its id: one more than the highest)
+        before it is written; (that id, the change's version)."""
+        row = self.db.execute(
+            "INSERT INTO changes (entity, entity_id, action, at) "  # noqa: S608
+            f"SELECT ?, COALESCE(MAX(id), 0) + 1, ?, ? FROM {table} "
+            "RETURNING entity_id, version",
+            (entity, action, to_db(utcnow())),
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     def version(self) -> int:
         return int(self.db.scalar("SELECT COALESCE(MAX(version), 0) FROM changes"))

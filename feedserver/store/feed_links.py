@@ -10,7 +10,8 @@ from typing import Any
 from feedserver.model import FeedFilters, FeedLink, FeedTemplate, Scope
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
-from feedserver.times import from_db, to_db, utcnow
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 
 def _maybe(value: str | None) -> datetime | None:
@@ -119,6 +120,11 @@ class FeedLinkStore:
         )
 
 
+def _of_type(type_id: int | None) -> tuple[str, tuple[int, ...]]:
+    """The template of a type, or the default one (no type)."""
+    return ("type_id IS NULL", ()) if type_id is None else ("type_id = ?", (type_id,))
+
+
 class FeedTemplateStore:
     def __init__(self, db: Database, changes: ChangeLog) -> None:
         self.db = db
@@ -136,7 +142,8 @@ class FeedTemplateStore:
 
     def save(self, type_id: int | None, summary: str, description: str) -> None:
         now = to_db(utcnow())
-        existing = self.db.scalar("SELECT id FROM feed_templates WHERE type_id IS ?", (type_id,))
+        where, params = _of_type(type_id)
+        existing = self.db.scalar(f"SELECT id FROM feed_templates WHERE {where}", params)  # noqa: S608
         if existing is None:
             existing = self.db.insert(
                 "feed_templates",
@@ -156,7 +163,8 @@ class FeedTemplateStore:
         self.changes.record("feed_template", int(existing), "saved")
 
     def delete(self, type_id: int | None) -> bool:
-        cursor = self.db.execute("DELETE FROM feed_templates WHERE type_id IS ?", (type_id,))
+        where, params = _of_type(type_id)
+        cursor = self.db.execute(f"DELETE FROM feed_templates WHERE {where}", params)  # noqa: S608
         if cursor.rowcount:
             self.changes.record("feed_template", type_id or 0, "deleted")
         return bool(cursor.rowcount)

@@ -10,7 +10,8 @@ from datetime import datetime
 from feedserver.model import InboxFailure, InboxItem, InboxStatus
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
-from feedserver.times import from_db, to_db, utcnow
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 
 def _item(row: Row) -> InboxItem:
@@ -79,10 +80,18 @@ class InboxStore:
         self, status: str | None = None, limit: int = 200, after: int | None = None
     ) -> builtins.list[InboxItem]:
         """Newest first; ``after``: only those older than that id (the next page)."""
+        clauses: builtins.list[str] = []
+        params: builtins.list[object] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if after is not None:
+            clauses.append("id < ?")
+            params.append(after)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.rows(
-            "SELECT * FROM inbox WHERE (? IS NULL OR status = ?) AND (? IS NULL OR id < ?) "
-            "ORDER BY id DESC LIMIT ?",
-            (status, status, after, after, limit),
+            f"SELECT * FROM inbox{where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+            (*params, limit),
         )
         return [_item(r) for r in rows]
 

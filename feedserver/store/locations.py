@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedserver.model import Location
+from feedserver.model import Location, LocationSettings
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
-from feedserver.times import from_db, to_db, utcnow
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
-_COLUMNS = ("code", "name", "address", "timezone")
+
+def _columns(settings: LocationSettings) -> dict[str, Any]:
+    return {
+        "code": settings.code,
+        "name": settings.name,
+        "address": settings.address,
+        "timezone": settings.timezone,
+    }
 
 
 def _location(row: Row) -> Location:
@@ -29,18 +37,10 @@ class LocationStore:
         self.db = db
         self.changes = changes
 
-    def create(self, code: str, name: str, address: str, timezone: str) -> Location:
+    def create(self, settings: LocationSettings) -> Location:
         now = to_db(utcnow())
         location_id = self.db.insert(
-            "locations",
-            {
-                "code": code,
-                "name": name,
-                "address": address,
-                "timezone": timezone,
-                "created_at": now,
-                "updated_at": now,
-            },
+            "locations", {**_columns(settings), "created_at": now, "updated_at": now}
         )
         self.changes.record("location", location_id, "created")
         return found(self.get_by_id(location_id), f"location {location_id}")
@@ -63,10 +63,13 @@ class LocationStore:
             for r in self.db.rows("SELECT code, name FROM locations ORDER BY code")
         }
 
-    def update(self, location_id: int, values: dict[str, Any]) -> Location:
-        fields = {k: v for k, v in values.items() if k in _COLUMNS}
-        if fields:
-            self.db.update("locations", location_id, {**fields, "updated_at": to_db(utcnow())})
+    def update(self, location_id: int, settings: LocationSettings) -> Location:
+        """Write the location's settings (nothing, when they are as stored)."""
+        current = self.get_by_id(location_id)
+        if current is not None and current.settings != settings:
+            self.db.update(
+                "locations", location_id, {**_columns(settings), "updated_at": to_db(utcnow())}
+            )
             self.changes.record("location", location_id, "updated")
         return found(self.get_by_id(location_id), f"location {location_id}")
 

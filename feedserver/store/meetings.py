@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 
 from feedserver.model import Meeting, MeetingLink
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row
-from feedserver.times import from_db, to_db, utcnow
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 
 def _link(row: Row) -> MeetingLink:
@@ -87,15 +89,14 @@ class MeetingStore:
 
     def add_link(self, meeting_id: int, attendee_email: str, nonce: str) -> MeetingLink | None:
         """The attendee's new link; None when they already have one."""
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO meeting_links (meeting_id, attendee_email, nonce, created_at) "
-            "VALUES (?, ?, ?, ?)",
+        link_id = self.db.insert_new(
+            "INSERT INTO meeting_links (meeting_id, attendee_email, nonce, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
             (meeting_id, attendee_email, nonce, to_db(utcnow())),
         )
-        if not cursor.rowcount:
+        if link_id is None:
             return None
-        assert cursor.lastrowid is not None
-        return MeetingLink(cursor.lastrowid, meeting_id, attendee_email, nonce, 0, None, None)
+        return MeetingLink(link_id, meeting_id, attendee_email, nonce, 0, None, None)
 
     def link(self, link_id: int) -> tuple[MeetingLink, Meeting] | None:
         row = self.db.row("SELECT * FROM meeting_links WHERE id = ?", (link_id,))
@@ -116,11 +117,11 @@ class MeetingStore:
         # The booking's feeds and calendars show the link: they must render again.
         self.changes.record("booking", booking_id, "meeting_link_revoked")
 
-    def in_period(self, start: str, end: str) -> builtins.list[int]:
+    def in_period(self, start: datetime, end: datetime) -> builtins.list[int]:
         """Ids of bookings with a meeting, starting in [start, end)."""
         rows = self.db.rows(
             "SELECT m.booking_id FROM meetings m JOIN bookings b ON b.id = m.booking_id "
             "WHERE b.start_utc >= ? AND b.start_utc < ? ORDER BY b.start_utc",
-            (start, end),
+            (to_db(start), to_db(end)),
         )
         return [r["booking_id"] for r in rows]

@@ -1,5 +1,9 @@
 """Schema migrations, applied in order; each runs in its own transaction and is recorded in
-``schema_migrations``. Never edit a released migration: add a new one."""
+``schema_migrations``. Never edit a released migration: add a new one.
+
+One history for both backends. A statement is written in SQLite's DDL; the PostgreSQL backend
+translates its types (``feedserver.store.dialects``). What cannot be translated (triggers) is
+a ``Dialects`` pair that says it once for each."""
 
 from __future__ import annotations
 
@@ -7,10 +11,24 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Dialects:
+    """One statement as each backend writes it."""
+
+    sqlite: str
+    postgresql: str
+
+    def get(self, backend: str) -> str:
+        return self.postgresql if backend == "postgresql" else self.sqlite
+
+
+@dataclass(frozen=True)
 class Migration:
     version: int
     name: str
-    statements: tuple[str, ...]
+    statements: tuple[str | Dialects, ...]
+
+    def for_backend(self, backend: str) -> list[str]:
+        return [s if isinstance(s, str) else s.get(backend) for s in self.statements]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -422,9 +440,19 @@ MIGRATIONS: tuple[Migration, ...] = (
                 SELECT entity_id, MAX(version) AS version FROM changes
                 WHERE entity = 'booking' GROUP BY entity_id
             ) AS m WHERE m.entity_id = bookings.id""",
-            """CREATE TRIGGER bookings_version AFTER INSERT ON changes
+            Dialects(
+                """CREATE TRIGGER bookings_version AFTER INSERT ON changes
                 WHEN NEW.entity = 'booking'
                 BEGIN UPDATE bookings SET version = NEW.version WHERE id = NEW.entity_id; END""",
+                """CREATE FUNCTION feedserver_bookings_version() RETURNS trigger
+                LANGUAGE plpgsql AS $$ BEGIN
+                    UPDATE bookings SET version = NEW.version WHERE id = NEW.entity_id;
+                    RETURN NULL;
+                END $$;
+                CREATE TRIGGER bookings_version AFTER INSERT ON changes FOR EACH ROW
+                    WHEN (NEW.entity = 'booking')
+                    EXECUTE FUNCTION feedserver_bookings_version()""",
+            ),
             # The version of what every rendering reads: locations, types, feed templates.
             """CREATE TABLE catalog_version (
                 id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -432,9 +460,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             """INSERT INTO catalog_version (id, version) SELECT 1, COALESCE(MAX(version), 0)
                 FROM changes WHERE entity IN ('location', 'type', 'feed_template')""",
-            """CREATE TRIGGER catalog_version AFTER INSERT ON changes
+            Dialects(
+                """CREATE TRIGGER catalog_version AFTER INSERT ON changes
                 WHEN NEW.entity IN ('location', 'type', 'feed_template')
                 BEGIN UPDATE catalog_version SET version = NEW.version WHERE id = 1; END""",
+                """CREATE FUNCTION feedserver_catalog_version() RETURNS trigger
+                LANGUAGE plpgsql AS $$ BEGIN
+                    UPDATE catalog_version SET version = NEW.version WHERE id = 1;
+                    RETURN NULL;
+                END $$;
+                CREATE TRIGGER catalog_version AFTER INSERT ON changes FOR EACH ROW
+                    WHEN (NEW.entity IN ('location', 'type', 'feed_template'))
+                    EXECUTE FUNCTION feedserver_catalog_version()""",
+            ),
             # A user's version as far as renderings are concerned (name, email, role): set by
             # the user store when one of those changes, not by a password or working hours.
             "ALTER TABLE users ADD COLUMN render_version INTEGER NOT NULL DEFAULT 0",
@@ -455,6 +493,50 @@ MIGRATIONS: tuple[Migration, ...] = (
             # after it starts from this index alone (no table lookups).
             """CREATE INDEX bookings_staff_spans ON bookings
                 (staff_id, last_end_utc, start_utc, status, end_utc, type_id, rrule)""",
+        ),
+    ),
+    Migration(
+        17,
+        "users' own CalDAV calendars in the database",
+        (
+            # Radicale's collections (principals and calendars): their properties (Radicale's
+            # metadata, JSON), a version every change raises (the sync-token), and an id
+            # that a collection made again under the same path does not share.
+            """CREATE TABLE dav_collections (
+                id INTEGER PRIMARY KEY,
+                path TEXT NOT NULL UNIQUE,
+                parent TEXT NOT NULL,
+                props TEXT NOT NULL DEFAULT '{}',
+                version INTEGER NOT NULL DEFAULT 0,
+                modified_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX dav_collections_parent ON dav_collections (parent)",
+            # Their items, as the client wrote them, with what Radicale indexes: UID, ETag,
+            # the object's name (VCALENDAR) and main component (VEVENT), and the time
+            # range (Unix seconds) for a REPORT's prefilter.
+            """CREATE TABLE dav_items (
+                collection_id INTEGER NOT NULL REFERENCES dav_collections(id) ON DELETE CASCADE,
+                href TEXT NOT NULL,
+                uid TEXT NOT NULL,
+                etag TEXT NOT NULL,
+                name TEXT NOT NULL,
+                component TEXT NOT NULL,
+                range_start INTEGER NOT NULL,
+                range_end INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                modified_at TEXT NOT NULL,
+                PRIMARY KEY (collection_id, href)
+            )""",
+            "CREATE INDEX dav_items_uid ON dav_items (collection_id, uid)",
+            "CREATE INDEX dav_items_range ON dav_items (collection_id, range_start, range_end)",
+            # Items deleted, at the version they left: what a sync reports as gone (RFC 6578).
+            """CREATE TABLE dav_tombstones (
+                collection_id INTEGER NOT NULL REFERENCES dav_collections(id) ON DELETE CASCADE,
+                href TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (collection_id, href)
+            )""",
         ),
     ),
 )

@@ -6,10 +6,11 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from feedserver.model import NotificationSettings, OutboxMessage
+from feedserver.model import NotificationSettings, OutboxMessage, OutgoingMessage
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
-from feedserver.times import from_db, to_db, utcnow
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 
 def _message(row: Row) -> OutboxMessage:
@@ -24,20 +25,33 @@ class OutboxStore:
         self.db = db
         self.changes = changes
 
-    def enqueue(self, values: dict[str, Any]) -> bool:
+    def enqueue(self, message: OutgoingMessage) -> bool:
         """Insert a message unless one with its idempotency key exists; True if inserted."""
         now = to_db(utcnow())
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO outbox (idempotency_key, kind, booking_id, recipient_email, "
+        message_id = self.db.insert_new(
+            "INSERT INTO outbox (idempotency_key, kind, booking_id, recipient_email, "
             "recipient_name, subject, body_text, body_html, ics, ics_method, next_attempt_at, "
-            "created_at, retry_since) VALUES (:idempotency_key, :kind, :booking_id, "
-            ":recipient_email, :recipient_name, :subject, :body_text, :body_html, :ics, "
-            ":ics_method, :now, :now, :now)",
-            {**values, "now": now},
+            "created_at, retry_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            (
+                message.idempotency_key,
+                message.kind,
+                message.booking_id,
+                message.recipient_email,
+                message.recipient_name,
+                message.subject,
+                message.body_text,
+                message.body_html,
+                message.ics,
+                message.ics_method,
+                now,
+                now,
+                now,
+            ),
         )
-        if cursor.rowcount:
-            self.changes.record("notification", int(cursor.lastrowid or 0), "queued")
-        return bool(cursor.rowcount)
+        if message_id is not None:
+            self.changes.record("notification", message_id, "queued")
+        return message_id is not None
 
     def get(self, message_id: int) -> OutboxMessage | None:
         row = self.db.row("SELECT * FROM outbox WHERE id = ?", (message_id,))

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from feedserver.model import Reminder
 from feedserver.store.db import Database, Row
-from feedserver.times import from_db, to_db
+from feedserver.store.values import from_db, to_db
 
 PENDING, SENT, SKIPPED = "pending", "sent", "skipped"
 
@@ -44,8 +44,8 @@ class ReminderStore:
         """Plan reminders not planned yet (a series' later occurrences)."""
         for occurrence, minutes, audience, due in planned:
             self.db.execute(
-                "INSERT OR IGNORE INTO reminders (booking_id, occurrence_start, before_minutes, "
-                "audience, due_at, state) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO reminders (booking_id, occurrence_start, before_minutes, "
+                "audience, due_at, state) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (booking_id, to_db(occurrence), minutes, audience, to_db(due), PENDING),
             )
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from feedserver.model import WebSession
 from feedserver.store.db import Database, Row
-from feedserver.times import from_db, to_db
+from feedserver.store.values import from_db, to_db
 
 
 def _session(row: Row) -> WebSession:

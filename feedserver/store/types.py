@@ -5,33 +5,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from feedserver.model import ReservationType
+from feedserver.model import Reminders, ReservationType, TypeSettings
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
-from feedserver.times import from_db, to_db, utcnow
-
-COLUMNS = (
-    "key",
-    "name",
-    "duration_minutes",
-    "buffer_before_minutes",
-    "buffer_after_minutes",
-    "online",
-    "color",
-    "attendees_visible",
-    "title_visible",
-    "on_site",
-    "reminders",
-)
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 
-def _reminders(text: str | None) -> tuple[tuple[int, tuple[str, ...]], ...] | None:
+def _columns(settings: TypeSettings) -> dict[str, Any]:
+    return {
+        "key": settings.key,
+        "name": settings.name,
+        "duration_minutes": settings.duration_minutes,
+        "buffer_before_minutes": settings.buffer_before_minutes,
+        "buffer_after_minutes": settings.buffer_after_minutes,
+        "online": int(settings.online),
+        "color": settings.color,
+        "attendees_visible": int(settings.attendees_visible),
+        "title_visible": int(settings.title_visible),
+        "on_site": int(settings.on_site),
+        "reminders": _encode_reminders(settings.reminders),
+    }
+
+
+def _reminders(text: str | None) -> Reminders | None:
     if text is None:
         return None
     return tuple((int(r["before_minutes"]), tuple(r["to"])) for r in json.loads(text))
 
 
-def encode_reminders(rules: tuple[tuple[int, tuple[str, ...]], ...] | None) -> str | None:
+def _encode_reminders(rules: Reminders | None) -> str | None:
     if rules is None:
         return None
     return json.dumps([{"before_minutes": m, "to": list(to)} for m, to in rules])
@@ -61,11 +64,10 @@ class TypeStore:
         self.db = db
         self.changes = changes
 
-    def create(self, values: dict[str, Any]) -> ReservationType:
+    def create(self, settings: TypeSettings) -> ReservationType:
         now = to_db(utcnow())
-        fields = {k: values[k] for k in COLUMNS if k in values}
         type_id = self.db.insert(
-            "reservation_types", {**fields, "created_at": now, "updated_at": now}
+            "reservation_types", {**_columns(settings), "created_at": now, "updated_at": now}
         )
         self.changes.record("type", type_id, "created")
         return found(self.get_by_id(type_id), f"reservation type {type_id}")
@@ -81,10 +83,13 @@ class TypeStore:
     def list(self) -> list[ReservationType]:
         return [_type(r) for r in self.db.rows("SELECT * FROM reservation_types ORDER BY key")]
 
-    def update(self, type_id: int, values: dict[str, Any]) -> ReservationType:
-        fields = {k: v for k, v in values.items() if k in COLUMNS}
-        if fields:
-            self.db.update("reservation_types", type_id, {**fields, "updated_at": to_db(utcnow())})
+    def update(self, type_id: int, settings: TypeSettings) -> ReservationType:
+        """Write the type's settings (nothing, when they are as stored)."""
+        current = self.get_by_id(type_id)
+        if current is not None and current.settings != settings:
+            self.db.update(
+                "reservation_types", type_id, {**_columns(settings), "updated_at": to_db(utcnow())}
+            )
             self.changes.record("type", type_id, "updated")
         return found(self.get_by_id(type_id), f"reservation type {type_id}")
 

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedserver.model import Role, User
+from feedserver.model import AccountSettings, Role, User
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, found
-from feedserver.times import from_db, to_db, utcnow
+from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 _SELECT = (
     "SELECT u.*, l.code AS primary_location FROM users u "
     "LEFT JOIN locations l ON l.id = u.primary_location_id"
 )
-_COLUMNS = (
-    "email",
-    "name",
-    "role",
-    "password_hash",
-    "timezone",
-    "primary_location_id",
-    "language",
-)
-_RENDERED = ("name", "email", "role")  # what renderings show of a user (``render_version``)
-
-
 def _user(row: Row) -> User:
     return User(
         id=row["id"],
@@ -44,14 +33,38 @@ class UserStore:
         self.db = db
         self.changes = changes
 
-    def create(self, values: dict[str, Any]) -> User:
+    def create(self, settings: AccountSettings, password_hash: str | None = None) -> User:
         now = to_db(utcnow())
-        fields = {k: values.get(k) for k in _COLUMNS}
-        fields["language"] = fields["language"] or ""
-        user_id = self.db.insert("users", {**fields, "created_at": now, "updated_at": now})
+        user_id = self.db.insert(
+            "users",
+            {
+                **self._columns(settings),
+                "password_hash": password_hash,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
         version = self.changes.record("user", user_id, "created")
         self.db.update("users", user_id, {"render_version": version})
         return found(self.get(user_id), f"user {user_id}")
+
+    def _columns(self, settings: AccountSettings) -> dict[str, Any]:
+        location_id = None
+        if settings.primary_location is not None:
+            location_id = found(
+                self.db.scalar(
+                    "SELECT id FROM locations WHERE code = ?", (settings.primary_location,)
+                ),
+                f"location {settings.primary_location}",
+            )
+        return {
+            "email": settings.email,
+            "name": settings.name,
+            "role": settings.role.value,
+            "timezone": settings.timezone,
+            "primary_location_id": location_id,
+            "language": settings.language,
+        }
 
     def get(self, user_id: int) -> User | None:
         row = self.db.row(f"{_SELECT} WHERE u.id = ?", (user_id,))
@@ -83,19 +96,27 @@ class UserStore:
         row = self.db.row("SELECT id, password_hash FROM users WHERE email = ?", (email,))
         return (row["id"], row["password_hash"]) if row else None
 
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        self.db.update(
+            "users", user_id, {"password_hash": password_hash, "updated_at": to_db(utcnow())}
+        )
+        self.changes.record("user", user_id, "updated")
+
     def password_hash_of(self, user_id: int) -> str | None:
         """The stored hash of a user ('' or None: no password set yet)."""
         row = self.db.row("SELECT password_hash FROM users WHERE id = ?", (user_id,))
         return row["password_hash"] if row else None
 
-    def update(self, user_id: int, values: dict[str, Any]) -> User:
-        fields = {k: v for k, v in values.items() if k in _COLUMNS}
-        if fields:
-            before = self.db.row("SELECT name, email, role FROM users WHERE id = ?", (user_id,))
-            self.db.update("users", user_id, {**fields, "updated_at": to_db(utcnow())})
+    def update(self, user_id: int, settings: AccountSettings) -> User:
+        """Write the account's settings (nothing, when they are as stored); a change of what
+        renderings show of it (name, email, role) raises its ``render_version``."""
+        current = self.get(user_id)
+        if current is not None and current.settings != settings:
+            self.db.update(
+                "users", user_id, {**self._columns(settings), "updated_at": to_db(utcnow())}
+            )
             version = self.changes.record("user", user_id, "updated")
-            if before is not None and any(
-                k in _RENDERED and fields[k] != before[k] for k in fields
-            ):
+            before, after = current.settings, settings
+            if (before.name, before.email, before.role) != (after.name, after.email, after.role):
                 self.db.update("users", user_id, {"render_version": version})
         return found(self.get(user_id), f"user {user_id}")

@@ -14,7 +14,7 @@ from feedserver.errors import InvalidInput, NotFound
 from feedserver.model import BusyCalendar, User
 from feedserver.numbers import is_whole
 from feedserver.store import Store
-from feedserver.times import to_db, utcnow, zone
+from feedserver.times import iso_utc, utcnow, zone
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
 from feedserver.web.state import BUSY, CONFIG, RUNNER, SERVICES
@@ -106,7 +106,7 @@ def busy_calendar_json(calendar: BusyCalendar) -> dict[str, Any]:
         "id": calendar.id,
         "name": calendar.name,
         "url": calendar.url,
-        "last_synced_at": to_db(calendar.last_synced_at) if calendar.last_synced_at else None,
+        "last_synced_at": iso_utc(calendar.last_synced_at) if calendar.last_synced_at else None,
         "last_status": calendar.last_status,
         "last_error": calendar.last_error or None,
         "busy_count": calendar.busy_count,

@@ -88,7 +88,7 @@ async def import_bookings(request: web.Request) -> web.Response:
     if query.get("dry_run", "") in ("1", "true", "yes"):
 
         def check() -> imports.Report:
-            store = Store.copy_in_memory(config.database_path)
+            store = Store.scratch(config.database_url)
             try:
                 importer = imports.Importer(
                     store, effects, budget, defaults, imports.Report(dry_run=True)

@@ -13,7 +13,7 @@ from feedserver.domain.feed_links import FeedUrls
 from feedserver.errors import NotFound
 from feedserver.model import FeedLink, FeedTemplate, User
 from feedserver.numbers import is_whole
-from feedserver.times import to_db
+from feedserver.times import iso_utc
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
 from feedserver.web.state import FEED_URLS, FEEDS, RUNNER
@@ -22,7 +22,7 @@ routes = web.RouteTableDef()
 
 
 def _maybe(moment: Any) -> str | None:
-    return to_db(moment) if moment is not None else None
+    return iso_utc(moment) if moment is not None else None
 
 
 def link_json(link: FeedLink, urls: FeedUrls) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def link_json(link: FeedLink, urls: FeedUrls) -> dict[str, Any]:
         "webcal_url": urls.webcal(link) if live else None,
         "revoked": not live,
         "revoked_at": _maybe(link.revoked_at),
-        "created_at": to_db(link.created_at),
+        "created_at": iso_utc(link.created_at),
         "last_fetched_at": _maybe(link.last_fetched_at),
         "fetch_count": link.fetch_count,
         "last_user_agent": link.last_user_agent,

@@ -11,7 +11,7 @@ from feedserver.errors import AuthenticationRequired, NotFound
 from feedserver.inbound.inbox import TooLargeItem
 from feedserver.model import InboxFailure, InboxItem
 from feedserver.numbers import is_whole
-from feedserver.times import to_db
+from feedserver.times import iso_utc
 from feedserver.web.auth import require_admin
 from feedserver.web.errors import error_response
 from feedserver.web.requests import page_query
@@ -33,7 +33,7 @@ def item_json(item: InboxItem, raw: bool = False) -> dict[str, Any]:
     shown: dict[str, Any] = {
         "id": item.id,
         "source": item.source,
-        "received_at": to_db(item.received_at),
+        "received_at": iso_utc(item.received_at),
         "size": item.size,
         "principal": item.principal,
         "path": item.path,

@@ -16,7 +16,7 @@ from feedserver.model import OutboxMessage
 from feedserver.notify import messages as templates
 from feedserver.notify import outbox
 from feedserver.numbers import is_whole
-from feedserver.times import parse_instant, to_db
+from feedserver.times import iso_utc, parse_instant
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import page_query, read_json
 from feedserver.web.serialize import booking_json
@@ -42,9 +42,11 @@ def message_json(message: OutboxMessage) -> dict[str, Any]:
         "status": message.status,
         "attempts": message.attempts,
         "last_error": message.last_error,
-        "next_attempt_at": to_db(message.next_attempt_at) if message.status == "pending" else None,
-        "created_at": to_db(message.created_at),
-        "sent_at": to_db(message.sent_at) if message.sent_at else None,
+        "next_attempt_at": (
+            iso_utc(message.next_attempt_at) if message.status == "pending" else None
+        ),
+        "created_at": iso_utc(message.created_at),
+        "sent_at": iso_utc(message.sent_at) if message.sent_at else None,
         "has_invitation": message.ics_method,
     }
 
@@ -161,7 +163,7 @@ async def online_meetings(request: web.Request) -> web.Response:
     found = await request.app[RUNNER].run(lambda s: meeting_links.in_period(s, start, end))
     service = request.app[MEETINGS]
     rows = [booking_json(booking, meeting, service) for booking, meeting in found]
-    return web.json_response({"start": to_db(start), "end": to_db(end), "meetings": rows})
+    return web.json_response({"start": iso_utc(start), "end": iso_utc(end), "meetings": rows})
 
 
 @routes.delete("/api/meeting-links/{id}")

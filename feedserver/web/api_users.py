@@ -10,7 +10,7 @@ from feedserver.domain import accounts, app_passwords
 from feedserver.errors import NotFound
 from feedserver.model import AppPassword, Role
 from feedserver.numbers import is_whole
-from feedserver.times import to_db
+from feedserver.times import iso_utc
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
 from feedserver.web.serialize import user_json
@@ -62,8 +62,8 @@ def _app_password_json(found: AppPassword) -> dict[str, Any]:
     return {
         "id": found.id,
         "name": found.name,
-        "created_at": to_db(found.created_at),
-        "last_used_at": to_db(found.last_used_at) if found.last_used_at else None,
+        "created_at": iso_utc(found.created_at),
+        "last_used_at": iso_utc(found.last_used_at) if found.last_used_at else None,
         "revoked": found.revoked_at is not None,
     }
 

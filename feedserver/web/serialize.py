@@ -6,7 +6,7 @@ from typing import Any
 
 from feedserver.domain.meetings import MeetingService
 from feedserver.model import Booking, Location, Meeting, ReservationType, User
-from feedserver.times import to_db
+from feedserver.times import iso_utc
 
 
 def location_json(location: Location) -> dict[str, Any]:
@@ -15,8 +15,8 @@ def location_json(location: Location) -> dict[str, Any]:
         "name": location.name,
         "address": location.address,
         "timezone": location.timezone,
-        "created_at": to_db(location.created_at),
-        "updated_at": to_db(location.updated_at),
+        "created_at": iso_utc(location.created_at),
+        "updated_at": iso_utc(location.updated_at),
     }
 
 
@@ -35,8 +35,8 @@ def type_json(rtype: ReservationType) -> dict[str, Any]:
         "reminders": None
         if rtype.reminders is None
         else [{"before_minutes": m, "to": list(to)} for m, to in rtype.reminders],
-        "created_at": to_db(rtype.created_at),
-        "updated_at": to_db(rtype.updated_at),
+        "created_at": iso_utc(rtype.created_at),
+        "updated_at": iso_utc(rtype.updated_at),
     }
 
 
@@ -49,8 +49,8 @@ def user_json(user: User) -> dict[str, Any]:
         "timezone": user.timezone,
         "primary_location": user.primary_location,
         "language": user.language,
-        "created_at": to_db(user.created_at),
-        "updated_at": to_db(user.updated_at),
+        "created_at": iso_utc(user.created_at),
+        "updated_at": iso_utc(user.updated_at),
     }
 
 
@@ -64,7 +64,7 @@ def meeting_json(meeting: Meeting, meetings: MeetingService) -> dict[str, Any]:
                 "attendee": link.attendee_email,
                 "url": None if link.revoked_at else meetings.urls.attendee(link.id, link.nonce),
                 "clicks": link.clicks,
-                "last_click_at": to_db(link.last_click_at) if link.last_click_at else None,
+                "last_click_at": iso_utc(link.last_click_at) if link.last_click_at else None,
                 "revoked": link.revoked_at is not None,
             }
             for link in meeting.links
@@ -111,7 +111,7 @@ def booking_json(
         "notes": booking.notes,
         "sequence": booking.sequence,
         "source": booking.source,
-        "created_at": to_db(booking.created_at),
-        "updated_at": to_db(booking.updated_at),
+        "created_at": iso_utc(booking.created_at),
+        "updated_at": iso_utc(booking.updated_at),
         "online_meeting": meeting_json(meeting, meetings) if meeting and meetings else None,
     }
