@@ -191,3 +191,28 @@ def test_migration_6_types_the_inbox_rows_of_the_previous_release(
     ]
     assert store.inbox.waiting(max_attempts=5) == [4]
     store.close()
+
+
+def test_text_case_order_and_huge_numbers_compare_the_same_on_both_backends(
+    store: Store,
+) -> None:
+    """Emails ignore ASCII case and only ASCII case (SQLite's NOCASE, citext under "C"); text
+    sorts byte-wise; an id beyond 64 bits matches nothing; instants compare as time."""
+    store.users.create(AccountSettings("Zoe@Example.org", "Zoe", Role.STAFF))
+    assert store.users.get_by_email("zoe@example.ORG") is not None
+    with pytest.raises(ConstraintViolation):
+        store.users.create(AccountSettings("ZOE@example.org", "Zoe again", Role.STAFF))
+    store.users.create(AccountSettings("émile@example.org", "Émile", Role.STAFF))
+    assert store.users.get_by_email("Émile@example.org") is None  # É is not ASCII
+    codes = ["b", "B", "a", "É", "e", "Z", "_x", "10", "9"]
+    for code in codes:
+        store.locations.create(LocationSettings(code, code, "", "UTC"))
+    assert [loc.code for loc in store.locations.list()] == sorted(codes, key=str.encode)
+    assert store.bookings.get(2**70) is None and store.users.get(-(2**70)) is None
+    early = _booking_values(store, "t1@x", "2026-03-01T09:00:00Z", "2026-03-01T10:00:00Z")
+    late = _booking_values(store, "t2@x", "2026-03-01T10:30:00Z", "2026-03-01T11:00:00Z")
+    store.bookings.create(late, [], "cut", "ANHQ")
+    store.bookings.create(early, [], "cut", "ANHQ")
+    window = BookingQuery(start=datetime(2026, 3, 1, 10, 15, tzinfo=UTC))
+    assert [b.uid for b in store.bookings.list(window)] == ["t2@x"]
+    assert [b.uid for b in store.bookings.list(BookingQuery())] == ["t1@x", "t2@x"]
