@@ -63,9 +63,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.module is not None and item.module.__name__.split(".")[-1] in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
     if BACKEND == "postgresql":
-        keep = [i for i in items if STORE_FIXTURES & set(getattr(i, "fixturenames", ()))]
+        keep = [
+            i
+            for i in items
+            if STORE_FIXTURES & set(getattr(i, "fixturenames", ()))
+            or i.get_closest_marker("store") is not None
+        ]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
+
+
+def module_store_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """For a fixture wider than one test (a server a module shares, marked ``store``): the
+    environment that gives its processes a store of their own (a new PostgreSQL database on
+    the PostgreSQL pass; on SQLite, the data dir's file)."""
+    if BACKEND != "postgresql":
+        return {}
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return {"FEEDSERVER_DATABASE_URL": cluster.database(migrated=False)}
 
 
 def store_env(config: Config) -> dict[str, str]:

@@ -548,7 +548,17 @@ async def test_smtp_answers_451_when_the_message_cannot_be_stored(
     raw = (Path(__file__).parent / "data" / "google_invite_anhq.eml").read_bytes()
     raw = raw.replace(b"\n", b"\r\n")
     runner = server.app[RUNNER]
-    await runner.run(lambda s: s.db.execute("PRAGMA query_only = ON"))  # like a full disk
+    # Writes refused, like a full disk (SQLite) or a server gone read-only (PostgreSQL).
+    postgresql = bridge_config.on_postgresql
+    read_only, writable = (
+        (
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+        )
+        if postgresql
+        else ("PRAGMA query_only = ON", "PRAGMA query_only = OFF")
+    )
+    await runner.run(lambda s: s.db.execute(read_only))
 
     def send() -> None:
         with smtplib.SMTP("127.0.0.1", bridge_config.bridge.smtp_port) as client:
@@ -557,7 +567,7 @@ async def test_smtp_answers_451_when_the_message_cannot_be_stored(
     with pytest.raises(smtplib.SMTPDataError) as refused:
         await asyncio.to_thread(send)
     assert refused.value.smtp_code == 451
-    await runner.run(lambda s: s.db.execute("PRAGMA query_only = OFF"))
+    await runner.run(lambda s: s.db.execute(writable))
     await asyncio.to_thread(send)  # the sending server's retry goes through
 
 

@@ -28,6 +28,7 @@ from caldav.davclient import DAVClient
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.conftest import module_store_env
 from tests.process import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,12 +36,18 @@ SHOTS = os.environ.get("FEEDSERVER_SCREENSHOTS", "")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+pytestmark = pytest.mark.store
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, list[str]]]]:
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, dict[str, list[str]]]]:
     """The demo organisation, as `make run` makes it; yields the base URL and the accounts
     by role."""
     data = tmp_path_factory.mktemp("browser") / "data"
-    env = {**os.environ, "FEEDSERVER_STORAGE_DATA_DIR": str(data)}
+    store = module_store_env(request)
+    env = {**os.environ, "FEEDSERVER_STORAGE_DATA_DIR": str(data), **store}
     for args in (["init"], ["demo", "--bookings", "60"]):
         subprocess.run(
             [sys.executable, "-m", "feedserver", *args], env=env, check=True, capture_output=True
@@ -53,7 +60,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
             continue
         email, password = line.split()
         accounts.setdefault(role, []).extend([email, password])
-    with serve(data, timeout=60) as (base, _):
+    with serve(data, store, timeout=60) as (base, _):
         yield base, accounts
 
 

@@ -50,11 +50,16 @@ CHECKS = [
 
 
 @pytest.fixture
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, httpx.BasicAuth]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str
+) -> Iterator[tuple[str, httpx.BasicAuth]]:
     """A server of its own for each run: the stateful run's choices depend on what the server
-    answers, so it must start from the same data whatever ran before it."""
+    answers, so it must start from the same data whatever ran before it (its own store too:
+    a SQLite file in its folder, or a new PostgreSQL database)."""
     root = tmp_path_factory.mktemp("fuzz")
+    on_postgresql = database_url.startswith("postgresql://")
     env = {
+        **({"FEEDSERVER_DATABASE_URL": database_url} if on_postgresql else {}),
         "FEEDSERVER_SECURITY_ADMIN_TOKEN": TOKEN,
         "FEEDSERVER_BRIDGE_INVITE_ADDRESS": "invite@fuzz.example",
         # Failed sign-ins are part of the fuzz; they must not lock the admin token out.

@@ -175,7 +175,7 @@ class StoreCollection(BaseCollection):
     # -- writing ---------------------------------------------------------------------------
 
     def upload(self, href: str, item: Item) -> tuple[Item, Item | None]:
-        if not pathutils.is_safe_filesystem_path_component(href):
+        if not pathutils.is_safe_path_component(href):
             raise pathutils.UnsafePathError(href)
         text = item.serialize()
         refused = calendar_problem(text, self._storage.budget)
@@ -234,6 +234,13 @@ def _token_version(token: str, collection_id: int) -> int:
 
 class DatabaseStorage(BaseStorage):
     """Radicale's storage, on the store; set up by ``storage_class``."""
+
+    # Names are rows, not files: any name a client writes is kept as written, as Radicale's
+    # file storage did on Linux (control characters stay refused by Radicale itself).
+    _is_collision_free = True
+    _supports_unicode = True
+    _supports_trailing_whitespace = True
+    _supports_problematic_chars = True
 
     runner: StoreRunner
     capture: Capture | None = None
@@ -384,7 +391,7 @@ def _free_href(item: Item, tag: str) -> str:
     """A name for an item of a whole-calendar PUT: its UID when safe, else a random one."""
     suffix = ".vcf" if tag == "VADDRESSBOOK" else ".ics"
     name = f"{item.uid}{suffix}" if item.uid else ""
-    if name and pathutils.is_safe_filesystem_path_component(name) and len(name) < 200:
+    if name and pathutils.is_safe_path_component(name) and len(name) < 200:
         return name
     return f"{uuid.uuid4()}{suffix}"
 
