@@ -107,6 +107,7 @@ def build_org(data_dir: Path, staff: int, database: str | None) -> list[str]:
         store, {"email": OWNER, "name": "Owner", "role": "admin", "password": PASSWORD}
     )
     feed_links.create_link(store, {"user": emails[0], "name": "Bench", "include_pending": True})
+    feed_links.create_link(store, {"user": emails[0], "name": "Online", "types": ["consult"]})
     feed_links.create_link(
         store, {"user": OWNER, "name": "Two", "scope": "all", "staff": emails[:2]}
     )
@@ -347,6 +348,17 @@ def measure(base: str, email: str, rows: list[tuple[str, str]]) -> None:
     _, _, _, current = request(feed)
     not_modified = timed(lambda: request(feed, headers={"If-None-Match": current["ETag"]})[2])
     rows.append(("feed 304 (If-None-Match), median", f"{not_modified:.1f} ms"))
+    online = feed_url(base, email, admin, "Online")
+    status, body, _, _ = request(online)
+    assert status == 200
+    events = body.count(b"BEGIN:VEVENT")
+    rows.append(
+        (
+            f"feed of one staff member's online sessions ({events:,} events): "
+            "render after a change, median",
+            f"{rerender(base, online, email, admin, 'consult'):.0f} ms",
+        )
+    )
     two = feed_url(base, OWNER, admin)
     status, body, _, _ = request(two)
     assert status == 200
@@ -359,22 +371,27 @@ def measure(base: str, email: str, rows: list[tuple[str, str]]) -> None:
     )
 
 
-def feed_url(base: str, user: str, admin: dict[str, str]) -> str:
-    """The URL of the user's first feed link, on this server."""
+def feed_url(base: str, user: str, admin: dict[str, str], name: str = "") -> str:
+    """The URL of the user's feed link called ``name`` (or their first), on this server."""
     status, body, _, _ = request(f"{base}/api/feeds?user={user}", headers=admin)
     assert status == 200, body[:300]
-    link = json.loads(body)["feeds"][0]
+    links = json.loads(body)["feeds"]
+    link = next((f for f in links if f["name"] == name), links[0])
     return str(link["url"]).replace(str(link["url"]).split("/feeds/")[0], base)
 
 
-def rerender(base: str, feed: str, staff: str, admin: dict[str, str]) -> float:
+def rerender(
+    base: str, feed: str, staff: str, admin: dict[str, str], kind: str | None = None
+) -> float:
     """Median milliseconds of the GET of ``feed`` after a PATCH of one of its bookings (one
-    of ``staff``'s, from today on); each GET must show the change (a new ETag)."""
+    of ``staff``'s, from today on, of type ``kind`` if given); each GET must show the change
+    (a new ETag)."""
     today = datetime.now().astimezone().replace(microsecond=0).isoformat()
-    query = f"{base}/api/bookings?staff={staff}&start={urllib.parse.quote(today)}&limit=1"
+    query = f"{base}/api/bookings?staff={staff}&start={urllib.parse.quote(today)}&limit=20"
     status, body, _, _ = request(query, headers=admin)
     assert status == 200, body[:300]
-    booking = json.loads(body)["bookings"][0]["id"]
+    found = json.loads(body)["bookings"]
+    booking = next(b["id"] for b in found if kind is None or b["type"] == kind)
     _, _, _, before = request(feed)
     timings = []
     for round_ in range(7):

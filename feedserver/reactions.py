@@ -25,6 +25,8 @@ The CalDAV ``bookings`` calendars need no consumer: they are read from the store
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.domain import reminders
@@ -32,7 +34,7 @@ from feedserver.domain.bookings import BookingChange
 from feedserver.domain.meetings import MeetingService
 from feedserver.domain.recurrence import DEFAULT_BUDGET
 from feedserver.feeds.service import FeedService
-from feedserver.model import ReservationType
+from feedserver.model import Booking, ReservationType
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.notify.planner import Notifier
 from feedserver.store import Store
@@ -69,6 +71,15 @@ class BookingEffects:
         if self.notifier is not None:
             self.notifier.enqueue(store, change, event, meeting)
             reminders.reschedule(store, change.after, self.reminder_rules, utcnow(), self.budget)
+
+    def after_created(
+        self, store: Store, created: Sequence[tuple[Booking, ReservationType]]
+    ) -> None:
+        if self.notifier is not None:  # messages and reminders are made one booking at a time
+            for booking, rtype in created:
+                self.after_change(store, BookingChange(None, booking), "created", rtype)
+            return
+        self.meetings.create_for_new(store, [b for b, rtype in created if rtype.online])
 
 
 def subscribe(

@@ -185,3 +185,79 @@ async def test_the_api_imports_csv(api: Api) -> None:
         headers={"Authorization": "", **headers},
     )
     assert customer["error"]
+
+
+async def test_each_row_is_checked_against_every_row_before_it_and_the_store(api: Api) -> None:
+    """A chunk checks single rows from the bookings read once for it and writes them
+    together: a series among them, a booking already stored, and rows of the same chunk
+    must still refuse whatever overlaps them, as the API would, in file order."""
+    await make_org(api)
+    stored = await api.post(
+        "/api/bookings",
+        {
+            "type": "haircut",
+            "location": "ANHQ",
+            "staff": "camille@example.org",
+            "start": "2027-03-01T08:00:00+01:00",
+        },
+    )
+    header = "type,location,staff,start,end,attendee_email,attendee_name,status,title,notes,rrule\n"
+    rows = [
+        "haircut,ANHQ,camille@example.org,2027-03-01T08:15:00+01:00,,,,,,,",  # 2: the stored one
+        "haircut,ANHQ,camille@example.org,2027-03-08T10:00:00+01:00,,,,,,,",  # 3: accepted
+        # 4: a series whose second occurrence meets row 3 (not yet written when read)
+        "haircut,ANHQ,camille@example.org,2027-03-01T10:00:00+01:00,,,,,,,FREQ=WEEKLY;COUNT=3",
+        # 5: a series that meets nothing: accepted
+        "haircut,ANHQ,camille@example.org,2027-03-02T10:00:00+01:00,,,,,,,FREQ=WEEKLY;COUNT=3",
+        "haircut,ANHQ,camille@example.org,2027-03-16T10:00:00+01:00,,,,,,,",  # 6: row 5's
+        "haircut,ANHQ,camille@example.org,2027-03-16T12:00:00+01:00,,,,,,,",  # 7: accepted
+        "haircut,ANHQ,camille@example.org,2027-03-16T12:10:00+01:00,,,,,,,",  # 8: row 7
+    ]
+    body = (header + "\n".join(rows) + "\n").encode()
+    done = await api.call(
+        "POST", "/api/bookings/import", None, 200, data=body, headers={"Content-Type": "text/csv"}
+    )
+    refused = {r["line"]: r["reason"] for r in done["refused"]}
+    assert set(refused) == {2, 4, 6, 8} and done["imported"] == 3
+    assert f"booking {stored['id']}" in refused[2]
+    assert all("already has booking" in refused[line] for line in (4, 6, 8))
+    assert "recurring" in refused[6]
+    listed = (await api.get("/api/bookings?start=2027-03-02T00:00:00Z"))["bookings"]
+    starts = sorted(b["start"] for b in listed)
+    assert starts == [
+        "2027-03-02T10:00:00+01:00",
+        "2027-03-08T10:00:00+01:00",
+        "2027-03-16T12:00:00+01:00",
+    ]
+
+
+async def test_imported_online_bookings_get_their_room_and_a_link_per_attendee(api: Api) -> None:
+    """An import writes a chunk's meetings together: each online booking gets its room,
+    each attendee their own link, as a booking made by the API."""
+    await make_org(api)
+    header = "type,location,staff,start,end,attendee_email,attendee_name,status,title,notes,rrule\n"
+    rows = [
+        "video,ANHQ,camille@example.org,2027-04-01T10:00:00+02:00,,a@example.com;b@example.com,A;B,,,,",
+        "haircut,ANHQ,camille@example.org,2027-04-01T12:00:00+02:00,,c@example.com,C,,,,",
+        "video,ANHQ,camille@example.org,2027-04-02T10:00:00+02:00,,d@example.com,D,,,,",
+    ]
+    done = await api.call(
+        "POST",
+        "/api/bookings/import",
+        None,
+        200,
+        data=(header + "\n".join(rows) + "\n").encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert done["imported"] == 3, done
+    listed = (await api.get("/api/bookings?start=2027-03-31T00:00:00Z"))["bookings"]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for booking in listed:
+        full = await api.get(f"/api/bookings/{booking['id']}")
+        by_type.setdefault(full["type"], []).append(full)
+    assert all(b.get("online_meeting") is None for b in by_type["haircut"])
+    links = sorted(
+        link["attendee"] for b in by_type["video"] for link in b["online_meeting"]["attendee_links"]
+    )
+    assert links == ["a@example.com", "b@example.com", "d@example.com"]
+    assert all(b["online_meeting"]["provider_link"] for b in by_type["video"])

@@ -6,7 +6,9 @@ events at their edge; here references are resolved and the rules applied.
 
 from __future__ import annotations
 
+import bisect
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -31,7 +33,15 @@ from feedserver.errors import (
     StaffDoubleBooked,
     UnknownReference,
 )
-from feedserver.model import Booking, BookingRecord, ReservationType, Role, Status
+from feedserver.model import (
+    Attendee,
+    Booking,
+    BookingRecord,
+    ReservationType,
+    Role,
+    Span,
+    Status,
+)
 from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
 from feedserver.times import parse_instant, utcnow, zone
@@ -63,12 +73,48 @@ class Effects(Protocol):
     ) -> None:
         """``rtype``: the booking's type, when the caller has read it already."""
 
+    def after_created(
+        self, store: Store, created: Sequence[tuple[Booking, ReservationType]]
+    ) -> None:
+        """``after_change`` of many new bookings at once (an import's chunk), each with
+        its type."""
+
 
 def get_booking(store: Store, booking_id: int) -> Booking:
     booking = store.bookings.get(booking_id)
     if booking is None:
         raise NotFound(f"no booking {booking_id}")
     return booking
+
+
+class _SpanIndex:
+    """One staff member's confirmed bookings in an import chunk's window: single ones by
+    start (a lookup is two bisections, whatever their number), series apart (each is
+    expanded by the caller)."""
+
+    def __init__(self) -> None:
+        self.starts: list[datetime] = []
+        self.spans: list[Span] = []
+        self.series: list[Span] = []
+        self.longest = timedelta(0)
+
+    def add(self, span: Span) -> None:
+        if span.recurring:
+            self.series.append(span)
+            return
+        at = bisect.bisect_right(self.starts, span.start)
+        self.starts.insert(at, span.start)
+        self.spans.insert(at, span)
+        self.longest = max(self.longest, span.end - span.start)
+
+    def meeting(self, start: datetime, end: datetime) -> list[Span]:
+        """Those that may meet [start, end): single ones that do, and every series that
+        starts before ``end``."""
+        low = bisect.bisect_left(self.starts, start - self.longest)
+        high = bisect.bisect_left(self.starts, end)
+        found = [s for s in self.spans[low:high] if s.end > start]
+        found.extend(s for s in self.series if s.start < end)
+        return found
 
 
 class Lookups:
@@ -82,6 +128,12 @@ class Lookups:
         self._staff: dict[StaffRef, int] = {}
         self._max_buffer: int | None = None
         self._busy_users: set[int] | None = None  # None: not known, check everyone
+        # An import's chunk: the confirmed bookings of its staff members in a window, read
+        # once; the bookings it accepted and has not written yet (by their coming ids).
+        self._spans: dict[int, _SpanIndex] = {}
+        self._window: tuple[datetime, datetime] | None = None
+        self._pending: dict[int, Booking] = {}
+        self.before_reading: Callable[[], None] | None = None  # writes what is pending
 
     def type(self, key: str) -> ReservationType:
         found = self._types.get(key) or self.store.types.get(key)
@@ -139,6 +191,51 @@ class Lookups:
         if self._max_buffer is None:
             self._max_buffer = self.store.bookings.max_buffer_minutes()
         return self._max_buffer
+
+    # -- the overlap check's reads, kept for a chunk of an import ---------------------------
+
+    def keep_spans(self, staff_ids: Iterable[int], start: datetime, end: datetime) -> None:
+        """Read the confirmed bookings of ``staff_ids`` in [start, end) once; overlap checks
+        inside that window then read them from here (and the ones ``note`` adds)."""
+        staff = sorted(set(staff_ids))
+        self._spans = {s: _SpanIndex() for s in staff}
+        for staff_id, span in self.store.bookings.confirmed_spans_of(staff, start, end):
+            self._spans[staff_id].add(span)
+        self._window = (start, end)
+
+    def forget_spans(self) -> None:
+        self._spans, self._window, self._pending = {}, None, {}
+
+    def confirmed_spans(self, staff_id: int, start: datetime, end: datetime) -> list[Span]:
+        """The staff member's confirmed bookings that may meet [start, end) (a series: any
+        that starts before ``end``; its occurrences are checked by the caller)."""
+        window = self._window
+        covered = window is not None and window[0] <= start and end <= window[1]
+        if covered and staff_id in self._spans:
+            return self._spans[staff_id].meeting(start, end)
+        if self.before_reading is not None:
+            self.before_reading()  # what the chunk accepted must be in the store first
+        return self.store.bookings.confirmed_spans(staff_id, start, end)
+
+    def note(self, booking: Booking, pending: bool) -> None:
+        """A booking the chunk accepted (``pending``: not written yet), for the overlap
+        checks of the rows after it."""
+        if pending:
+            self._pending[booking.id] = booking
+        if booking.status is Status.CONFIRMED and booking.staff_id in self._spans:
+            span = Span(
+                booking.id, booking.type_key, booking.start, booking.end, bool(booking.rrule)
+            )
+            self._spans[booking.staff_id].add(span)
+
+    def written(self) -> None:
+        """What was pending is in the store now."""
+        self._pending = {}
+
+    def booking(self, booking_id: int) -> Booking:
+        """A booking by id: one the chunk accepted, or from the store."""
+        found = self._pending.get(booking_id)
+        return found if found is not None else get_booking(self.store, booking_id)
 
 
 def _day(value: Moment, field: str) -> date:
@@ -307,7 +404,7 @@ def check_overlaps(
     first, last = mine[0][0] - margin, mine[-1][1] + margin
     # Single bookings are checked from their stored times; only a series is loaded whole.
     series = []
-    for span in store.bookings.confirmed_spans(booking.staff_id, first, last):
+    for span in refs.confirmed_spans(booking.staff_id, first, last):
         if span.id == booking.id:
             continue
         if span.recurring:
@@ -320,22 +417,105 @@ def check_overlaps(
             rtype.buffer_before_minutes if rtype else 0,
             rtype.buffer_after_minutes if rtype else 0,
         )
-        _refuse_overlap(store, mine, theirs, span.id)
+        _refuse_overlap(store, refs, mine, theirs, span.id)
     for other in store.bookings.list(BookingQuery(ids=series)) if series else []:
         for theirs in _busy(store, other, first, last, budget, strict=False, refs=refs):
-            _refuse_overlap(store, mine, theirs, other)
+            _refuse_overlap(store, refs, mine, theirs, other)
 
 
 def _refuse_overlap(
     store: Store,
+    refs: Lookups,
     mine: list[tuple[datetime, datetime]],
     theirs: tuple[datetime, datetime],
     other: Booking | int,
 ) -> None:
     for own in mine:
         if own[0] < theirs[1] and theirs[0] < own[1]:
-            found = get_booking(store, other) if isinstance(other, int) else other
+            found = refs.booking(other) if isinstance(other, int) else other
             raise StaffDoubleBooked(_clash(store, found, theirs))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A new booking as it will be written, checked against everything but the other
+    bookings and busy times (``check_new``)."""
+
+    record: BookingRecord
+    rtype: ReservationType
+    code: str  # its location's code
+
+    def booking(self, booking_id: int, attendees: tuple[Attendee, ...]) -> Booking:
+        """The booking this plan writes, under the id it gets."""
+        r = self.record
+        return Booking(
+            id=booking_id,
+            uid=r.uid,
+            type_key=self.rtype.key,
+            location_code=self.code,
+            staff_id=r.staff_id,
+            attendees=attendees,
+            start=r.start,
+            end=r.end,
+            timezone=r.timezone,
+            all_day=r.all_day,
+            rrule=r.rrule,
+            exdates=r.exdates,
+            status=r.status,
+            title=r.title,
+            notes=r.notes,
+            sequence=r.sequence,
+            source=r.source,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+
+
+def plan_booking(
+    draft: BookingDraft, source: str, budget: RecurrenceBudget, refs: Lookups
+) -> Plan:
+    """Check a draft against the catalog, accounts, times and recurrence rules; the record
+    to write (nothing is written)."""
+    rtype = refs.type(draft.type_key)
+    location_id, location_tz = refs.location(draft.location_code)
+    staff_id = refs.staff(draft.staff)
+    timezone = draft.timezone or location_tz
+    zone(timezone)
+    duration = timedelta(minutes=rtype.duration_minutes)
+    start, end = _times(draft.start, draft.end, draft.all_day, None, timezone, duration)
+    rrule = draft.rrule or None
+    now = _next_stamp(None)
+    record = BookingRecord(
+        uid=draft.uid or f"{uuid.uuid4()}@feedserver",
+        type_id=rtype.id,
+        location_id=location_id,
+        staff_id=staff_id,
+        start=start,
+        end=end,
+        last_end=_series_end(start, end, rrule, timezone, budget),
+        timezone=timezone,
+        all_day=draft.all_day,
+        rrule=rrule,
+        exdates=_exdates(draft.exdates, draft.all_day, timezone),
+        status=draft.status,
+        title=draft.title,
+        notes=draft.notes,
+        sequence=0,
+        source=source,
+        created_at=now,
+        updated_at=now,
+    )
+    return Plan(record, rtype, normalise_code(draft.location_code))
+
+
+def check_new(
+    store: Store, booking: Booking, draft: BookingDraft, budget: RecurrenceBudget, refs: Lookups
+) -> None:
+    """A new booking against the staff member's other bookings and, unless the draft allows
+    the conflict, their busy times."""
+    check_overlaps(store, booking, budget, refs)
+    if not draft.allow_conflict and refs.may_be_busy(booking.staff_id):
+        check_busy(store, booking, budget, draft.calendar_uid)
 
 
 def create_booking(
@@ -348,41 +528,10 @@ def create_booking(
 ) -> BookingChange:
     refs = lookups or Lookups(store)
     with store.transaction():
-        rtype = refs.type(draft.type_key)
-        location_id, location_tz = refs.location(draft.location_code)
-        staff_id = refs.staff(draft.staff)
-        timezone = draft.timezone or location_tz
-        zone(timezone)
-        duration = timedelta(minutes=rtype.duration_minutes)
-        start, end = _times(draft.start, draft.end, draft.all_day, None, timezone, duration)
-        rrule = draft.rrule or None
-        now = _next_stamp(None)
-        record = BookingRecord(
-            uid=draft.uid or f"{uuid.uuid4()}@feedserver",
-            type_id=rtype.id,
-            location_id=location_id,
-            staff_id=staff_id,
-            start=start,
-            end=end,
-            last_end=_series_end(start, end, rrule, timezone, budget),
-            timezone=timezone,
-            all_day=draft.all_day,
-            rrule=rrule,
-            exdates=_exdates(draft.exdates, draft.all_day, timezone),
-            status=draft.status,
-            title=draft.title,
-            notes=draft.notes,
-            sequence=0,
-            source=source,
-            created_at=now,
-            updated_at=now,
-        )
-        booking = store.bookings.create(
-            record, draft.attendees, rtype.key, normalise_code(draft.location_code)
-        )
-        check_overlaps(store, booking, budget, refs)
-        if not draft.allow_conflict and refs.may_be_busy(staff_id):
-            check_busy(store, booking, budget, draft.calendar_uid)
+        plan = plan_booking(draft, source, budget, refs)
+        booking = store.bookings.create(plan.record, draft.attendees, plan.rtype.key, plan.code)
+        check_new(store, booking, draft, budget, refs)
+        rtype = plan.rtype
         change = BookingChange(None, booking)
         if effects is not None:
             effects.after_change(store, change, "created", rtype)

@@ -29,17 +29,25 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from feedserver.calendar import itip
 from feedserver.calendar.itip import InboundEvent, MalformedCalendar
 from feedserver.calendar.rrules import RecurrenceBudget
-from feedserver.domain.bookings import Effects, Lookups, create_booking
+from feedserver.domain.bookings import (
+    Effects,
+    Lookups,
+    Plan,
+    check_new,
+    create_booking,
+    plan_booking,
+)
 from feedserver.domain.commands import BookingDraft
 from feedserver.domain.recurrence import DEFAULT_BUDGET
 from feedserver.errors import FeedserverError, InvalidInput
+from feedserver.model import Booking
 from feedserver.store import Store
 
 CSV_REQUIRED = ("type", "location", "staff", "start", "end")
@@ -295,41 +303,118 @@ class Importer:
     budget: RecurrenceBudget = DEFAULT_BUDGET
     defaults: Defaults = Defaults()
     report: Report = field(default_factory=Report)
+    # A chunk's rows accepted and not written yet, and the id the next one gets.
+    pending: list[tuple[Booking, Plan, BookingDraft]] = field(default_factory=list, init=False)
+    next_id: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.refs = Lookups(self.store)
         self.codes = set(self.store.locations.codes())
 
     def chunk(self, rows: Sequence[Row]) -> None:
-        """Import ``rows`` in one transaction (each row in its own savepoint)."""
-        with self.store.transaction():
-            self.refs.remember_busy()
-            present = self.store.bookings.existing_uids([row.uid for row in rows])
-            for row in rows:
-                self._row(row, present)
+        """Import ``rows`` in one transaction.
 
-    def _row(self, row: Row, present: set[str]) -> None:
-        """Import one row; ``present``: the UIDs already in (those imported are added)."""
-        report = self.report
-        report.rows += 1
+        Every row is checked as ``create_booking`` checks a new booking (``plan_booking``,
+        then ``check_new``), in order, each against the ones before it. A row that is not a
+        series is checked against the chunk's staff members' bookings read once for the
+        chunk's window, and the rows accepted are written together at the end; a series (or
+        a check outside that window) writes what was accepted first and is created alone."""
+        with self.store.transaction():
+            refs = self.refs
+            refs.remember_busy()
+            present = self.store.bookings.existing_uids([row.uid for row in rows])
+            drafts = [(row, self._draft(row, present)) for row in rows]
+            plans: list[tuple[Row, BookingDraft, Plan]] = []
+            for row, draft in drafts:
+                if draft is None:
+                    continue
+                try:
+                    plans.append((row, draft, plan_booking(draft, SOURCE, self.budget, refs)))
+                except FeedserverError as exc:
+                    self._refuse(row, exc)
+            self.pending = []
+            self.next_id = self.store.bookings.next_id()
+            single = [p.record for _, _, p in plans if not p.record.rrule]
+            if single:
+                margin = timedelta(minutes=2 * refs.max_buffer_minutes() + 1)
+                refs.keep_spans(
+                    {r.staff_id for r in single},
+                    min(r.start for r in single) - margin,
+                    max(r.end for r in single) + margin,
+                )
+            refs.before_reading = self._write_pending
+            try:
+                for row, draft, plan in plans:
+                    self._row(row, draft, plan, present)
+                self._write_pending()
+            finally:
+                refs.before_reading = None
+                refs.forget_spans()
+
+    def _draft(self, row: Row, present: set[str]) -> BookingDraft | None:
+        """The row as a draft; None when it is refused or already in (the report says)."""
+        self.report.rows += 1
         if row.problem:
-            report.refused.append(Refusal(row.line, row.problem, row.field))
-            return
+            self.report.refused.append(Refusal(row.line, row.problem, row.field))
+            return None
         if row.uid in present:
-            report.skipped += 1
-            return
+            self.report.skipped += 1
+            return None
         try:
             data = row.data
             if data is None:
                 assert row.event is not None
                 data = _event_data(row.event, self.defaults, self.refs, self.codes)
-            draft = dataclasses.replace(BookingDraft.from_json(data), uid=row.uid)
-            create_booking(self.store, draft, SOURCE, self.effects, self.budget, self.refs)
+            return dataclasses.replace(BookingDraft.from_json(data), uid=row.uid)
         except FeedserverError as exc:
-            report.refused.append(Refusal(row.line, exc.message, exc.field))
+            self._refuse(row, exc)
+            return None
+
+    def _refuse(self, row: Row, exc: FeedserverError) -> None:
+        self.report.refused.append(Refusal(row.line, exc.message, exc.field))
+
+    def _row(self, row: Row, draft: BookingDraft, plan: Plan, present: set[str]) -> None:
+        if draft.uid in present:  # the same UID twice in one chunk
+            self.report.skipped += 1
             return
-        present.add(row.uid)
-        report.imported += 1
+        try:
+            if plan.record.rrule:
+                self._write_pending()
+                with self.store.transaction():
+                    created = create_booking(
+                        self.store, draft, SOURCE, self.effects, self.budget, self.refs
+                    ).after
+                self.refs.note(created, pending=False)
+                self.next_id = max(self.next_id, created.id + 1)
+            else:
+                booking = plan.booking(self.next_id, draft.attendees)
+                check_new(self.store, booking, draft, self.budget, self.refs)
+                self.pending.append((booking, plan, draft))
+                self.refs.note(booking, pending=True)
+                self.next_id += 1
+        except FeedserverError as exc:
+            self._refuse(row, exc)
+            return
+        present.add(draft.uid)
+        self.report.imported += 1
+
+    def _write_pending(self) -> None:
+        """Write the rows accepted so far, with their effects (meetings)."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        created = self.store.bookings.create_many(
+            [(b.id, p.record, b.attendees, p.rtype.key, p.code) for b, p, _ in pending]
+        )
+        self.refs.written()
+        if self.effects is not None:
+            self.effects.after_created(
+                self.store,
+                [
+                    (booking, plan.rtype)
+                    for booking, (_, plan, _) in zip(created, pending, strict=True)
+                ],
+            )
 
 
 def batches(rows: Iterable[Row], size: int = CHUNK) -> Iterator[list[Row]]:

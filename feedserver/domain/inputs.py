@@ -114,9 +114,10 @@ class Body:
         unreadable = unreadable_text(data)
         if unreadable is not None:
             raise unreadable
-        error = best_match(schema.validator.iter_errors(data))
-        if error is not None:
-            raise _problem(error)
+        if not schema.surely_valid(data):
+            error = best_match(schema.validator.iter_errors(data))
+            if error is not None:
+                raise _problem(error)
         self.data: Mapping[str, Any] = data
         self.schema = schema
 

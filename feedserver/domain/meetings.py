@@ -14,14 +14,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from feedserver.config import Config
 from feedserver.errors import LinkRevoked, NotFound
-from feedserver.model import Booking, BookingKey, Meeting, Role, User
+from feedserver.model import Booking, BookingKey, Meeting, MeetingLink, Role, User
 from feedserver.store import BookingQuery, Store
 from feedserver.tokens import InvalidToken, LinkSigner, new_nonce, same_nonce
 
@@ -106,6 +106,24 @@ class MeetingService:
             if link is not None:
                 added.append(link)
         return dataclasses.replace(meeting, links=(*meeting.links, *added)) if added else meeting
+
+    def create_for_new(self, store: Store, bookings: Sequence[Booking]) -> dict[int, Meeting]:
+        """``ensure`` for bookings just created whose type is online, all at once (an
+        import's chunk): each gets its room and each attendee a link."""
+        meetings = store.meetings.create_many(
+            [(b.id, self.provider.name, self.provider.create_room(b)) for b in bookings]
+        )
+        wanted = [
+            (meeting.id, email, new_nonce())
+            for meeting, booking in zip(meetings, bookings, strict=True)
+            for email in dict.fromkeys(a.email for a in booking.attendees)
+        ]
+        links: dict[int, list[MeetingLink]] = {}
+        for link in store.meetings.add_links(wanted):
+            links.setdefault(link.meeting_id, []).append(link)
+        return {
+            m.booking_id: dataclasses.replace(m, links=tuple(links.get(m.id, ()))) for m in meetings
+        }
 
     def attendee_url(self, meeting: Meeting, email: str) -> str:
         for link in meeting.links:

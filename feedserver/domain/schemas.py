@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from feedserver.model import (
@@ -55,6 +56,19 @@ class Schema:
     @cached_property
     def validator(self) -> Draft202012Validator:
         return Draft202012Validator(self.json)
+
+    @cached_property
+    def _fast(self) -> jsonschema_rs.Validator:
+        return jsonschema_rs.validator_for(self.json, validate_formats=False)
+
+    def surely_valid(self, data: object) -> bool:
+        """Whether ``data`` is valid, by jsonschema-rs (compiled: about fifty times faster
+        than ``validator``); False also when it cannot tell, and then ``validator`` decides
+        and words the error."""
+        try:
+            return bool(self._fast.is_valid(data))
+        except Exception:  # a value it cannot represent (an integer beyond 64 bits)
+            return False
 
     def partial(self, name: str, description: str, without: tuple[str, ...] = ()) -> Schema:
         """The same fields, none required (a PATCH)."""

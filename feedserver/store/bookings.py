@@ -11,8 +11,9 @@ from typing import Any
 
 from feedserver.model import Attendee, Booking, BookingKey, BookingRecord, Span, Status
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row, found
+from feedserver.store.db import Database, Row, found, iter_chunks
 from feedserver.store.values import from_db, to_db
+from feedserver.times import utcnow
 
 _SELECT = (
     "SELECT b.*, t.key AS type_key, l.code AS location_code FROM bookings b "
@@ -288,6 +289,31 @@ class BookingStore:
         ).fetchall()
         return [Span(r[0], r[1], from_db(r[2]), from_db(r[3]), bool(r[4])) for r in rows]
 
+    def confirmed_spans_of(
+        self, staff_ids: Sequence[int], start: datetime, end: datetime
+    ) -> builtins.list[tuple[int, Span]]:
+        """(staff id, span) of the confirmed bookings of several staff members that may meet
+        [start, end) (a series: any that starts before ``end``): an import chunk's reads."""
+        found: builtins.list[tuple[int, Span]] = []
+        for chunk in iter_chunks(list(staff_ids), _CHUNK):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.db.execute(
+                "SELECT b.staff_id, b.id, t.key, b.start_utc, b.end_utc, "  # noqa: S608
+                "CASE WHEN b.rrule IS NOT NULL AND b.rrule != '' THEN 1 ELSE 0 END "
+                "FROM bookings b JOIN reservation_types t ON t.id = b.type_id "
+                f"WHERE b.staff_id IN ({marks}) AND b.status = ? AND b.start_utc < ? "
+                "AND (b.last_end_utc IS NULL OR b.last_end_utc > ?)",
+                (*chunk, "confirmed", to_db(end), to_db(start)),
+            ).fetchall()
+            found.extend(
+                (r[0], Span(r[1], r[2], from_db(r[3]), from_db(r[4]), bool(r[5]))) for r in rows
+            )
+        return found
+
+    def next_id(self) -> int:
+        """The id the next booking gets."""
+        return int(self.db.scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM bookings"))
+
     def max_buffer_minutes(self) -> int:
         return int(
             self.db.scalar(
@@ -354,6 +380,55 @@ class BookingStore:
         self._set_attendees(booking_id, listed, new=True)
         row = {**fields, "id": booking_id, "type_key": type_key, "location_code": code}
         return _booking(row, listed)
+
+    def create_many(
+        self, items: Sequence[tuple[int, BookingRecord, tuple[Attendee, ...], str, str]]
+    ) -> builtins.list[Booking]:
+        """Insert bookings under the ids given (id, record, attendees, type key, location
+        code), each with its change logged, statements sent together (an import's chunk);
+        they are returned as stored, without reading them back."""
+        if not items:
+            return []
+        now = to_db(utcnow())
+        before = self.changes.version()
+        self.db.copy_rows(
+            "changes",
+            ("entity", "entity_id", "action", "at"),
+            [("booking", item[0], "created", now) for item in items],
+        )
+        ids = [item[0] for item in items]
+        versions = {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT entity_id, version FROM changes WHERE version > ? AND entity = ? "
+                "AND entity_id BETWEEN ? AND ?",
+                (before, "booking", min(ids), max(ids)),
+            ).fetchall()
+        }
+        columns = [_columns(item[1]) for item in items]
+        self.db.copy_rows(
+            "bookings",
+            ("id", "version", *columns[0]),
+            [
+                (item[0], versions[item[0]], *fields.values())
+                for item, fields in zip(items, columns, strict=True)
+            ],
+        )
+        self.db.copy_rows(
+            "booking_attendees",
+            ("booking_id", "position", "email", "name", "language", "timezone", "partstat"),
+            [
+                (item[0], position, a.email, a.name, a.language, a.timezone, a.partstat)
+                for item in items
+                for position, a in enumerate(item[2])
+            ],
+        )
+        return [
+            _booking(
+                {**fields, "id": item[0], "type_key": item[3], "location_code": item[4]}, item[2]
+            )
+            for item, fields in zip(items, columns, strict=True)
+        ]
 
     def update(
         self,

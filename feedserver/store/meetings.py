@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from datetime import datetime
 
 from feedserver.model import Meeting, MeetingLink
 from feedserver.store.changes import ChangeLog
-from feedserver.store.db import Database, Row
+from feedserver.store.db import Database, Row, iter_chunks
 from feedserver.store.values import from_db, to_db
 from feedserver.times import utcnow
 
@@ -86,6 +87,40 @@ class MeetingStore:
             },
         )
         return Meeting(meeting_id, booking_id, provider, room_url, now)
+
+    def create_many(self, items: Sequence[tuple[int, str, str]]) -> builtins.list[Meeting]:
+        """Meetings of new bookings, (booking id, provider, room URL) each: one statement
+        per 500 (an import's chunk)."""
+        now = utcnow()
+        made: builtins.list[Meeting] = []
+        for chunk in iter_chunks(list(items), 500):
+            marks = ", ".join("(?, ?, ?, ?)" for _ in chunk)
+            rows = self.db.rows(
+                "INSERT INTO meetings (booking_id, provider, room_url, created_at) "  # noqa: S608
+                f"VALUES {marks} RETURNING id, booking_id",
+                [v for item in chunk for v in (*item, to_db(now))],
+            )
+            ids = {r["booking_id"]: r["id"] for r in rows}
+            made.extend(Meeting(ids[b], b, provider, url, now) for b, provider, url in chunk)
+        return made
+
+    def add_links(self, items: Sequence[tuple[int, str, str]]) -> builtins.list[MeetingLink]:
+        """New links (meeting id, attendee email, nonce), for meetings that have none yet."""
+        now = to_db(utcnow())
+        made: builtins.list[MeetingLink] = []
+        for chunk in iter_chunks(list(items), 500):
+            marks = ", ".join("(?, ?, ?, ?)" for _ in chunk)
+            rows = self.db.rows(
+                "INSERT INTO meeting_links (meeting_id, attendee_email, nonce, created_at) "  # noqa: S608
+                f"VALUES {marks} RETURNING id, meeting_id, attendee_email",
+                [v for item in chunk for v in (*item, now)],
+            )
+            ids = {(r["meeting_id"], r["attendee_email"]): r["id"] for r in rows}
+            made.extend(
+                MeetingLink(ids[(m, email)], m, email, nonce, 0, None, None)
+                for m, email, nonce in chunk
+            )
+        return made
 
     def add_link(self, meeting_id: int, attendee_email: str, nonce: str) -> MeetingLink | None:
         """The attendee's new link; None when they already have one."""

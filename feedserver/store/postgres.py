@@ -154,8 +154,22 @@ class PostgresDatabase(Database):
             yield from cursor.stream(sql.encode())
 
     def insert_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
         with self.conn.cursor() as cursor:
             cursor.executemany(placeholders(sql, named=False).encode(), rows)
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """``COPY … FROM STDIN``: one statement streaming every row."""
+        if not rows:
+            return
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with self.conn.cursor() as cursor, cursor.copy(statement.encode()) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.IntegrityError as exc:
+            raise ConstraintViolation(str(exc)) from exc
 
     def after_copy(self, tables: Sequence[str]) -> None:
         for table in tables:

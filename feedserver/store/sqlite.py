@@ -72,7 +72,15 @@ class SqliteDatabase(Database):
         yield from self.conn.execute(sql)
 
     def insert_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        self.conn.executemany(sql, rows)
+        if rows:
+            self.conn.executemany(sql, rows)
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        marks = ", ".join("?" for _ in columns)
+        self.insert_many(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+            rows,
+        )
 
     def after_copy(self, tables: Sequence[str]) -> None:
         """Nothing: SQLite's next id follows the highest one written."""
