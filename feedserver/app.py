@@ -78,6 +78,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     runner = StoreRunner(Store(config.database_url))
     app[RUNNER] = runner
+    await runner.run(lambda s: s.refresh_statistics())
     version = await runner.run(lambda s: s.changes.version())
     app[WATCHER] = ChangeWatcher(runner, config.storage.change_poll_ms / 1000, version)
     log.info("store open", extra={"database": runner.store.location, "data_version": version})

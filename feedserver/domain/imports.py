@@ -442,4 +442,6 @@ def import_rows(
         if progress is not None:
             progress(len(batch))
     importer.report.seconds = time.perf_counter() - started
+    if importer.report.imported:
+        importer.store.refresh_statistics(after_import=True)
     return importer.report

@@ -149,6 +149,10 @@ class Database(ABC):
         """After rows were written with their ids: what generates the next id must start
         after them (PostgreSQL's identity sequences; SQLite needs nothing)."""
 
+    @abstractmethod
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Refresh the planner's statistics of ``tables``."""
+
     def begin_scratch(self) -> None:
         """Open a transaction that closing the database rolls back (a dry run's)."""
         raise NotImplementedError(f"{self.backend} copies the database for a dry run instead")

@@ -124,6 +124,10 @@ class PostgresDatabase(Database):
             self._depth = 0
             self.conn.execute(b"COMMIT")
 
+    def analyze(self, tables: Sequence[str]) -> None:
+        if self._depth == 0:
+            self.conn.execute(f"ANALYZE {', '.join(tables)}".encode())
+
     def begin_scratch(self) -> None:
         self.conn.execute(b"BEGIN")
         self._depth = 1

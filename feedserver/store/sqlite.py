@@ -82,6 +82,10 @@ class SqliteDatabase(Database):
             rows,
         )
 
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Nothing: SQLite's planner does well without statistics here, and ANALYZE would
+        change its plans from one import to the next."""
+
     def after_copy(self, tables: Sequence[str]) -> None:
         """Nothing: SQLite's next id follows the highest one written."""
 

@@ -105,6 +105,8 @@ async def import_bookings(request: web.Request) -> web.Response:
     started = loop.time()
     for batch in imports.batches(rows):
         await runner.run(partial(_import_chunk, importer, batch))
+    if importer.report.imported:
+        await runner.run(lambda s: s.refresh_statistics(after_import=True))
     importer.report.seconds = loop.time() - started
     return web.json_response(importer.report.as_json())
 
