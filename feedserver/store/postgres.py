@@ -50,13 +50,6 @@ class _FlagDumper(Dumper):
         return b"1" if obj else b"0"
 
 
-class _BigIntDumper(Int8Dumper):
-    """Every Python int as a 64-bit integer: an id compared with a BIGINT column."""
-
-    def dump(self, obj: Any) -> bytes:
-        return str(int(obj)).encode()
-
-
 _INT64 = range(-(2**63), 2**63)
 
 
@@ -83,7 +76,8 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
         self.conn.adapters.register_dumper(bool, _FlagDumper)
-        self.conn.adapters.register_dumper(int, _BigIntDumper)
+        # Every int as a 64-bit integer (what the columns hold), whatever its size.
+        self.conn.adapters.register_dumper(int, Int8Dumper)
         self._sql: dict[tuple[str, bool], str] = {}  # statements rewritten for psycopg
         self._depth = 0  # transactions and savepoints open
 
