@@ -6,8 +6,11 @@ store (checked, kept aside; a copy that does not check leaves the folder where i
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +224,29 @@ def test_a_folder_that_was_copied_before_is_left_where_it_is(
         assert store.dav.totals() == (2, 2)  # nothing written twice
     finally:
         store.close()
+
+
+def test_a_server_whose_folder_does_not_move_says_why_and_keeps_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    data = tmp_path / "data"
+    folder = _old_folder(data)
+    store = Store(database_url)
+    try:
+        layout.migrate_folder(_old_folder(tmp_path / "earlier"), store)  # copied before
+    finally:
+        store.close()
+    env = {**os.environ, "FEEDSERVER_STORAGE_DATA_DIR": str(data)}
+    if "://" in database_url:
+        env["FEEDSERVER_DATABASE_URL"] = database_url
+    done = subprocess.run(
+        [sys.executable, "-m", "feedserver", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "was not moved into the store" in done.stderr and "already holds" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (folder / "collection-root" / "alice@example.org" / "work" / "one.ics").is_file()

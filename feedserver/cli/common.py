@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from feedserver import config as config_mod
+from feedserver.caldav_bridge.layout import FolderMigrationError
 from feedserver.config import Config, ConfigError
 from feedserver.errors import FeedserverError
 from feedserver.store import Store, StoreUnavailable
@@ -30,6 +31,11 @@ def data_dir_errors(config: Config) -> Iterator[None]:
     """An unusable data directory (read-only, missing, full) as one clear error, exit 1."""
     try:
         yield
+    except FolderMigrationError as exc:
+        raise click.ClickException(
+            f"the CalDAV folder {config.data_dir / 'caldav'} was not moved into the store: "
+            f"{exc}. The folder is left as it was."
+        ) from exc
     except StoreUnavailable as exc:
         if config.on_postgresql:
             raise click.ClickException(

@@ -380,10 +380,9 @@ class Importer:
         try:
             if plan.record.rrule:
                 self._write_pending()
-                with self.store.transaction():
-                    created = create_booking(
-                        self.store, draft, SOURCE, self.effects, self.budget, self.refs
-                    ).after
+                created = create_booking(
+                    self.store, draft, SOURCE, self.effects, self.budget, self.refs
+                ).after
                 self.refs.note(created, pending=False)
                 self.next_id = max(self.next_id, created.id + 1)
             else:
