@@ -140,8 +140,9 @@ def test_backup_and_restore_on_postgresql(
     out = _cli("backup", str(tmp_path), data=data, url=database_url)
     assert "postgresql" in out
     archive = next(tmp_path.glob("feedserver-backup-*.tar.gz"))
-    # Into a new database, on a new data dir (the secrets come from the archive).
-    fresh = pg_cluster.database(migrated=False)
+    # Into a database that does not exist yet (restore makes it), on a new data dir (the
+    # secrets come from the archive).
+    fresh = pg_cluster.url(f"restored_{free_port()}")
     restored = tmp_path / "restored"
     assert "restored" in _cli("restore", str(archive), data=restored, url=fresh)
     assert _bookings(fresh) == _bookings(database_url)

@@ -247,6 +247,8 @@ def _restore_sqlite(config: Config, archive: Path, staging: Path, force: bool) -
 
 def _restore_postgresql(config: Config, archive: Path, staging: Path, force: bool) -> str:
     url = config.database_url
+    if pg.create_database(url):
+        click.echo("created the PostgreSQL database", err=True)
     store = Store(url, migrate=False)
     try:
         present = bool(store.db.table_names())
