@@ -55,6 +55,7 @@ from feedserver.web.state import (
     CALDAV,
     CAPTURE,
     CONFIG,
+    DRAINING,
     EFFECTS,
     FEED_URLS,
     FEEDS,
@@ -68,6 +69,7 @@ from feedserver.web.state import (
     SECRETS,
     SERVICES,
     WATCHER,
+    Draining,
 )
 
 log = logging.getLogger(__name__)
@@ -251,6 +253,7 @@ async def _request_log_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _shutting_down(app: web.Application) -> None:
     """Graceful shutdown (SIGTERM, SIGINT), when the listening socket is closed: the requests
     in flight finish before the contexts above stop the background work and the store."""
+    app[DRAINING].since = asyncio.get_running_loop().time()
     log.info(
         "shutting down: finishing the requests in flight",
         extra={"timeout_seconds": app[CONFIG].server.shutdown_timeout_seconds},
@@ -261,6 +264,34 @@ async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness, for a load balancer: 200 when this node should get traffic: the store
+    answers, its schema is the one this release knows (every migration applied and none it
+    does not know, as during a rolling upgrade with a node of another release), and the node
+    is not draining. 503 with the reason otherwise. ``/healthz`` is the liveness check."""
+    reasons = []
+    if request.app[DRAINING].since is not None:
+        reasons.append("draining: the server is stopping")
+    try:
+        missing, unknown = await request.app[RUNNER].run(lambda s: s.schema_state())
+    except Exception as error:
+        log.warning("readiness: the store does not answer", extra={"error": str(error)})
+        return web.json_response(
+            {"status": "not ready", "reasons": [f"the store does not answer: {error}"]},
+            status=503,
+        )
+    if missing:
+        reasons.append(f"migrations not applied: {', '.join(map(str, missing))}")
+    if unknown:
+        reasons.append(
+            f"the database has migrations this release does not know: "
+            f"{', '.join(map(str, unknown))} (a newer feedserver migrated it)"
+        )
+    if reasons:
+        return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
+    return web.json_response({"status": "ready", "version": __version__})
 
 
 async def health(request: web.Request) -> web.Response:
@@ -327,6 +358,7 @@ def create_app(config: Config) -> web.Application:
     app[REQUEST_IDS] = RequestIds()
     app[REQUEST_LOG] = RequestLog()
     app[METRICS] = Metrics()
+    app[DRAINING] = Draining()
     app.on_shutdown.append(_shutting_down)
     app.cleanup_ctx.append(_request_log_ctx)
     app.cleanup_ctx.append(_store_ctx)
@@ -347,6 +379,7 @@ def create_app(config: Config) -> web.Application:
         app.router.add_route("PROPFIND", "/", in_request_context(dav))
     app.cleanup_ctx.append(_changes_ctx)
     app.router.add_get("/healthz", in_request_context(health))
+    app.router.add_get("/readyz", in_request_context(ready))
     feeds.add_feed_route(app.router)
     for module in (
         api_catalog,

@@ -27,6 +27,7 @@ from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
 from feedserver.store.inbox import InboxStore
 from feedserver.store.locations import LocationStore
 from feedserver.store.meetings import MeetingStore
+from feedserver.store.migrations import MIGRATIONS
 from feedserver.store.notifications import OutboxStore, SettingsStore, TemplateStore
 from feedserver.store.reminders import ReminderStore
 from feedserver.store.sessions import SessionStore
@@ -90,6 +91,14 @@ class Store:
         store = cls(url)
         store.db.begin_scratch()
         return store
+
+    def schema_state(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(migrations this release knows and the database lacks, migrations the database
+        has and this release does not know): both empty when the schema is current. Reads
+        only."""
+        known = {m.version for m in MIGRATIONS}
+        recorded = set(self.db.recorded_migrations())
+        return tuple(sorted(known - recorded)), tuple(sorted(recorded - known))
 
     def refresh_statistics(self, after_import: bool = False) -> None:
         """Keep PostgreSQL's planner informed: the small tables every query joins

@@ -207,6 +207,12 @@ class Database(ABC):
 
     # -- migrations -----------------------------------------------------------------------
 
+    def recorded_migrations(self) -> list[int]:
+        """The migrations recorded in the database (without creating the record's table)."""
+        if "schema_migrations" not in self.table_names():
+            return []
+        return [r["version"] for r in self.rows("SELECT version FROM schema_migrations")]
+
     def applied_migrations(self) -> list[int]:
         self.run_ddl(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("

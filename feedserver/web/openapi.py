@@ -57,6 +57,9 @@ RANGE = (_q("start", "ISO 8601 date-time with offset", 64), _q("end", "the end, 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/healthz"): Operation("Liveness and store check", auth=ANYONE),
+    ("GET", "/readyz"): Operation(
+        "Readiness for load balancers: store, schema, not draining", auth=ANYONE, errors=(503,)
+    ),
     ("GET", "/metrics"): Operation("Prometheus metrics (text format)", returns="text"),
     ("GET", "/api/openapi.json"): Operation("This document", auth=ANYONE),
     ("GET", "/api/docs"): Operation("This document as an HTML page", auth=ANYONE, returns="html"),
@@ -477,7 +480,8 @@ def routes_of(app: web.Application) -> Iterable[tuple[str, str]]:
             continue
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter") or ""
-        if path.startswith(("/api/", "/feeds/", "/meet/")) or path in ("/healthz", "/metrics"):
+        probes = ("/healthz", "/readyz", "/metrics")
+        if path.startswith(("/api/", "/feeds/", "/meet/")) or path in probes:
             yield route.method, path
 
 

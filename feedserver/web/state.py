@@ -39,3 +39,14 @@ BUSY = web.AppKey("busy", BusySync)
 INBOX = web.AppKey("inbox", InboxService)
 CAPTURE = web.AppKey("capture", CalendarCapture)
 METRICS = web.AppKey("metrics", Metrics)
+
+
+class Draining:
+    """Set when the server has begun to stop (SIGTERM): ``/readyz`` then sends load
+    balancers elsewhere while the requests in flight finish."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+
+DRAINING = web.AppKey("draining", Draining)

@@ -324,7 +324,10 @@ async def _answered(
         return error_page(request, who, 500)
 
 
-_NOT_PAGES = ("/api/", "/dav", "/feeds/", "/.well-known/", "/meet/", "/metrics", "/healthz")
+_NOT_PAGES = (
+    *("/api/", "/dav", "/feeds/", "/.well-known/", "/meet/"),
+    *("/metrics", "/healthz", "/readyz"),
+)
 
 
 def wants_page(request: web.Request) -> bool:
