@@ -567,7 +567,7 @@ def update_booking(
     with store.transaction():
         current = get_booking(store, booking_id)
         _managed_here(current, by_calendar)
-        before = _record(store, current, budget)
+        before = store.bookings.record(booking_id)
         refs = Lookups(store)
         timezone = patch.timezone or current.timezone
         zone(timezone)
@@ -621,34 +621,6 @@ def update_booking(
         return change
 
 
-def _record(store: Store, booking: Booking, budget: RecurrenceBudget) -> BookingRecord:
-    """The booking as the store writes it (its type and location by id)."""
-    rtype = store.types.get(booking.type_key)
-    location = store.locations.get(booking.location_code)
-    if rtype is None or location is None:
-        raise NotFound(f"booking {booking.id}: its type or location is gone")
-    return BookingRecord(
-        uid=booking.uid,
-        type_id=rtype.id,
-        location_id=location.id,
-        staff_id=booking.staff_id,
-        start=booking.start,
-        end=booking.end,
-        last_end=last_end(booking.start, booking.end, booking.rrule, booking.timezone, budget),
-        timezone=booking.timezone,
-        all_day=booking.all_day,
-        rrule=booking.rrule,
-        exdates=booking.exdates,
-        status=booking.status,
-        title=booking.title,
-        notes=booking.notes,
-        sequence=booking.sequence,
-        source=booking.source,
-        created_at=booking.created_at,
-        updated_at=booking.updated_at,
-    )
-
-
 _TRANSITIONS: dict[Status, tuple[set[Status], str]] = {
     Status.CONFIRMED: ({Status.PENDING}, "confirmed"),
     Status.CANCELLED: ({Status.PENDING, Status.CONFIRMED}, "cancelled"),
@@ -675,7 +647,7 @@ def set_status(
         if current.status not in allowed_from:
             raise Conflict(f"booking {booking_id} is {current.status.value}; it cannot be {action}")
         record = replace(
-            _record(store, current, budget),
+            store.bookings.record(booking_id),
             status=status,
             sequence=current.sequence + 1,
             updated_at=_next_stamp(current.updated_at),

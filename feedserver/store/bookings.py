@@ -64,6 +64,29 @@ def _booking(row: Row, attendees: tuple[Attendee, ...]) -> Booking:
     )
 
 
+def _record(row: Row) -> BookingRecord:
+    return BookingRecord(
+        uid=row["uid"],
+        type_id=row["type_id"],
+        location_id=row["location_id"],
+        staff_id=row["staff_id"],
+        start=from_db(row["start_utc"]),
+        end=from_db(row["end_utc"]),
+        last_end=from_db(row["last_end_utc"]) if row["last_end_utc"] else None,
+        timezone=row["timezone"],
+        all_day=bool(row["all_day"]),
+        rrule=row["rrule"],
+        exdates=tuple(from_db(x) for x in json.loads(row["exdates"])),
+        status=Status(row["status"]),
+        title=row["title"],
+        notes=row["notes"],
+        sequence=row["sequence"],
+        source=row["source"],
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
+    )
+
+
 def _columns(record: BookingRecord) -> dict[str, Any]:
     """The columns of a booking row (all but its id and version)."""
     return {
@@ -125,6 +148,12 @@ class BookingStore:
     def get(self, booking_id: int) -> Booking | None:
         rows = self.db.rows(f"{_SELECT} WHERE b.id = ?", (booking_id,))
         return self._load(rows)[0] if rows else None
+
+    def record(self, booking_id: int) -> BookingRecord:
+        """The booking as stored (its type and location by id, the end of its series): what
+        a change starts from."""
+        row = self.db.row("SELECT * FROM bookings WHERE id = ?", (booking_id,))
+        return _record(found(row, f"booking {booking_id}"))
 
     def one(self, booking_id: int) -> Booking:
         return found(self.get(booking_id), f"booking {booking_id}")
