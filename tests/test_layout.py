@@ -29,6 +29,7 @@ RANKS = {
     "calendar": 1,
     "domain": 2,
     "watcher": 2,
+    "cluster": 2,  # claims, leases and the secrets check of many processes on one store
     "feeds": 3,
     "notify": 3,
     "busy": 3,

@@ -21,6 +21,7 @@ from feedserver.store.bookings import BookingQuery, BookingStore
 from feedserver.store.bridged_events import BridgedEventStore
 from feedserver.store.caldav_items import CaldavItemStore
 from feedserver.store.changes import Change, ChangeLog
+from feedserver.store.cluster import ClusterSettings, LeaseStore, LimitStore
 from feedserver.store.dav import DavStore
 from feedserver.store.db import Database, DatabaseURL, StoreUnavailable, open_database
 from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
@@ -79,6 +80,9 @@ class Store:
         self.reminders = ReminderStore(self.db)
         self.working_hours = WorkingHoursStore(self.db, self.changes)
         self.busy_calendars = BusyCalendarStore(self.db)
+        self.leases = LeaseStore(self.db)
+        self.limits = LimitStore(self.db)
+        self.cluster = ClusterSettings(self.db)
 
     @classmethod
     def scratch(cls, url: Path | str) -> Store:
@@ -118,11 +122,11 @@ class Store:
 
     @property
     def backend(self) -> str:
-        """"sqlite" or "postgresql"."""
+        """ "sqlite" or "postgresql"."""
         return self.db.backend
 
     def integrity(self) -> str:
-        """"ok" or what is wrong (SQLite's ``integrity_check``; PostgreSQL: the schema)."""
+        """ "ok" or what is wrong (SQLite's ``integrity_check``; PostgreSQL: the schema)."""
         return self.db.integrity()
 
     def transaction(self) -> AbstractContextManager[None]:

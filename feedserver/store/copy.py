@@ -49,6 +49,9 @@ TABLES: tuple[str, ...] = (
     "dav_collections",
     "dav_items",
     "dav_tombstones",
+    "job_leases",
+    "shared_limits",
+    "cluster_settings",
 )
 # Rows a fresh schema already holds, replaced by the source's.
 _SEEDED = ("catalog_version",)

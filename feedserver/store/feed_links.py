@@ -113,10 +113,16 @@ class FeedLinkStore:
         )
 
     def record_fetches(self, link_id: int, count: int, last: datetime, user_agent: str) -> None:
+        """Add fetches counted by one process; the last fetch is the latest any process saw
+        (processes flush in any order)."""
+        at = to_db(last)
         self.db.execute(
-            "UPDATE feed_links SET fetch_count = fetch_count + ?, last_fetched_at = ?, "
-            "last_user_agent = ? WHERE id = ?",
-            (count, to_db(last), user_agent, link_id),
+            "UPDATE feed_links SET fetch_count = fetch_count + ?, "
+            "last_user_agent = CASE WHEN last_fetched_at IS NULL OR last_fetched_at <= ? "
+            "THEN ? ELSE last_user_agent END, "
+            "last_fetched_at = CASE WHEN last_fetched_at IS NULL OR last_fetched_at <= ? "
+            "THEN ? ELSE last_fetched_at END WHERE id = ?",
+            (count, at, user_agent, at, at, link_id),
         )
 
 

@@ -120,6 +120,25 @@ class InboxStore:
         )
         return [r["id"] for r in rows]
 
+    def claim(self, item_id: int, holder: str, until: datetime, now: datetime) -> bool:
+        """Hold the item for ``holder`` until ``until`` while it is applied: False when
+        another process holds it (and its claim has not run out)."""
+        return (
+            self.db.execute(
+                "UPDATE inbox SET claimed_by = ?, claimed_until = ? WHERE id = ? AND "
+                "(claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)",
+                (holder, to_db(until), item_id, holder, to_db(now)),
+            ).rowcount
+            == 1
+        )
+
+    def release(self, item_id: int, holder: str) -> None:
+        self.db.execute(
+            "UPDATE inbox SET claimed_by = NULL, claimed_until = NULL "
+            "WHERE id = ? AND claimed_by = ?",
+            (item_id, holder),
+        )
+
     def finish(
         self,
         item_id: int,
@@ -130,7 +149,8 @@ class InboxStore:
     ) -> None:
         self.db.execute(
             "UPDATE inbox SET status = ?, failure = ?, reason = ?, attempts = attempts + 1, "
-            "processed_at = ?, booking_ids = ? WHERE id = ?",
+            "processed_at = ?, booking_ids = ?, claimed_by = NULL, claimed_until = NULL "
+            "WHERE id = ?",
             (
                 status.value,
                 failure.value,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 class Dialects:
     """One statement as each backend writes it."""
 
-    sqlite: str
+    sqlite: str  # "": nothing to do on this backend
     postgresql: str
 
     def get(self, backend: str) -> str:
@@ -28,7 +28,8 @@ class Migration:
     statements: tuple[str | Dialects, ...]
 
     def for_backend(self, backend: str) -> list[str]:
-        return [s if isinstance(s, str) else s.get(backend) for s in self.statements]
+        texts = [s if isinstance(s, str) else s.get(backend) for s in self.statements]
+        return [text for text in texts if text]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -537,6 +538,51 @@ MIGRATIONS: tuple[Migration, ...] = (
                 version INTEGER NOT NULL,
                 PRIMARY KEY (collection_id, href)
             )""",
+        ),
+    ),
+    Migration(
+        18,
+        "many processes and nodes on one store",
+        (
+            # Work one process at a time does (reminders, busy calendars, reconciliation,
+            # retention): held by a node until ``until``; a dead node's lease runs out and
+            # another takes the work over.
+            """CREATE TABLE job_leases (
+                name TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                until TEXT NOT NULL
+            )""",
+            # Counters every process shares: failed sign-ins per key, and the bridge's token
+            # buckets (``n`` in thousandths of an item), ``at_ms`` the Unix time in ms.
+            """CREATE TABLE shared_limits (
+                key TEXT PRIMARY KEY,
+                n INTEGER NOT NULL,
+                at_ms INTEGER NOT NULL
+            )""",
+            "CREATE INDEX shared_limits_at ON shared_limits (at_ms)",
+            # What the nodes of one cluster must agree on: the fingerprint of their secrets.
+            """CREATE TABLE cluster_settings (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+            # A message or an inbox item being worked on, by whom and until when (a lease:
+            # after it, another node may take it over).
+            "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
+            "ALTER TABLE inbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE inbox ADD COLUMN claimed_until TEXT",
+            # Every commit that logs a change wakes the other nodes (LISTEN); SQLite's
+            # processes read the change log's version instead.
+            Dialects(
+                "",
+                """CREATE FUNCTION feedserver_changed() RETURNS trigger
+                LANGUAGE plpgsql AS $$ BEGIN
+                    PERFORM pg_notify('feedserver_changes', '');
+                    RETURN NULL;
+                END $$;
+                CREATE TRIGGER changes_notify AFTER INSERT ON changes FOR EACH STATEMENT
+                    EXECUTE FUNCTION feedserver_changed()""",
+            ),
         ),
     ),
 )

@@ -15,6 +15,7 @@ from feedserver.times import utcnow
 
 def _message(row: Row) -> OutboxMessage:
     values = dict(row)
+    del values["claimed_by"], values["claimed_until"]  # the claim is the workers' business
     for name in ("next_attempt_at", "created_at", "sent_at", "retry_since"):
         values[name] = from_db(values[name]) if values[name] else None
     return OutboxMessage(**values)
@@ -86,34 +87,55 @@ class OutboxStore:
         )
         return [_message(r) for r in rows]
 
-    def claim_due(self, now: datetime, limit: int) -> builtins.list[OutboxMessage]:
-        """Pending messages whose time has come, marked 'sending' (the caller sends them)."""
-        rows = self.db.rows(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-            "ORDER BY id LIMIT ?",
-            (to_db(now), limit),
-        )
-        for row in rows:
-            self.db.update("outbox", row["id"], {"status": "sending"})
+    def claim_due(
+        self, now: datetime, limit: int, holder: str, until: datetime
+    ) -> builtins.list[OutboxMessage]:
+        """Pending messages whose time has come, and messages whose claim ran out (their
+        node stopped mid-delivery), marked 'sending' by ``holder`` until ``until`` (the
+        caller sends them). Claimed in one transaction: no two processes claim one message."""
+        with self.db.transaction():
+            rows = self.db.rows(
+                "SELECT * FROM outbox WHERE (status = 'pending' AND next_attempt_at <= ?) "
+                "OR (status = 'sending' AND claimed_until < ?) ORDER BY id LIMIT ?",
+                (to_db(now), to_db(now), limit),
+            )
+            for row in rows:
+                self.db.update(
+                    "outbox",
+                    row["id"],
+                    {"status": "sending", "claimed_by": holder, "claimed_until": to_db(until)},
+                )
         return [_message(r) for r in rows]
 
-    def release_interrupted(self) -> int:
-        """At start-up: messages left 'sending' by a stop mid-delivery go back to pending."""
+    def release_interrupted(self, holder: str) -> int:
+        """At start-up: messages ``holder`` (this node, under the same name before a crash)
+        left 'sending' go back to pending. Other nodes' claims wait for their lease."""
         return self.db.execute(
-            "UPDATE outbox SET status = 'pending' WHERE status = 'sending'"
+            "UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL "
+            "WHERE status = 'sending' AND (claimed_by = ? OR claimed_by IS NULL)",
+            (holder,),
         ).rowcount
 
     def release(self, message_ids: builtins.list[int]) -> None:
         """Hand claimed messages back unsent (a stop before their turn)."""
         for message_id in message_ids:
             self.db.execute(
-                "UPDATE outbox SET status = 'pending' WHERE id = ? AND status = 'sending'",
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL "
+                "WHERE id = ? AND status = 'sending'",
                 (message_id,),
             )
 
     def mark_sent(self, message_id: int) -> None:
         self.db.update(
-            "outbox", message_id, {"status": "sent", "sent_at": to_db(utcnow()), "last_error": None}
+            "outbox",
+            message_id,
+            {
+                "status": "sent",
+                "sent_at": to_db(utcnow()),
+                "last_error": None,
+                "claimed_by": None,
+                "claimed_until": None,
+            },
         )
 
     def mark_failed_attempt(
@@ -128,6 +150,8 @@ class OutboxStore:
                 "attempts": attempts,
                 "last_error": error[:1000],
                 "next_attempt_at": to_db(next_attempt or utcnow()),
+                "claimed_by": None,
+                "claimed_until": None,
             },
         )
 

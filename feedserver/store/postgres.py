@@ -10,11 +10,14 @@ the stores wrote with ``?`` placeholders is rewritten once (``dialects.placehold
 
 from __future__ import annotations
 
+import asyncio
 import glob
+import logging
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,16 @@ from feedserver.store.db import (
 from feedserver.store.dialects import ddl, placeholders
 from feedserver.store.migrations import MIGRATIONS, Migration
 
+log = logging.getLogger(__name__)
+
 _INT8 = 20
+CHANNEL = "feedserver_changes"  # what the changes trigger notifies (migration 18)
+# The advisory lock every write transaction holds until it ends (7261 is the migrations').
+WRITER_LOCK = 7262
+_BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})".encode()
+_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+# A write waiting longer than this for its turn fails (503) rather than hanging.
+_LOCK_TIMEOUT = b"SET lock_timeout = '60s'"
 
 
 class _FlagDumper(Dumper):
@@ -71,15 +83,26 @@ class PostgresDatabase(Database):
     def __init__(self, url: str) -> None:
         self.url = url
         self.location = DatabaseURL.parse(url).display
-        try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
-        self.conn.adapters.register_dumper(bool, _FlagDumper)
-        # Every int as a 64-bit integer (what the columns hold), whatever its size.
-        self.conn.adapters.register_dumper(int, Int8Dumper)
         self._sql: dict[tuple[str, bool], str] = {}  # statements rewritten for psycopg
         self._depth = 0  # transactions and savepoints open
+        self.conn = self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            conn.execute(_LOCK_TIMEOUT)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+        conn.adapters.register_dumper(bool, _FlagDumper)
+        # Every int as a 64-bit integer (what the columns hold), whatever its size.
+        conn.adapters.register_dumper(int, Int8Dumper)
+        return conn
+
+    def _usable(self) -> None:
+        """Between transactions: a connection the server dropped (a restart, a failover of
+        the database) is opened again, so the store answers again once PostgreSQL does."""
+        if self._depth == 0 and self.conn.broken:
+            self.conn = self._connect()
 
     def close(self) -> None:
         self.conn.close()  # a transaction still open (a dry run's) is rolled back
@@ -218,13 +241,18 @@ class PostgresDatabase(Database):
             finally:
                 self._depth -= 1
             return
-        self.conn.execute(b"BEGIN")
+        self._usable()
+        # Writers take turns, as on SQLite (BEGIN IMMEDIATE), across every process and node:
+        # change versions are then committed in order (a reader of the change log never
+        # skips one committed late), new ids are one more than the highest, and a check
+        # (an overlap, a claim) holds until the commit.
+        self.conn.execute(_BEGIN_WRITE)
         self._depth = 1
         try:
             yield
         except BaseException:
             self._depth = 0
-            if not self.conn.closed:
+            if not self.conn.closed and not self.conn.broken:
                 self.conn.execute(b"ROLLBACK")
             raise
         self._depth = 0
@@ -244,10 +272,21 @@ class PostgresDatabase(Database):
         text = self._sql.get(key)
         if text is None:
             text = self._sql[key] = placeholders(sql, named)
+        if self._depth == 0 and not _READ.match(sql):
+            with self.transaction():  # a write on its own takes its turn too
+                return self._send(text, params)
+        self._usable()
+        return self._send(text, params)
+
+    def _send(self, text: str, params: Any) -> Result:
         try:
             return self.conn.execute(text.encode(), params)
         except psycopg.IntegrityError as exc:
             raise ConstraintViolation(str(exc)) from exc
+        except psycopg.errors.LockNotAvailable as exc:
+            raise StoreUnavailable("busy: a write waited too long for its turn") from exc
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"PostgreSQL does not answer: {exc}".strip()) from exc
 
 
 def create_database(url: str) -> bool:
@@ -342,3 +381,27 @@ def _client(command: list[str], env: dict[str, str]) -> None:
     if done.returncode != 0:
         program = Path(command[0]).name
         raise StoreUnavailable(f"{program} failed: {done.stderr.strip() or done.returncode}")
+
+
+async def follow_changes(url: str, changed: Callable[[], None], retry_seconds: float = 1.0) -> None:
+    """Forever: ``LISTEN`` on a connection of its own, and call ``changed`` for each commit
+    that logged a change (the changes trigger notifies ``feedserver_changes``), and once each
+    time it (re)connects, for what it may have missed. A lost connection is opened again,
+    waiting longer each time (up to 30 s); meanwhile the watcher's polling goes on."""
+    delay = retry_seconds
+    while True:
+        try:
+            conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
+            async with conn:
+                await conn.execute(b"LISTEN " + CHANNEL.encode())
+                delay = retry_seconds
+                changed()
+                async for _ in conn.notifies():
+                    changed()
+        except psycopg.Error as exc:
+            log.warning(
+                "listening for other nodes' changes failed; polling meanwhile",
+                extra={"error": str(exc).strip(), "retry_seconds": delay},
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)

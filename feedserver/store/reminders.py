@@ -56,6 +56,12 @@ class ReminderStore:
         )
         return [_reminder(r) for r in rows]
 
+    def still_pending(self, reminder_id: int) -> bool:
+        """Whether the reminder is still to be sent (read in the transaction that sends it:
+        another process may have sent it since it was found due)."""
+        state = self.db.scalar("SELECT state FROM reminders WHERE id = ?", (reminder_id,))
+        return bool(state == PENDING)
+
     def mark(self, reminder_id: int, state: str, at: datetime) -> None:
         self.db.execute(
             "UPDATE reminders SET state = ?, done_at = ? WHERE id = ?",
