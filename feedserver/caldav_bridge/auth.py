@@ -16,6 +16,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +46,12 @@ class AccountLogins:
         cache_seconds: int,
         hash_threads: int = 2,
         tarpit_seconds: float = 0.0,
+        settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``settle``: brings the remembered logins up to date with what other processes
+        changed (``ChangeWatcher.settle``), before one is trusted."""
         self.runner = runner
+        self.settle = settle
         self.throttle = throttle
         self.cache_seconds = cache_seconds
         self.tarpit_seconds = tarpit_seconds
@@ -80,10 +85,13 @@ class AccountLogins:
         """A sign-in over HTTP Basic (API and CalDAV): a login verified a short while ago
         at once; others only when the throttle lets the account and ``address`` try, their
         failures counted, a success clearing the account's."""
+        if self.settle is not None:
+            await self.settle()
         principal = self.remembered(login, password, devices)
         if principal:
             return Attempt(principal)
-        wait = self.throttle.sign_in_wait(address, login)
+        throttle = self.throttle
+        wait = await self.runner.run(lambda s: throttle.on(s.limits).sign_in_wait(address, login))
         if wait > 0:
             # A tarpit, not a worker held: the answer waits on the event loop, so a flood of
             # guesses is paced by its own connections instead of taking the loop's time.
@@ -91,9 +99,9 @@ class AccountLogins:
             return Attempt(retry_after=wait)
         principal = await self.verify(login, password, devices)
         if principal:
-            self.throttle.sign_in_succeeded(address, login)
+            await self.runner.run(lambda s: throttle.on(s.limits).sign_in_succeeded(address, login))
         else:
-            self.throttle.sign_in_failed(address, login)
+            await self.runner.run(lambda s: throttle.on(s.limits).sign_in_failed(address, login))
         return Attempt(principal)
 
     async def verify(self, login: str, password: str, devices: bool = True) -> str:

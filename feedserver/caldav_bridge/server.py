@@ -141,6 +141,7 @@ class RadicaleServer:
         inbound_limits: RateLimits | None = None,
     ) -> None:
         self.config = config
+        self.runner = runner
         self.logins = logins
         self.capture = capture
         self.inbound_limits = inbound_limits
@@ -277,7 +278,7 @@ class RadicaleServer:
             return _text(401, "wrong email or password", _CHALLENGE)
         return attempt.principal
 
-    def _limit(self, principal: str, text: str) -> Refusal | None:
+    async def _limit(self, principal: str, text: str) -> Refusal | None:
         """A PUT the bridge will read (the capture's rule: it names the invite address) is an
         inbound item of the account's, as its sender and its source: refused before Radicale
         stores it past the bridge's rate limits."""
@@ -285,7 +286,8 @@ class RadicaleServer:
             return None
         if not self.capture.concerns_bridge(text):
             return None
-        return self.inbound_limits.take([("sender", principal), ("source", principal)])
+        limits, keys = self.inbound_limits, [("sender", principal), ("source", principal)]
+        return await self.runner.run(lambda s: limits.on(s.limits).take(keys))
 
     @asynccontextmanager
     async def _slot(self, principal: str) -> AsyncIterator[None]:
@@ -313,7 +315,7 @@ class RadicaleServer:
             problem = calendar_problem(text, self.budget)
             if problem is not None:
                 return _max_instances(problem)
-            limited = self._limit(principal, text)
+            limited = await self._limit(principal, text)
             if limited is not None:
                 return _text(429, limited.message, {"Retry-After": str(limited.seconds)})
         plan = ReportPlan.read(body) if request.method == "REPORT" and body else None

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.caldav_bridge.storage import user_calendar
 from feedserver.calendar.addresses import invites
+from feedserver.cluster import Lease
 from feedserver.inbound.inbox import InboxService
 from feedserver.model import InboxFailure
 from feedserver.store import Store, StoreRunner
@@ -150,10 +151,15 @@ class CalendarCapture:
             self.inbox.wake()
         return queued
 
-    async def reconcile_forever(self, radicale: RadicaleServer, seconds: float) -> None:
+    async def reconcile_forever(
+        self, radicale: RadicaleServer, seconds: float, lease: Lease | None = None
+    ) -> None:
+        """Reconcile every ``seconds``; with a ``lease``, where it is held (one process of
+        those sharing the store)."""
         while True:
             try:
-                await self.reconcile(radicale)
+                if lease is None or await lease.held():
+                    await self.reconcile(radicale)
             except Exception:
                 log.exception("CalDAV reconciliation failed")
             await asyncio.sleep(seconds)

@@ -16,6 +16,7 @@ from functools import partial
 
 from feedserver.calendar import itip
 from feedserver.calendar.itip import InboundEvent
+from feedserver.cluster import LOCAL, Lease, Node
 from feedserver.inbound import mail
 from feedserver.inbound.pipeline import Origin, Outcome, Pipeline, combine
 from feedserver.model import InboxFailure, InboxItem, InboxStatus
@@ -38,11 +39,16 @@ class TooLargeItem(Exception):
         self.item = item
 
 
-def _load(item_id: int, only_waiting: bool, store: Store) -> tuple[InboxItem, bool]:
+def _load(item_id: int, only_waiting: bool, node: Node, store: Store) -> tuple[InboxItem, bool]:
     """The item, and whether to process it: not when ``only_waiting`` and it has been
-    processed since it was found waiting (by its request, or a retry)."""
-    item = store.inbox.one(item_id)
-    return item, not only_waiting or item_id in store.inbox.waiting(MAX_ATTEMPTS)
+    processed since it was found waiting (by its request, or a retry), nor when another
+    process is applying it (its claim); else claimed by this one for its lease."""
+    with store.transaction():
+        item = store.inbox.one(item_id)
+        if only_waiting and item_id not in store.inbox.waiting(MAX_ATTEMPTS):
+            return item, False
+        now = utcnow()
+        return item, store.inbox.claim(item_id, node.name, node.until(now), now)
 
 
 def _apply_slice(
@@ -62,6 +68,10 @@ def _apply_slice(
     return outcomes
 
 
+def _release(item_id: int, holder: str, store: Store) -> None:
+    store.inbox.release(item_id, holder)
+
+
 def _finish(pipeline: Pipeline, item_id: int, outcome: Outcome, store: Store) -> InboxItem:
     pipeline.finish(store, item_id, outcome)
     return store.inbox.one(item_id)
@@ -78,8 +88,13 @@ class InboxService:
         retry_seconds: float = 60.0,
         inline_max_events: int = 50,
         inline_max_bytes: int = 262_144,
+        node: Node = LOCAL,
     ) -> None:
+        """``node``: this process; items are claimed in its name while they are applied, and
+        the retention runs where the lease "inbox-retention" is held."""
         self.runner = runner
+        self.node = node
+        self.retention_lease = Lease(runner, node, "inbox-retention", _PRUNE_EVERY)
         self.pipeline = pipeline
         self.max_bytes = max_bytes
         self.limits = limits
@@ -92,12 +107,14 @@ class InboxService:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    def admit(self, source: str, kind: str, raw: bytes) -> Refusal | None:
+    async def admit(self, source: str, kind: str, raw: bytes) -> Refusal | None:
         """Charge an item to its source (a client address) and to its senders (the From
         address of an email, the ORGANIZERs of a calendar) before it is stored, or refuse it
-        (``bridge.sender_items_per_hour``, ``bridge.source_items_per_hour``)."""
+        (``bridge.sender_items_per_hour``, ``bridge.source_items_per_hour``). The buckets
+        are in the store: every process of a cluster charges the same."""
         senders = [mail.header_sender(raw)] if kind in MESSAGES else itip.organizers(raw)
-        return self.limits.take([("source", source), *(("sender", s) for s in senders if s)])
+        keys = [("source", source), *(("sender", s) for s in senders if s)]
+        return await self.runner.run(lambda s: self.limits.on(s.limits).take(keys))
 
     def inline(self, raw: bytes) -> bool:
         """Whether an item is small enough to be applied before its request answers: at most
@@ -138,11 +155,16 @@ class InboxService:
         processed since it was found waiting. An error is kept on the item (failed, retried
         later)."""
         async with self._lock:
-            item, due = await self.runner.run(partial(_load, item_id, only_waiting))
+            item, due = await self.runner.run(partial(_load, item_id, only_waiting, self.node))
             if not due:
                 return item
             try:
                 outcome = await self._apply(item)
+            except asyncio.CancelledError:
+                # A stop: the item is handed back to whichever process applies it next.
+                release = partial(_release, item_id, self.node.name)
+                await asyncio.shield(self.runner.run(release))
+                raise
             except Exception as exc:
                 log.exception("inbound item failed", extra={"inbox_id": item_id})
                 outcome = Outcome(
@@ -196,6 +218,7 @@ class InboxService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.retention_lease.release()
 
     async def drain(self) -> list[InboxItem]:
         """Process every waiting item now (also what tests await)."""
@@ -224,6 +247,7 @@ class InboxService:
                 await self.drain()
                 if time.monotonic() - self._pruned_at > _PRUNE_EVERY:
                     self._pruned_at = time.monotonic()
-                    await self.prune()
+                    if await self.retention_lease.held():
+                        await self.prune()
             except Exception:
                 log.exception("inbox processing failed")

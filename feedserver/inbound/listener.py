@@ -44,10 +44,10 @@ class InviteHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
-        refusal = self.inbox.admit(str(peer), "email", raw)
-        if refusal is not None:  # the sending server keeps the message and tries again
-            return f"451 4.7.1 {refusal.message}"
         try:
+            refusal = await self.inbox.admit(str(peer), "email", raw)
+            if refusal is not None:  # the sending server keeps the message and tries again
+                return f"451 4.7.1 {refusal.message}"
             item = await self.inbox.receive("email", raw)
         except TooLargeItem:
             return "552 5.3.4 message too big for the invite address"
@@ -67,7 +67,10 @@ async def start_listener(
     port: int,
     max_bytes: int,
     replies_to: str = "",
+    reuse_port: bool = False,
 ) -> asyncio.Server:
+    """``reuse_port``: the workers of ``serve --workers`` each listen on the port (the
+    kernel spreads the connections)."""
     handler = InviteHandler(inbox, invite_address, replies_to)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
@@ -79,6 +82,7 @@ async def start_listener(
         ),
         host=host,
         port=port,
+        reuse_port=reuse_port or None,
     )
     log.info("inbound SMTP listening", extra={"host": host, "port": port, "invite": invite_address})
     return server

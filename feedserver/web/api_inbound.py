@@ -78,7 +78,7 @@ async def inbound(request: web.Request) -> web.Response:
         if len(body) > limit:
             break
     raw = bytes(body)
-    refusal = inbox.admit(request.remote or "", kind, raw)
+    refusal = await inbox.admit(request.remote or "", kind, raw)
     if refusal is not None:
         return error_response(
             429,

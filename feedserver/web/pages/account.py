@@ -86,9 +86,9 @@ async def sign_in_post(request: web.Request, who: Visitor) -> web.StreamResponse
     form = await read_form(request, who)
     email = form.get("email", "").strip().lower()[:320]
     password = form.get("password", "")[:1024]
-    throttle = request.app[WEBKIT].throttle
+    throttle, run = request.app[WEBKIT].throttle, request.app[RUNNER].run
     address = client_ip(request)
-    wait = throttle.sign_in_wait(address, email)
+    wait = await run(lambda s: throttle.on(s.limits).sign_in_wait(address, email))
     if wait > 0:
         await asyncio.sleep(min(wait, request.app[CONFIG].security.login_tarpit_seconds))
         context = {"email": email, "error": who._(SLOW_DOWN), "first_run": False}
@@ -97,10 +97,10 @@ async def sign_in_post(request: web.Request, who: Visitor) -> web.StreamResponse
         return response
     user = await password_matches(request, email, password)
     if user is None:
-        throttle.sign_in_failed(address, email)
+        await run(lambda s: throttle.on(s.limits).sign_in_failed(address, email))
         context = {"email": email, "error": who._(WRONG), "first_run": False}
         return render(request, who, "sign_in.html", context, 401)
-    throttle.sign_in_succeeded(address, email)
+    await run(lambda s: throttle.on(s.limits).sign_in_succeeded(address, email))
     lifetime = request.app[WEBKIT].session_lifetime
     old = request.cookies.get(SESSION_COOKIE, "")
     session_id = await request.app[RUNNER].run(
@@ -131,11 +131,19 @@ async def forgot(request: web.Request, who: Visitor) -> web.StreamResponse:
 async def forgot_post(request: web.Request, who: Visitor) -> web.StreamResponse:
     form = await read_form(request, who)
     email = form.get("email", "").strip().lower()[:320]
-    throttle = request.app[WEBKIT].throttle
+    throttle, run = request.app[WEBKIT].throttle, request.app[RUNNER].run
     keys = (f"reset:{email}", f"reset-ip:{client_ip(request)}")
-    if throttle.retry_after(*keys) > 0:
+
+    def charge(store: Store) -> bool:
+        """Each request counts: a flood of reset emails is slowed."""
+        shared = throttle.on(store.limits)
+        if shared.retry_after(*keys) > 0:
+            return False
+        shared.failed(*keys)
+        return True
+
+    if not await run(charge):
         return render(request, who, "forgot.html", {"sent": False, "error": who._(SLOW_DOWN)}, 429)
-    throttle.failed(*keys)  # each request counts: a flood of reset emails is slowed
 
     mail = request.app[WEBKIT].account_mail
     await request.app[RUNNER].run(lambda s: mail.request_reset(s, email))
@@ -205,13 +213,13 @@ async def bootstrap_post(request: web.Request, who: Visitor) -> web.StreamRespon
         raise PageRefused(404, "The page does not exist, or it is not yours.")
     values = {k: form.get(k, "").strip() for k in ("name", "email", "timezone")}
     context = {"values": values}
-    throttle = request.app[WEBKIT].throttle
+    throttle, run = request.app[WEBKIT].throttle, request.app[RUNNER].run
     key = f"ip:{client_ip(request)}"
-    if throttle.retry_after(key) > 0:
+    if await run(lambda s: throttle.on(s.limits).retry_after(key)) > 0:
         return render(request, who, "bootstrap.html", {**context, "error": who._(SLOW_DOWN)}, 429)
     expected = request.app[SECRETS].admin_token.encode()
     if not hmac.compare_digest(form.get("token", "").strip().encode(), expected):
-        throttle.failed(key)
+        await run(lambda s: throttle.on(s.limits).failed(key))
         error = who._("Admin token") + ": " + who._(WRONG)
         return render(request, who, "bootstrap.html", {**context, "error": error}, 401)
     try:
