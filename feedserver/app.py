@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 
 from aiohttp import web
 
-from feedserver import __version__, reactions, wiring
+from feedserver import __version__, cluster, reactions, wiring
 from feedserver.busy.sync import BusySync
 from feedserver.caldav_bridge import layout
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
-from feedserver.config import Config
+from feedserver.cluster import Lease, node_of
+from feedserver.config import Config, with_changes
 from feedserver.feeds.service import FeedService
 from feedserver.inbound.capture import CalendarCapture, CaptureRules
 from feedserver.inbound.inbox import InboxService
@@ -26,7 +28,7 @@ from feedserver.metrics import Metrics
 from feedserver.model import InboxStatus
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.notify.reminders import ReminderWorker
-from feedserver.store import Store, StoreRunner
+from feedserver.store import Store, StoreRunner, postgres
 from feedserver.tokens.credentials import CredentialBox
 from feedserver.watcher import ChangeWatcher
 from feedserver.web import (
@@ -74,16 +76,33 @@ from feedserver.web.state import (
 
 log = logging.getLogger(__name__)
 
+HOUSEKEEPING_SECONDS = 3600.0
+# Sign-in failures are forgotten after a quiet period of at most a day or so, and a bucket
+# refills within an hour: counters older than this make no difference.
+LIMITS_KEPT_SECONDS = 2 * 86400.0
+
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     runner = StoreRunner(Store(config.database_url))
     app[RUNNER] = runner
+    try:
+        await runner.run(partial(cluster.check_secrets, secrets=app[SECRETS]))
+    except BaseException:
+        runner.close()
+        raise
     await runner.run(lambda s: s.refresh_statistics())
     version = await runner.run(lambda s: s.changes.version())
     app[WATCHER] = ChangeWatcher(runner, config.storage.change_poll_ms / 1000, version)
-    log.info("store open", extra={"database": runner.store.location, "data_version": version})
+    log.info(
+        "store open",
+        extra={
+            "database": runner.store.location,
+            "data_version": version,
+            "node": app[SERVICES].node.name,
+        },
+    )
     yield
     runner.close()
 
@@ -101,7 +120,7 @@ async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.flush_usage()
 
 
-async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _bridge_ctx(app: web.Application, reuse_port: bool = False) -> AsyncIterator[None]:
     """The inbox of inbound events and, when configured, the inbound SMTP listener."""
     config = app[CONFIG].bridge
     pipeline = app[SERVICES].pipeline
@@ -114,6 +133,7 @@ async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
         config.inbox_retention_days,
         inline_max_events=config.inline_max_events,
         inline_max_bytes=config.inline_max_bytes,
+        node=app[SERVICES].node,
     )
     app[INBOX] = inbox
     problem = await app[RUNNER].run(pipeline.configuration_problem)
@@ -129,6 +149,7 @@ async def _bridge_ctx(app: web.Application) -> AsyncIterator[None]:
             config.smtp_port,
             config.max_message_bytes,
             replies_to=app[CONFIG].smtp.sender,
+            reuse_port=reuse_port,
         )
     yield
     if listener is not None:
@@ -164,14 +185,17 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CALDAV] = server
     app[FEEDS].gate.yield_to(lambda: server.busy)
     reconciler = None
+    seconds = config.bridge.reconcile_seconds
+    lease = Lease(app[RUNNER], services.node, "caldav-reconcile", seconds)
     if capture is not None:
         reconciler = asyncio.create_task(
-            capture.reconcile_forever(server, config.bridge.reconcile_seconds), name="reconcile"
+            capture.reconcile_forever(server, seconds, lease), name="reconcile"
         )
         app[CAPTURE] = capture
     yield
     if reconciler is not None:
         await _stop(reconciler)
+        await lease.release()
     server.close()
 
 
@@ -184,6 +208,7 @@ async def _logins_ctx(app: web.Application) -> AsyncIterator[None]:
         app[SERVICES].throttle,
         seconds,
         tarpit_seconds=app[CONFIG].security.login_tarpit_seconds,
+        settle=app[WATCHER].settle,
     )
     app[LOGINS] = logins
     yield
@@ -192,7 +217,7 @@ async def _logins_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     """The worker that delivers the notification outbox over SMTP."""
-    worker = OutboxWorker(app[RUNNER], app[CONFIG].smtp)
+    worker = OutboxWorker(app[RUNNER], app[CONFIG].smtp, app[SERVICES].node)
     app[OUTBOX] = worker
     await worker.start()
     yield
@@ -212,6 +237,7 @@ async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
         services.effects.reminder_rules,
         services.budget,
         app[CONFIG].notifications.reminder_poll_seconds,
+        services.node,
     )
     app[REMINDERS] = worker
     await worker.start()
@@ -222,7 +248,7 @@ async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
     """The reader of staff members' own calendars (busy times)."""
     box = CredentialBox(app[SECRETS].secret_keys)
-    sync = BusySync(app[RUNNER], app[CONFIG].availability, box)
+    sync = BusySync(app[RUNNER], app[CONFIG].availability, box, app[SERVICES].node)
     app[BUSY] = sync
     await sync.start()
     yield
@@ -234,8 +260,43 @@ async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
     watcher = app[WATCHER]
     reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app[LOGINS])
     await watcher.start()
+    listener = None
+    config = app[CONFIG]
+    if config.on_postgresql:  # other nodes' commits, as they happen
+        listener = asyncio.create_task(
+            postgres.follow_changes(config.database_url, watcher.nudge), name="listen"
+        )
     yield
+    if listener is not None:
+        await _stop(listener)
     await watcher.stop()
+
+
+async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Hourly, where the lease "housekeeping" is held: forget sign-in failures and rate
+    limit buckets past any wait they could still cause."""
+    lease = Lease(app[RUNNER], app[SERVICES].node, "housekeeping", HOUSEKEEPING_SECONDS)
+
+    def forget(store: Store) -> int:
+        return store.limits.purge(int((time.time() - LIMITS_KEPT_SECONDS) * 1000))
+
+    async def forever() -> None:
+        while True:
+            try:
+                if await lease.held():
+                    forgotten = await app[RUNNER].run(forget)
+                    if forgotten:
+                        log.info(
+                            "old sign-in and rate counters forgotten", extra={"count": forgotten}
+                        )
+            except Exception:
+                log.exception("housekeeping failed")
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+    task = asyncio.create_task(forever(), name="housekeeping")
+    yield
+    await _stop(task)
+    await lease.release()
 
 
 async def dav(request: web.Request) -> web.Response:
@@ -344,7 +405,11 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, worker: int | None = None) -> web.Application:
+    """The application. ``worker``: its number among the workers of ``serve --workers``
+    (its node name gets /wN, and it shares the inbound SMTP port with the others)."""
+    if worker is not None:
+        config = with_changes(config, cluster={"node_name": node_of(config, worker).name})
     # No middleware: every route but the feed runs in the request context of
     # ``feedserver.web.context`` (``routes``), the feed in its own shorter one.
     app = web.Application(client_max_size=config.server.max_body_bytes)
@@ -367,8 +432,9 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_outbox_ctx)
     app.cleanup_ctx.append(_reminders_ctx)
     app.cleanup_ctx.append(_busy_ctx)
+    app.cleanup_ctx.append(_housekeeping_ctx)
     if services.pipeline is not None:
-        app.cleanup_ctx.append(_bridge_ctx)
+        app.cleanup_ctx.append(partial(_bridge_ctx, reuse_port=worker is not None))
         app.router.add_routes(routes(api_inbound.routes))
     if config.caldav.enabled:
         app.cleanup_ctx.append(_caldav_ctx)

@@ -45,7 +45,7 @@ def _write(path: Path, data: dict[str, object]) -> None:
 
 def load_or_create(config: Config) -> InstanceSecrets:
     """Configured secrets win; missing ones come from, or are generated into, secrets.json."""
-    path = config.data_dir / SECRETS_FILE
+    path = config.secrets_path
     stored = _read(path)
     generated: list[str] = []
 

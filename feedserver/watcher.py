@@ -1,7 +1,11 @@
 """Follows the change log and tells subscribers what changed, in order, once.
 
 Writes made through this process's API poke the watcher right away (so a revoked link is dead
-when the DELETE returns); writes from other processes (the CLI) are picked up by polling.
+when the DELETE returns). Writes from other processes (workers, other nodes, the CLI) are
+picked up by polling every ``storage.change_poll_ms`` and, on PostgreSQL, at once: each commit
+that logs a change notifies every listening node, which ``nudge``s its watcher. A feed asked
+for while a nudge is being followed waits for it (``behind``): a link revoked on one node
+is refused by the others as soon as they have heard of it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class ChangeWatcher:
         self.version = version
         self._subscribers: list[Subscriber] = []
         self._lock = asyncio.Lock()
+        self._nudged = asyncio.Event()
+        self._following = False  # delivering what a nudge announced
         self._task: asyncio.Task[None] | None = None
 
     def subscribe(self, subscriber: Subscriber) -> None:
@@ -62,10 +68,30 @@ class ChangeWatcher:
                     await subscriber(changes)
                 self.version = changes[-1].version
 
+    def nudge(self) -> None:
+        """Another process committed a change: follow it now rather than at the next poll."""
+        self._nudged.set()
+
+    @property
+    def behind(self) -> bool:
+        """Whether a change committed elsewhere is known of and not delivered yet."""
+        return self._nudged.is_set() or self._following
+
+    async def settle(self) -> None:
+        """Before trusting what was learnt from earlier changes (a cached feed, a remembered
+        login): deliver what another process is known to have committed."""
+        if self.behind:
+            await self.poke()
+
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), self.interval)
+            self._following = self._nudged.is_set()
+            self._nudged.clear()  # a nudge from now on is followed by the next round
             try:
                 await self.poke()
             except Exception:
                 log.exception("change delivery failed; retrying at the next poll")
+            finally:
+                self._following = False

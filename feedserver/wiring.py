@@ -2,7 +2,8 @@
 application factory (``feedserver.app``) and the command line (``feedserver.cli``) take them
 from ``build``. Long-running parts (the store thread, workers, Radicale) are started by the
 application's contexts; what is built here holds no thread and opens nothing (the login
-throttles are in-memory state: one shared by the API and CalDAV, one by the web pages).
+throttles and rate limits are policies: their counters are in the store, shared by every
+process).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from feedserver import instance_secrets
 from feedserver.calendar.rrules import RecurrenceBudget
+from feedserver.cluster import Node, node_of
 from feedserver.config import Config
 from feedserver.domain import reminders
 from feedserver.domain.feed_links import FeedUrls
@@ -40,6 +42,7 @@ class Services:
     web_throttle: LoginThrottle  # failed sign-ins, resets and bootstraps on the web pages
     inbound_limits: RateLimits  # the bridge's items per sender and per source
     account_mail: AccountMail  # invitation and reset links, signed and emailed
+    node: Node  # this process, as the others sharing the store know it
 
     @property
     def notifier(self) -> Notifier | None:
@@ -112,6 +115,7 @@ def build(config: Config, notify: bool = True) -> Services:
             language=config.notifications.language,
             sender_name=config.smtp.sender_name,
         ),
+        node=node_of(config),
     )
 
 

@@ -38,9 +38,13 @@ def wait_until_up(
 
 @contextmanager
 def serve(
-    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 20.0
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 20.0,
+    args: list[str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start the server; yield its base URL once /healthz answers; stop it afterwards."""
+    """Start the server (``args``: more options of ``serve``); yield its base URL once
+    /healthz answers; stop it afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(data_dir.parent / f"serve-{port}.log", "wb")  # noqa: SIM115
@@ -54,6 +58,7 @@ def serve(
             str(port),
             "--data-dir",
             str(data_dir),
+            *(args or []),
         ],
         env={**os.environ, **(env or {})},
         stdout=log,

@@ -22,10 +22,18 @@ class Sink:
     answer: str = "250 OK"  # what DATA gets; "451 ..." or "550 ..." to refuse
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Cleared: every message waits before its answer until it is set again (a client that
+    # goes meanwhile has sent nothing: its message is not kept).
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        while not self.gate.is_set():
+            await asyncio.sleep(0.01)
         if not self.answer.startswith("250"):
             return self.answer
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -25,9 +25,15 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 def _environment(database_url: str, **extra: str) -> dict[str, str]:
     """The server's environment: the admin token, and the test's store when it is PostgreSQL
-    (on SQLite the store is the data dir's file)."""
+    (on SQLite the store is the data dir's file). The node keeps its name across restarts
+    (on another port each time here), so it takes its unfinished claims back at once."""
     store = {"FEEDSERVER_DATABASE_URL": database_url} if "://" in database_url else {}
-    return {"FEEDSERVER_SECURITY_ADMIN_TOKEN": TOKEN, **store, **extra}
+    return {
+        "FEEDSERVER_SECURITY_ADMIN_TOKEN": TOKEN,
+        "FEEDSERVER_CLUSTER_NODE_NAME": "lifecycle",
+        **store,
+        **extra,
+    }
 
 
 async def _org(http: aiohttp.ClientSession) -> None:

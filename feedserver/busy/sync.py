@@ -28,6 +28,7 @@ from aiohttp.resolver import DefaultResolver
 from caldav.davclient import DAVClient
 from caldav.elements import dav
 
+from feedserver.cluster import Lease, Node
 from feedserver.config import AvailabilityConfig
 from feedserver.domain import busy
 from feedserver.model import BusyCalendar
@@ -134,10 +135,21 @@ def read_caldav(
 
 
 class BusySync:
-    def __init__(self, runner: StoreRunner, config: AvailabilityConfig, box: CredentialBox) -> None:
+    def __init__(
+        self,
+        runner: StoreRunner,
+        config: AvailabilityConfig,
+        box: CredentialBox,
+        node: Node | None = None,
+    ) -> None:
+        """``node``: this process, when others share the store: the calendars are read
+        where the lease "busy-calendars" is held, once a poll for the whole cluster."""
         self.runner = runner
         self.config = config
         self.box = box
+        self.lease = (
+            Lease(runner, node, "busy-calendars", config.poll_minutes * 60) if node else None
+        )
         self._task: asyncio.Task[None] | None = None
         self._limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -322,7 +334,8 @@ class BusySync:
         while True:
             await asyncio.sleep(self.config.poll_minutes * 60)
             try:
-                await self.sync_all()
+                if self.lease is None or await self.lease.held():
+                    await self.sync_all()
             except Exception:
                 log.exception("busy calendar sync failed")
 
@@ -334,3 +347,5 @@ class BusySync:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.lease is not None:
+            await self.lease.release()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
-from aiohttp import web
 
 from feedserver import config as config_mod
 from feedserver import demo, instance_secrets, logs, wiring
-from feedserver.app import create_app
-from feedserver.cli import admin, backup, feeds, imports, reference, stores
+from feedserver.cli import admin, backup, cluster, feeds, imports, reference, serving, stores
 from feedserver.cli.common import data_dir_errors, load_config, with_store
 from feedserver.config import Config
+from feedserver.errors import FeedserverError
 from feedserver.model import InboxFailure
 from feedserver.store import BookingQuery, Store
 from feedserver.store import postgres as pg
@@ -37,6 +35,14 @@ def main(config: str | None) -> None:
 @click.option("--port", type=int, help="Port to listen on (server.port).")
 @click.option("--public-url", help="Base of every printed link (server.public_url).")
 @click.option("--data-dir", help="Runtime data directory (storage.data_dir).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Processes serving the port together over the same store (SQLite in WAL mode or "
+    "PostgreSQL), under a parent that restarts one that dies. About one per core.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -44,8 +50,10 @@ def serve(
     port: int | None,
     public_url: str | None,
     data_dir: str | None,
+    workers: int,
 ) -> None:
-    """Run the HTTP server."""
+    """Run the HTTP server. SIGTERM or SIGINT drains it: /readyz turns 503, the listening
+    socket closes, the requests in flight finish, claimed work is handed back."""
     config = load_config(
         ctx.find_root().params.get("config"),
         {
@@ -57,19 +65,13 @@ def serve(
     )
     logs.configure(config.logging.level, config.logging.format)
     with data_dir_errors(config):
-        app = create_app(config)
-        logging.getLogger("feedserver").info(
-            "listening", extra={"url": config.public_url, "data_dir": str(config.data_dir)}
-        )
-        web.run_app(
-            app,
-            host=config.server.host,
-            port=config.server.port,
-            access_log=None,
-            print=None,
-            handle_signals=True,
-            shutdown_timeout=config.server.shutdown_timeout_seconds,
-        )
+        try:
+            if workers > 1:
+                serving.serve_workers(config, workers)
+            else:
+                serving.serve_one(config)
+        except FeedserverError as exc:
+            raise click.ClickException(exc.message) from exc
 
 
 @main.command()
@@ -94,9 +96,7 @@ def init(ctx: click.Context) -> None:
     if applied:
         click.echo(f"schema migrations applied: {', '.join(map(str, applied))}")
     if "admin_token" in secrets.generated:
-        click.echo(
-            f"admin token (shown once; kept in {config.data_dir / instance_secrets.SECRETS_FILE}):"
-        )
+        click.echo(f"admin token (shown once; kept in {config.secrets_path}):")
         click.echo(secrets.admin_token)
     else:
         click.echo(
@@ -158,6 +158,7 @@ main.add_command(backup.backup)
 main.add_command(backup.restore)
 main.add_command(reference.docs)
 main.add_command(stores.migrate_store)
+main.add_command(cluster.cluster_group)
 
 
 @main.command()

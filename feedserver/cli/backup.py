@@ -96,7 +96,7 @@ def backup(destination: Path | None) -> None:
                 bookings, version, (calendars, items) = _counts(counted)
             finally:
                 counted.close()
-        secrets = config.data_dir / SECRETS_FILE
+        secrets = config.secrets_path
         if secrets.exists():
             shutil.copy2(secrets, staging / SECRETS_FILE)
         manifest = {
@@ -197,7 +197,7 @@ def restore(archive: Path, force: bool) -> None:
             aside = _restore_sqlite(config, archive, staging, force)
         manifest = _manifest(staging)
         if (staging / SECRETS_FILE).exists():
-            current = data / SECRETS_FILE
+            current = config.secrets_path
             if current.exists():
                 kept = data / f"before-restore-{_stamp()}"
                 kept.mkdir(exist_ok=True)

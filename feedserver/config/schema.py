@@ -63,9 +63,11 @@ class StorageConfig:
         "PostgreSQL. Also read from FEEDSERVER_DATABASE_URL.",
     )
     change_poll_ms: int = _opt(
-        1000,
-        "How often the change log is read for writes made by other processes (the CLI), in "
-        "milliseconds. Writes through this server's API take effect immediately.",
+        250,
+        "How often the change log is read for writes made by other processes (workers, "
+        "other nodes, the CLI), in milliseconds. Writes through this process take effect "
+        "immediately; on PostgreSQL every commit also wakes the other nodes at once "
+        "(LISTEN/NOTIFY), and this is the fallback.",
     )
 
 
@@ -80,6 +82,13 @@ class SecurityConfig:
         [],
         "Keys that sign feed and meeting links, newest first: the first signs, all verify, so "
         "a new key can be prepended without breaking links. Empty: one generated on first run.",
+    )
+    secrets_file: str = _opt(
+        "",
+        "Where the generated secrets (admin token, signing keys) are kept: a JSON file "
+        "written once with mode 0600. Empty: DATA_DIR/secrets.json. Nodes of one cluster "
+        "share it (or set admin_token and secret_keys in their environment): a node whose "
+        "secrets differ from the cluster's refuses to start.",
     )
     login_attempts: int = _opt(
         5,
@@ -344,6 +353,22 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    node_name: str = _opt(
+        "",
+        "This node's name in the claims it makes on shared work (outbox messages, inbox "
+        "items, leases). Empty: HOSTNAME:PORT, and /wN for the worker N of "
+        "`serve --workers`. Keep it stable across restarts: a node restarted under its name "
+        "takes its unfinished claims back at once.",
+    )
+    lease_seconds: float = _opt(
+        60,
+        "How long a claim on shared work lasts without renewal: the work of a node that "
+        "died is taken over by another after this long. Keep it above smtp.timeout_seconds.",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -358,10 +383,16 @@ class Config:
     recurrence: RecurrenceConfig = field(default_factory=RecurrenceConfig)
     web: WebConfig = field(default_factory=WebConfig)
     availability: AvailabilityConfig = field(default_factory=AvailabilityConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @property
     def data_dir(self) -> Path:
         return Path(self.storage.data_dir)
+
+    @property
+    def secrets_path(self) -> Path:
+        """The file of generated secrets."""
+        return Path(self.security.secrets_file or self.data_dir / "secrets.json")
 
     @property
     def database_path(self) -> Path:

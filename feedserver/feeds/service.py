@@ -335,8 +335,11 @@ class FeedService:
         self.renders += 1
         self.render_seconds.observe(time_module.perf_counter() - started)
         etag = hashlib.sha256(events.body).hexdigest()[:32]
-        changed_at = link.content_changed_at
-        if etag != link.content_etag or changed_at is None:
+        # As the store has it now: another process may have rendered this content first,
+        # and its Last-Modified is the one every process must answer with.
+        stored = store.feed_links.get(link.id) or link
+        changed_at = stored.content_changed_at
+        if etag != stored.content_etag or changed_at is None:
             changed_at = utcnow()
             store.feed_links.record_content(link.id, etag, changed_at)
         return RenderedFeed(

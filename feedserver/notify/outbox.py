@@ -6,10 +6,12 @@ long as ``smtp.retry_hours`` from its creation or last manual retry (and ``max_a
 5xx answer, or the end of that time, marks the message 'failed': logged as an error, counted in
 ``/healthz``, visible in ``GET /api/notifications``, and queued again by
 ``POST /api/notifications/{id}/retry`` or, all of them, ``POST /api/notifications/retry``.
-The idempotency key makes a message exist once; a graceful stop finishes the message being
-sent and hands the rest back, so a restart sends nothing twice. Only a crash inside an SMTP
-conversation can repeat one message, with the same Message-ID, which mail clients use to drop
-the copy.
+The idempotency key makes a message exist once. Every process may deliver: each claims one
+message at a time in the store, for ``cluster.lease_seconds`` (``claim_due``), so no two send
+the same; a graceful stop finishes the message being sent and hands the rest back, so a
+restart sends nothing twice, and the claim of a process that died is taken over once its
+lease has run out. Only a crash inside an SMTP conversation can repeat one message, with the
+same Message-ID, which mail clients use to drop the copy.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from functools import partial
 
 import aiosmtplib
 
+from feedserver.cluster import Node
 from feedserver.config import SmtpConfig
 from feedserver.model import OutboxMessage
 from feedserver.notify.mime import mime_message
@@ -30,7 +33,7 @@ from feedserver.times import utcnow
 
 log = logging.getLogger(__name__)
 
-_BATCH = 20
+_BATCH = 1  # messages claimed at a time: each for one lease, however slow the server
 _MAX_DELAY = timedelta(hours=1)
 
 
@@ -60,9 +63,12 @@ class PermanentFailure(Exception):
 
 
 class OutboxWorker:
-    def __init__(self, runner: StoreRunner, config: SmtpConfig, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self, runner: StoreRunner, config: SmtpConfig, node: Node, poll_seconds: float = 1.0
+    ) -> None:
         self.runner = runner
         self.config = config
+        self.node = node
         self.poll_seconds = poll_seconds
         self.sent = 0
         self._wake = asyncio.Event()
@@ -71,7 +77,7 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        released = await self.runner.run(lambda s: s.outbox.release_interrupted())
+        released = await self.runner.run(lambda s: s.outbox.release_interrupted(self.node.name))
         if released:
             log.warning(
                 "messages interrupted by the last stop are queued again", extra={"count": released}
@@ -117,7 +123,7 @@ class OutboxWorker:
             return 0
         sent = 0
         while not self.stopping():
-            batch = await self.runner.run(lambda s: s.outbox.claim_due(utcnow(), _BATCH))
+            batch = await self.runner.run(self._claim)
             if not batch:
                 break
             for index, message in enumerate(batch):
@@ -126,6 +132,12 @@ class OutboxWorker:
                     return sent
                 sent += await self._deliver(message)
         return sent
+
+    def _claim(self, store: Store) -> list[OutboxMessage]:
+        """The next due message, claimed by this node for its lease (one at a time: what
+        other processes can take meanwhile stays theirs to take)."""
+        now = utcnow()
+        return store.outbox.claim_due(now, _BATCH, self.node.name, self.node.until(now))
 
     async def _deliver(self, message: OutboxMessage) -> int:
         attempts = message.attempts + 1
@@ -139,7 +151,10 @@ class OutboxWorker:
             return 0
         await self.runner.run(lambda s: s.outbox.mark_sent(message.id))
         self.sent += 1
-        log.info("notification sent", extra={"notification_id": message.id, "kind": message.kind})
+        log.info(
+            "notification sent",
+            extra={"notification_id": message.id, "kind": message.kind, "node": self.node.name},
+        )
         return 1
 
     async def _failed(

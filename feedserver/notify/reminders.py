@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 
 from feedserver.calendar.rrules import RecurrenceBudget
+from feedserver.cluster import Lease, Node
 from feedserver.domain import reminders
 from feedserver.model import Status
 from feedserver.notify.planner import Notifier
@@ -35,8 +36,12 @@ class ReminderWorker:
         default: reminders.Rules,
         budget: RecurrenceBudget,
         poll_seconds: float = 30,
+        node: Node | None = None,
     ) -> None:
+        """``node``: this process, when others share the store: reminders are sent where
+        the lease "reminders" is held."""
         self.runner = runner
+        self.lease = Lease(runner, node, "reminders", poll_seconds) if node else None
         self.notifier = notifier
         self.default = default
         self.budget = budget
@@ -49,6 +54,8 @@ class ReminderWorker:
         sent = skipped = 0
         for reminder in store.reminders.due(now):
             with store.transaction():
+                if not store.reminders.still_pending(reminder.id):
+                    continue  # another process sent it meanwhile
                 booking = store.bookings.get(reminder.booking_id)
                 late = reminder.occurrence_start <= now
                 if booking is None or booking.status is not Status.CONFIRMED or late:
@@ -61,6 +68,8 @@ class ReminderWorker:
         return sent, skipped
 
     async def run_once(self, now: datetime | None = None) -> tuple[int, int]:
+        if self.lease is not None and not await self.lease.held():
+            return (0, 0)  # another process sends them
         moment = now or utcnow()
         done = await self.runner.run(lambda s: self.send_due(s, moment))
         if self.topped_up is None or time.monotonic() - self.topped_up >= TOP_UP_SECONDS:
@@ -86,3 +95,5 @@ class ReminderWorker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.lease is not None:
+            await self.lease.release()

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from feedserver import errors
+from feedserver.store import StoreUnavailable
 from feedserver.web.state import CONFIG
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,11 @@ def error_to_response(request: web.Request, exc: Exception) -> web.StreamRespons
         if isinstance(exc, errors.TooManyAttempts):
             headers["Retry-After"] = str(math.ceil(exc.retry_after))
         return error_response(status, exc.code, exc.message, exc.field, headers)
+    if isinstance(exc, StoreUnavailable):  # busy or unreachable: another node may answer
+        log.warning("store unavailable", extra={"error": str(exc)})
+        return error_response(
+            503, "unavailable", f"the store is unavailable: {exc}", headers={"Retry-After": "1"}
+        )
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[CONFIG].server.max_body_bytes
         return error_response(413, "too_large", f"the request body is larger than {limit} bytes")

@@ -23,7 +23,7 @@ from feedserver.feeds.service import RenderedFeed
 from feedserver.logs import request_id
 from feedserver.web.context import REQUEST_IDS, REQUEST_LOG
 from feedserver.web.errors import error_to_response
-from feedserver.web.state import CONFIG, FEEDS, METRICS
+from feedserver.web.state import CONFIG, FEEDS, METRICS, WATCHER
 
 LOGGED_PATH = "/feeds/[redacted]"
 ROUTE = "/feeds/{token}.ics"
@@ -141,6 +141,8 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
         if not service.gate.admit():
             await service.gate.wait()
         token = request.match_info["token"]
+        if app[WATCHER].behind:  # another node changed something: know what first
+            await app[WATCHER].settle()
         try:
             feed = service.cached(token)
             metrics.feeds["hit" if feed is not None else "rendered"] += 1
