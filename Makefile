@@ -27,13 +27,15 @@ typecheck: $(STAMP)
 
 # What the tests drive besides Python: Debian's Chromium (Playwright's own download is not
 # used), libical (a C reader of feedserver's output), Node.js for ical.js and node-ical,
-# PostgreSQL (the tests start throwaway clusters of their own; no service is used).
+# PostgreSQL (the tests start throwaway clusters of their own; no service is used), nginx (the
+# reference load balancer in front of two nodes; started by the tests on loopback).
 system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	pkg-config --exists libical 2>/dev/null || missing="$$missing libical-dev pkg-config"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages for the tests:$$missing"; \
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \

@@ -12,18 +12,27 @@ separate process (wrk when installed, else an aiohttp client pool):
   machine's speed hits both alike): the table shows the median ratio and its spread;
 - optionally, stock Radicale serving the same bookings as a calendar collection.
 
+With ``--workers 1,2`` it measures instead, on one feed of the first size: feedserver with
+each number of workers (``serve --workers``), the bare handler, nginx serving the same bytes
+as a static file (its own ETag: the ceiling), and nginx with the reference configuration's
+one-second feed cache in front of one feedserver worker (``config/deploy/nginx.conf``): one
+table, each server measured in turn in every repetition.
+
 Usage: python bench/feeds.py [--sizes 100,2000,10000] [--duration 4] [--connections 8,32]
                              [--repeats 3] [--radicale] [--caldav-items 2000]
+       python bench/feeds.py --workers 1,2 [--sizes 2000] [--connections 64]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -341,8 +350,156 @@ def run(
         shutil.rmtree(work, ignore_errors=True)
 
 
+@contextmanager
+def serve_workers(data: Path, workers: int) -> Iterator[str]:
+    """``feedserver serve --workers N`` on a free port; yields its base URL."""
+    port = free_port()
+    process = start(
+        [
+            sys.executable,
+            "-m",
+            "feedserver",
+            "serve",
+            "--workers",
+            str(workers),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+        ],
+        data.parent / f"serve-{workers}.log",
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/readyz", 60, process)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+
+def nginx_main(work: Path, name: str, http: str) -> Path:
+    """A main nginx configuration in ``work/name`` (one worker, everything in the folder)."""
+    root = work / name
+    root.mkdir(exist_ok=True)
+    temp = "".join(
+        f"    {kind}_temp_path {root / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = root / "nginx.conf"
+    conf.write_text(
+        "daemon off;\nworker_processes 1;\n"
+        f"pid {root / 'nginx.pid'};\nerror_log {root / 'error.log'} warn;\n"
+        + ("user root;\n" if os.geteuid() == 0 else "")
+        + "events { worker_connections 4096; }\n"
+        + f"http {{\n    access_log off;\n{temp}{http}\n}}\n"
+    )
+    return conf
+
+
+@contextmanager
+def nginx(conf: Path) -> Iterator[None]:
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = start(
+        [binary, "-c", str(conf), "-p", str(conf.parent), "-e", str(conf.parent / "error.log")],
+        conf.parent / "stdout.log",
+    )
+    try:
+        time.sleep(0.5)
+        if process.poll() is not None:
+            raise RuntimeError((conf.parent / "error.log").read_text())
+        yield
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        process.wait(30)
+
+
+def static_http(work: Path, body: bytes, path: str, port: int) -> str:
+    """nginx serving ``body`` at ``path`` as a file (``etag on``: 304s by itself)."""
+    target = work / "static" / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(body)
+    target.with_name(target.name + ".gz").write_bytes(gzip.compress(body, 6))
+    return (
+        f"    server {{ listen 127.0.0.1:{port}; root {work / 'static'}; etag on;\n"
+        f"      gzip_static on; location / {{ default_type text/calendar; }} }}"
+    )
+
+
+def cache_http(work: Path, upstream: int, port: int) -> str:
+    """The reference configuration, in front of one feedserver."""
+    snippet = (ROOT / "config" / "deploy" / "nginx.conf").read_text()
+    snippet = re.sub(
+        r"(    server 127\.0\.0\.1:\d+ [^\n]*\n)+", f"    server 127.0.0.1:{upstream};\n", snippet
+    )
+    snippet = snippet.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    return snippet.replace("/var/cache/nginx/feedserver", str(work / "cache"))
+
+
+def workers_table(n: int, duration: int, connections: int, repeats: int, counts: list[int]) -> None:
+    """feedserver with 1, 2... workers, the bare handler, nginx static and nginx's cache."""
+    work = Path(tempfile.mkdtemp(prefix=f"workersbench-{n}-"))
+    try:
+        _token, path, _ = build(work / "data", n)
+        with serve(work / "data", timeout=120) as (base, _):
+            status, body, _headers = fetch(base + path)
+            assert status == 200, status
+        names = [f"feedserver, {c} worker{'s' if c > 1 else ''}" for c in counts]
+        names += ["bare aiohttp handler", "nginx, static file", "nginx cache + 1 worker"]
+        kinds = ("GET", "GET gzip", "304")
+        rates: dict[str, dict[str, list[float]]] = {x: {k: [] for k in kinds} for x in names}
+
+        def measure(name: str, url: str) -> None:
+            etag = fetch(url)[2]["ETag"]
+            rates[name]["GET"].append(load(url, {}, duration, connections))
+            gz = {"Accept-Encoding": "gzip"}  # what calendar apps send
+            rates[name]["GET gzip"].append(load(url, gz, duration, connections))
+            rates[name]["304"].append(load(url, {"If-None-Match": etag}, duration, connections))
+
+        for _ in range(repeats):
+            for count, name in zip(counts, names, strict=False):
+                with serve_workers(work / "data", count) as base:
+                    measure(name, base + path)
+            with reference_server(work, body, path) as ref:
+                measure("bare aiohttp handler", ref)
+            port = free_port()
+            with nginx(nginx_main(work, "static", static_http(work, body, path, port))):
+                measure("nginx, static file", f"http://127.0.0.1:{port}{path}")
+            with serve_workers(work / "data", 1) as base:
+                port = free_port()
+                upstream = int(base.rsplit(":", 1)[1])
+                with nginx(nginx_main(work, "cache", cache_http(work, upstream, port))):
+                    fetch(f"http://127.0.0.1:{port}{path}")  # into the cache
+                    measure("nginx cache + 1 worker", f"http://127.0.0.1:{port}{path}")
+        one = {k: statistics.median(rates[names[0]][k]) for k in kinds}
+        bare = statistics.median(rates["bare aiohttp handler"]["304"])
+        static = statistics.median(rates["nginx, static file"]["304"])
+        print(
+            f"one feed of {n} bookings ({len(body) / 1024:.0f} KiB), {connections} connections, "
+            f"wrk -t1, {duration} s per rate, median of {repeats}, {os.cpu_count()} cores"
+        )
+        print()
+        print(
+            "| server | GET/s | GET gzip/s | 304/s | vs 1 worker (GET, gzip, 304) "
+            "| 304 vs bare | 304 vs nginx static |"
+        )
+        print("|---|---:|---:|---:|---|---:|---:|")
+        for name in names:
+            got = {k: statistics.median(rates[name][k]) for k in kinds}
+            print(
+                f"| {name} | {got['GET']:,.0f} | {got['GET gzip']:,.0f} | {got['304']:,.0f} | "
+                + ", ".join(f"{got[k] / one[k]:.2f}×" for k in kinds)
+                + f" | {got['304'] / bare:.2f}× | {got['304'] / static:.2f}× |"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--workers", default="", help="e.g. 1,2: the workers table instead (see above)."
+    )
     parser.add_argument("--sizes", default="100,2000,10000")
     parser.add_argument("--duration", type=int, default=4)
     parser.add_argument("--connections", default="8,32")
@@ -358,6 +515,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
+    if args.workers:
+        counts = [int(c) for c in args.workers.split(",")]
+        size = int(args.sizes.split(",")[0])
+        workers_table(size, args.duration, connections[-1], args.repeats, counts)
+        return
     tool = "wrk -t1" if shutil.which("wrk") else "aiohttp client pool (bench/load.py)"
     print(
         f"load generator: {tool}, {args.duration} s per rate, {args.repeats} repetitions, "

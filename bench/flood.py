@@ -13,7 +13,11 @@ latency of what people do: API writes, CalDAV requests and web app pages.
 Prints a Markdown table: p50/p99 (ms) of each probe alone and under flood, the feed
 requests/s, and the attackers' answers (429s once throttled). Needs ``wrk``.
 
+The issue's targets: ``--clients 1000 --caldav-clients 16 --writers 3 --attackers 0``: feed
+p50 < 100 ms and p99 < 1 s, CalDAV p99 < 500 ms, API write p99 < 300 ms, no errors.
+
 Usage: python bench/flood.py [--clients 1000] [--attackers 32] [--seconds 20] [--workers 1]
+                             [--caldav-clients 1] [--writers 1]
 """
 
 from __future__ import annotations
@@ -133,7 +137,9 @@ class Probe:
     async def page(self, session: aiohttp.ClientSession, n: int) -> None:
         await self._timed(session, "web page", "GET", f"{self.base}/links")
 
-    async def run(self, seconds: float, cookie: dict[str, str]) -> None:
+    async def run(
+        self, seconds: float, cookie: dict[str, str], writers: int = 1, caldav: int = 1
+    ) -> None:
         async def every(
             kind_call: Callable[[aiohttp.ClientSession, int], Awaitable[None]],
             session: aiohttp.ClientSession,
@@ -153,7 +159,9 @@ class Probe:
             aiohttp.ClientSession(timeout=timeout, cookies=cookie) as web,
         ):
             await asyncio.gather(
-                every(self.write, api), every(self.caldav, dav), every(self.page, web)
+                *(every(self.write, api) for _ in range(writers)),
+                *(every(self.caldav, dav) for _ in range(caldav)),
+                every(self.page, web),
             )
 
 
@@ -271,7 +279,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--attackers", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--writers", type=int, default=1, help="API writers, 10/s each")
+    parser.add_argument(
+        "--caldav-clients", type=int, default=1, help="CalDAV clients, 10 requests/s each"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -280,7 +292,6 @@ def main() -> None:
     data = work / "data"
     env = {
         "FEEDSERVER_SECURITY_ADMIN_TOKEN": TOKEN,
-        "FEEDSERVER_SERVER_WORKERS": str(args.workers),
         "FEEDSERVER_LOGGING_LEVEL": "WARNING",
     }
     subprocess.run(
@@ -290,17 +301,19 @@ def main() -> None:
         capture_output=True,
     )
     try:
-        with serve(data, env, timeout=120) as (base, _process):
+        workers = ["--workers", str(args.workers)] if args.workers > 1 else []
+        with serve(data, env, timeout=120, args=workers) as (base, _process):
             staff, booking_ids, paths = setup(base, data, work)
             cookie = sign_in(base, *staff)
             alone = Probe(base, staff, booking_ids)
-            asyncio.run(alone.run(args.seconds, cookie))
+            asyncio.run(alone.run(args.seconds, cookie, args.writers, args.caldav_clients))
             script = work / "feeds.lua"
             script.write_text(WRK_SCRIPT % {"paths": paths, "seed": random.randrange(1 << 30)})
             wrk = subprocess.Popen(
                 [
                     "wrk",
                     "-t1",
+                    "--latency",
                     f"-c{args.clients}",
                     f"-d{args.seconds + 6}s",
                     "--timeout",
@@ -319,17 +332,33 @@ def main() -> None:
                 target=_attack_process,
                 args=(base, staff[0], args.attackers, args.seconds + 4, answers),
             )
-            attackers.start()
+            if args.attackers:
+                attackers.start()
+            else:
+                answers.write_text("{}")
             time.sleep(3)  # the floods at full speed first
             flooded = Probe(base, staff, booking_ids)
-            asyncio.run(flooded.run(args.seconds, cookie))
-            attackers.join()
+            asyncio.run(flooded.run(args.seconds, cookie, args.writers, args.caldav_clients))
+            if args.attackers:
+                attackers.join()
             out, _ = wrk.communicate()
         rps = next((line.split()[1] for line in out.splitlines() if "Requests/sec" in line), "?")
-        print(f"feedserver flood benchmark: {args.workers} worker(s), {args.clients} feed clients,")
+        print(
+            f"feedserver flood benchmark: {args.workers} worker(s), {args.clients} feed "
+            f"clients, {args.caldav_clients} CalDAV clients, {args.writers} API writers,"
+        )
         print(f"{args.attackers} failed-login clients, {args.seconds} s each phase\n")
         print(table(alone, flooded))
-        print(f"\nfeed requests/s under flood: {rps}")
+        latency = dict(
+            line.split()[:2]
+            for line in out.splitlines()
+            if line.strip().startswith(("50%", "90%", "99%"))
+        )
+        errors = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "rrors" in line]
+        print(
+            f"\nfeed requests/s under flood: {rps}; feed latency p50 {latency.get('50%')}, "
+            f"p90 {latency.get('90%')}, p99 {latency.get('99%')}; errors: {errors or 'none'}"
+        )
         print(f"failed-login answers: {json.loads(answers.read_text())}")
         bad = {k: v for k, v in flooded.statuses.items() if not k.endswith((" 200", " 207"))}
         if bad:
