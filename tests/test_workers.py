@@ -1,6 +1,7 @@
 """``feedserver serve --workers 3``: three processes on one port over one store (the SQLite file
 in WAL mode, or PostgreSQL). 300 notifications and 300 reminders fall due while they run: each
-reaches the real SMTP sink exactly once. SIGTERM to the parent stops every worker cleanly."""
+reaches the real SMTP sink exactly once. A feed link made through one worker is served by all
+at once. SIGTERM to the parent stops every worker cleanly."""
 
 from __future__ import annotations
 
@@ -107,6 +108,14 @@ async def test_three_workers_send_each_notification_and_reminder_once(
             await asyncio.gather(*(book(n) for n in range(GUESTS)))
             booking_seconds = time.monotonic() - began
             assert datetime.now(UTC) < start - timedelta(seconds=60), booking_seconds
+            # A link made through one worker is served at once by every worker (the
+            # connections land on any of the three).
+            for n in range(3):
+                link = await _post(http, "/api/feeds", {"user": f"staff-{n}@example.org"})
+                path = "/feeds/" + link["url"].split("/feeds/")[1]
+                for _ in range(6):
+                    async with aiohttp.ClientSession(base) as fresh, fresh.get(path) as got:
+                        assert got.status == 200, await got.text()
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 async with http.get("/api/notifications?limit=1000") as response:

@@ -228,6 +228,10 @@ class FeedService:
 
     # -- serving ----------------------------------------------------------------------------
 
+    def signed(self, token: str) -> bool:
+        """Whether the token's signature was found genuine (by ``link_for_token``)."""
+        return token in self._verified
+
     def link_for_token(self, token: str) -> FeedLink:
         verified = self._verified.get(token)
         if verified is None:

@@ -19,7 +19,8 @@ from email.utils import parsedate_to_datetime
 from aiohttp import hdrs, web
 from aiohttp.web_urldispatcher import DynamicResource
 
-from feedserver.feeds.service import RenderedFeed
+from feedserver.errors import NotFound
+from feedserver.feeds.service import FeedService, RenderedFeed
 from feedserver.logs import request_id
 from feedserver.web.context import REQUEST_IDS, REQUEST_LOG
 from feedserver.web.errors import error_to_response
@@ -130,6 +131,19 @@ def add_feed_route(router: web.UrlDispatcher) -> None:
     resource.add_route("GET", serve_feed)
 
 
+async def _current(app: web.Application, service: FeedService, token: str) -> RenderedFeed | None:
+    """The token's feed if its rendering is current (None: render it). A genuine token of a
+    link this process does not know yet (made or rotated by another process a moment ago)
+    is looked for in the change log once before it is refused."""
+    try:
+        return service.cached(token)
+    except NotFound:
+        if not service.signed(token):
+            raise
+        await app[WATCHER].poke()
+        return service.cached(token)
+
+
 async def serve_feed(request: web.Request) -> web.StreamResponse:
     started = time.time()
     app = request.app
@@ -144,7 +158,7 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
         if app[WATCHER].behind:  # another node changed something: know what first
             await app[WATCHER].settle()
         try:
-            feed = service.cached(token)
+            feed = await _current(app, service, token)
             metrics.feeds["hit" if feed is not None else "rendered"] += 1
             if feed is None:  # the slow path: what it logs carries the request id
                 context = request_id.set(rid)
