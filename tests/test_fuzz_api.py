@@ -42,8 +42,8 @@ TOKEN = "fuzz-admin-token-0123456789abcdef"
 # Each of valid and invalid data. The PostgreSQL pass sends fewer: the operations and the
 # generator are the same, what differs is the store (which the hostile values and the stateful
 # run below also reach in full); with the cluster's tests, it keeps `make test` within its time.
-PER_OPERATION = 32 if BACKEND == "sqlite" else 12
-BUDGET = 125 * PER_OPERATION  # cases in all, at least (4,000 on SQLite, 1,500 on PostgreSQL)
+PER_OPERATION = 30 if BACKEND == "sqlite" else 10
+BUDGET = 125 * PER_OPERATION  # cases in all, at least (3,750 on SQLite, 1,250 on PostgreSQL)
 STATEFUL_SCENARIOS = 400  # chains of up to 6 linked calls
 CHECKS = [
     not_a_server_error,

@@ -74,9 +74,9 @@ async def test_three_workers_send_each_notification_and_reminder_once(
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/readyz", 60, parent)
-        # Every booking starts 72 s from now: its reminder, a minute before, falls due
-        # 12 s from now, while the workers are busy sending the confirmations.
-        start = (datetime.now(UTC) + timedelta(seconds=72)).replace(microsecond=0)
+        # Every booking starts 70 s from now: its reminder, a minute before, falls due
+        # 10 s from now, while the workers are busy sending the confirmations.
+        start = (datetime.now(UTC) + timedelta(seconds=70)).replace(microsecond=0)
         began = time.monotonic()
         async with aiohttp.ClientSession(base, headers=ADMIN) as http:
             await _post(
@@ -85,7 +85,7 @@ async def test_three_workers_send_each_notification_and_reminder_once(
             await _post(
                 http, "/api/types", {"key": "visit", "name": "Visit", "duration_minutes": 30}
             )
-            gate = asyncio.Semaphore(8)
+            gate = asyncio.Semaphore(16)
 
             async def book(n: int) -> None:
                 async with gate:
