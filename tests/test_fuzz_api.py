@@ -39,12 +39,13 @@ from tests.conftest import BACKEND
 from tests.process import serve
 
 TOKEN = "fuzz-admin-token-0123456789abcdef"
-# Each of valid and invalid data. The PostgreSQL pass sends fewer: the operations and the
-# generator are the same, what differs is the store (which the hostile values and the stateful
-# run below also reach in full); with the cluster's tests, it keeps `make test` within its time.
-PER_OPERATION = 30 if BACKEND == "sqlite" else 10
-BUDGET = 125 * PER_OPERATION  # cases in all, at least (3,750 on SQLite, 1,250 on PostgreSQL)
-STATEFUL_SCENARIOS = 400  # chains of up to 6 linked calls
+# Each of valid and invalid data, on SQLite. The PostgreSQL pass does not run this fuzz: its
+# cases exercise the request checks, the same code on both backends, while what differs is the
+# store, which the hostile values (every field, below) and the stateful chains reach there in
+# full; that keeps `make test`, with the cluster's tests, within its time.
+PER_OPERATION = 30
+BUDGET = 125 * PER_OPERATION  # cases in all, at least (3,750)
+STATEFUL_SCENARIOS = 400 if BACKEND == "sqlite" else 250  # chains of up to 6 linked calls
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -99,6 +100,7 @@ def _schema(base: str, client: httpx.Client) -> Any:
     return schemathesis.openapi.from_dict(client.get(f"{base}/api/openapi.json").json())
 
 
+@pytest.mark.skipif(BACKEND == "postgresql", reason="the request checks are the same code")
 def test_the_api_survives_its_own_contract_fuzzed(
     server: tuple[str, httpx.BasicAuth],
 ) -> None:

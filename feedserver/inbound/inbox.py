@@ -177,14 +177,16 @@ class InboxService:
     async def process_soon(self, item_id: int, wait_seconds: float) -> InboxItem | None:
         """Apply a just-received item while its request waits, unless the items before it
         keep the inbox busy for longer than ``wait_seconds`` (one item is applied at a time,
-        in order): None then, and it is applied in its turn in the background."""
+        in order): None then, and it is applied in its turn in the background. None too when
+        another process has taken it meanwhile (it is being applied there)."""
         deadline = time.monotonic() + wait_seconds
         while self._lock.locked():
             if time.monotonic() >= deadline:
                 self.wake()
                 return None
             await asyncio.sleep(0.02)
-        return await self.process(item_id, only_waiting=True)
+        item = await self.process(item_id, only_waiting=True)
+        return None if item.status is InboxStatus.RECEIVED else item
 
     async def _apply(self, item: InboxItem) -> Outcome:
         """Parse off the store thread, then apply the events in slices: when other work waits
