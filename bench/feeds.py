@@ -58,7 +58,8 @@ from feedserver.domain.feed_links import FeedUrls  # noqa: E402
 from feedserver.model import Attendee, BookingRecord, Status  # noqa: E402
 from feedserver.store import Store  # noqa: E402
 from feedserver.tokens import LinkSigner  # noqa: E402
-from tests.process import free_port, serve, wait_until_up  # noqa: E402
+from tests import nginx  # noqa: E402
+from tests.process import free_port, serve, spawn, wait_until_up  # noqa: E402
 
 ZONES = ["Europe/Paris", "America/New_York", "Europe/Berlin", "Asia/Tokyo"]
 
@@ -354,21 +355,8 @@ def run(
 def serve_workers(data: Path, workers: int) -> Iterator[str]:
     """``feedserver serve --workers N`` on a free port; yields its base URL."""
     port = free_port()
-    process = start(
-        [
-            sys.executable,
-            "-m",
-            "feedserver",
-            "serve",
-            "--workers",
-            str(workers),
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data),
-        ],
-        data.parent / f"serve-{workers}.log",
-    )
+    log = data.parent / f"serve-{workers}.log"
+    process = spawn(data, port, log, args=["--workers", str(workers)])
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/readyz", 60, process)
@@ -378,43 +366,7 @@ def serve_workers(data: Path, workers: int) -> Iterator[str]:
         process.wait(60)
 
 
-def nginx_main(work: Path, name: str, http: str) -> Path:
-    """A main nginx configuration in ``work/name`` (one worker, everything in the folder)."""
-    root = work / name
-    root.mkdir(exist_ok=True)
-    temp = "".join(
-        f"    {kind}_temp_path {root / kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf = root / "nginx.conf"
-    conf.write_text(
-        "daemon off;\nworker_processes 1;\n"
-        f"pid {root / 'nginx.pid'};\nerror_log {root / 'error.log'} warn;\n"
-        + ("user root;\n" if os.geteuid() == 0 else "")
-        + "events { worker_connections 4096; }\n"
-        + f"http {{\n    access_log off;\n{temp}{http}\n}}\n"
-    )
-    return conf
-
-
-@contextmanager
-def nginx(conf: Path) -> Iterator[None]:
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    process = start(
-        [binary, "-c", str(conf), "-p", str(conf.parent), "-e", str(conf.parent / "error.log")],
-        conf.parent / "stdout.log",
-    )
-    try:
-        time.sleep(0.5)
-        if process.poll() is not None:
-            raise RuntimeError((conf.parent / "error.log").read_text())
-        yield
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        process.wait(30)
-
-
-def static_http(work: Path, body: bytes, path: str, port: int) -> str:
+def static_site(work: Path, body: bytes, path: str, port: int) -> str:
     """nginx serving ``body`` at ``path`` as a file (``etag on``: 304s by itself)."""
     target = work / "static" / path.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -424,16 +376,6 @@ def static_http(work: Path, body: bytes, path: str, port: int) -> str:
         f"    server {{ listen 127.0.0.1:{port}; root {work / 'static'}; etag on;\n"
         f"      gzip_static on; location / {{ default_type text/calendar; }} }}"
     )
-
-
-def cache_http(work: Path, upstream: int, port: int) -> str:
-    """The reference configuration, in front of one feedserver."""
-    snippet = (ROOT / "config" / "deploy" / "nginx.conf").read_text()
-    snippet = re.sub(
-        r"(    server 127\.0\.0\.1:\d+ [^\n]*\n)+", f"    server 127.0.0.1:{upstream};\n", snippet
-    )
-    snippet = snippet.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    return snippet.replace("/var/cache/nginx/feedserver", str(work / "cache"))
 
 
 def workers_table(n: int, duration: int, connections: int, repeats: int, counts: list[int]) -> None:
@@ -463,12 +405,14 @@ def workers_table(n: int, duration: int, connections: int, repeats: int, counts:
             with reference_server(work, body, path) as ref:
                 measure("bare aiohttp handler", ref)
             port = free_port()
-            with nginx(nginx_main(work, "static", static_http(work, body, path, port))):
+            site = static_site(work, body, path, port)
+            with nginx.running(nginx.configuration(work / "static-nginx", site)):
                 measure("nginx, static file", f"http://127.0.0.1:{port}{path}")
             with serve_workers(work / "data", 1) as base:
                 port = free_port()
                 upstream = int(base.rsplit(":", 1)[1])
-                with nginx(nginx_main(work, "cache", cache_http(work, upstream, port))):
+                site = nginx.reference_site(work / "cache-nginx", [upstream], port)
+                with nginx.running(nginx.configuration(work / "cache-nginx", site)):
                     fetch(f"http://127.0.0.1:{port}{path}")  # into the cache
                     measure("nginx cache + 1 worker", f"http://127.0.0.1:{port}{path}")
         one = {k: statistics.median(rates[names[0]][k]) for k in kinds}

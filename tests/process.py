@@ -36,6 +36,34 @@ def wait_until_up(
             time.sleep(0.1)
 
 
+def spawn(
+    data_dir: Path,
+    port: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``feedserver serve`` on ``port`` (``args``: more of its options, ``env`` added to
+    this environment), its output appended to ``log``; not waited for."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "feedserver",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                *(args or []),
+            ],
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @contextmanager
 def serve(
     data_dir: Path,
@@ -47,31 +75,14 @@ def serve(
     /healthz answers; stop it afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = open(data_dir.parent / f"serve-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "feedserver",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            *(args or []),
-        ],
-        env={**os.environ, **(env or {})},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = data_dir.parent / f"serve-{port}.log"
+    process = spawn(data_dir, port, log, env, args)
     try:
         try:
             wait_until_up(f"{base}/healthz", timeout, process)
         except RuntimeError as exc:
-            log.flush()
-            raise RuntimeError((data_dir.parent / f"serve-{port}.log").read_text()) from exc
+            raise RuntimeError(log.read_text()) from exc
         yield base, process
     finally:
         process.terminate()
         process.wait(timeout=10)
-        log.close()

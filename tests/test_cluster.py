@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,21 +27,17 @@ import aiohttp
 import pytest
 
 from feedserver.store import Store
+from tests import nginx
 from tests.conftest import ADMIN_TOKEN, BACKEND, Api, basic_auth, make_org
 from tests.pg import Cluster
-from tests.process import free_port, wait_until_up
+from tests.process import free_port, spawn, wait_until_up
 from tests.smtp_sink import SmtpServer
 
 pytestmark = [
     pytest.mark.skipif(BACKEND != "postgresql", reason="nodes on many machines share PostgreSQL"),
-    pytest.mark.skipif(
-        shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
-        reason="nginx is not installed (make system-packages)",
-    ),
+    pytest.mark.skipif(not nginx.installed(), reason="nginx is missing (make system-packages)"),
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 LEASE_SECONDS = 2
 CAMILLE = ("camille@example.org", "camille-password")
@@ -89,7 +81,6 @@ class Deployment:
 
     def environment(self, name: str, secrets: Path | None = None) -> dict[str, str]:
         return {
-            **os.environ,
             "FEEDSERVER_DATABASE_URL": self.database_url,
             "FEEDSERVER_SECURITY_SECRETS_FILE": str(secrets or self.root / "secrets.json"),
             "FEEDSERVER_SERVER_PUBLIC_URL": self.front,
@@ -113,22 +104,7 @@ class Deployment:
         port = port or free_port()
         data = self.root / name
         log = self.root / f"{name}.log"
-        with open(log, "ab") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "feedserver",
-                    "serve",
-                    "--port",
-                    str(port),
-                    "--data-dir",
-                    str(data),
-                ],
-                env=self.environment(name, secrets),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        process = spawn(data, port, log, self.environment(name, secrets))
         self.nodes[name] = Node(name, port, process, log)
         return process
 
@@ -150,34 +126,6 @@ class Deployment:
                 node.process.kill()
 
 
-def nginx_configuration(root: Path, ports: list[int], listen: int) -> Path:
-    """The reference configuration, its nodes, port and cache folder replaced, inside a main
-    configuration that keeps everything in ``root``."""
-    snippet = (ROOT / "config" / "deploy" / "nginx.conf").read_text()
-    servers = "".join(
-        f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;\n" for port in ports
-    )
-    snippet = re.sub(r"(    server 127\.0\.0\.1:\d+ [^\n]*\n)+", servers, snippet)
-    snippet = snippet.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    snippet = snippet.replace("/var/cache/nginx/feedserver", str(root / "cache"))
-    (root / "feedserver.conf").write_text(snippet)
-    temp = "".join(
-        f"    {kind}_temp_path {root / kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    main = (
-        "daemon off;\nworker_processes 1;\n"
-        f"pid {root / 'nginx.pid'};\nerror_log {root / 'error.log'} warn;\n"
-        + ("user root;\n" if os.geteuid() == 0 else "")
-        + "events { worker_connections 1024; }\n"
-        + "http {\n    access_log off;\n"
-        + temp
-        + f"    include {root / 'feedserver.conf'};\n}}\n"
-    )
-    (root / "nginx.conf").write_text(main)
-    return root / "nginx.conf"
-
-
 @pytest.fixture(scope="module")
 def deployment(
     pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
@@ -191,31 +139,17 @@ def deployment(
     (root / "secrets.json").write_text(
         json.dumps({"admin_token": ADMIN_TOKEN, "secret_keys": ["cluster-key-0123456789"]})
     )
-    nginx_root = root / "nginx"
-    nginx_root.mkdir()
     ports = [free_port(), free_port()]
     deployment.start("node-a", ports[0])
     deployment.start("node-b", ports[1])
     deployment.wait("node-a")
     deployment.wait("node-b")
-    conf = nginx_configuration(nginx_root, ports, deployment.nginx_port)
-    nginx = subprocess.Popen(
-        [NGINX, "-c", str(conf), "-p", str(nginx_root), "-e", str(nginx_root / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    site = nginx.reference_site(root / "nginx", ports, deployment.nginx_port)
     try:
-        try:
-            wait_until_up(f"{deployment.front}/readyz", 15, nginx)
-        except RuntimeError as exc:
-            raise RuntimeError((nginx_root / "error.log").read_text()) from exc
-        yield deployment
+        with nginx.running(nginx.configuration(root / "nginx", site)) as front:
+            wait_until_up(f"{deployment.front}/readyz", 15, front)
+            yield deployment
     finally:
-        nginx.send_signal(signal.SIGQUIT)
-        try:
-            nginx.wait(10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
         deployment.stop()
         smtp.stop()
         pg_cluster.release(url)

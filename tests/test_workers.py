@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import ADMIN_TOKEN
-from tests.process import free_port, wait_until_up
+from tests.process import free_port, spawn, wait_until_up
 from tests.smtp_sink import SmtpServer
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -41,7 +38,6 @@ async def test_three_workers_send_each_notification_and_reminder_once(
     smtp.start()
     port = free_port()
     env = {
-        **os.environ,
         "FEEDSERVER_SECURITY_ADMIN_TOKEN": ADMIN_TOKEN,
         "FEEDSERVER_SMTP_HOST": "127.0.0.1",
         "FEEDSERVER_SMTP_PORT": str(smtp.port),
@@ -53,24 +49,7 @@ async def test_three_workers_send_each_notification_and_reminder_once(
     if "://" in database_url:
         env["FEEDSERVER_DATABASE_URL"] = database_url
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        parent = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "feedserver",
-                "serve",
-                "--workers",
-                "3",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(tmp_path / "data"),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    parent = spawn(tmp_path / "data", port, log, env, ["--workers", "3"])
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/readyz", 60, parent)
