@@ -40,50 +40,43 @@ class BookingQuery:
     offset: int = 0
 
 
+def _common(row: Row) -> dict[str, Any]:
+    """The fields a ``Booking`` and a ``BookingRecord`` read alike from a bookings row."""
+    return {
+        "uid": row["uid"],
+        "staff_id": row["staff_id"],
+        "start": from_db(row["start_utc"]),
+        "end": from_db(row["end_utc"]),
+        "timezone": row["timezone"],
+        "all_day": bool(row["all_day"]),
+        "rrule": row["rrule"],
+        "exdates": tuple(from_db(x) for x in json.loads(row["exdates"])),
+        "status": Status(row["status"]),
+        "title": row["title"],
+        "notes": row["notes"],
+        "sequence": row["sequence"],
+        "source": row["source"],
+        "created_at": from_db(row["created_at"]),
+        "updated_at": from_db(row["updated_at"]),
+    }
+
+
 def _booking(row: Row, attendees: tuple[Attendee, ...]) -> Booking:
     return Booking(
         id=row["id"],
-        uid=row["uid"],
         type_key=row["type_key"],
         location_code=row["location_code"],
-        staff_id=row["staff_id"],
         attendees=attendees,
-        start=from_db(row["start_utc"]),
-        end=from_db(row["end_utc"]),
-        timezone=row["timezone"],
-        all_day=bool(row["all_day"]),
-        rrule=row["rrule"],
-        exdates=tuple(from_db(x) for x in json.loads(row["exdates"])),
-        status=Status(row["status"]),
-        title=row["title"],
-        notes=row["notes"],
-        sequence=row["sequence"],
-        source=row["source"],
-        created_at=from_db(row["created_at"]),
-        updated_at=from_db(row["updated_at"]),
+        **_common(row),
     )
 
 
 def _record(row: Row) -> BookingRecord:
     return BookingRecord(
-        uid=row["uid"],
         type_id=row["type_id"],
         location_id=row["location_id"],
-        staff_id=row["staff_id"],
-        start=from_db(row["start_utc"]),
-        end=from_db(row["end_utc"]),
         last_end=from_db(row["last_end_utc"]) if row["last_end_utc"] else None,
-        timezone=row["timezone"],
-        all_day=bool(row["all_day"]),
-        rrule=row["rrule"],
-        exdates=tuple(from_db(x) for x in json.loads(row["exdates"])),
-        status=Status(row["status"]),
-        title=row["title"],
-        notes=row["notes"],
-        sequence=row["sequence"],
-        source=row["source"],
-        created_at=from_db(row["created_at"]),
-        updated_at=from_db(row["updated_at"]),
+        **_common(row),
     )
 
 
