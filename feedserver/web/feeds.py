@@ -131,17 +131,14 @@ def add_feed_route(router: web.UrlDispatcher) -> None:
     resource.add_route("GET", serve_feed)
 
 
-async def _current(app: web.Application, service: FeedService, token: str) -> RenderedFeed | None:
-    """The token's feed if its rendering is current (None: render it). A genuine token of a
-    link this process does not know yet (made or rotated by another process a moment ago)
-    is looked for in the change log once before it is refused."""
-    try:
-        return service.cached(token)
-    except NotFound:
-        if not service.signed(token):
-            raise
-        await app[WATCHER].poke()
-        return service.cached(token)
+async def _caught_up(app: web.Application, service: FeedService, token: str) -> RenderedFeed | None:
+    """After ``cached`` found no link for ``token``: a genuine token of a link this process
+    does not know yet (made or rotated by another process a moment ago) is looked for in
+    the change log once before it is refused."""
+    if not service.signed(token):
+        raise NotFound("no such feed")
+    await app[WATCHER].poke()
+    return service.cached(token)
 
 
 async def serve_feed(request: web.Request) -> web.StreamResponse:
@@ -158,7 +155,10 @@ async def serve_feed(request: web.Request) -> web.StreamResponse:
         if app[WATCHER].behind:  # another node changed something: know what first
             await app[WATCHER].settle()
         try:
-            feed = await _current(app, service, token)
+            try:
+                feed = service.cached(token)  # no await on the hot path
+            except NotFound:
+                feed = await _caught_up(app, service, token)
             metrics.feeds["hit" if feed is not None else "rendered"] += 1
             if feed is None:  # the slow path: what it logs carries the request id
                 context = request_id.set(rid)
