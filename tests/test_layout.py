@@ -25,6 +25,7 @@ RANKS = {
     "throttle": 0,
     "metrics": 0,
     "numbers": 0,
+    "netguard": 0,
     "store": 1,
     "calendar": 1,
     "domain": 2,

@@ -14,24 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 from caldav.davclient import DAVClient
 from caldav.elements import dav
 
+from feedserver import netguard
 from feedserver.cluster import Lease, Node
 from feedserver.config import AvailabilityConfig
 from feedserver.domain import busy
 from feedserver.model import BusyCalendar
+from feedserver.netguard import Refused
 from feedserver.store import Store, StoreRunner
 from feedserver.times import utcnow
 from feedserver.tokens.credentials import CredentialBox
@@ -43,58 +41,11 @@ TIMEOUT = aiohttp.ClientTimeout(total=20, connect=10)
 MAX_REDIRECTS = 5
 
 
-class Refused(Exception):
-    """The calendar cannot be read; the message says why (shown as ``last_error``)."""
-
-
-class PublicOnlyResolver(AbstractResolver):
-    """The default resolver, refusing names that resolve to a private or special address."""
-
-    def __init__(self) -> None:
-        self._resolver = DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        found = await self._resolver.resolve(host, port, family)
-        for entry in found:
-            if busy.private_address(entry["host"]):
-                raise Refused(f"{host} resolves to {entry['host']}, a private address")
-        return found
-
-    async def close(self) -> None:
-        await self._resolver.close()
-
-
 @dataclass(frozen=True)
 class Outcome:
     status: str  # ok, unchanged, error
     busy_count: int
     error: str = ""
-
-
-def _literal_private(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return host in ("localhost",) or host.endswith(".localhost")
-    return busy.private_address(host)
-
-
-def refuse_private(url: str) -> None:
-    """Refused if ``url`` is, or resolves to, a private or special address (blocking: for
-    the CalDAV client's thread)."""
-    if _literal_private(url):
-        raise Refused(f"{urlsplit(url).hostname} is a private address")
-    host = urlsplit(url).hostname or ""
-    try:
-        found = socket.getaddrinfo(host, None)
-    except OSError as exc:
-        raise Refused(f"{host} cannot be resolved") from exc
-    for *_, address in found:
-        if busy.private_address(str(address[0])):
-            raise Refused(f"{host} resolves to {address[0]}, a private address")
 
 
 def read_caldav(
@@ -112,7 +63,7 @@ def read_caldav(
 
         def guard(response: Any, *args: Any, **kwargs: Any) -> Any:
             if response.is_redirect:
-                refuse_private(urljoin(response.url, response.headers.get("Location", "")))
+                netguard.refuse_private(urljoin(response.url, response.headers.get("Location", "")))
             return response
 
         cast(Any, client).session.hooks["response"].append(guard)
@@ -155,29 +106,14 @@ class BusySync:
 
     async def check(self, url: str) -> None:
         """Refused (with why) when ``url`` is aimed at a private or special address."""
-        if self.config.allow_private_networks:
-            return
-        if _literal_private(url):
-            raise Refused(f"{urlsplit(url).hostname} is a private address")
-        host = urlsplit(url).hostname or ""
-        try:
-            ipaddress.ip_address(host)
-            return  # a public literal address
-        except ValueError:
-            pass
-        try:
-            found = await asyncio.get_running_loop().getaddrinfo(host, None)
-        except OSError as exc:
-            raise Refused(f"{host} cannot be resolved") from exc
-        for *_, address in found:
-            if busy.private_address(str(address[0])):
-                raise Refused(f"{host} resolves to {address[0]}, a private address")
+        if not self.config.allow_private_networks:
+            await netguard.check(url)
 
     def _session(self) -> aiohttp.ClientSession:
         connector = (
             aiohttp.TCPConnector(limit=CONCURRENCY)
             if self.config.allow_private_networks
-            else aiohttp.TCPConnector(limit=CONCURRENCY, resolver=PublicOnlyResolver())
+            else aiohttp.TCPConnector(limit=CONCURRENCY, resolver=netguard.PublicOnlyResolver())
         )
         return aiohttp.ClientSession(connector=connector, timeout=TIMEOUT)
 
@@ -192,7 +128,7 @@ class BusySync:
         if calendar.last_modified:
             headers["If-Modified-Since"] = calendar.last_modified
         for _ in range(MAX_REDIRECTS + 1):
-            if not self.config.allow_private_networks and _literal_private(url):
+            if not self.config.allow_private_networks and netguard.literal_private(url):
                 raise Refused(f"{urlsplit(url).hostname} is a private address")
             async with http.get(url, headers=headers, allow_redirects=False) as response:
                 if response.status in (301, 302, 303, 307, 308):

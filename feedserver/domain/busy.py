@@ -9,7 +9,6 @@ are expanded with recurring-ical-events over the horizon, exceptions included.
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,19 +44,6 @@ def normalise_url(value: str) -> str:
     if scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("url is an http, https or webcal address of a calendar", field="url")
     return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
-
-
-def private_address(address: str) -> bool:
-    """Loopback, private, link-local (cloud metadata), multicast, reserved or unspecified."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
 
 
 def calendar_url(data: object) -> str:

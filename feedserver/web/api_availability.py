@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from feedserver.busy.sync import Refused
 from feedserver.domain import accounts, availability, busy
 from feedserver.errors import InvalidInput, NotFound
 from feedserver.model import BusyCalendar, User
+from feedserver.netguard import Refused
 from feedserver.numbers import is_whole
 from feedserver.store import Store
 from feedserver.times import iso_utc, utcnow, zone

@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from feedserver.busy.sync import Refused
 from feedserver.domain import availability, busy
 from feedserver.errors import FeedserverError
 from feedserver.model import Hours, Role, User, WorkingHours
+from feedserver.netguard import Refused
 from feedserver.store import Store
 from feedserver.web.pages.base import (
     PageRefused,
