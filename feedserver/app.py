@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from functools import partial
 
 from aiohttp import web
@@ -29,7 +30,7 @@ from feedserver.model import InboxStatus
 from feedserver.notify.outbox import OutboxWorker
 from feedserver.notify.reminders import ReminderWorker
 from feedserver.store import Store, StoreRunner, postgres
-from feedserver.tokens.credentials import CredentialBox
+from feedserver.times import utcnow
 from feedserver.watcher import ChangeWatcher
 from feedserver.web import (
     api_availability,
@@ -39,6 +40,7 @@ from feedserver.web import (
     api_inbound,
     api_notifications,
     api_users,
+    api_webhooks,
     feeds,
     metrics,
     openapi,
@@ -71,8 +73,10 @@ from feedserver.web.state import (
     SECRETS,
     SERVICES,
     WATCHER,
+    WEBHOOKS,
     Draining,
 )
+from feedserver.webhooks.delivery import WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ HOUSEKEEPING_SECONDS = 3600.0
 # Sign-in failures are forgotten after a quiet period of at most a day or so, and a bucket
 # refills within an hour: counters older than this make no difference.
 LIMITS_KEPT_SECONDS = 2 * 86400.0
+IDEMPOTENCY_KEPT = timedelta(hours=24)  # a repeated Idempotency-Key gets the first answer
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -224,6 +229,16 @@ async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     await worker.stop()
 
 
+async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker that delivers events to webhook endpoints."""
+    services = app[SERVICES]
+    worker = WebhookWorker(app[RUNNER], app[CONFIG].webhooks, services.box, services.node)
+    app[WEBHOOKS] = worker
+    await worker.start()
+    yield
+    await worker.stop()
+
+
 async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
     """The worker that sends reminders when they fall due (when notifications are on)."""
     services = app[SERVICES]
@@ -247,8 +262,8 @@ async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
     """The reader of staff members' own calendars (busy times)."""
-    box = CredentialBox(app[SECRETS].secret_keys)
-    sync = BusySync(app[RUNNER], app[CONFIG].availability, box, app[SERVICES].node)
+    services = app[SERVICES]
+    sync = BusySync(app[RUNNER], app[CONFIG].availability, services.box, services.node)
     app[BUSY] = sync
     await sync.start()
     yield
@@ -258,7 +273,7 @@ async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
     """The change watcher, started once every consumer of a change is subscribed (last)."""
     watcher = app[WATCHER]
-    reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app[LOGINS])
+    reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app[WEBHOOKS], app[LOGINS])
     await watcher.start()
     listener = None
     config = app[CONFIG]
@@ -274,11 +289,18 @@ async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
     """Hourly, where the lease "housekeeping" is held: forget sign-in failures and rate
-    limit buckets past any wait they could still cause."""
+    limit buckets past any wait they could still cause, Idempotency-Keys after a day, and
+    events past ``webhooks.event_retention_days``."""
     lease = Lease(app[RUNNER], app[SERVICES].node, "housekeeping", HOUSEKEEPING_SECONDS)
+    retention = timedelta(days=app[CONFIG].webhooks.event_retention_days)
 
     def forget(store: Store) -> int:
-        return store.limits.purge(int((time.time() - LIMITS_KEPT_SECONDS) * 1000))
+        now = utcnow()
+        return (
+            store.limits.purge(int((time.time() - LIMITS_KEPT_SECONDS) * 1000))
+            + store.idempotency.purge(now - IDEMPOTENCY_KEPT)
+            + store.events.purge(now - retention)
+        )
 
     async def forever() -> None:
         while True:
@@ -287,7 +309,8 @@ async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
                     forgotten = await app[RUNNER].run(forget)
                     if forgotten:
                         log.info(
-                            "old sign-in and rate counters forgotten", extra={"count": forgotten}
+                            "old counters, idempotency keys and events forgotten",
+                            extra={"count": forgotten},
                         )
             except Exception:
                 log.exception("housekeeping failed")
@@ -430,6 +453,7 @@ def create_app(config: Config, worker: int | None = None) -> web.Application:
     app.cleanup_ctx.append(_logins_ctx)
     app.cleanup_ctx.append(_feeds_ctx)
     app.cleanup_ctx.append(_outbox_ctx)
+    app.cleanup_ctx.append(_webhooks_ctx)
     app.cleanup_ctx.append(_reminders_ctx)
     app.cleanup_ctx.append(_busy_ctx)
     app.cleanup_ctx.append(_housekeeping_ctx)
@@ -454,6 +478,7 @@ def create_app(config: Config, worker: int | None = None) -> web.Application:
         api_feeds,
         api_notifications,
         api_availability,
+        api_webhooks,
         openapi,
         metrics,
         feeds,

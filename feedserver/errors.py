@@ -92,3 +92,21 @@ class UnknownReference(InvalidInput):
     """A body names a location, type or user that does not exist."""
 
     code = "unknown_reference"
+
+
+class CursorExpired(FeedserverError):
+    """A change feed cursor points before events the retention removed: there is a gap."""
+
+    code = "cursor_expired"
+
+
+class IdempotencyKeyReused(FeedserverError):
+    """An Idempotency-Key sent again with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class RequestInProgress(Conflict):
+    """The first request with this Idempotency-Key has not been answered yet."""
+
+    code = "request_in_progress"

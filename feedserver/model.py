@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from feedserver.numbers import is_whole
@@ -56,6 +56,7 @@ class LocationSettings:
     name: str
     address: str
     timezone: str
+    external_id: str | None = None  # the caller's own id (unique among locations)
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,13 @@ class Location:
     timezone: str
     created_at: datetime
     updated_at: datetime
+    external_id: str | None = None
 
     @property
     def settings(self) -> LocationSettings:
-        return LocationSettings(self.code, self.name, self.address, self.timezone)
+        return LocationSettings(
+            self.code, self.name, self.address, self.timezone, self.external_id
+        )
 
 
 Reminders = tuple[tuple[int, tuple[str, ...]], ...]  # (minutes before, audiences) per reminder
@@ -91,6 +95,7 @@ class TypeSettings:
     title_visible: bool = False
     on_site: bool = False
     reminders: Reminders | None = None  # None: the organisation's default reminders
+    external_id: str | None = None  # the caller's own id (unique among types)
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class ReservationType:
     on_site: bool = False  # an online type that also meets at the location (LOCATION says both)
     # (minutes before, audiences) per reminder; None: the organisation's default reminders.
     reminders: Reminders | None = None
+    external_id: str | None = None
 
     @property
     def settings(self) -> TypeSettings:
@@ -125,6 +131,7 @@ class ReservationType:
             self.title_visible,
             self.on_site,
             self.reminders,
+            self.external_id,
         )
 
 
@@ -138,6 +145,7 @@ class AccountSettings:
     timezone: str = "UTC"
     primary_location: str | None = None  # location code
     language: str = ""
+    external_id: str | None = None  # the caller's own id (unique among people)
 
 
 @dataclass(frozen=True)
@@ -151,11 +159,18 @@ class User:
     created_at: datetime
     updated_at: datetime
     language: str = ""  # "en", "fr", or "" for the browser's choice
+    external_id: str | None = None
 
     @property
     def settings(self) -> AccountSettings:
         return AccountSettings(
-            self.email, self.name, self.role, self.timezone, self.primary_location, self.language
+            self.email,
+            self.name,
+            self.role,
+            self.timezone,
+            self.primary_location,
+            self.language,
+            self.external_id,
         )
 
     @property
@@ -249,6 +264,7 @@ class Booking:
     source: str
     created_at: datetime
     updated_at: datetime
+    external_id: str | None = None  # the booking system's own id (unique among bookings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -300,6 +316,7 @@ class BookingRecord:
     source: str
     created_at: datetime
     updated_at: datetime
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -556,3 +573,99 @@ class BridgedEvent:
     sequence: int
     dtstamp: datetime
     cancelled: bool
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event to log: all but its id and time."""
+
+    type: str
+    subject: str  # what it is about: "booking 12" (one subject's events arrive in order)
+    origin: dict[str, Any]
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a booking system may want to hear of (``feedserver.domain.events``): its
+    type (``booking.created``...), what it is about (``booking 12``), who or what caused it,
+    and its data, as the change feed and webhooks carry it."""
+
+    id: int
+    type: str
+    subject: str
+    origin: dict[str, Any]
+    data: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An endpoint that hears events: ``event_types`` (empty: every type), its secret sealed
+    (``feedserver.tokens.credentials``), and the secret before it while a rotation lasts."""
+
+    id: int
+    url: str
+    description: str
+    event_types: tuple[str, ...]
+    secret: str
+    previous_secret: str | None
+    previous_until: datetime | None
+    enabled: bool
+    disabled_reason: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    at: datetime
+    status: int | None  # the HTTP status; None: no answer (refused, timed out)
+    error: str
+    duration_ms: int
+    response: str  # the start of the answer's body
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event for one endpoint: pending, sending (claimed), delivered or failed."""
+
+    id: int
+    webhook_id: int
+    event_id: int
+    subject: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status: int | None
+    last_error: str
+    created_at: datetime
+    delivered_at: datetime | None
+    history: tuple[WebhookAttempt, ...] = ()
+
+
+# The events booking systems hear of (``feedserver.domain.events``), with what each tells:
+# the webhook schema, the README's list and the OpenAPI webhooks are made from this.
+EVENT_TYPES: dict[str, str] = {
+    "booking.created": "A booking was made.",
+    "booking.updated": (
+        "A booking changed: `changes` names what (time, place, staff, attendees, type, "
+        "details) and `previous` holds those fields as they were."
+    ),
+    "booking.confirmed": "A pending booking was confirmed.",
+    "booking.cancelled": "A booking was cancelled.",
+    "booking.rejected": "A pending booking was rejected.",
+    "attendee.replied": (
+        "An attendee accepted, declined or tentatively accepted a booking's invitation "
+        "(`attendee.partstat`)."
+    ),
+    "inbox.rejected": (
+        "An inbound invitation was refused or could not be processed (`reason`); nothing "
+        "was booked."
+    ),
+    "notification.failed": "An email could not be delivered, for good (`error`).",
+    "feed_link.revoked": "A calendar subscription link was revoked.",
+    "busy_calendar.failed": (
+        "A staff member's own calendar could not be read (`error`); their last busy times are kept."
+    ),
+}

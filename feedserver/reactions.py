@@ -8,16 +8,19 @@ they happen exactly when the change does:
 2. the notifications the change causes, rendered into the outbox
    (``feedserver.notify.planner``);
 3. its reminders, planned again (``feedserver.domain.reminders``; sent when due by
-   ``feedserver.notify.reminders``).
+   ``feedserver.notify.reminders``);
+4. its event for booking systems, queued for each webhook that wants it
+   (``feedserver.domain.events``; delivered by ``feedserver.webhooks``).
 
 After the commit, through the change log (``feedserver.watcher.ChangeWatcher``), in order and
 once each (``subscribe``):
 
-4. the feed cache drops the feeds that showed the booking or would show it now
+5. the feed cache drops the feeds that showed the booking or would show it now
    (``feedserver.feeds.service``);
-5. the CalDAV login cache forgets every login when an account or app password changes
+6. the CalDAV login cache forgets every login when an account or app password changes
    (``feedserver.caldav_bridge.auth``);
-6. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``).
+7. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``), and
+   the webhook worker what it has to send (``feedserver.webhooks.delivery``).
 
 The CalDAV ``bookings`` calendars need no consumer: they are read from the store
 (``feedserver.caldav_bridge.bookings``), so they show a change when it commits.
@@ -29,7 +32,7 @@ from collections.abc import Sequence
 
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.calendar.rrules import RecurrenceBudget
-from feedserver.domain import reminders
+from feedserver.domain import events, reminders
 from feedserver.domain.bookings import BookingChange
 from feedserver.domain.meetings import MeetingService
 from feedserver.domain.recurrence import DEFAULT_BUDGET
@@ -40,10 +43,11 @@ from feedserver.notify.planner import Notifier
 from feedserver.store import Store
 from feedserver.times import utcnow
 from feedserver.watcher import ChangeWatcher
+from feedserver.webhooks.delivery import WebhookWorker
 
 
 class BookingEffects:
-    """The in-transaction consumers (1, 2, 3)."""
+    """The in-transaction consumers (1 to 4), for changes from ``origin``."""
 
     def __init__(
         self,
@@ -51,11 +55,19 @@ class BookingEffects:
         notifier: Notifier | None,
         reminder_rules: reminders.Rules = (),
         budget: RecurrenceBudget = DEFAULT_BUDGET,
+        origin: events.Origin = events.API,
     ) -> None:
         self.meetings = meetings
         self.notifier = notifier
         self.reminder_rules = reminder_rules
         self.budget = budget
+        self.origin = origin
+
+    def by(self, origin: events.Origin) -> BookingEffects:
+        """The same consumers, for changes from ``origin`` (what the events say)."""
+        return BookingEffects(
+            self.meetings, self.notifier, self.reminder_rules, self.budget, origin
+        )
 
     def after_change(
         self,
@@ -71,6 +83,12 @@ class BookingEffects:
         if self.notifier is not None:
             self.notifier.enqueue(store, change, event, meeting)
             reminders.reschedule(store, change.after, self.reminder_rules, utcnow(), self.budget)
+        events.booking_event(
+            store, change.before, change.after, event, self.origin, meeting, self.meetings
+        )
+
+    def replied(self, store: Store, booking: Booking, email: str) -> None:
+        events.attendee_replied(store, booking, email, self.origin, self.meetings)
 
     def after_created(
         self, store: Store, created: Sequence[tuple[Booking, ReservationType]]
@@ -79,17 +97,25 @@ class BookingEffects:
             for booking, rtype in created:
                 self.after_change(store, BookingChange(None, booking), "created", rtype)
             return
-        self.meetings.create_for_new(store, [b for b, rtype in created if rtype.online])
+        online = [b for b, rtype in created if rtype.online]
+        self.meetings.create_for_new(store, online)
+        made = store.meetings.for_bookings([b.id for b in online]) if online else {}
+        for booking, _rtype in created:
+            events.booking_event(
+                store, None, booking, "created", self.origin, made.get(booking.id), self.meetings
+            )
 
 
 def subscribe(
     watcher: ChangeWatcher,
     feeds: FeedService,
     outbox: OutboxWorker,
+    webhooks: WebhookWorker,
     logins: AccountLogins | None = None,
 ) -> None:
-    """The after-commit consumers (4 to 6); CalDAV's when CalDAV is on."""
+    """The after-commit consumers (5 to 7); CalDAV's when CalDAV is on."""
     watcher.subscribe(feeds.on_changes)
     if logins is not None:
         watcher.subscribe(logins.on_changes)
     watcher.subscribe(outbox.on_changes)
+    watcher.subscribe(webhooks.on_changes)

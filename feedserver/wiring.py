@@ -14,7 +14,7 @@ from feedserver import instance_secrets
 from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.cluster import Node, node_of
 from feedserver.config import Config
-from feedserver.domain import reminders
+from feedserver.domain import events, reminders
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.domain.meetings import MeetingService, MeetingUrls, load_provider
 from feedserver.inbound.mail import dkim_valid
@@ -27,6 +27,7 @@ from feedserver.reactions import BookingEffects
 from feedserver.throttle import LoginThrottle, RateLimits
 from feedserver.tokens import LinkSigner
 from feedserver.tokens.account_links import AccountLinks
+from feedserver.tokens.credentials import CredentialBox
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Services:
     inbound_limits: RateLimits  # the bridge's items per sender and per source
     account_mail: AccountMail  # invitation and reset links, signed and emailed
     node: Node  # this process, as the others sharing the store know it
+    box: CredentialBox  # seals what must be given back: CalDAV passwords, webhook secrets
 
     @property
     def notifier(self) -> Notifier | None:
@@ -51,7 +53,13 @@ class Services:
     @property
     def quiet_effects(self) -> BookingEffects:
         """Booking changes that make their online meetings but notify nobody (imports)."""
-        return BookingEffects(self.meetings, None, self.effects.reminder_rules, self.budget)
+        return BookingEffects(
+            self.meetings,
+            None,
+            self.effects.reminder_rules,
+            self.budget,
+            events.Origin("import"),
+        )
 
 
 def bridge_on(config: Config) -> bool:
@@ -116,6 +124,7 @@ def build(config: Config, notify: bool = True) -> Services:
             sender_name=config.smtp.sender_name,
         ),
         node=node_of(config),
+        box=CredentialBox(keys),
     )
 
 

@@ -163,6 +163,7 @@ _CHOSEN: dict[str, object] = {
     "availability.slot_step_minutes": 30,
     "server.trusted_proxies": ["127.0.0.2", "::1"],
     "security.secret_keys": ["new-key", "old-key"],
+    "webhooks.retry_schedule_seconds": [1, 2.5, 60],
 }
 
 

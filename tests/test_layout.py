@@ -34,6 +34,7 @@ RANKS = {
     "feeds": 3,
     "notify": 3,
     "busy": 3,
+    "webhooks": 3,  # delivering events to booking systems' endpoints
     "caldav_bridge": 3,
     "demo": 3,
     "inbound": 4,  # the bridge's rules tell organizers by email (notify); CalDAV is a source

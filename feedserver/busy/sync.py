@@ -27,7 +27,7 @@ from caldav.elements import dav
 from feedserver import netguard
 from feedserver.cluster import Lease, Node
 from feedserver.config import AvailabilityConfig
-from feedserver.domain import busy
+from feedserver.domain import busy, events
 from feedserver.model import BusyCalendar
 from feedserver.netguard import Refused
 from feedserver.store import Store, StoreRunner
@@ -249,7 +249,10 @@ class BusySync:
     @staticmethod
     def _mark(store: Store, calendar_id: int, status: str, error: str, at: Any) -> None:
         with store.transaction():
+            before = store.busy_calendars.get(calendar_id)
             store.busy_calendars.mark(calendar_id, status, error, at)
+            if status == "error" and before is not None and before.last_error != error:
+                events.busy_calendar_failed(store, before, error)  # each new error once
 
     async def sync_all(self) -> int:
         calendars = await self.runner.run(lambda s: s.busy_calendars.list())

@@ -9,6 +9,7 @@ import click
 from feedserver import wiring
 from feedserver.cli.common import with_store
 from feedserver.config import Config
+from feedserver.domain import events
 from feedserver.domain import feed_links as links
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.model import FeedLink
@@ -79,7 +80,7 @@ def list_(store: Store, config: Config, user: str | None) -> None:
 @with_store
 def revoke(store: Store, config: Config, link_id: int) -> None:
     """Revoke a link: its URL answers 410 Gone from now on."""
-    _show(links.revoke_link(store, link_id), _urls(config))
+    _show(links.revoke_link(store, link_id, origin=events.SYSTEM), _urls(config))
 
 
 @feeds.command("rotate")

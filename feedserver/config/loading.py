@@ -23,7 +23,10 @@ def _coerce(value: Any, typ: Any, where: str, from_text: bool) -> Any:
     origin = typing.get_origin(typ)
     if origin in (list, types.GenericAlias) or typ is list or origin is list:
         if from_text and isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        item = (typing.get_args(typ) or (str,))[0]
+        if item is not str and isinstance(value, list):  # numbers: each one coerced
+            return [_coerce(v, item, f"{where}[{i}]", from_text) for i, v in enumerate(value)]
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return list(value)
         raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
@@ -147,6 +150,13 @@ def _validate(config: Config) -> None:
         raise ConfigError("[storage] change_poll_ms: must be at least 10")
     if config.feeds.usage_flush_seconds < 1:
         raise ConfigError("[feeds] usage_flush_seconds: must be at least 1")
+    hooks = config.webhooks
+    if not hooks.retry_schedule_seconds or any(w <= 0 for w in hooks.retry_schedule_seconds):
+        raise ConfigError("[webhooks] retry_schedule_seconds: one positive wait at least")
+    if hooks.timeout_seconds <= 0 or hooks.concurrency < 1:
+        raise ConfigError("[webhooks] timeout_seconds and concurrency: positive")
+    if hooks.event_retention_days < 1:
+        raise ConfigError("[webhooks] event_retention_days: at least 1")
     for name in (
         "window_days_past",
         "window_days_ahead",

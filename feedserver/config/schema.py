@@ -369,6 +369,30 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    retry_schedule_seconds: list[float] = _opt(
+        [5, 300, 1800, 7200, 18000, 36000, 36000],
+        "Waits between a failed delivery and its next attempt, each made 20% longer or "
+        "shorter at random (jitter); after the last the delivery fails. The default is the "
+        "Standard Webhooks schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (27 hours).",
+    )
+    timeout_seconds: float = _opt(
+        15, "How long an endpoint has to answer a delivery (connecting included)."
+    )
+    concurrency: int = _opt(16, "Deliveries sent at once by one process (to any endpoints).")
+    allow_private_networks: bool = _opt(
+        False,
+        "Let webhook URLs reach loopback, private and link-local addresses (off: no delivery "
+        "can be aimed at the server's own network).",
+    )
+    event_retention_days: int = _opt(
+        30,
+        "How long events stay readable in the change feed (GET /api/changes); a cursor older "
+        "than that is answered 410 Gone. Events still waiting for a delivery are kept.",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -384,6 +408,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     availability: AvailabilityConfig = field(default_factory=AvailabilityConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     @property
     def data_dir(self) -> Path:

@@ -7,7 +7,7 @@ from typing import Any
 
 from feedserver.domain import schemas
 from feedserver.domain.catalog import get_location
-from feedserver.domain.inputs import Body, email
+from feedserver.domain.inputs import Body, check_external_id, email, external_id
 from feedserver.errors import AlreadyExists, InvalidInput, NotFound
 from feedserver.model import MESSAGE_LANGUAGES, AccountSettings, Role, User
 from feedserver.numbers import is_whole
@@ -35,7 +35,9 @@ def find_user(store: Store, ref: object, field: str = "user") -> User:
     return user
 
 
-def _values(store: Store, body: Body, partial: bool) -> tuple[dict[str, Any], str | None]:
+def _values(
+    store: Store, body: Body, partial: bool, own_id: int | None = None
+) -> tuple[dict[str, Any], str | None]:
     """The account settings the body gives (by field of ``AccountSettings``), and the hash
     of the password it sets (None: none)."""
     values: dict[str, Any] = {}
@@ -72,6 +74,10 @@ def _values(store: Store, body: Body, partial: bool) -> tuple[dict[str, Any], st
         values["primary_location"] = (
             get_location(store, code).code if code not in (None, "") else None
         )
+    if not partial or "external_id" in body:
+        values["external_id"] = external_id(body)
+        owner = store.users.id_of_external(values["external_id"]) if values["external_id"] else None
+        check_external_id(values["external_id"], owner, own_id, "person")
     return values, password_hash
 
 
@@ -88,7 +94,7 @@ def update_user(store: Store, ref: object, data: object) -> User:
     body = Body(data, schemas.USER_PATCH)
     with store.transaction():
         user = find_user(store, ref)
-        values, password_hash = _values(store, body, partial=True)
+        values, password_hash = _values(store, body, partial=True, own_id=user.id)
         new_email = values.get("email", user.email)
         other = store.users.get_by_email(new_email)
         if other is not None and other.id != user.id:

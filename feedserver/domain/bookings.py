@@ -14,9 +14,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 from feedserver.calendar.rrules import RecurrenceBudget
+from feedserver.domain import schemas
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import normalise_code
 from feedserver.domain.commands import BookingDraft, BookingPatch, Moment, StaffRef
+from feedserver.domain.events import Origin
+from feedserver.domain.inputs import Body
 from feedserver.domain.recurrence import (
     DEFAULT_BUDGET,
     last_end,
@@ -25,6 +28,7 @@ from feedserver.domain.recurrence import (
     parse_rrule,
 )
 from feedserver.errors import (
+    AlreadyExists,
     Conflict,
     InvalidInput,
     ManagedByCalendar,
@@ -78,6 +82,12 @@ class Effects(Protocol):
     ) -> None:
         """``after_change`` of many new bookings at once (an import's chunk), each with
         its type."""
+
+    def by(self, origin: Origin) -> Effects:
+        """The same work, for changes from ``origin`` (what their events say)."""
+
+    def replied(self, store: Store, booking: Booking, email: str) -> None:
+        """An attendee's answer (their PARTSTAT) was recorded on ``booking``."""
 
 
 def get_booking(store: Store, booking_id: int) -> Booking:
@@ -504,6 +514,7 @@ def plan_booking(
         source=source,
         created_at=now,
         updated_at=now,
+        external_id=draft.external_id,
     )
     return Plan(record, rtype, normalise_code(draft.location_code))
 
@@ -529,6 +540,7 @@ def create_booking(
     refs = lookups or Lookups(store)
     with store.transaction():
         plan = plan_booking(draft, source, budget, refs)
+        _own_external_id(store, draft.external_id, None)
         booking = store.bookings.create(plan.record, draft.attendees, plan.rtype.key, plan.code)
         check_new(store, booking, draft, budget, refs)
         rtype = plan.rtype
@@ -536,6 +548,20 @@ def create_booking(
         if effects is not None:
             effects.after_change(store, change, "created", rtype)
         return change
+
+
+def _unanswered(attendees: Sequence[Attendee]) -> tuple[Attendee, ...]:
+    return tuple(replace(a, partstat="") for a in attendees)
+
+
+def _own_external_id(store: Store, external_id: str | None, booking_id: int | None) -> None:
+    if external_id is None:
+        return
+    owner = store.bookings.id_of_external(external_id)
+    if owner is not None and owner != booking_id:
+        raise AlreadyExists(
+            f"booking {owner} has external_id {external_id!r}", field="external_id"
+        )
 
 
 def _series_end(
@@ -595,7 +621,12 @@ def update_booking(
             last_end=_series_end(start, end, rrule, timezone, budget),
             title=before.title if patch.title is None else patch.title,
             notes=before.notes if patch.notes is None else patch.notes,
+            external_id=(
+                before.external_id if patch.external_id is None else patch.external_id or None
+            ),
         )
+        if after.external_id != before.external_id:
+            _own_external_id(store, after.external_id, booking_id)
         attendees = list(patch.attendees) if patch.attendees is not None else None
         changed = {
             f.name
@@ -603,8 +634,8 @@ def update_booking(
             if getattr(before, f.name) != getattr(after, f.name)
         }
         changed.discard("last_end")
-        if attendees is not None and tuple(attendees) == current.attendees:
-            attendees = None
+        if attendees is not None and _unanswered(attendees) == _unanswered(current.attendees):
+            attendees = None  # the same people: their answers (PARTSTAT) are theirs to change
         if not changed and attendees is None:
             return BookingChange(current, current)
         after = replace(
@@ -660,6 +691,65 @@ def set_status(
         return change
 
 
+@dataclass(frozen=True)
+class Replaced:
+    booking: Booking
+    created: bool
+
+
+def external_key(value: str) -> str:
+    """An external id from a path: 1 to 200 printable characters."""
+    value = value.strip()
+    if not value or len(value) > 200 or not value.isprintable():
+        raise InvalidInput("an external id is 1 to 200 printable characters", field="external_id")
+    return value
+
+
+def replace_by_external(
+    store: Store,
+    external_id: str,
+    data: object,
+    effects: Effects | None = None,
+    budget: RecurrenceBudget = DEFAULT_BUDGET,
+) -> Replaced:
+    """Make the booking the caller knows as ``external_id`` what ``data`` says: made when
+    there is none, else replaced (a field left out takes its default). The same body again
+    changes nothing, so no event and no notification follows. ``status`` moves it along
+    the allowed transitions (a cancelled booking stays cancelled)."""
+    external_id = external_key(external_id)
+    body = Body(data, schemas.BOOKING_REPLACE)
+    status = Status(body.text("status", default=Status.CONFIRMED.value))
+    fields_given = {k: v for k, v in body.data.items() if k != "status"}
+    with store.transaction():
+        found = store.bookings.id_of_external(external_id)
+        if found is None:
+            if status is Status.CANCELLED:
+                raise InvalidInput(
+                    f"there is no booking {external_id!r} to cancel", field="status"
+                )
+            draft = BookingDraft.from_json(
+                {**fields_given, "status": status.value, "external_id": external_id}
+            )
+            made = create_booking(store, draft, effects=effects, budget=budget)
+            return Replaced(made.after, True)
+        draft = BookingDraft.from_json({**fields_given, "external_id": external_id})
+        patch = replace(
+            draft.patch(),
+            staff=draft.staff,
+            notes=draft.notes,
+            allow_conflict=draft.allow_conflict,
+            calendar_uid="",
+        )
+        current = update_booking(store, found, patch, effects, budget=budget).after
+        if status is not current.status:
+            if status is Status.PENDING:
+                raise Conflict(
+                    f"booking {current.id} is {current.status.value}; it cannot be pending again"
+                )
+            current = set_status(store, current.id, status, effects, budget=budget).after
+        return Replaced(current, False)
+
+
 def list_bookings(store: Store, params: dict[str, str]) -> list[Booking]:
     """Bookings matching the query-string filters of ``GET /api/bookings``."""
 
@@ -672,6 +762,10 @@ def list_bookings(store: Store, params: dict[str, str]) -> list[Booking]:
     for status in statuses or []:
         if status not in {s.value for s in Status}:
             raise InvalidInput(f"unknown status {status!r}", field="status")
+    external = params.get("external_id")
+    if external is not None:
+        found = store.bookings.id_of_external(external_key(external))
+        return [get_booking(store, found)] if found is not None else []
     limit = params.get("limit", "500")
     offset = params.get("offset", "0")
     if not is_whole(limit) or not is_whole(offset) or not 1 <= int(limit) <= 5000:

@@ -11,7 +11,7 @@ from typing import Any
 from feedserver.calendar.templates import TemplateSet
 from feedserver.calendar.values import Catalog
 from feedserver.domain import schemas
-from feedserver.domain.inputs import Body
+from feedserver.domain.inputs import Body, check_external_id, external_id
 from feedserver.errors import AlreadyExists, InUse, InvalidInput, NotFound
 from feedserver.model import (
     REMINDER_AUDIENCES,
@@ -81,6 +81,8 @@ def _location_values(body: Body, partial: bool) -> dict[str, Any]:
     if not partial or "timezone" in body:
         values["timezone"] = body.text("timezone", required=True)
         zone(values["timezone"])
+    if not partial or "external_id" in body:
+        values["external_id"] = external_id(body)
     return values
 
 
@@ -89,6 +91,9 @@ def create_location(store: Store, data: object) -> Location:
     with store.transaction():
         if store.locations.get(values["code"]) is not None:
             raise AlreadyExists(f"location {values['code']} already exists", field="code")
+        found = values["external_id"]
+        owner = store.locations.id_of_external(found) if found else None
+        check_external_id(found, owner, None, "location")
         return store.locations.create(LocationSettings(**values))
 
 
@@ -96,6 +101,9 @@ def update_location(store: Store, code: str, data: object) -> Location:
     values = _location_values(Body(data, schemas.LOCATION_PATCH), partial=True)
     with store.transaction():
         location = get_location(store, code)
+        found = values.get("external_id")
+        owner = store.locations.id_of_external(found) if found else None
+        check_external_id(found, owner, location.id, "location")
         new_code = values.get("code", location.code)
         if new_code != location.code:
             if store.locations.get(new_code) is not None:
@@ -148,6 +156,8 @@ def _type_values(body: Body, partial: bool) -> dict[str, Any]:
         if color and not COLOR.match(color):
             raise InvalidInput(f"{color!r} is not a colour like #1e88e5", field="color")
         values["color"] = color
+    if not partial or "external_id" in body:
+        values["external_id"] = external_id(body)
     return values
 
 
@@ -180,6 +190,9 @@ def create_type(store: Store, data: object) -> ReservationType:
     with store.transaction():
         if store.types.get(values["key"]) is not None:
             raise AlreadyExists(f"reservation type {values['key']} already exists", field="key")
+        mine = values["external_id"]
+        owner = store.types.id_of_external(mine) if mine else None
+        check_external_id(mine, owner, None, "reservation type")
         return store.types.create(TypeSettings(**values))
 
 
@@ -187,6 +200,9 @@ def update_type(store: Store, key: str, data: object) -> ReservationType:
     values = _type_values(Body(data, schemas.TYPE_PATCH), partial=True)
     with store.transaction():
         found = get_type(store, key)
+        mine = values.get("external_id")
+        owner = store.types.id_of_external(mine) if mine else None
+        check_external_id(mine, owner, found.id, "reservation type")
         new_key = values.get("key", found.key)
         if new_key != found.key:
             if store.types.get(new_key) is not None:

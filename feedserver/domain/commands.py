@@ -17,7 +17,7 @@ from typing import Any
 
 from feedserver.domain import schemas
 from feedserver.domain.catalog import normalise_code
-from feedserver.domain.inputs import Body, email
+from feedserver.domain.inputs import Body, email, external_id
 from feedserver.domain.recurrence import normalised_rrule
 from feedserver.errors import InvalidInput
 from feedserver.model import MESSAGE_LANGUAGES, Attendee, Status
@@ -49,6 +49,7 @@ class BookingDraft:
     allow_conflict: bool = False  # book although the staff member's own calendar is busy
     calendar_uid: str = ""  # a bridged booking: its event's UID (not busy with itself)
     uid: str = ""  # an imported booking keeps its source's UID; "": a new one
+    external_id: str | None = None  # the booking system's own id
 
     @classmethod
     def from_json(cls, data: object) -> BookingDraft:
@@ -76,6 +77,7 @@ class BookingDraft:
             rrule=_rrule(body) or None,
             exdates=_moments(body.raw("exdates") or []),
             allow_conflict=body.flag("allow_conflict"),
+            external_id=external_id(body),
         )
 
     def patch(self) -> BookingPatch:
@@ -112,6 +114,7 @@ class BookingPatch:
     exdates: tuple[Moment, ...] | None = None
     allow_conflict: bool = False  # move although the staff member's own calendar is busy
     calendar_uid: str = ""  # a bridged booking: its event's UID (not busy with itself)
+    external_id: str | None = None  # "" removes it
 
     @classmethod
     def from_json(cls, data: object) -> BookingPatch:
@@ -134,6 +137,7 @@ class BookingPatch:
             rrule=_rrule(body) if "rrule" in given else None,
             exdates=_moments(body.raw("exdates") or []) if "exdates" in given else None,
             allow_conflict=body.flag("allow_conflict"),
+            external_id=(external_id(body) or "") if "external_id" in given else None,
         )
 
 

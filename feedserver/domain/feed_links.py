@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feedserver.calendar import templates
-from feedserver.domain import schemas
+from feedserver.domain import events, schemas
 from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import get_type, normalise_code
 from feedserver.domain.inputs import Body
@@ -20,6 +20,7 @@ from feedserver.errors import (
 )
 from feedserver.model import FeedFilters, FeedLink, FeedTemplate, Role, Scope, Status, User
 from feedserver.store import BookingQuery, Store
+from feedserver.times import iso_utc, utcnow
 from feedserver.tokens import LinkSigner, new_nonce
 
 _STATUSES = {Status.CONFIRMED.value, Status.PENDING.value, Status.CANCELLED.value}
@@ -139,12 +140,29 @@ def rotate_link(store: Store, link_id: int, owner: User | None = None) -> FeedLi
         return store.feed_links.rotate(link.id, new_nonce())
 
 
-def revoke_link(store: Store, link_id: int, owner: User | None = None) -> FeedLink:
+def revoke_link(
+    store: Store, link_id: int, owner: User | None = None, origin: events.Origin = events.API
+) -> FeedLink:
     with store.transaction():
         link = get_link(store, link_id, owner)
         if link.revoked_at is not None:
             return link
-        return store.feed_links.revoke(link.id)
+        revoked = store.feed_links.revoke(link.id)
+        events.record(
+            store,
+            "feed_link.revoked",
+            f"feed_link {link.id}",
+            origin,
+            {
+                "feed_link": {
+                    "id": revoked.id,
+                    "user": revoked.user_id,
+                    "name": revoked.name,
+                    "revoked_at": iso_utc(revoked.revoked_at or utcnow()),
+                }
+            },
+        )
+        return revoked
 
 
 def link_query(

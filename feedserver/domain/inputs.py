@@ -11,7 +11,7 @@ from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
 from feedserver.domain.schemas import Schema
-from feedserver.errors import InvalidInput, MalformedRequest
+from feedserver.errors import AlreadyExists, InvalidInput, MalformedRequest
 
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _MISSING = object()
@@ -198,3 +198,16 @@ def email(value: object, field: str = "email") -> str:
     if not isinstance(value, str) or not _EMAIL.match(value.strip()) or len(value) > 254:
         raise InvalidInput(f"{value!r} is not an email address", field=field)
     return value.strip().lower()
+
+
+def external_id(body: Body) -> str | None:
+    """The caller's own id of what the body describes: None when absent, null or empty."""
+    return body.text("external_id") or None
+
+
+def check_external_id(
+    value: str | None, owner: int | None, own_id: int | None, kind: str
+) -> None:
+    """Refuse ``value`` when another ``kind`` (``owner``, by id) has it already."""
+    if value is not None and owner is not None and owner != own_id:
+        raise AlreadyExists(f"another {kind} has external_id {value!r}", field="external_id")

@@ -17,6 +17,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from feedserver.model import (
+    EVENT_TYPES,
     MESSAGE_LANGUAGES,
     REMINDER_AUDIENCES,
     NotificationSettings,
@@ -156,6 +157,10 @@ HOURS: JSON = {
     "description": 'the ranges of one day: [["09:00", "12:00"], ["13:00", "17:00"]]',
 }
 
+EXTERNAL_ID = text(
+    200,
+    "your own id of it (a booking system's), unique among its kind; null or '' removes it",
+)
 BOOKING_FIELDS: dict[str, JSON] = {
     "type": text(64, "the reservation type's key"),
     "location": LOCATION_CODE,
@@ -171,6 +176,7 @@ BOOKING_FIELDS: dict[str, JSON] = {
     "rrule": text(1000, "an RFC 5545 RRULE, such as FREQ=WEEKLY;COUNT=10"),
     "exdates": {"type": ["array", "null"], "maxItems": 1000, "items": MOMENT},
     "allow_conflict": flag("book although the staff member's own calendar is busy"),
+    "external_id": EXTERNAL_ID,
 }
 BOOKING = Schema(
     "BookingInput",
@@ -181,6 +187,16 @@ BOOKING = Schema(
 BOOKING_PATCH = BOOKING.partial(
     "BookingPatch", "A change of a booking: only the fields sent change.", without=("status",)
 )
+BOOKING_REPLACE = Schema(
+    "BookingReplace",
+    "A booking as the caller's system has it, under the caller's id (the path's): made when "
+    "new, else replaced (fields left out take their defaults); sent twice, nothing changes.",
+    {
+        **{k: v for k, v in BOOKING_FIELDS.items() if k != "external_id"},
+        "status": choice(("confirmed", "pending", "cancelled")),
+    },
+    required=("type", "location", "staff", "start"),
+)
 
 LOCATION = Schema(
     "LocationInput",
@@ -190,6 +206,7 @@ LOCATION = Schema(
         "name": text(200),
         "address": text(500),
         "timezone": TIMEZONE,
+        "external_id": EXTERNAL_ID,
     },
     required=("code", "name", "timezone"),
 )
@@ -224,6 +241,7 @@ TYPE = Schema(
         },
         "color": text(7, "#rrggbb"),
         "language": LANGUAGE,
+        "external_id": EXTERNAL_ID,
     },
     required=("key", "name", "duration_minutes"),
 )
@@ -240,6 +258,7 @@ USER = Schema(
         "timezone": TIMEZONE,
         "primary_location": {**LOCATION_CODE, "description": "a location code, or null"},
         "language": LANGUAGE,
+        "external_id": EXTERNAL_ID,
     },
     required=("email", "name"),
 )
@@ -331,9 +350,30 @@ WORKING_HOURS = Schema(
     required=("timezone",),
 )
 
+WEBHOOK = Schema(
+    "WebhookInput",
+    "An endpoint that hears events, signed as the Standard Webhooks specification says.",
+    {
+        "url": text(2000, "an http or https address that answers 2xx to a delivery"),
+        "description": text(500),
+        "events": {
+            "type": ["array", "null"],
+            "maxItems": len(EVENT_TYPES),
+            "items": {"enum": list(EVENT_TYPES)},
+            "description": "the event types it hears; empty or absent: every type",
+        },
+        "enabled": flag("false pauses deliveries (they wait); true resumes them"),
+    },
+    required=("url",),
+)
+WEBHOOK_PATCH = WEBHOOK.partial("WebhookPatch", "A change of a webhook endpoint.")
+
 ALL = (
     BOOKING,
     BOOKING_PATCH,
+    BOOKING_REPLACE,
+    WEBHOOK,
+    WEBHOOK_PATCH,
     LOCATION,
     LOCATION_PATCH,
     TYPE,

@@ -17,6 +17,7 @@ from functools import partial
 from feedserver.calendar import itip
 from feedserver.calendar.itip import InboundEvent
 from feedserver.cluster import LOCAL, Lease, Node
+from feedserver.domain import events
 from feedserver.inbound import mail
 from feedserver.inbound.pipeline import Origin, Outcome, Pipeline, combine
 from feedserver.model import InboxFailure, InboxItem, InboxStatus
@@ -141,6 +142,7 @@ class InboxService:
                         failure=InboxFailure.TOO_LARGE,
                         reason=f"too large: {size} bytes, the limit is {self.max_bytes}",
                     )
+                    events.inbox_rejected(store, store.inbox.one(item_id))
                 else:
                     item_id = store.inbox.add(source, raw, size)
             return store.inbox.one(item_id)

@@ -7,6 +7,7 @@ message does not undo the others; the item's outcome is the worst of its events'
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,7 +17,7 @@ from feedserver.calendar import itip
 from feedserver.calendar.addresses import event_uid
 from feedserver.calendar.itip import InboundEvent, MalformedCalendar
 from feedserver.calendar.rrules import RecurrenceBudget
-from feedserver.domain import bookings, commands
+from feedserver.domain import bookings, commands, events
 from feedserver.domain.bookings import Effects
 from feedserver.domain.commands import BookingDraft, BookingPatch, Moment
 from feedserver.domain.recurrence import DEFAULT_BUDGET
@@ -60,6 +61,13 @@ class Origin:
     source: str  # the booking's source: caldav, email, http
     owner: str | None = None  # CalDAV: the calendar's owner, who is the organizer
     sender: str | None = None  # email: the From address, which must be the ORGANIZER
+    item: int | None = None  # the inbox item it came in
+
+    @property
+    def cause(self) -> events.Origin:
+        """What the events of the changes it makes name as their origin."""
+        kind = "calendar" if self.source == "caldav" else "bridge"
+        return events.Origin(kind, inbox_item=self.item)
 
 
 @dataclass
@@ -117,10 +125,11 @@ class Pipeline:
             if item.deleted:
                 return Work([], deleted=True)
             if item.source == "caldav":
-                return Work([self._pairs(item.raw, Origin("caldav", owner=item.principal))])
+                origin = Origin("caldav", owner=item.principal, item=item.id)
+                return Work([self._pairs(item.raw, origin)])
             if item.source == "http-calendar":
-                return Work([self._pairs(item.raw, Origin("http"))])
-            return self._message(item.raw)
+                return Work([self._pairs(item.raw, Origin("http", item=item.id))])
+            return self._message(item.raw, item.id)
         except (MalformedCalendar, mail.MalformedMessage) as exc:
             malformed = Outcome(
                 InboxStatus.FAILED, f"malformed: {exc}", failure=InboxFailure.MALFORMED
@@ -132,8 +141,17 @@ class Pipeline:
             store.inbox.finish(
                 item_id, outcome.status, outcome.reason, outcome.booking_ids, outcome.failure
             )
+            refused = outcome.status is InboxStatus.REJECTED
+            if refused or (outcome.status is InboxStatus.FAILED and not outcome.failure.retryable):
+                events.inbox_rejected(store, store.inbox.one(item_id))
 
-    def _message(self, raw: bytes) -> Work:
+    def _bound(self, origin: Origin) -> Pipeline:
+        """This pipeline, its booking changes said to come from ``origin``'s item."""
+        bound = copy.copy(self)
+        bound.effects = self.effects.by(origin.cause)
+        return bound
+
+    def _message(self, raw: bytes, item_id: int | None = None) -> Work:
         message = mail.parse_message(raw)
         sender = mail.sender(message)
         if sender is None:
@@ -152,21 +170,22 @@ class Pipeline:
         parts = mail.calendar_parts(message)
         if not parts:
             return Work([], Outcome(InboxStatus.IGNORED, "the message carries no calendar"))
-        return Work([self._pairs(part, Origin("email", sender=sender)) for part in parts])
+        origin = Origin("email", sender=sender, item=item_id)
+        return Work([self._pairs(part, origin) for part in parts])
 
     @staticmethod
     def _pairs(data: bytes, origin: Origin) -> list[tuple[InboundEvent, Origin]]:
         """A calendar's events in the order they are applied (a series before its
         exceptions), each version once."""
-        events = itip.parse(data)
-        unique = {(e.uid, e.recurrence_id, e.sequence): e for e in events}
+        parsed = itip.parse(data)
+        unique = {(e.uid, e.recurrence_id, e.sequence): e for e in parsed}
         return [(e, origin) for e in sorted(unique.values(), key=lambda e: e.recurrence_id)]
 
     def apply_one(self, store: Store, event: InboundEvent, origin: Origin) -> Outcome:
         """Apply one event in its own transaction: a refused event undoes only itself."""
         try:
             with store.transaction():
-                return self.apply(store, event, origin)
+                return self._bound(origin).apply(store, event, origin)
         except FeedserverError as exc:
             if isinstance(exc, StaffBusy):
                 self._tell_busy(store, event, origin, exc.message)
@@ -185,7 +204,8 @@ class Pipeline:
                 return Outcome(
                     InboxStatus.IGNORED, "deleted from a calendar that is not the organizer's"
                 )
-            return self._cancel_booking(
+            bound = self._bound(Origin("caldav", item=item.id))
+            return bound._cancel_booking(
                 store, mapping, mapping.sequence, mapping.dtstamp, "the event was deleted"
             )
 
@@ -282,6 +302,7 @@ class Pipeline:
             if before is None:
                 continue
             store.bookings.set_partstat(booking.id, answer.email, answer.partstat)
+            self.effects.replied(store, store.bookings.one(booking.id), answer.email)
             recorded.append(f"{answer.email} {answer.partstat.lower()}")
             newly_declined = answer.partstat == "DECLINED" and before.partstat != "DECLINED"
             if newly_declined and self.notifier is not None:

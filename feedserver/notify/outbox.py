@@ -26,6 +26,7 @@ import aiosmtplib
 
 from feedserver.cluster import Node
 from feedserver.config import SmtpConfig
+from feedserver.domain import events
 from feedserver.model import OutboxMessage
 from feedserver.notify.mime import mime_message
 from feedserver.store import Change, Store, StoreRunner
@@ -170,9 +171,13 @@ class OutboxWorker:
             retry_at = utcnow() + min(delay, _MAX_DELAY)
             if retry_at > give_up_at:
                 retry_at = None
-        await self.runner.run(
-            lambda s: s.outbox.mark_failed_attempt(message.id, attempts, error, retry_at)
-        )
+        def record(store: Store) -> None:
+            with store.transaction():
+                store.outbox.mark_failed_attempt(message.id, attempts, error, retry_at)
+                if retry_at is None:
+                    events.notification_failed(store, store.outbox.one(message.id))
+
+        await self.runner.run(record)
         if retry_at is None:
             log.error(
                 "notification failed for good; POST /api/notifications/retry queues it again",

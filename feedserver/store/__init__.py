@@ -24,6 +24,7 @@ from feedserver.store.changes import Change, ChangeLog
 from feedserver.store.cluster import ClusterSettings, LeaseStore, LimitStore
 from feedserver.store.dav import DavStore
 from feedserver.store.db import Database, DatabaseURL, StoreUnavailable, open_database
+from feedserver.store.events import EventStore, IdempotencyStore, WebhookStore
 from feedserver.store.feed_links import FeedLinkStore, FeedTemplateStore
 from feedserver.store.inbox import InboxStore
 from feedserver.store.locations import LocationStore
@@ -83,6 +84,9 @@ class Store:
         self.leases = LeaseStore(self.db)
         self.limits = LimitStore(self.db)
         self.cluster = ClusterSettings(self.db)
+        self.events = EventStore(self.db, self.changes)
+        self.webhooks = WebhookStore(self.db, self.changes)
+        self.idempotency = IdempotencyStore(self.db)
 
     @classmethod
     def scratch(cls, url: Path | str) -> Store:

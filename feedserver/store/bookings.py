@@ -58,6 +58,7 @@ def _common(row: Row) -> dict[str, Any]:
         "source": row["source"],
         "created_at": from_db(row["created_at"]),
         "updated_at": from_db(row["updated_at"]),
+        "external_id": row["external_id"],
     }
 
 
@@ -101,6 +102,7 @@ def _columns(record: BookingRecord) -> dict[str, Any]:
         "source": record.source,
         "created_at": to_db(record.created_at),
         "updated_at": to_db(record.updated_at),
+        "external_id": record.external_id,
     }
 
 
@@ -115,6 +117,11 @@ class BookingStore:
         self.changes = changes
 
     # -- reading --------------------------------------------------------------------------
+
+    def id_of_external(self, external_id: str) -> int | None:
+        """The id of the row the caller knows as ``external_id`` (None: none)."""
+        value = self.db.scalar("SELECT id FROM bookings WHERE external_id = ?", (external_id,))
+        return None if value is None else int(value)
 
     def _attendees(self, booking_ids: list[int]) -> dict[int, tuple[Attendee, ...]]:
         found: dict[int, list[Attendee]] = {i: [] for i in booking_ids}

@@ -52,6 +52,11 @@ TABLES: tuple[str, ...] = (
     "job_leases",
     "shared_limits",
     "cluster_settings",
+    "events",
+    "webhooks",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "idempotency_keys",
 )
 # Rows a fresh schema already holds, replaced by the source's.
 _SEEDED = ("catalog_version",)

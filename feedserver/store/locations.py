@@ -17,6 +17,7 @@ def _columns(settings: LocationSettings) -> dict[str, Any]:
         "name": settings.name,
         "address": settings.address,
         "timezone": settings.timezone,
+        "external_id": settings.external_id,
     }
 
 
@@ -29,6 +30,7 @@ def _location(row: Row) -> Location:
         timezone=row["timezone"],
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
+        external_id=row["external_id"],
     )
 
 
@@ -36,6 +38,11 @@ class LocationStore:
     def __init__(self, db: Database, changes: ChangeLog) -> None:
         self.db = db
         self.changes = changes
+
+    def id_of_external(self, external_id: str) -> int | None:
+        """The id of the row the caller knows as ``external_id`` (None: none)."""
+        value = self.db.scalar("SELECT id FROM locations WHERE external_id = ?", (external_id,))
+        return None if value is None else int(value)
 
     def create(self, settings: LocationSettings) -> Location:
         now = to_db(utcnow())

@@ -585,4 +585,98 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         ),
     ),
+    Migration(
+        19,
+        "webhooks, the event log and external ids",
+        (
+            # What happened, for booking systems: each event once, in commit order (every
+            # write holds the store's write lock), its data as JSON; the change feed reads it
+            # and webhook deliveries point at it. ``subject`` orders the deliveries of one
+            # booking ("booking 12").
+            """CREATE TABLE events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                type TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                data TEXT NOT NULL,
+                at TEXT NOT NULL
+            )""",
+            "CREATE INDEX events_at ON events (at)",
+            # Endpoints: the event types they want (JSON list; empty: all), their signing
+            # secret sealed with the instance key, and the one before it during a rotation.
+            """CREATE TABLE webhooks (
+                id INTEGER PRIMARY KEY,
+                url TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                event_types TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                previous_secret TEXT,
+                previous_until TEXT,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                disabled_reason TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            # One event for one endpoint: written in the event's transaction, claimed by a
+            # process for its lease while it is sent, delivered in order per subject.
+            """CREATE TABLE webhook_deliveries (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+                event_id INTEGER NOT NULL,
+                subject TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                last_status INTEGER,
+                last_error TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL,
+                delivered_at TEXT,
+                claimed_by TEXT,
+                claimed_until TEXT
+            )""",
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+            """CREATE INDEX webhook_deliveries_order ON webhook_deliveries
+                (webhook_id, subject, status, id)""",
+            "CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id)",
+            # Every attempt: when, the HTTP status (none: no answer), why it failed, how long
+            # it took, and the start of what the endpoint answered.
+            """CREATE TABLE webhook_attempts (
+                id INTEGER PRIMARY KEY,
+                delivery_id INTEGER NOT NULL
+                    REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+                at TEXT NOT NULL,
+                status INTEGER,
+                error TEXT NOT NULL DEFAULT '',
+                duration_ms INTEGER NOT NULL,
+                response TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id)",
+            # The first answer to a POST with an Idempotency-Key, per caller, for 24 hours;
+            # ``status`` 0 while the first request is still being answered.
+            """CREATE TABLE idempotency_keys (
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                content_type TEXT NOT NULL DEFAULT '',
+                body BLOB,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (scope, key)
+            )""",
+            "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
+            # The caller's own id of a booking, person, location or type: unique per kind.
+            "ALTER TABLE bookings ADD COLUMN external_id TEXT",
+            "ALTER TABLE users ADD COLUMN external_id TEXT",
+            "ALTER TABLE locations ADD COLUMN external_id TEXT",
+            "ALTER TABLE reservation_types ADD COLUMN external_id TEXT",
+            """CREATE UNIQUE INDEX bookings_external_id ON bookings (external_id)
+                WHERE external_id IS NOT NULL""",
+            """CREATE UNIQUE INDEX users_external_id ON users (external_id)
+                WHERE external_id IS NOT NULL""",
+            """CREATE UNIQUE INDEX locations_external_id ON locations (external_id)
+                WHERE external_id IS NOT NULL""",
+            """CREATE UNIQUE INDEX reservation_types_external_id
+                ON reservation_types (external_id) WHERE external_id IS NOT NULL""",
+        ),
+    ),
 )

@@ -25,6 +25,7 @@ def _columns(settings: TypeSettings) -> dict[str, Any]:
         "title_visible": int(settings.title_visible),
         "on_site": int(settings.on_site),
         "reminders": _encode_reminders(settings.reminders),
+        "external_id": settings.external_id,
     }
 
 
@@ -56,6 +57,7 @@ def _type(row: Row) -> ReservationType:
         reminders=_reminders(row["reminders"]),
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
+        external_id=row["external_id"],
     )
 
 
@@ -63,6 +65,13 @@ class TypeStore:
     def __init__(self, db: Database, changes: ChangeLog) -> None:
         self.db = db
         self.changes = changes
+
+    def id_of_external(self, external_id: str) -> int | None:
+        """The id of the row the caller knows as ``external_id`` (None: none)."""
+        value = self.db.scalar(
+            "SELECT id FROM reservation_types WHERE external_id = ?", (external_id,)
+        )
+        return None if value is None else int(value)
 
     def create(self, settings: TypeSettings) -> ReservationType:
         now = to_db(utcnow())

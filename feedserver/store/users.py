@@ -25,6 +25,7 @@ def _user(row: Row) -> User:
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
         language=row["language"],
+        external_id=row["external_id"],
     )
 
 
@@ -32,6 +33,11 @@ class UserStore:
     def __init__(self, db: Database, changes: ChangeLog) -> None:
         self.db = db
         self.changes = changes
+
+    def id_of_external(self, external_id: str) -> int | None:
+        """The id of the row the caller knows as ``external_id`` (None: none)."""
+        value = self.db.scalar("SELECT id FROM users WHERE external_id = ?", (external_id,))
+        return None if value is None else int(value)
 
     def create(self, settings: AccountSettings, password_hash: str | None = None) -> User:
         now = to_db(utcnow())
@@ -64,6 +70,7 @@ class UserStore:
             "timezone": settings.timezone,
             "primary_location_id": location_id,
             "language": settings.language,
+            "external_id": settings.external_id,
         }
 
     def get(self, user_id: int) -> User | None:

@@ -10,13 +10,13 @@ from aiohttp import web
 
 from feedserver.domain import bookings, imports
 from feedserver.domain.commands import BookingDraft, BookingPatch
+from feedserver.domain.views import booking_json
 from feedserver.errors import NotFound, TooLarge
 from feedserver.model import Booking, Status
 from feedserver.numbers import is_whole
 from feedserver.store import Store
 from feedserver.web.auth import require_admin
 from feedserver.web.requests import read_json
-from feedserver.web.serialize import booking_json
 from feedserver.web.state import CONFIG, EFFECTS, MEETINGS, RUNNER, SERVICES
 
 routes = web.RouteTableDef()
@@ -117,6 +117,32 @@ async def list_bookings(request: web.Request) -> web.Response:
     params = dict(request.query)
     found = await request.app[RUNNER].run(lambda s: bookings.list_bookings(s, params))
     return await _respond(request, found, single=False)
+
+
+@routes.put("/api/bookings/external/{external_id}")
+async def put_external(request: web.Request) -> web.Response:
+    """Create or replace the booking the caller knows by its own id."""
+    await require_admin(request)
+    data = await read_json(request)
+    external_id = request.match_info["external_id"]
+    effects = request.app[EFFECTS]
+    budget = request.app[SERVICES].budget
+    done = await request.app[RUNNER].run(
+        lambda s: bookings.replace_by_external(s, external_id, data, effects, budget)
+    )
+    return await _respond(request, [done.booking], status=201 if done.created else 200)
+
+
+@routes.get("/api/bookings/external/{external_id}")
+async def get_external(request: web.Request) -> web.Response:
+    await require_admin(request)
+    external_id = request.match_info["external_id"]
+    found = await request.app[RUNNER].run(
+        lambda s: bookings.list_bookings(s, {"external_id": external_id})
+    )
+    if not found:
+        raise NotFound(f"no booking with external_id {external_id!r}")
+    return await _respond(request, found)
 
 
 @routes.get("/api/bookings/{id}")

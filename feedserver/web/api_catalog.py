@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from feedserver.domain import catalog
+from feedserver.domain.views import location_json, type_json
 from feedserver.web.auth import require_admin
 from feedserver.web.requests import read_json
-from feedserver.web.serialize import location_json, type_json
 from feedserver.web.state import RUNNER
 
 routes = web.RouteTableDef()

@@ -11,6 +11,7 @@ from aiohttp import web
 from feedserver.domain import meetings as meeting_links
 from feedserver.domain import notification_settings as settings
 from feedserver.domain.accounts import find_user
+from feedserver.domain.views import booking_json
 from feedserver.errors import NotFound
 from feedserver.model import OutboxMessage
 from feedserver.notify import messages as templates
@@ -19,7 +20,6 @@ from feedserver.numbers import is_whole
 from feedserver.times import iso_utc, parse_instant
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import page_query, read_json
-from feedserver.web.serialize import booking_json
 from feedserver.web.state import MEETINGS, RUNNER
 
 routes = web.RouteTableDef()

@@ -7,13 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from feedserver.domain import accounts, app_passwords
+from feedserver.domain.views import user_json
 from feedserver.errors import NotFound
 from feedserver.model import AppPassword, Role
 from feedserver.numbers import is_whole
 from feedserver.times import iso_utc
 from feedserver.web.auth import require_account, require_admin
 from feedserver.web.requests import read_json
-from feedserver.web.serialize import user_json
 from feedserver.web.state import RUNNER
 
 routes = web.RouteTableDef()

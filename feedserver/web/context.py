@@ -22,6 +22,7 @@ from typing import cast
 from aiohttp import web
 
 from feedserver.logs import RequestLog, request_id
+from feedserver.web import idempotency
 from feedserver.web.errors import Handler, error_to_response
 from feedserver.web.state import METRICS, WATCHER
 
@@ -103,7 +104,7 @@ async def _in_context(request: web.Request, handler: Handler) -> web.StreamRespo
     status = 500
     try:
         try:
-            response = await handler(request)
+            response = await idempotency.handle(request, handler)
         except Exception as exc:
             response = error_to_response(request, exc)
         status = response.status

@@ -23,6 +23,8 @@ STATUS: dict[type[errors.FeedserverError], int] = {
     errors.Conflict: 409,
     errors.AlreadyExists: 409,
     errors.LinkRevoked: 410,
+    errors.CursorExpired: 410,
+    errors.IdempotencyKeyReused: 422,
     errors.TooLarge: 413,
     errors.TooManyAttempts: 429,
     errors.InvalidInput: 422,

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from feedserver import __version__
-from feedserver.domain import schemas
+from feedserver.domain import events, schemas
 from feedserver.domain.schemas import JSON, MAX_ID, Schema
+from feedserver.model import EVENT_TYPES
 from feedserver.web.state import CONFIG
 
 ADMIN = "admin"  # the admin token, or an admin's HTTP Basic sign-in
@@ -124,6 +125,19 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         returns="list",
     ),
     ("GET", "/api/bookings/{id}"): Operation("Read a booking", returns="Booking", errors=(404,)),
+    ("PUT", "/api/bookings/external/{external_id}"): Operation(
+        "Create or replace the booking you know by your own id",
+        description=(
+            "201 when it was made, 200 when it was there (replaced: a field left out takes "
+            "its default). The same body again changes nothing: no event, no email."
+        ),
+        body=schemas.BOOKING_REPLACE,
+        returns="Booking",
+        errors=(201, 409),
+    ),
+    ("GET", "/api/bookings/external/{external_id}"): Operation(
+        "Read the booking you know by your own id", returns="Booking", errors=(404,)
+    ),
     ("PATCH", "/api/bookings/{id}"): Operation(
         "Change a booking", body=schemas.BOOKING_PATCH, returns="Booking", errors=(404, 409)
     ),
@@ -251,6 +265,67 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ok=200,
         errors=(202, 415),
     ),
+    # -- webhooks and the change feed --
+    ("POST", "/api/webhooks"): Operation(
+        "Add a webhook endpoint (its secret is in this answer only)",
+        body=schemas.WEBHOOK,
+        ok=201,
+        returns="Webhook",
+    ),
+    ("GET", "/api/webhooks"): Operation("List webhook endpoints", returns="list"),
+    ("GET", "/api/webhooks/{id}"): Operation(
+        "Read a webhook endpoint", returns="Webhook", errors=(404,)
+    ),
+    ("PATCH", "/api/webhooks/{id}"): Operation(
+        "Change a webhook endpoint (enabled: false pauses it)",
+        body=schemas.WEBHOOK_PATCH,
+        returns="Webhook",
+        errors=(404,),
+    ),
+    ("DELETE", "/api/webhooks/{id}"): Operation(
+        "Delete a webhook endpoint and its deliveries", ok=204, returns="none", errors=(404,)
+    ),
+    ("POST", "/api/webhooks/{id}/rotate-secret"): Operation(
+        "A new secret (in this answer only); the old one also signs for 24 hours",
+        returns="Webhook",
+        errors=(404,),
+    ),
+    ("POST", "/api/webhooks/{id}/test"): Operation(
+        "Send a webhook.test event now; answers how the delivery went",
+        returns="Delivery",
+        errors=(404,),
+    ),
+    ("GET", "/api/webhooks/{id}/deliveries"): Operation(
+        "Deliveries, newest first, with every attempt",
+        query=(
+            _q("status", "pending, sending, delivered or failed", 16),
+            Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "(100)"),
+            Param("before", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "'next'"),
+        ),
+        returns="list",
+        errors=(404,),
+    ),
+    ("GET", "/api/webhooks/{id}/deliveries/{did}"): Operation(
+        "One delivery, with every attempt", returns="Delivery", errors=(404,)
+    ),
+    ("POST", "/api/webhooks/{id}/deliveries/{did}/redeliver"): Operation(
+        "Queue a delivery again, now", ok=202, returns="Delivery", errors=(404,)
+    ),
+    ("GET", "/api/changes"): Operation(
+        "The change feed: the webhook events, oldest first, after a cursor",
+        description=(
+            "Each change is the body a webhook delivery carries. Start without 'after', then "
+            "pass the answer's 'next' each time; 'more' says whether to ask again at once. "
+            "410: the cursor is older than webhooks.event_retention_days (read the state "
+            "again, then follow from the newest cursor)."
+        ),
+        query=(
+            _q("after", "the previous answer's 'next' (evt_N); none: the oldest kept", 24),
+            Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "(100)"),
+            _q("types", "event types, comma-separated", 500),
+        ),
+        errors=(410,),
+    ),
     ("GET", "/api/inbox"): Operation(
         "Inbound items, newest first",
         query=(_q("status", "received, processed or failed", 16), *PAGE),
@@ -314,7 +389,7 @@ for _who, _prefix in ((ADMIN, "/api/users/{id}"), (ACCOUNT, "/api/me")):
         ),
     }
 
-_INTEGER_PATH = {"id", "bid"}
+_INTEGER_PATH = {"id", "bid", "did"}
 _STATUS_TEXT = {
     200: "OK",
     201: "Created",
@@ -327,7 +402,7 @@ _STATUS_TEXT = {
     403: "Not allowed for this account",
     404: "Not found",
     409: "Conflict with the current state",
-    410: "Revoked",
+    410: "Revoked, or gone (a change feed cursor past the retention)",
     413: "Body too large",
     415: "Unsupported media type",
     422: "Invalid input; 'field' names it",
@@ -349,7 +424,152 @@ _RESOURCES = {
     "Booking": "A booking, with its attendees and online meeting links.",
     "FeedLink": "A feed link with its https and webcal URLs.",
     "InboxItem": "Something the bridge received, and what became of it.",
+    "Webhook": "A webhook endpoint: its URL, the events it hears, whether it is enabled.",
+    "Delivery": "One event for one endpoint: its status and every attempt.",
 }
+
+
+_BOOKING = {"$ref": "#/components/schemas/Booking"}
+_TEXT = {"type": "string"}
+_ID = {"type": "integer"}
+
+
+def _object(properties: JSON, required: tuple[str, ...] = ()) -> JSON:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required or properties),
+    }
+
+
+_EVENT_DATA: dict[str, JSON] = {
+    "booking": _object({"booking": _BOOKING}),
+    "booking.updated": _object(
+        {
+            "booking": _BOOKING,
+            "changes": {
+                "type": "array",
+                "items": {"enum": list(events.CHANGE_KINDS)},
+                "description": "what changed",
+            },
+            "previous": {
+                "type": "object",
+                "description": "the changed fields of the booking as they were",
+            },
+        }
+    ),
+    "attendee.replied": _object(
+        {
+            "booking": _BOOKING,
+            "attendee": _object(
+                {
+                    "email": _TEXT,
+                    "name": _TEXT,
+                    "partstat": {"enum": ["accepted", "declined", "tentative"]},
+                }
+            ),
+        }
+    ),
+    "inbox.rejected": _object(
+        {
+            "inbox_item": _object(
+                {
+                    "id": _ID,
+                    "source": _TEXT,
+                    "status": {"enum": ["rejected", "failed"]},
+                    "failure": {"type": ["string", "null"]},
+                    "reason": _TEXT,
+                    "received_at": _TEXT,
+                }
+            )
+        }
+    ),
+    "notification.failed": _object(
+        {
+            "notification": _object(
+                {
+                    "id": _ID,
+                    "kind": _TEXT,
+                    "booking": {"type": ["integer", "null"]},
+                    "recipient": _TEXT,
+                    "attempts": _ID,
+                    "error": _TEXT,
+                }
+            )
+        }
+    ),
+    "feed_link.revoked": _object(
+        {"feed_link": _object({"id": _ID, "user": _ID, "name": _TEXT, "revoked_at": _TEXT})}
+    ),
+    "busy_calendar.failed": _object(
+        {"busy_calendar": _object({"id": _ID, "user": _ID, "name": _TEXT, "error": _TEXT})}
+    ),
+}
+
+
+def event_schema(event_type: str) -> JSON:
+    """The body of a webhook delivery (and of a change feed entry) of ``event_type``."""
+    data = _EVENT_DATA.get(event_type) or _EVENT_DATA["booking"]
+    origin = {
+        "type": "object",
+        "required": ["kind"],
+        "properties": {
+            "kind": {"enum": list(events.ORIGINS)},
+            "inbox_item": {**_ID, "description": "bridge and calendar: the inbox item"},
+            "user": {**_ID, "description": "web: the account that made the change"},
+        },
+    }
+    return _object(
+        {
+            "id": {"type": "string", "pattern": "^evt_[0-9]+$", "description": "webhook-id"},
+            "type": {"const": event_type},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "origin": origin,
+            "data": data,
+        }
+    )
+
+
+def _webhooks() -> JSON:
+    """OpenAPI 3.1 ``webhooks``: what feedserver POSTs to an endpoint, per event type."""
+    headers = [
+        {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": description,
+        }
+        for name, description in (
+            ("webhook-id", "the event's id (evt_N), the same on every attempt"),
+            ("webhook-timestamp", "the attempt's Unix time, in seconds"),
+            (
+                "webhook-signature",
+                "v1,<base64 HMAC-SHA256 of id.timestamp.body>; during a secret rotation, "
+                "one per secret, separated by spaces (Standard Webhooks)",
+            ),
+        )
+    ]
+    return {
+        event_type: {
+            "post": {
+                "operationId": f"event_{event_type.replace('.', '_')}",
+                "summary": description,
+                "parameters": headers,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": event_schema(event_type)}},
+                },
+                "responses": {
+                    "200": {"description": "Any 2xx: delivered"},
+                    "410": {"description": "Gone: the endpoint is disabled"},
+                    "429": {"description": "Too many: tried again after Retry-After"},
+                    "503": {"description": "Unavailable: tried again after Retry-After"},
+                },
+            }
+        }
+        for event_type, description in EVENT_TYPES.items()
+    }
 
 
 def _statuses(path: str, operation: Operation) -> list[int]:
@@ -542,6 +762,7 @@ def document(app: web.Application, server_url: str) -> JSON:
         },
         "servers": [{"url": server_url}],
         "paths": dict(sorted(paths.items())),
+        "webhooks": _webhooks(),
         "components": {
             "schemas": components,
             "securitySchemes": {

@@ -20,6 +20,7 @@ from feedserver.notify.reminders import ReminderWorker
 from feedserver.reactions import BookingEffects
 from feedserver.store import StoreRunner
 from feedserver.watcher import ChangeWatcher
+from feedserver.webhooks.delivery import WebhookWorker
 from feedserver.wiring import Services
 
 SERVICES = web.AppKey("services", Services)
@@ -34,6 +35,7 @@ LOGINS = web.AppKey("logins", AccountLogins)
 MEETINGS = web.AppKey("meetings", MeetingService)
 EFFECTS = web.AppKey("effects", BookingEffects)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
+WEBHOOKS = web.AppKey("webhooks", WebhookWorker)
 REMINDERS = web.AppKey("reminders", ReminderWorker)
 BUSY = web.AppKey("busy", BusySync)
 INBOX = web.AppKey("inbox", InboxService)

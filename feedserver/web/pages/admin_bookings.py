@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy, MultiMapping
 
-from feedserver.domain import bookings
+from feedserver.domain import bookings, events
 from feedserver.domain.bookings import CALENDAR_SOURCES
 from feedserver.domain.commands import BookingDraft, BookingPatch
 from feedserver.domain.recurrence import occurrences
@@ -257,7 +257,7 @@ async def new_booking(request: web.Request, who: Visitor, user: User) -> web.Str
 @admin_only
 async def create_booking(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
-    effects = request.app[EFFECTS]
+    effects = request.app[EFFECTS].by(events.Origin("web", user=user.id))
     budget = request.app[SERVICES].budget
 
     def create(store: Store) -> Booking:
@@ -284,7 +284,7 @@ async def edit_booking(request: web.Request, who: Visitor, user: User) -> web.St
 async def save_booking(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
     booking_id = path_id(request, "booking")
-    effects = request.app[EFFECTS]
+    effects = request.app[EFFECTS].by(events.Origin("web", user=user.id))
     budget = request.app[SERVICES].budget
 
     def save(store: Store) -> None:
@@ -319,7 +319,7 @@ async def transition(request: web.Request, who: Visitor, user: User) -> web.Stre
         if ask is not None:
             return ask
     status = ACTIONS[request.match_info["action"]]
-    effects = request.app[EFFECTS]
+    effects = request.app[EFFECTS].by(events.Origin("web", user=user.id))
     budget = request.app[SERVICES].budget
 
     def apply(store: Store) -> None:

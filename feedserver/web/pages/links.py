@@ -14,6 +14,7 @@ from aiohttp import web
 from markupsafe import Markup
 from multidict import MultiDictProxy
 
+from feedserver.domain import events
 from feedserver.domain import feed_links as links
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.errors import FeedserverError
@@ -144,7 +145,13 @@ async def change_link(
     ask = unconfirmed(request, who, form, question, label, page)
     if ask is not None:
         return ask
-    await request.app[RUNNER].run(lambda s: change(s, link_id, owner))
+    if change is links.revoke_link:
+        web_origin = events.Origin("web", user=who.user.id if who.user else None)
+        await request.app[RUNNER].run(
+            lambda s: links.revoke_link(s, link_id, owner, origin=web_origin)
+        )
+    else:
+        await request.app[RUNNER].run(lambda s: change(s, link_id, owner))
     return see_other(page, notice)
 
 

@@ -1,11 +1,19 @@
-"""JSON shapes of the API. Password hashes are never part of them."""
+"""The JSON form of the model's values, as the API shows them and events carry them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from feedserver.domain.meetings import MeetingService
-from feedserver.model import Booking, Location, Meeting, ReservationType, User
+from feedserver.model import (
+    Booking,
+    Location,
+    Meeting,
+    ReservationType,
+    User,
+    Webhook,
+    WebhookDelivery,
+)
 from feedserver.times import iso_utc
 
 
@@ -15,6 +23,7 @@ def location_json(location: Location) -> dict[str, Any]:
         "name": location.name,
         "address": location.address,
         "timezone": location.timezone,
+        "external_id": location.external_id,
         "created_at": iso_utc(location.created_at),
         "updated_at": iso_utc(location.updated_at),
     }
@@ -35,6 +44,7 @@ def type_json(rtype: ReservationType) -> dict[str, Any]:
         "reminders": None
         if rtype.reminders is None
         else [{"before_minutes": m, "to": list(to)} for m, to in rtype.reminders],
+        "external_id": rtype.external_id,
         "created_at": iso_utc(rtype.created_at),
         "updated_at": iso_utc(rtype.updated_at),
     }
@@ -49,6 +59,7 @@ def user_json(user: User) -> dict[str, Any]:
         "timezone": user.timezone,
         "primary_location": user.primary_location,
         "language": user.language,
+        "external_id": user.external_id,
         "created_at": iso_utc(user.created_at),
         "updated_at": iso_utc(user.updated_at),
     }
@@ -111,7 +122,56 @@ def booking_json(
         "notes": booking.notes,
         "sequence": booking.sequence,
         "source": booking.source,
+        "external_id": booking.external_id,
         "created_at": iso_utc(booking.created_at),
         "updated_at": iso_utc(booking.updated_at),
         "online_meeting": meeting_json(meeting, meetings) if meeting and meetings else None,
+    }
+
+
+def webhook_json(webhook: Webhook, secret: str | None = None) -> dict[str, Any]:
+    """An endpoint as the API shows it; its secret only when just made (``secret``)."""
+    shown: dict[str, Any] = {
+        "id": webhook.id,
+        "url": webhook.url,
+        "description": webhook.description,
+        "events": list(webhook.event_types),
+        "enabled": webhook.enabled,
+        "disabled_reason": webhook.disabled_reason or None,
+        "rotating_until": iso_utc(webhook.previous_until)
+        if webhook.previous_secret and webhook.previous_until
+        else None,
+        "created_at": iso_utc(webhook.created_at),
+        "updated_at": iso_utc(webhook.updated_at),
+    }
+    if secret is not None:
+        shown["secret"] = secret
+    return shown
+
+
+def delivery_json(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "webhook": delivery.webhook_id,
+        "event": f"evt_{delivery.event_id}",
+        "subject": delivery.subject,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso_utc(delivery.next_attempt_at)
+        if delivery.status == "pending"
+        else None,
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error or None,
+        "created_at": iso_utc(delivery.created_at),
+        "delivered_at": iso_utc(delivery.delivered_at) if delivery.delivered_at else None,
+        "history": [
+            {
+                "at": iso_utc(a.at),
+                "status": a.status,
+                "error": a.error or None,
+                "duration_ms": a.duration_ms,
+                "response": a.response,
+            }
+            for a in delivery.history
+        ],
     }
