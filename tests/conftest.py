@@ -33,6 +33,7 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 SLOW_MODULES = {
     "test_cluster": "two feedserver nodes behind a real nginx on one PostgreSQL",
     "test_workers": "serve --workers 3 sending 900 messages through a real SMTP sink",
+    "test_webhook_outages": "a receiver down for 30 s; a process stopped mid-delivery",
     "test_fuzz_api": "schemathesis against a running feedserver process (minutes)",
     "test_abuse": "floods of real connections, latencies measured under load",
     "test_hostile_input": "every route with every hostile value (thousands of requests)",

@@ -79,8 +79,9 @@ class EventStore:
         return int(self.db.scalar("SELECT COALESCE(MAX(id), 0) FROM events"))
 
     def purge(self, before: datetime) -> int:
-        """Forget events logged before ``before`` (and their finished deliveries); the
-        highest id forgotten is kept (``purged_through``): a cursor before it has a gap."""
+        """Forget events logged before ``before`` (and their finished deliveries; an event
+        still waiting for a delivery stays, with those after it). The highest id up to which
+        all are gone is kept (``purged_through``): a cursor before it has a gap."""
         with self.db.transaction():
             last = self.db.scalar("SELECT MAX(id) FROM events WHERE at < ?", (to_db(before),))
             if last is None:
@@ -95,10 +96,12 @@ class EventStore:
                 "(SELECT event_id FROM webhook_deliveries)",
                 (last,),
             ).rowcount
+            kept = self.db.scalar("SELECT MIN(id) FROM events WHERE id <= ?", (last,))
+            through = last if kept is None else int(kept) - 1  # no gap before it
             self.db.execute(
                 "INSERT INTO cluster_settings (name, value) VALUES ('events_purged_through', ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (str(last),),
+                (str(max(through, self.purged_through())),),
             )
         return count
 

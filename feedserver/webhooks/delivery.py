@@ -104,6 +104,15 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(timedelta(seconds=1), min(wait, MAX_RETRY_AFTER))
 
 
+def _after(wait: timedelta) -> datetime:
+    """Now plus ``wait``, rounded up to the second (the store keeps whole seconds: a time
+    rounded down could come before the wait is over)."""
+    moment = utcnow() + wait
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return moment
+
+
 def _claim(node: Node, limit: int, store: Store) -> list[Job]:
     now = utcnow()
     return _jobs(store, store.webhooks.claim_due(now, limit, node.name, node.until(now)))
@@ -301,7 +310,7 @@ class WebhookWorker:
             return Result(job, attempt, "failed")
         if wait is None:
             wait = timedelta(seconds=schedule[step] * random.uniform(0.8, 1.2))
-        return Result(job, attempt, "pending", utcnow() + wait)
+        return Result(job, attempt, "pending", _after(wait))
 
     def _log(self, result: Result) -> None:
         extra = {
