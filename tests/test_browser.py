@@ -206,6 +206,7 @@ ADMIN = [
     "/admin/templates",
     "/admin/inbox",
     "/admin/outbox",
+    "/admin/webhooks",
     "/admin/meetings",
 ]
 

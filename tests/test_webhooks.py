@@ -553,3 +553,43 @@ async def test_a_burst_of_a_thousand_changes_is_delivered_in_under_ten_seconds(
     for d in found:
         per_booking[booking_of(d.body)].append(int(d.message_id[4:]))
     assert all(ids == sorted(ids) for ids in per_booking.values())
+
+
+async def test_an_admin_manages_webhooks_on_their_page(
+    server: Any, api: Api, receiver: Receiver
+) -> None:
+    pages = Pages(api.client)
+    await pages.sign_in("owner@example.org", "owner-password")
+    await pages.get("/admin/webhooks")
+    _, html = await pages.post(
+        "/admin/webhooks",
+        [("url", receiver.url), ("description", "CRM"), ("events", "booking.created")],
+        status=201,
+    )
+    secret = html.split('<code class="secret">')[1].split("<")[0]
+    assert secret.startswith("whsec_")
+    receiver.secrets.append(secret)
+    assert secret not in await pages.get("/admin/webhooks")  # shown once
+    (webhook,) = (await api.get("/api/webhooks"))["webhooks"]
+    assert webhook["events"] == ["booking.created"] and webhook["description"] == "CRM"
+    page = f"/admin/webhooks/{webhook['id']}"
+    await pages.get(page)
+    _, html = await pages.post(f"{page}/test", status=200)
+    assert "Test delivery delivered" in html
+    await pages.post(f"{page}/pause")
+    assert not (await api.get(f"/api/webhooks/{webhook['id']}"))["enabled"]
+    await pages.post(f"{page}/resume")
+    html = await pages.get(page)
+    assert "webhook.test" in html or "evt_" in html
+    (delivery,) = (await api.get(f"/api/webhooks/{webhook['id']}/deliveries"))["deliveries"]
+    await pages.post(f"{page}/deliveries/{delivery['id']}/redeliver")
+    await receiver.wait_for(2)
+    _, html = await pages.post(f"{page}/rotate", [("confirmed", "1")], status=200)
+    assert html.count('<code class="secret">') == 1
+    _, asked = await pages.post(f"{page}/delete", status=200)  # asks first
+    assert "Delete this endpoint" in asked
+    await pages.post(f"{page}/delete", [("confirmed", "1")])
+    assert (await api.get("/api/webhooks"))["webhooks"] == []
+    await pages.get(page, status=404)
+    _, refused = await pages.post("/admin/webhooks", [("url", "ftp://x.example/")], status=422)
+    assert "http or https" in refused

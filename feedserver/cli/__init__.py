@@ -11,6 +11,7 @@ from feedserver import demo, instance_secrets, logs, wiring
 from feedserver.cli import admin, backup, cluster, feeds, imports, reference, serving, stores
 from feedserver.cli.common import data_dir_errors, load_config, with_store
 from feedserver.config import Config
+from feedserver.domain import events
 from feedserver.errors import FeedserverError
 from feedserver.model import InboxFailure
 from feedserver.store import BookingQuery, Store
@@ -129,7 +130,7 @@ def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int
             count=count,
             progress=bar.update,
             # Online types get their meetings; nobody is notified of demo bookings.
-            effects=wiring.build(config, notify=False).effects,
+            effects=wiring.build(config, notify=False).effects.by(events.Origin("import")),
         )
     credentials = config.data_dir / "demo-accounts.txt"
     demo.write_credentials(credentials, summary.passwords, summary.roles)

@@ -59,7 +59,6 @@ CHANGE_KINDS: dict[str, tuple[str, ...]] = {
     "staff": ("staff",),
     "attendees": ("attendees",),
     "type": ("type",),
-    "status": ("status",),
     "details": ("title", "notes"),
 }
 FEED_LIMIT = 1000

@@ -15,6 +15,7 @@ from feedserver.web.pages import (
     account,
     admin,
     admin_bookings,
+    admin_webhooks,
     api_docs,
     availability,
     devices,
@@ -25,7 +26,17 @@ from feedserver.web.pages.base import WEBKIT, WebKit, load_static, make_jinja
 from feedserver.web.pages.base import pages_for_browsers as pages_for_browsers
 from feedserver.wiring import Services
 
-MODULES = (account, links, devices, availability, settings, admin_bookings, admin, api_docs)
+MODULES = (
+    account,
+    links,
+    devices,
+    availability,
+    settings,
+    admin_bookings,
+    admin_webhooks,
+    admin,
+    api_docs,
+)
 
 
 def make_kit(config: Config, services: Services) -> WebKit:

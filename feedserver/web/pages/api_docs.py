@@ -85,6 +85,26 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _events(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The webhook events: each type, what it tells, and the fields of its ``data``."""
+    found = []
+    for name, hook in spec.get("webhooks", {}).items():
+        post = hook["post"]
+        schema = post["requestBody"]["content"]["application/json"]["schema"]
+        data = schema["properties"]["data"]["properties"]
+        found.append(
+            {
+                "name": name,
+                "summary": post["summary"].replace("`", ""),
+                "fields": [
+                    {"name": key, "type": _type(_resolve(value, spec["components"]["schemas"]))}
+                    for key, value in data.items()
+                ],
+            }
+        )
+    return found
+
+
 @routes.get("/api/docs")
 @page
 async def api_docs(request: web.Request, who: Visitor) -> web.StreamResponse:
@@ -95,5 +115,5 @@ async def api_docs(request: web.Request, who: Visitor) -> web.StreamResponse:
         request,
         who,
         "api_docs.html",
-        {"spec": spec, "operations": operations, "tags": tags},
+        {"spec": spec, "operations": operations, "tags": tags, "events": _events(spec)},
     )

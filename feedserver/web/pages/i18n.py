@@ -34,6 +34,45 @@ FRENCH: dict[str, str] = {
     "Templates": "Modèles",
     "Inbox": "Boîte de réception",
     "Outbox": "Boîte d'envoi",
+    "Webhooks": "Webhooks",
+    "Webhook": "Webhook",
+    "Booking systems hear of every change here: feedserver POSTs each event, signed "
+    "(Standard Webhooks), to the endpoints below.": (
+        "Les logiciels de réservation apprennent ici chaque changement : feedserver envoie "
+        "chaque événement, signé (Standard Webhooks), aux adresses ci-dessous."
+    ),
+    "Events and payloads": "Événements et contenus",
+    "The endpoint's secret, shown this once:": (
+        "Le secret de l'adresse, montré cette fois seulement :"
+    ),
+    "Keep it in the receiving system: it verifies each delivery's webhook-signature.": (
+        "Gardez-le dans le système qui reçoit : il vérifie la webhook-signature de chaque envoi."
+    ),
+    "The new secret, shown this once:": "Le nouveau secret, montré cette fois seulement :",
+    "Deliveries are signed with both secrets for 24 hours.": (
+        "Les envois sont signés avec les deux secrets pendant 24 heures."
+    ),
+    "Events": "Événements",
+    "Events (none checked: all)": "Événements (aucun coché : tous)",
+    "all": "tous",
+    "enabled": "actif",
+    "paused": "en pause",
+    "Deliveries": "Envois",
+    "Add an endpoint": "Ajouter une adresse",
+    "Send a test event": "Envoyer un événement de test",
+    "Pause": "Mettre en pause",
+    "Resume": "Reprendre",
+    "New secret": "Nouveau secret",
+    "Make a new secret? The old one keeps signing for 24 hours.": (
+        "Créer un nouveau secret ? L'ancien signe encore pendant 24 heures."
+    ),
+    "Delete this endpoint and its deliveries?": "Supprimer cette adresse et ses envois ?",
+    "Event": "Événement",
+    "Send again": "Renvoyer",
+    "Delete": "Supprimer",
+    "next": "prochain",
+    "Older": "Plus anciens",
+    "Show": "Afficher",
     "Online meetings": "Réunions en ligne",
     "Name": "Nom",
     "Create link": "Créer le lien",
