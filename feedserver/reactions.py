@@ -100,10 +100,13 @@ class BookingEffects:
         online = [b for b, rtype in created if rtype.online]
         self.meetings.create_for_new(store, online)
         made = store.meetings.for_bookings([b.id for b in online]) if online else {}
-        for booking, _rtype in created:
-            events.booking_event(
-                store, None, booking, "created", self.origin, made.get(booking.id), self.meetings
-            )
+        events.record_all(
+            store,
+            [
+                events.created_event(booking, self.origin, made.get(booking.id), self.meetings)
+                for booking, _rtype in created
+            ],
+        )
 
 
 def subscribe(

@@ -593,3 +593,21 @@ async def test_an_admin_manages_webhooks_on_their_page(
     await pages.get(page, status=404)
     _, refused = await pages.post("/admin/webhooks", [("url", "ftp://x.example/")], status=422)
     assert "http or https" in refused
+
+
+async def test_an_import_without_webhooks_still_logs_its_events(api: Api, server: Any) -> None:
+    csv = "type,location,staff,start,end\n" + "".join(
+        f"haircut,ANHQ,camille@example.org,2027-07-{day:02d}T10:00:00+02:00,"
+        f"2027-07-{day:02d}T10:45:00+02:00\n"
+        for day in range(1, 11)
+    )
+    await api.call(
+        "POST", "/api/bookings/import", data=csv.encode(), headers={"Content-Type": "text/csv"}
+    )
+    page = await api.get("/api/changes")
+    assert [c["type"] for c in page["changes"]] == ["booking.created"] * 10
+    assert {c["origin"]["kind"] for c in page["changes"]} == {"import"}
+    ids = [int(c["id"][4:]) for c in page["changes"]]
+    assert ids == sorted(ids) and len(set(ids)) == 10
+    listed = (await api.get("/api/bookings"))["bookings"]
+    assert [c["data"]["booking"] for c in page["changes"]] == listed

@@ -97,6 +97,26 @@ def record(
     return event
 
 
+def record_all(store: Store, drafts: Sequence[EventDraft]) -> None:
+    """Log many events (an import's chunk): at once when no webhook wants any of them, else
+    one by one with their deliveries."""
+    types = {d.type for d in drafts}
+    if any(store.webhooks.listening(t) for t in types):
+        for d in drafts:
+            record(store, d.type, d.subject, Origin(**d.origin), d.data)
+    elif drafts:
+        store.events.append_many(drafts)
+
+
+def created_event(
+    booking: Booking, origin: Origin, meeting: Meeting | None, meetings: MeetingService
+) -> EventDraft:
+    shown = booking_json(booking, meeting, meetings)
+    return EventDraft(
+        "booking.created", f"booking {booking.id}", origin.as_json(), {"booking": shown}
+    )
+
+
 def booking_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """What differs between two JSON forms of one booking, by ``CHANGE_KINDS``."""
     return [
