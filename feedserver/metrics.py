@@ -51,6 +51,7 @@ class Snapshot:
     """Numbers read when Prometheus scrapes."""
 
     outbox: dict[str, int] = field(default_factory=dict)  # status -> messages
+    webhook_deliveries: dict[str, int] = field(default_factory=dict)  # status -> deliveries
     inbox_failed: int = 0
     inbox_waiting: int = 0
     feed_cache_entries: int = 0
@@ -128,6 +129,16 @@ class Metrics(Collector):
         for state in sorted({"pending", "sent", "failed", *snap.outbox}):
             outbox.add_metric((state,), snap.outbox.get(state, 0))
         yield outbox
+        deliveries = GaugeMetricFamily(
+            "feedserver_webhook_deliveries",
+            "Webhook deliveries by status (pending is the backlog, failed gave up)",
+            labels=["status"],
+        )
+        for state in sorted(
+            {"pending", "sending", "delivered", "failed", *snap.webhook_deliveries}
+        ):
+            deliveries.add_metric((state,), snap.webhook_deliveries.get(state, 0))
+        yield deliveries
         inbox = GaugeMetricFamily(
             "feedserver_inbox_items",
             "Inbound calendar items: failed, or received and not yet processed",

@@ -281,6 +281,8 @@ async def test_retries_follow_the_answers_and_each_event_is_delivered_once(
     assert [a["status"] for a in first["history"]] == [500, 429, 503, 200]
     assert first["history"][0]["error"] == "HTTP 500 Internal Server Error"
     assert all(a["duration_ms"] >= 0 for a in first["history"])
+    metrics = await api.client.get("/metrics", headers=api.headers)
+    assert 'feedserver_webhook_deliveries{status="delivered"} 2.0' in await metrics.text()
 
 
 async def test_a_delivery_fails_after_the_schedule_and_can_be_sent_again(

@@ -19,18 +19,20 @@ routes = web.RouteTableDef()
 async def metrics(request: web.Request) -> web.Response:
     await require_admin(request)
 
-    def read(store: Store) -> tuple[dict[str, int], int, int]:
+    def read(store: Store) -> tuple[dict[str, int], int, int, dict[str, int]]:
         return (
             store.outbox.counts(),
             store.inbox.count(InboxStatus.FAILED),
             store.inbox.count(InboxStatus.RECEIVED),
+            store.webhooks.counts(),
         )
 
-    outbox, inbox_failed, inbox_waiting = await request.app[RUNNER].run(read)
+    outbox, inbox_failed, inbox_waiting, deliveries = await request.app[RUNNER].run(read)
     feeds = request.app[FEEDS]
     api, web_sign_in = request.app[SERVICES].throttle, request.app[WEBKIT].throttle
     snapshot = Snapshot(
         outbox=outbox,
+        webhook_deliveries=deliveries,
         inbox_failed=inbox_failed,
         inbox_waiting=inbox_waiting,
         feed_cache_entries=len(feeds.cache),
