@@ -175,7 +175,13 @@ def test_chained_calls_along_the_documents_links_survive_fuzzing(
 
     # The calls go through httpx, as above (a subclass of a class made at run time, built
     # with type() so that it is typed).
-    machine = _schema(base, client).as_state_machine()
+    # Left out of the chains: operations whose answer to one request depends on what ran
+    # before it in ways hypothesis's replays of a scenario cannot reproduce, which it
+    # reports as flaky generation (a PUT that makes a booking, then replaces it; webhook
+    # deliveries, made by other calls and sent in the background). The contract fuzz above
+    # and tests/test_webhooks.py cover them.
+    schema = _schema(base, client).exclude(path_regex="^/api/(bookings/external|webhooks)")
+    machine = schema.as_state_machine()
     workflow = cast(
         type[APIStateMachine],
         type("Workflow", (machine,), {"call": call, "validate_response": validate_response}),

@@ -105,11 +105,15 @@ class EventStore:
             last = self.db.scalar("SELECT MAX(id) FROM events WHERE at < ?", (to_db(before),))
             if last is None:
                 return 0
+            finished = (
+                "SELECT id FROM webhook_deliveries WHERE event_id <= ? "
+                "AND status IN ('delivered', 'failed')"
+            )
             self.db.execute(
-                "DELETE FROM webhook_deliveries WHERE event_id <= ? "
-                "AND status IN ('delivered', 'failed')",
+                f"DELETE FROM webhook_attempts WHERE delivery_id IN ({finished})",  # noqa: S608
                 (last,),
             )
+            self.db.execute(f"DELETE FROM webhook_deliveries WHERE id IN ({finished})", (last,))  # noqa: S608
             count = self.db.execute(
                 "DELETE FROM events WHERE id <= ? AND id NOT IN "
                 "(SELECT event_id FROM webhook_deliveries)",
