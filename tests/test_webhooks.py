@@ -357,6 +357,8 @@ async def test_webhook_urls_are_checked(api: Api, server: Any) -> None:
         ("ftp://example.org/hook", "url"),
         ("https://user:pw@example.org/hook", "url"),
         ("https://example.org/hook#part", "url"),
+        ("https://exa\\tmple.org/hook", "url"),
+        ("https://example.org/a b", "url"),
         ("http://\udcff.example/", None),
         ("x" * 3000, "url"),
     ]:

@@ -44,6 +44,8 @@ class Made:
 
 
 def _url(value: str, allow_private: bool) -> str:
+    if not value.isprintable() or " " in value:
+        raise InvalidInput("url must not contain spaces or control characters", field="url")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("url must be an http or https address", field="url")
