@@ -38,7 +38,7 @@ from feedserver.model import (
 )
 from feedserver.numbers import is_whole
 from feedserver.store import Store
-from feedserver.times import iso_utc
+from feedserver.times import iso_utc, utcnow
 
 ORIGINS = ("api", "import", "web", "bridge", "calendar", "system")
 
@@ -98,14 +98,20 @@ def record(
 
 
 def record_all(store: Store, drafts: Sequence[EventDraft]) -> None:
-    """Log many events (an import's chunk): at once when no webhook wants any of them, else
-    one by one with their deliveries."""
-    types = {d.type for d in drafts}
-    if any(store.webhooks.listening(t) for t in types):
-        for d in drafts:
-            record(store, d.type, d.subject, Origin(**d.origin), d.data)
-    elif drafts:
-        store.events.append_many(drafts)
+    """Log many events at once (an import's chunk), with the deliveries of the webhooks that
+    want them (the caller's transaction)."""
+    if not drafts:
+        return
+    ids = store.events.append_many(drafts)
+    listeners = {t: store.webhooks.listening(t) for t in {d.type for d in drafts}}
+    store.webhooks.enqueue_many(
+        [
+            (webhook, event_id, draft.subject)
+            for event_id, draft in zip(ids, drafts, strict=True)
+            for webhook in listeners[draft.type]
+        ],
+        utcnow(),
+    )
 
 
 def created_event(

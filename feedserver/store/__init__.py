@@ -116,6 +116,7 @@ class Store:
         tables = ["locations", "reservation_types", "users"]
         if after_import:
             tables += ["bookings", "booking_attendees", "changes", "meetings", "meeting_links"]
+            tables += ["events", "webhook_deliveries"]
         self.db.analyze(tables)
 
     @property
