@@ -18,7 +18,7 @@ from feedserver.config import Config, with_changes
 from feedserver.throttle import MemoryCounts, RateLimits
 from feedserver.web import api_inbound
 from feedserver.web.state import INBOX
-from tests.conftest import Api, basic_auth, smtp_settings
+from tests.conftest import BACKEND, Api, basic_auth, smtp_settings
 from tests.process import free_port
 from tests.smtp_sink import SmtpServer
 
@@ -46,6 +46,9 @@ def event_lines(uid: str, organizer: str, day: int, hour: int, month: int = 3) -
         f"ATTENDEE:mailto:guest-{uid}@example.com\r\nEND:VEVENT\r\n"
     )
 
+# Events in a calendar big enough to be applied in slices while other writes go on (fewer on
+# PostgreSQL, where each costs more round trips: the same number of slices either way).
+BIG = 800 if BACKEND == "sqlite" else 400
 
 def big_calendar(count: int) -> str:
     lines = "".join(
@@ -190,7 +193,7 @@ async def test_caldav_writes_inviting_the_bridge_are_limited_per_account(
 async def test_a_large_calendar_is_answered_202_and_applied_while_writes_stay_fast(
     server: Any, api: Api
 ) -> None:
-    count = 800
+    count = BIG
     body = big_calendar(count)
     response = await api.client.post(
         "/api/inbound", data=body, headers={**api.headers, "Content-Type": "text/calendar"}
@@ -225,7 +228,7 @@ async def test_a_small_item_behind_a_big_one_is_answered_202_instead_of_waiting(
 ) -> None:
     monkeypatch.setattr(api_inbound, "INLINE_WAIT_SECONDS", 0.3)
     calendar = {**api.headers, "Content-Type": "text/calendar"}
-    big = await api.client.post("/api/inbound", data=big_calendar(800), headers=calendar)
+    big = await api.client.post("/api/inbound", data=big_calendar(BIG), headers=calendar)
     assert big.status == 202
     small = await api.client.post("/api/inbound", data=event("small", day=20), headers=calendar)
     assert small.status == 202, await small.text()
