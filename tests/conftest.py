@@ -32,7 +32,7 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 # why each is slow: real processes, browsers, other programs, floods and fuzzers.
 SLOW_MODULES = {
     "test_cluster": "two feedserver nodes behind a real nginx on one PostgreSQL",
-    "test_workers": "serve --workers 3 sending 900 messages through a real SMTP sink",
+    "test_workers": "serve --workers 3 sending 600 messages through a real SMTP sink",
     "test_webhook_outages": "a receiver down for 30 s; a process stopped mid-delivery",
     "test_fuzz_api": "schemathesis against a running feedserver process (minutes)",
     "test_abuse": "floods of real connections, latencies measured under load",

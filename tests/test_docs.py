@@ -109,3 +109,21 @@ def test_the_link_checker_finds_broken_links(tmp_path: Path) -> None:
     targets = [m.group(1) for m in LINK.finditer(text)]
     assert targets == ["#top", "missing.md", "#no-such"]
     assert _anchors(page) == {"top"}
+
+
+def test_every_event_body_matches_its_openapi_schema() -> None:
+    from jsonschema import Draft202012Validator
+
+    from feedserver.cli import event_examples
+    from feedserver.web import openapi
+
+    for name, body in event_examples.examples().items():
+        schema = {
+            **openapi.event_schema(name),
+            "components": {"schemas": {"Booking": {"type": "object"}}},
+        }
+        errors = [e.message for e in Draft202012Validator(schema).iter_errors(body)]
+        assert errors == [], (name, errors)
+        broken = {**body, "data": {**body["data"], "booking": None}, "type": "x"}
+        assert list(Draft202012Validator(schema).iter_errors(broken)), name  # it can fail
+    assert set(openapi._webhooks()) == set(EVENT_TYPES)

@@ -1,5 +1,5 @@
 """``feedserver serve --workers 3``: three processes on one port over one store (the SQLite file
-in WAL mode, or PostgreSQL). 300 notifications and 300 reminders fall due while they run: each
+in WAL mode, or PostgreSQL). 200 notifications and 200 reminders fall due while they run: each
 reaches the real SMTP sink exactly once. A feed link made through one worker is served by all
 at once. SIGTERM to the parent stops every worker cleanly."""
 
@@ -20,7 +20,7 @@ from tests.process import free_port, spawn, wait_until_up
 from tests.smtp_sink import SmtpServer
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-GUESTS = 300
+GUESTS = 200
 
 
 async def _post(http: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> dict[str, Any]:
