@@ -45,7 +45,7 @@ TOKEN = "fuzz-admin-token-0123456789abcdef"
 # full; that keeps `make test`, with the cluster's tests, within its time.
 PER_OPERATION = 12  # with about 95 operations, two modes each: some 2,200 requests
 BUDGET = 150 * PER_OPERATION  # cases in all, at least (1,800)
-STATEFUL_SCENARIOS = 300 if BACKEND == "sqlite" else 150  # chains of up to 6 linked calls
+STATEFUL_SCENARIOS = 300 if BACKEND == "sqlite" else 250  # chains of up to 6 linked calls
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
