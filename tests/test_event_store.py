@@ -69,3 +69,14 @@ def test_retention_keeps_what_waits_and_leaves_no_gap(store: Store) -> None:
     _done(store, second.id)
     store.events.purge(tomorrow)
     assert store.events.purged_through() == after and store.events.after(0, 10) == []
+
+
+def test_events_logged_together_get_their_own_ids(store: Store) -> None:
+    from feedserver.model import EventDraft
+
+    _log(store, "booking 0")
+    drafts = [EventDraft("booking.created", f"booking {n}", {"kind": "import"}, {}) for n in (7, 8)]
+    with store.transaction():
+        ids = store.events.append_many(drafts)
+    found = {e.id: e.subject for e in store.events.after(0, 10)}
+    assert [found[i] for i in ids] == ["booking 7", "booking 8"]
