@@ -76,8 +76,7 @@ def _values(
         )
     if not partial or "external_id" in body:
         values["external_id"] = external_id(body)
-        owner = store.users.id_of_external(values["external_id"]) if values["external_id"] else None
-        check_external_id(values["external_id"], owner, own_id, "person")
+        check_external_id(values["external_id"], store.users.id_of_external, own_id, "person")
     return values, password_hash
 
 

@@ -19,7 +19,7 @@ from feedserver.domain.accounts import find_user
 from feedserver.domain.catalog import normalise_code
 from feedserver.domain.commands import BookingDraft, BookingPatch, Moment, StaffRef
 from feedserver.domain.events import Origin
-from feedserver.domain.inputs import Body
+from feedserver.domain.inputs import Body, check_external_id
 from feedserver.domain.recurrence import (
     DEFAULT_BUDGET,
     last_end,
@@ -28,7 +28,6 @@ from feedserver.domain.recurrence import (
     parse_rrule,
 )
 from feedserver.errors import (
-    AlreadyExists,
     Conflict,
     InvalidInput,
     ManagedByCalendar,
@@ -540,7 +539,7 @@ def create_booking(
     refs = lookups or Lookups(store)
     with store.transaction():
         plan = plan_booking(draft, source, budget, refs)
-        _own_external_id(store, draft.external_id, None)
+        check_external_id(draft.external_id, store.bookings.id_of_external, None, "booking")
         booking = store.bookings.create(plan.record, draft.attendees, plan.rtype.key, plan.code)
         check_new(store, booking, draft, budget, refs)
         rtype = plan.rtype
@@ -552,16 +551,6 @@ def create_booking(
 
 def _unanswered(attendees: Sequence[Attendee]) -> tuple[Attendee, ...]:
     return tuple(replace(a, partstat="") for a in attendees)
-
-
-def _own_external_id(store: Store, external_id: str | None, booking_id: int | None) -> None:
-    if external_id is None:
-        return
-    owner = store.bookings.id_of_external(external_id)
-    if owner is not None and owner != booking_id:
-        raise AlreadyExists(
-            f"booking {owner} has external_id {external_id!r}", field="external_id"
-        )
 
 
 def _series_end(
@@ -626,7 +615,8 @@ def update_booking(
             ),
         )
         if after.external_id != before.external_id:
-            _own_external_id(store, after.external_id, booking_id)
+            owner_of = store.bookings.id_of_external
+            check_external_id(after.external_id, owner_of, booking_id, "booking")
         attendees = list(patch.attendees) if patch.attendees is not None else None
         changed = {
             f.name

@@ -92,8 +92,7 @@ def create_location(store: Store, data: object) -> Location:
         if store.locations.get(values["code"]) is not None:
             raise AlreadyExists(f"location {values['code']} already exists", field="code")
         found = values["external_id"]
-        owner = store.locations.id_of_external(found) if found else None
-        check_external_id(found, owner, None, "location")
+        check_external_id(found, store.locations.id_of_external, None, "location")
         return store.locations.create(LocationSettings(**values))
 
 
@@ -102,8 +101,7 @@ def update_location(store: Store, code: str, data: object) -> Location:
     with store.transaction():
         location = get_location(store, code)
         found = values.get("external_id")
-        owner = store.locations.id_of_external(found) if found else None
-        check_external_id(found, owner, location.id, "location")
+        check_external_id(found, store.locations.id_of_external, location.id, "location")
         new_code = values.get("code", location.code)
         if new_code != location.code:
             if store.locations.get(new_code) is not None:
@@ -191,8 +189,7 @@ def create_type(store: Store, data: object) -> ReservationType:
         if store.types.get(values["key"]) is not None:
             raise AlreadyExists(f"reservation type {values['key']} already exists", field="key")
         mine = values["external_id"]
-        owner = store.types.id_of_external(mine) if mine else None
-        check_external_id(mine, owner, None, "reservation type")
+        check_external_id(mine, store.types.id_of_external, None, "reservation type")
         return store.types.create(TypeSettings(**values))
 
 
@@ -201,8 +198,7 @@ def update_type(store: Store, key: str, data: object) -> ReservationType:
     with store.transaction():
         found = get_type(store, key)
         mine = values.get("external_id")
-        owner = store.types.id_of_external(mine) if mine else None
-        check_external_id(mine, owner, found.id, "reservation type")
+        check_external_id(mine, store.types.id_of_external, found.id, "reservation type")
         new_key = values.get("key", found.key)
         if new_key != found.key:
             if store.types.get(new_key) is not None:

@@ -4,7 +4,7 @@ then each accessor reads a field; every error names the field."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jsonschema import ValidationError
@@ -206,8 +206,12 @@ def external_id(body: Body) -> str | None:
 
 
 def check_external_id(
-    value: str | None, owner: int | None, own_id: int | None, kind: str
+    value: str | None, lookup: Callable[[str], int | None], own_id: int | None, kind: str
 ) -> None:
-    """Refuse ``value`` when another ``kind`` (``owner``, by id) has it already."""
-    if value is not None and owner is not None and owner != own_id:
+    """Refuse ``value`` when another ``kind`` has it already (``lookup``: the id of the row
+    that has an external id; ``own_id``: the row being written, None when new)."""
+    if value is None:
+        return
+    owner = lookup(value)
+    if owner is not None and owner != own_id:
         raise AlreadyExists(f"another {kind} has external_id {value!r}", field="external_id")
