@@ -86,6 +86,12 @@ async def _call(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) 
         return json.loads(body) if body else None
 
 
+async def _book(http: aiohttp.ClientSession, start: str) -> Any:
+    """A visit with the staff member at ``start`` (ISO 8601)."""
+    body = {"type": "visit", "location": "HQ", "staff": "s@bench.example", "start": start}
+    return await _call(http, "POST", "/api/bookings", json=body)
+
+
 async def _writes(http: aiohttp.ClientSession, count: int, day: int) -> list[float]:
     """Milliseconds of each write: a booking made, then moved."""
     found = []
@@ -93,17 +99,7 @@ async def _writes(http: aiohttp.ClientSession, count: int, day: int) -> list[flo
     for n in range(count):
         at = start + timedelta(hours=n % 10, days=n // 10)
         began = time.perf_counter()
-        made = await _call(
-            http,
-            "POST",
-            "/api/bookings",
-            json={
-                "type": "visit",
-                "location": "HQ",
-                "staff": "s@bench.example",
-                "start": at.isoformat(),
-            },
-        )
+        made = await _book(http, at.isoformat())
         found.append((time.perf_counter() - began) * 1000)
         began = time.perf_counter()
         await _call(http, "PATCH", f"/api/bookings/{made['id']}", json={"title": f"n{n}"})
@@ -155,17 +151,7 @@ async def run(args: argparse.Namespace) -> None:
                 # Latency: a PATCH sent, then its event verified at the receiver.
                 await asyncio.sleep(1)
                 latencies = []
-                booking = await _call(
-                    http,
-                    "POST",
-                    "/api/bookings",
-                    json={
-                        "type": "visit",
-                        "location": "HQ",
-                        "staff": "s@bench.example",
-                        "start": "2031-06-01T10:00:00+02:00",
-                    },
-                )
+                booking = await _book(http, "2031-06-01T10:00:00+02:00")
                 for n in range(args.writes):
                     before = len(receiver.by_booking.get(booking["id"], []))
                     answered = time.perf_counter()  # the PATCH is sent
