@@ -18,6 +18,10 @@ from feedserver.caldav_bridge import layout
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
+from feedserver.calendar_accounts.access import Access
+from feedserver.calendar_accounts.google import GoogleOAuth
+from feedserver.calendar_accounts.service import CalendarAccounts
+from feedserver.calendar_accounts.writer import AccountWriter
 from feedserver.cluster import Lease, node_of
 from feedserver.config import Config, with_changes
 from feedserver.feeds.service import FeedService
@@ -35,6 +39,7 @@ from feedserver.watcher import ChangeWatcher
 from feedserver.web import (
     api_availability,
     api_bookings,
+    api_calendar_accounts,
     api_catalog,
     api_feeds,
     api_inbound,
@@ -55,6 +60,7 @@ from feedserver.web.context import (
     unmatched,
 )
 from feedserver.web.state import (
+    ACCOUNTS,
     BUSY,
     CALDAV,
     CAPTURE,
@@ -74,6 +80,7 @@ from feedserver.web.state import (
     SERVICES,
     WATCHER,
     WEBHOOKS,
+    WRITER,
     Draining,
 )
 from feedserver.webhooks.delivery import WebhookWorker
@@ -260,10 +267,33 @@ async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
     await worker.stop()
 
 
-async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The reader of staff members' own calendars (busy times)."""
+async def _calendar_accounts_ctx(app: web.Application) -> AsyncIterator[None]:
+    """People's own calendar accounts: connecting them, and the worker that writes their
+    bookings there."""
     services = app[SERVICES]
-    sync = BusySync(app[RUNNER], app[CONFIG].availability, services.box, services.node)
+    config = app[CONFIG]
+    google = GoogleOAuth(config.google, config.public_url)
+    access = Access(app[RUNNER], services.box, config.calendar_accounts, google)
+    app[ACCOUNTS] = CalendarAccounts(app[RUNNER], access, config.smtp.sender_name, google)
+    writer = AccountWriter(
+        app[RUNNER], config.calendar_accounts, access, services.meetings, services.node
+    )
+    app[WRITER] = writer
+    await writer.start()
+    yield
+    await writer.stop()
+
+
+async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The reader of staff members' own calendars (busy times), connected accounts too."""
+    services = app[SERVICES]
+    sync = BusySync(
+        app[RUNNER],
+        app[CONFIG].availability,
+        services.box,
+        services.node,
+        accounts=app[WRITER].read_busy,
+    )
     app[BUSY] = sync
     await sync.start()
     yield
@@ -273,7 +303,9 @@ async def _busy_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
     """The change watcher, started once every consumer of a change is subscribed (last)."""
     watcher = app[WATCHER]
-    reactions.subscribe(watcher, app[FEEDS], app[OUTBOX], app[WEBHOOKS], app[LOGINS])
+    reactions.subscribe(
+        watcher, app[FEEDS], app[OUTBOX], app[WEBHOOKS], app[WRITER], app[LOGINS]
+    )
     await watcher.start()
     listener = None
     config = app[CONFIG]
@@ -380,22 +412,26 @@ async def ready(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness (the store answers), the data version, and what an operator must look at:
-    the outbox backlog, failed notifications and inbox items (``warnings``). 503 when the
+    the outbox backlog, failed notifications and inbox items, failing calendar accounts
+    (``warnings``). 503 when the
     store does not answer."""
 
     pipeline = request.app[SERVICES].pipeline
 
-    def state(store: Store) -> tuple[int, dict[str, int], int, str | None]:
+    def state(
+        store: Store,
+    ) -> tuple[int, dict[str, int], int, str | None, tuple[int, int, int]]:
         failed_inbox = store.inbox.count(InboxStatus.FAILED)
         return (
             store.changes.version(),
             store.outbox.counts(),
             failed_inbox,
             pipeline.configuration_problem(store) if pipeline is not None else None,
+            store.calendar_accounts.health(),
         )
 
     try:
-        version, outbox, inbox_failed, bridge = await request.app[RUNNER].run(state)
+        version, outbox, inbox_failed, bridge, accounts = await request.app[RUNNER].run(state)
     except Exception as error:
         log.exception("health check: the store does not answer")
         return web.json_response(
@@ -409,8 +445,16 @@ async def health(request: web.Request) -> web.Response:
         "outbox_pending": outbox.get("pending", 0) + outbox.get("sending", 0),
         "outbox_failed": outbox.get("failed", 0),
         "inbox_failed": inbox_failed,
+        "calendar_accounts": accounts[0],
+        "calendar_accounts_failing": accounts[1],
+        "calendar_writes_waiting": accounts[2],
     }
     warnings = []
+    if accounts[1]:
+        warnings.append(
+            f"{accounts[1]} connected calendar accounts are failing; GET "
+            "/api/calendar-accounts shows why (last_error)"
+        )
     if outbox.get("failed"):
         warnings.append(
             f"{outbox['failed']} notifications failed; POST /api/notifications/retry sends "
@@ -455,6 +499,7 @@ def create_app(config: Config, worker: int | None = None) -> web.Application:
     app.cleanup_ctx.append(_outbox_ctx)
     app.cleanup_ctx.append(_webhooks_ctx)
     app.cleanup_ctx.append(_reminders_ctx)
+    app.cleanup_ctx.append(_calendar_accounts_ctx)
     app.cleanup_ctx.append(_busy_ctx)
     app.cleanup_ctx.append(_housekeeping_ctx)
     if services.pipeline is not None:
@@ -479,6 +524,7 @@ def create_app(config: Config, worker: int | None = None) -> web.Application:
         api_notifications,
         api_availability,
         api_webhooks,
+        api_calendar_accounts,
         openapi,
         metrics,
         feeds,

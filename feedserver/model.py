@@ -205,9 +205,10 @@ class BusyCalendar:
     last_status: str  # new, ok, unchanged, error
     last_error: str
     busy_count: int
-    kind: str = "ics"  # ics (one URL) or caldav (every calendar of an account)
+    kind: str = "ics"  # ics (one URL), caldav (every calendar of an account), account
     username: str = ""
     secret: str = ""  # the sealed password of a CalDAV account (never shown)
+    account_id: int | None = None  # kind account: the connected calendar account read
 
 
 @dataclass(frozen=True)
@@ -642,6 +643,93 @@ class WebhookDelivery:
     created_at: datetime
     delivered_at: datetime | None
     history: tuple[WebhookAttempt, ...] = ()
+
+
+@dataclass(frozen=True)
+class CalendarAccount:
+    """A person's own calendar account that feedserver writes their bookings into (and reads
+    busy times from): a CalDAV server, or Google through OAuth 2.0.
+
+    ``secret`` is sealed (``feedserver.tokens.credentials``): the password of a CalDAV
+    account, the JSON of Google's tokens. ``status`` is ``ok``, ``retrying`` (the last
+    attempts failed; ``retry_at`` says when the next is) or ``failing`` (refused, or failing
+    for ``calendar_accounts.failing_after_hours``; ``last_error`` says why)."""
+
+    id: int
+    user_id: int
+    provider: str  # caldav | google
+    name: str
+    server_url: str
+    username: str
+    secret: str
+    calendar_url: str
+    calendar_name: str
+    filters: FeedFilters
+    busy: bool  # its calendars are read for busy times too
+    uid_key: str  # the namespace of the events written (their UIDs and hrefs)
+    status: str
+    last_error: str
+    failures: int  # attempts failed in a row
+    failing_since: datetime | None
+    retry_at: datetime | None
+    last_written_at: datetime | None
+    written: int  # events in place
+    waiting: int  # bookings still to write
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class WrittenEvent:
+    """An event feedserver wrote into a calendar account: one booking's, at ``href``."""
+
+    account_id: int
+    booking_id: int
+    href: str
+    etag: str
+    digest: str  # the SHA-256 of what was written: an unchanged booking is not written again
+    written_at: datetime
+
+
+@dataclass(frozen=True)
+class AccountJob:
+    """A booking to bring up to date in an account (``booking_id`` 0: the whole calendar,
+    a resync). Each (account, booking) is one row: changes that come while it waits are one
+    write; ``generation`` tells whether another came while it was written."""
+
+    id: int
+    account_id: int
+    booking_id: int
+    generation: int
+    attempts: int
+    due_at: datetime
+    queued_at: datetime
+
+
+@dataclass(frozen=True)
+class AccountLogEntry:
+    at: datetime
+    booking_id: int | None
+    kind: str  # edit_replaced, removed, error
+    detail: str
+
+
+@dataclass(frozen=True)
+class PushSubscription:
+    """A WebDAV-Push subscription (Web Push, RFC 8030) to one collection of ``/dav/``."""
+
+    id: int
+    user_id: int
+    path: str  # the collection, as Radicale names it: "<principal>/<calendar>"
+    registration: str  # the random part of its registration URL
+    push_resource: str
+    public_key: str  # the subscription's P-256 key (p256dh), base64url
+    auth_secret: str  # base64url
+    expires_at: datetime
+    pushed_token: str  # the sync-token the last message sent carried
+    created_at: datetime
+    failures: int = 0
+    last_error: str = ""
 
 
 # The events booking systems hear of (``feedserver.domain.events``), with what each tells:

@@ -10,17 +10,20 @@ they happen exactly when the change does:
 3. its reminders, planned again (``feedserver.domain.reminders``; sent when due by
    ``feedserver.notify.reminders``);
 4. its event for booking systems, queued for each webhook that wants it
-   (``feedserver.domain.events``; delivered by ``feedserver.webhooks``).
+   (``feedserver.domain.events``; delivered by ``feedserver.webhooks``);
+5. a write into the calendar accounts of the people it concerns
+   (``feedserver.domain.calendar_accounts``; written by ``feedserver.calendar_accounts``).
 
 After the commit, through the change log (``feedserver.watcher.ChangeWatcher``), in order and
 once each (``subscribe``):
 
-5. the feed cache drops the feeds that showed the booking or would show it now
+6. the feed cache drops the feeds that showed the booking or would show it now
    (``feedserver.feeds.service``);
-6. the CalDAV login cache forgets every login when an account or app password changes
+7. the CalDAV login cache forgets every login when an account or app password changes
    (``feedserver.caldav_bridge.auth``);
-7. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``), and
-   the webhook worker what it has to send (``feedserver.webhooks.delivery``).
+8. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``), the
+   webhook worker what it has to send (``feedserver.webhooks.delivery``), and the calendar
+   writer what it has to write (``feedserver.calendar_accounts.writer``).
 
 The CalDAV ``bookings`` calendars need no consumer: they are read from the store
 (``feedserver.caldav_bridge.bookings``), so they show a change when it commits.
@@ -32,7 +35,8 @@ from collections.abc import Sequence
 
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.calendar.rrules import RecurrenceBudget
-from feedserver.domain import events, reminders
+from feedserver.calendar_accounts.writer import AccountWriter
+from feedserver.domain import calendar_accounts, events, reminders
 from feedserver.domain.bookings import BookingChange
 from feedserver.domain.meetings import MeetingService
 from feedserver.domain.recurrence import DEFAULT_BUDGET
@@ -47,7 +51,7 @@ from feedserver.webhooks.delivery import WebhookWorker
 
 
 class BookingEffects:
-    """The in-transaction consumers (1 to 4), for changes from ``origin``."""
+    """The in-transaction consumers (1 to 5), for changes from ``origin``."""
 
     def __init__(
         self,
@@ -86,6 +90,7 @@ class BookingEffects:
         events.booking_event(
             store, change.before, change.after, event, self.origin, meeting, self.meetings
         )
+        calendar_accounts.queue_change(store, change.before, change.after)
 
     def replied(self, store: Store, booking: Booking, email: str) -> None:
         events.attendee_replied(store, booking, email, self.origin, self.meetings)
@@ -107,6 +112,7 @@ class BookingEffects:
                 for booking, _rtype in created
             ],
         )
+        calendar_accounts.queue_created(store, [booking for booking, _rtype in created])
 
 
 def subscribe(
@@ -114,11 +120,13 @@ def subscribe(
     feeds: FeedService,
     outbox: OutboxWorker,
     webhooks: WebhookWorker,
+    writer: AccountWriter,
     logins: AccountLogins | None = None,
 ) -> None:
-    """The after-commit consumers (5 to 7); CalDAV's when CalDAV is on."""
+    """The after-commit consumers (6 to 8); CalDAV's when CalDAV is on."""
     watcher.subscribe(feeds.on_changes)
     if logins is not None:
         watcher.subscribe(logins.on_changes)
     watcher.subscribe(outbox.on_changes)
     watcher.subscribe(webhooks.on_changes)
+    watcher.subscribe(writer.on_changes)

@@ -3,7 +3,8 @@ zones, and the window of dates feedserver accepts."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedserver.errors import InvalidInput
@@ -90,3 +91,21 @@ def parse_date(value: object, field: str) -> date:
     if not in_window(day):
         raise InvalidInput(f"{value!r} is outside the dates accepted ({WINDOW})", field=field)
     return day
+
+
+def retry_after(
+    value: str | None, now: datetime, longest: timedelta = timedelta(hours=24)
+) -> timedelta | None:
+    """An HTTP Retry-After header (seconds or an HTTP date) as a wait between a second and
+    ``longest``; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit() and len(value) < 10:
+        wait = timedelta(seconds=int(value))
+    else:
+        try:
+            wait = parsedate_to_datetime(value) - now
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return max(timedelta(seconds=1), min(wait, longest))

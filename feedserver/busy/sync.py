@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -37,6 +38,9 @@ from feedserver.tokens.credentials import CredentialBox
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 4
+# Reads a connected calendar account for busy times: (state, iCalendar texts) between two
+# instants (``feedserver.calendar_accounts.writer.AccountWriter.read_busy``).
+AccountReader = Callable[[BusyCalendar, datetime, datetime], Awaitable[tuple[str, list[bytes]]]]
 TIMEOUT = aiohttp.ClientTimeout(total=20, connect=10)
 MAX_REDIRECTS = 5
 
@@ -92,12 +96,15 @@ class BusySync:
         config: AvailabilityConfig,
         box: CredentialBox,
         node: Node | None = None,
+        accounts: AccountReader | None = None,
     ) -> None:
         """``node``: this process, when others share the store: the calendars are read
-        where the lease "busy-calendars" is held, once a poll for the whole cluster."""
+        where the lease "busy-calendars" is held, once a poll for the whole cluster.
+        ``accounts`` reads a connected calendar account (``kind`` account)."""
         self.runner = runner
         self.config = config
         self.box = box
+        self.accounts = accounts
         self.lease = (
             Lease(runner, node, "busy-calendars", config.poll_minutes * 60) if node else None
         )
@@ -159,7 +166,7 @@ class BusySync:
     async def _refresh(self, http: aiohttp.ClientSession, calendar: BusyCalendar) -> Outcome:
         now = utcnow()
         try:
-            if calendar.kind == "caldav":
+            if calendar.kind in ("caldav", "account"):
                 return await self._refresh_caldav(calendar)
             status, body, etag, modified = await self._fetch(http, calendar)
             if status == 304:
@@ -211,13 +218,18 @@ class BusySync:
         """Every calendar of a CalDAV account; unchanged sync-tokens cost one PROPFIND each."""
         now = utcnow()
         try:
-            await self.check(calendar.url)
             email, timezone, start, end = await self._window(calendar)
-            password = self.box.open(calendar.secret)
-            public_only = not self.config.allow_private_networks
-            state, texts = await asyncio.to_thread(
-                read_caldav, calendar, password, start, end, public_only
-            )
+            if calendar.kind == "account":
+                if self.accounts is None:
+                    raise Refused("connected calendar accounts are not read here")
+                state, texts = await self.accounts(calendar, start, end)
+            else:
+                await self.check(calendar.url)
+                password = self.box.open(calendar.secret)
+                public_only = not self.config.allow_private_networks
+                state, texts = await asyncio.to_thread(
+                    read_caldav, calendar, password, start, end, public_only
+                )
             if not texts and state == calendar.etag and calendar.last_synced_at is not None:
                 await self.runner.run(lambda s: self._mark(s, calendar.id, "unchanged", "", now))
                 return Outcome("unchanged", calendar.busy_count)

@@ -393,6 +393,91 @@ class WebhooksConfig:
 
 
 @dataclass(frozen=True)
+class CalendarAccountsConfig:
+    retry_schedule_seconds: list[float] = _opt(
+        [5, 30, 120, 600, 1800, 3600],
+        "Waits after an account's server failed (5xx, 429 without Retry-After, no answer), "
+        "each made 20% longer or shorter at random; after the last, that wait again. A 429 "
+        "or 503 with Retry-After waits what it says.",
+    )
+    failing_after_hours: float = _opt(
+        24,
+        "An account whose writes have failed this long is shown as failing (on its page, "
+        "in /healthz and as a busy_calendar.failed-like log line); a refused password or "
+        "grant shows it at once.",
+    )
+    timeout_seconds: float = _opt(20, "How long an account's server has to answer a request.")
+    concurrency: int = _opt(
+        32, "Accounts written at once by one process (each account one request at a time)."
+    )
+    per_account_batch: int = _opt(
+        25,
+        "Bookings of one account written in one turn before other accounts get theirs: one "
+        "account with thousands of changes never holds the others back.",
+    )
+    past_days: int = _opt(
+        30, "Bookings that ended up to this many days ago are written too (older ones are not)."
+    )
+    allow_private_networks: bool = _opt(
+        False,
+        "Let account servers be on loopback, private and link-local addresses (off: no "
+        "request can be aimed at the server's own network).",
+    )
+
+
+@dataclass(frozen=True)
+class GoogleConfig:
+    client_id: str = _opt(
+        "",
+        "OAuth 2.0 client id of a Google Cloud project (type Web application) whose redirect "
+        "URI is PUBLIC_URL/oauth/google/callback. Empty: Google cannot be connected.",
+    )
+    client_secret: str = _opt("", "Its client secret.")
+    authorize_url: str = _opt(
+        "https://accounts.google.com/o/oauth2/v2/auth", "Google's authorization endpoint."
+    )
+    token_url: str = _opt("https://oauth2.googleapis.com/token", "Google's token endpoint.")
+    revoke_url: str = _opt("https://oauth2.googleapis.com/revoke", "Google's revocation endpoint.")
+    caldav_url: str = _opt(
+        "https://apidata.googleusercontent.com/caldav/v2/", "Google's CalDAV endpoint."
+    )
+    calendar_api_url: str = _opt(
+        "https://www.googleapis.com/calendar/v3",
+        "Google Calendar API, used only to create a calendar (Google's CalDAV cannot).",
+    )
+    scope: str = _opt(
+        "https://www.googleapis.com/auth/calendar",
+        "The access asked for: Google's CalDAV needs the whole calendar scope.",
+    )
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    enabled: bool = _opt(
+        True, "WebDAV-Push on /dav/: clients such as DAVx5 are told of changes within seconds."
+    )
+    subscription_days: int = _opt(
+        30, "Longest a push subscription lasts unless renewed (a client asking less gets it)."
+    )
+    merge_ms: int = _opt(
+        500, "Changes of one calendar within this time are one push message (bursts merged)."
+    )
+    ttl_seconds: int = _opt(
+        86400, "How long a push service keeps a message for a device that is offline."
+    )
+    contact: str = _opt(
+        "",
+        "The VAPID contact (mailto: or https:) push services may write to; empty: mailto: "
+        "the SMTP sender.",
+    )
+    allow_private_networks: bool = _opt(
+        False,
+        "Let push resources be on loopback, private and link-local addresses (off: no push "
+        "can be aimed at the server's own network).",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -409,6 +494,9 @@ class Config:
     availability: AvailabilityConfig = field(default_factory=AvailabilityConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    calendar_accounts: CalendarAccountsConfig = field(default_factory=CalendarAccountsConfig)
+    google: GoogleConfig = field(default_factory=GoogleConfig)
+    push: PushConfig = field(default_factory=PushConfig)
 
     @property
     def data_dir(self) -> Path:

@@ -49,7 +49,8 @@ def _kind(body: Body) -> str:
     return kind
 
 
-def _filters(store: Store, body: Body) -> FeedFilters:
+def parse_filters(store: Store, body: Body) -> FeedFilters:
+    """The filters a body names (a feed link's, a calendar account's)."""
     types = body.texts("types") or []
     for key in types:
         if store.types.get(key.lower()) is None:
@@ -112,7 +113,9 @@ def create_link(store: Store, data: object, owner: User | None = None) -> FeedLi
                 f"is {owner.role.value}"
             )
         name = body.text("name", default="Bookings")
-        return store.feed_links.create(owner.id, name, scope, _filters(store, body), new_nonce())
+        return store.feed_links.create(
+            owner.id, name, scope, parse_filters(store, body), new_nonce()
+        )
 
 
 def get_link(store: Store, link_id: int, owner: User | None = None) -> FeedLink:

@@ -368,12 +368,48 @@ WEBHOOK = Schema(
 )
 WEBHOOK_PATCH = WEBHOOK.partial("WebhookPatch", "A change of a webhook endpoint.")
 
+CALENDAR_ACCOUNT = Schema(
+    "CalendarAccountInput",
+    "A person's own calendar account, written into (and read for busy times): a CalDAV "
+    "server with a password (iCloud: an app-specific password), or Google (OAuth 2.0).",
+    {
+        "user": {**USER_REF, "description": "whose account (admins only; /api/me: you)"},
+        "provider": choice(("caldav", "google"), "default caldav"),
+        "name": text(100, "what to call it, such as 'iCloud'"),
+        "url": text(
+            2000,
+            "the CalDAV server (https://caldav.icloud.com, https://caldav.fastmail.com, a "
+            "Nextcloud's https://host/remote.php/dav), a principal or a calendar; for a bare "
+            "host /.well-known/caldav is followed",
+        ),
+        "username": text(200),
+        "password": text(1000, "stored sealed with the instance's key"),
+        "calendar": text(
+            2000,
+            "the calendar to write into: a URL from GET .../calendars, or 'new' (the default) "
+            "for a new one named after the organisation",
+        ),
+        "busy": flag("its calendars are read for busy times too (default true)"),
+        "types": texts(100, {"type": "string", "maxLength": 64}),
+        "locations": texts(100, {"type": "string", "maxLength": 12}),
+        "include_pending": flag(),
+        "include_buffers": flag("buffer times as part of the events"),
+        "show_attendees": flag("attendees named in the description (never invited)"),
+        "kind": choice(("events", "busy"), "'busy': 'Busy' events without details"),
+    },
+)
+CALENDAR_ACCOUNT_PATCH = CALENDAR_ACCOUNT.partial(
+    "CalendarAccountPatch", "A change of a connected calendar account.", without=("provider",)
+)
+
 ALL = (
     BOOKING,
     BOOKING_PATCH,
     BOOKING_REPLACE,
     WEBHOOK,
     WEBHOOK_PATCH,
+    CALENDAR_ACCOUNT,
+    CALENDAR_ACCOUNT_PATCH,
     LOCATION,
     LOCATION_PATCH,
     TYPE,

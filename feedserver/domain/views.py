@@ -6,7 +6,9 @@ from typing import Any
 
 from feedserver.domain.meetings import MeetingService
 from feedserver.model import (
+    AccountLogEntry,
     Booking,
+    CalendarAccount,
     Location,
     Meeting,
     ReservationType,
@@ -175,3 +177,49 @@ def delivery_json(delivery: WebhookDelivery) -> dict[str, Any]:
             for a in delivery.history
         ],
     }
+
+
+def calendar_account_json(
+    account: CalendarAccount, log: list[AccountLogEntry] | None = None
+) -> dict[str, Any]:
+    """A connected calendar account (never its password or tokens)."""
+    f = account.filters
+
+    def when(moment: Any) -> str | None:
+        return iso_utc(moment) if moment is not None else None
+
+    found: dict[str, Any] = {
+        "id": account.id,
+        "user": account.user_id,
+        "provider": account.provider,
+        "name": account.name,
+        "url": account.server_url,
+        "username": account.username,
+        "calendar": {"url": account.calendar_url, "name": account.calendar_name},
+        "busy": account.busy,
+        "types": list(f.types),
+        "locations": list(f.locations),
+        "include_pending": f.include_pending,
+        "include_buffers": f.include_buffers,
+        "show_attendees": f.show_attendees,
+        "kind": "busy" if f.busy_only else "events",
+        "status": account.status,
+        "last_error": account.last_error or None,
+        "failing_since": when(account.failing_since),
+        "retry_at": when(account.retry_at),
+        "last_written_at": when(account.last_written_at),
+        "events_written": account.written,
+        "bookings_waiting": account.waiting,
+        "created_at": iso_utc(account.created_at),
+    }
+    if log is not None:
+        found["log"] = [
+            {
+                "at": iso_utc(entry.at),
+                "booking": entry.booking_id,
+                "kind": entry.kind,
+                "detail": entry.detail,
+            }
+            for entry in log
+        ]
+    return found

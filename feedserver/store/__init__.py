@@ -20,6 +20,7 @@ from feedserver.store.availability import BusyCalendarStore, WorkingHoursStore
 from feedserver.store.bookings import BookingQuery, BookingStore
 from feedserver.store.bridged_events import BridgedEventStore
 from feedserver.store.caldav_items import CaldavItemStore
+from feedserver.store.calendar_accounts import CalendarAccountStore, PushStore
 from feedserver.store.changes import Change, ChangeLog
 from feedserver.store.cluster import ClusterSettings, LeaseStore, LimitStore
 from feedserver.store.dav import DavStore
@@ -76,7 +77,7 @@ class Store:
         self.inbox = InboxStore(self.db, self.changes)
         self.bridge_events = BridgedEventStore(self.db)
         self.caldav_items = CaldavItemStore(self.db)
-        self.dav = DavStore(self.db)
+        self.dav = DavStore(self.db, self.changes)
         self.sessions = SessionStore(self.db)
         self.reminders = ReminderStore(self.db)
         self.working_hours = WorkingHoursStore(self.db, self.changes)
@@ -87,6 +88,8 @@ class Store:
         self.events = EventStore(self.db, self.changes)
         self.webhooks = WebhookStore(self.db, self.changes)
         self.idempotency = IdempotencyStore(self.db)
+        self.calendar_accounts = CalendarAccountStore(self.db, self.changes)
+        self.push = PushStore(self.db, self.changes)
 
     @classmethod
     def scratch(cls, url: Path | str) -> Store:

@@ -80,6 +80,7 @@ def _calendar(row: Row) -> BusyCalendar:
         kind=row["kind"],
         username=row["username"],
         secret=row["secret"],
+        account_id=row["account_id"],
     )
 
 
@@ -95,6 +96,7 @@ class BusyCalendarStore:
         kind: str = "ics",
         username: str = "",
         secret: str = "",
+        account_id: int | None = None,
     ) -> BusyCalendar:
         calendar_id = self.db.insert(
             "busy_calendars",
@@ -105,6 +107,7 @@ class BusyCalendarStore:
                 "kind": kind,
                 "username": username,
                 "secret": secret,
+                "account_id": account_id,
                 "created_at": to_db(utcnow()),
             },
         )
@@ -124,6 +127,10 @@ class BusyCalendarStore:
                 "SELECT * FROM busy_calendars WHERE user_id = ? ORDER BY id", (user_id,)
             )
         return [_calendar(r) for r in rows]
+
+    def of_account(self, account_id: int) -> BusyCalendar | None:
+        row = self.db.row("SELECT * FROM busy_calendars WHERE account_id = ?", (account_id,))
+        return _calendar(row) if row else None
 
     def delete(self, calendar_id: int) -> None:
         self.db.execute("DELETE FROM busy_times WHERE calendar_id = ?", (calendar_id,))

@@ -57,6 +57,12 @@ TABLES: tuple[str, ...] = (
     "webhook_deliveries",
     "webhook_attempts",
     "idempotency_keys",
+    "calendar_accounts",
+    "calendar_account_items",
+    "calendar_account_jobs",
+    "calendar_account_log",
+    "oauth_states",
+    "push_subscriptions",
 )
 # Rows a fresh schema already holds, replaced by the source's.
 _SEEDED = ("catalog_version",)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from feedserver.model import DavCollection, DavObject
+from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, iter_chunks
 from feedserver.store.values import from_db, to_db
 from feedserver.times import utcnow
@@ -51,8 +52,9 @@ def parent_of(path: str) -> str:
 
 
 class DavStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, changes: ChangeLog) -> None:
         self.db = db
+        self.changes = changes
 
     # -- collections ----------------------------------------------------------------------
 
@@ -145,13 +147,17 @@ class DavStore:
         return str(value) if value is not None else None
 
     def _bump(self, collection_id: int, now: datetime) -> int:
-        return int(
+        """Raise the collection's version (its sync-token); the change log tells the
+        processes watching it (WebDAV-Push)."""
+        version = int(
             self.db.scalar(
                 "UPDATE dav_collections SET version = version + 1, modified_at = ? "
                 "WHERE id = ? RETURNING version",
                 (to_db(now), collection_id),
             )
         )
+        self.changes.record("dav_collection", collection_id, "updated")
+        return version
 
     def put(self, collection_id: int, item: DavObject) -> DavObject | None:
         """Write an item (new or replacing the one at its href); the one replaced, if any."""

@@ -679,4 +679,99 @@ MIGRATIONS: tuple[Migration, ...] = (
                 ON reservation_types (external_id) WHERE external_id IS NOT NULL""",
         ),
     ),
+    Migration(
+        20,
+        "calendar accounts written through, and WebDAV-Push",
+        (
+            # A person's own calendar account: where it is, the calendar written to, the
+            # bookings it shows (a feed link's filters, JSON), its sealed credentials and how
+            # writing into it goes.
+            """CREATE TABLE calendar_accounts (
+                id INTEGER PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                provider TEXT NOT NULL,
+                name TEXT NOT NULL,
+                server_url TEXT NOT NULL,
+                username TEXT NOT NULL DEFAULT '',
+                secret TEXT NOT NULL,
+                calendar_url TEXT NOT NULL,
+                calendar_name TEXT NOT NULL DEFAULT '',
+                filters TEXT NOT NULL,
+                busy INTEGER NOT NULL DEFAULT 1,
+                uid_key TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'ok',
+                last_error TEXT NOT NULL DEFAULT '',
+                failures INTEGER NOT NULL DEFAULT 0,
+                failing_since TEXT,
+                retry_at TEXT,
+                last_written_at TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX calendar_accounts_user ON calendar_accounts (user_id)",
+            # The events written there, one a booking: only these are ever changed.
+            """CREATE TABLE calendar_account_items (
+                account_id INTEGER NOT NULL REFERENCES calendar_accounts(id) ON DELETE CASCADE,
+                booking_id INTEGER NOT NULL,
+                href TEXT NOT NULL,
+                etag TEXT NOT NULL DEFAULT '',
+                digest TEXT NOT NULL DEFAULT '',
+                written_at TEXT NOT NULL,
+                PRIMARY KEY (account_id, booking_id)
+            )""",
+            # The queue: a booking to bring up to date in an account (0: the whole calendar),
+            # written in the transaction of the booking's change; one row per pair.
+            """CREATE TABLE calendar_account_jobs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                account_id INTEGER NOT NULL REFERENCES calendar_accounts(id) ON DELETE CASCADE,
+                booking_id INTEGER NOT NULL,
+                generation INTEGER NOT NULL DEFAULT 1,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                due_at TEXT NOT NULL,
+                queued_at TEXT NOT NULL,
+                claimed_by TEXT,
+                claimed_until TEXT,
+                UNIQUE (account_id, booking_id)
+            )""",
+            "CREATE INDEX calendar_account_jobs_due ON calendar_account_jobs (due_at)",
+            # What happened there that the person should know: edits replaced, errors.
+            """CREATE TABLE calendar_account_log (
+                id INTEGER PRIMARY KEY,
+                account_id INTEGER NOT NULL REFERENCES calendar_accounts(id) ON DELETE CASCADE,
+                at TEXT NOT NULL,
+                booking_id INTEGER,
+                kind TEXT NOT NULL,
+                detail TEXT NOT NULL
+            )""",
+            "CREATE INDEX calendar_account_log_account ON calendar_account_log (account_id, id)",
+            # A Google authorization under way: its state, PKCE verifier and what was asked.
+            """CREATE TABLE oauth_states (
+                state TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                verifier TEXT NOT NULL,
+                request TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            # A busy calendar read from a connected account (its calendars, less what
+            # feedserver wrote there).
+            "ALTER TABLE busy_calendars ADD COLUMN account_id INTEGER",
+            # WebDAV-Push subscriptions: the collection, the Web Push resource and its keys,
+            # and the sync-token last pushed (a change is pushed while it differs).
+            """CREATE TABLE push_subscriptions (
+                id INTEGER PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                path TEXT NOT NULL,
+                registration TEXT NOT NULL UNIQUE,
+                push_resource TEXT NOT NULL,
+                public_key TEXT NOT NULL,
+                auth_secret TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                pushed_token TEXT NOT NULL DEFAULT '',
+                failures INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL,
+                UNIQUE (path, push_resource)
+            )""",
+        ),
+    ),
 )

@@ -7,6 +7,8 @@ from aiohttp import web
 from feedserver.busy.sync import BusySync
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.server import RadicaleServer
+from feedserver.calendar_accounts.service import CalendarAccounts
+from feedserver.calendar_accounts.writer import AccountWriter
 from feedserver.config import Config
 from feedserver.domain.feed_links import FeedUrls
 from feedserver.domain.meetings import MeetingService
@@ -41,6 +43,8 @@ BUSY = web.AppKey("busy", BusySync)
 INBOX = web.AppKey("inbox", InboxService)
 CAPTURE = web.AppKey("capture", CalendarCapture)
 METRICS = web.AppKey("metrics", Metrics)
+ACCOUNTS = web.AppKey("calendar_accounts", CalendarAccounts)
+WRITER = web.AppKey("calendar_writer", AccountWriter)
 
 
 class Draining:

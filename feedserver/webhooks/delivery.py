@@ -36,7 +36,6 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from functools import partial
 
 import aiohttp
@@ -48,13 +47,12 @@ from feedserver.config import WebhooksConfig
 from feedserver.domain import events, webhooks
 from feedserver.model import Event, Webhook, WebhookAttempt, WebhookDelivery
 from feedserver.store import Change, Store, StoreRunner
-from feedserver.times import utcnow
+from feedserver.times import retry_after, utcnow
 from feedserver.tokens.credentials import CredentialBox
 
 log = logging.getLogger(__name__)
 
 BATCH = 100  # deliveries claimed at once (each endpoint and booking: one at a time)
-MAX_RETRY_AFTER = timedelta(hours=24)
 USER_AGENT = "feedserver-webhooks"
 
 
@@ -87,21 +85,6 @@ def body_of(event: Event) -> bytes:
 def signature(secrets: list[str], message_id: str, at: datetime, body: bytes) -> str:
     """The ``webhook-signature`` header: one ``v1,`` signature per secret."""
     return " ".join(Signer(secret).sign(message_id, at, body) for secret in secrets)
-
-
-def retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """A Retry-After header (seconds or an HTTP date) as a wait, None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit() and len(value) < 10:
-        wait = timedelta(seconds=int(value))
-    else:
-        try:
-            wait = parsedate_to_datetime(value) - now
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return max(timedelta(seconds=1), min(wait, MAX_RETRY_AFTER))
 
 
 def _after(wait: timedelta) -> datetime:
