@@ -17,6 +17,8 @@ from feedserver.busy.sync import BusySync
 from feedserver.caldav_bridge import layout
 from feedserver.caldav_bridge.auth import AccountLogins
 from feedserver.caldav_bridge.bookings import BookingsCalendars
+from feedserver.caldav_bridge.notifier import PushNotifier
+from feedserver.caldav_bridge.push import PushKeys
 from feedserver.caldav_bridge.server import PREFIX, RadicaleServer, well_known
 from feedserver.calendar_accounts.access import Access
 from feedserver.calendar_accounts.google import GoogleOAuth
@@ -74,6 +76,7 @@ from feedserver.web.state import (
     MEETINGS,
     METRICS,
     OUTBOX,
+    PUSH,
     REMINDERS,
     RUNNER,
     SECRETS,
@@ -191,8 +194,21 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     folder = config.data_dir / "caldav"
     if layout.needs_migration(folder):
         await app[RUNNER].run(partial(layout.migrate_folder, folder))
+    keys = None
+    if config.push.enabled:
+        keys = PushKeys(services.secrets.vapid_private_key, services.secrets.secret_keys[-1])
+        contact = config.push.contact or f"mailto:{config.smtp.sender or 'postmaster@localhost'}"
+        app[PUSH] = PushNotifier(app[RUNNER], keys, config.push, contact)
+        await app[PUSH].start()
     server = RadicaleServer(
-        config, app[RUNNER], logins, capture, services.budget, calendars, services.inbound_limits
+        config,
+        app[RUNNER],
+        logins,
+        capture,
+        services.budget,
+        calendars,
+        services.inbound_limits,
+        keys,
     )
     app[CALDAV] = server
     app[FEEDS].gate.yield_to(lambda: server.busy)
@@ -208,6 +224,8 @@ async def _caldav_ctx(app: web.Application) -> AsyncIterator[None]:
     if reconciler is not None:
         await _stop(reconciler)
         await lease.release()
+    if PUSH in app:
+        await app[PUSH].stop()
     server.close()
 
 
@@ -304,7 +322,13 @@ async def _changes_ctx(app: web.Application) -> AsyncIterator[None]:
     """The change watcher, started once every consumer of a change is subscribed (last)."""
     watcher = app[WATCHER]
     reactions.subscribe(
-        watcher, app[FEEDS], app[OUTBOX], app[WEBHOOKS], app[WRITER], app[LOGINS]
+        watcher,
+        app[FEEDS],
+        app[OUTBOX],
+        app[WEBHOOKS],
+        app[WRITER],
+        app[LOGINS],
+        app.get(PUSH),
     )
     await watcher.start()
     listener = None

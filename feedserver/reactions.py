@@ -23,7 +23,9 @@ once each (``subscribe``):
    (``feedserver.caldav_bridge.auth``);
 8. the outbox worker wakes up to deliver what was queued (``feedserver.notify.outbox``), the
    webhook worker what it has to send (``feedserver.webhooks.delivery``), and the calendar
-   writer what it has to write (``feedserver.calendar_accounts.writer``).
+   writer what it has to write (``feedserver.calendar_accounts.writer``);
+9. WebDAV-Push tells the subscribers of each calendar that changed
+   (``feedserver.caldav_bridge.notifier``).
 
 The CalDAV ``bookings`` calendars need no consumer: they are read from the store
 (``feedserver.caldav_bridge.bookings``), so they show a change when it commits.
@@ -34,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from feedserver.caldav_bridge.auth import AccountLogins
+from feedserver.caldav_bridge.notifier import PushNotifier
 from feedserver.calendar.rrules import RecurrenceBudget
 from feedserver.calendar_accounts.writer import AccountWriter
 from feedserver.domain import calendar_accounts, events, reminders
@@ -122,11 +125,14 @@ def subscribe(
     webhooks: WebhookWorker,
     writer: AccountWriter,
     logins: AccountLogins | None = None,
+    push: PushNotifier | None = None,
 ) -> None:
-    """The after-commit consumers (6 to 8); CalDAV's when CalDAV is on."""
+    """The after-commit consumers (6 to 9); CalDAV's when CalDAV is on."""
     watcher.subscribe(feeds.on_changes)
     if logins is not None:
         watcher.subscribe(logins.on_changes)
     watcher.subscribe(outbox.on_changes)
     watcher.subscribe(webhooks.on_changes)
     watcher.subscribe(writer.on_changes)
+    if push is not None:
+        watcher.subscribe(push.on_changes)

@@ -94,6 +94,29 @@ class Listing:
         )
 
 
+def read_listing(
+    store: Store, principal: str, start: datetime | None = None, end: datetime | None = None
+) -> Listing | None:
+    """The ``bookings`` calendar of the account ``principal`` names (None: no such account)."""
+    user = store.users.get_by_email(principal)
+    if user is None:
+        return None
+    query = BookingQuery(
+        involving_user=(user.id, user.email), statuses=VISIBLE, start=start, end=end
+    )
+    return Listing(
+        user,
+        tuple(store.bookings.keys(query)),
+        store.bookings.catalog_version(),
+        store.users.render_version(user.id),
+        store.bookings.last_departure(user.id),
+    )
+
+
+def sync_token(listing: Listing) -> str:
+    return f"{SYNC_PREFIX}{listing.version}"
+
+
 class BookingsCalendars:
     """Reads and renders the ``bookings`` calendars (on the store thread)."""
 
@@ -114,22 +137,7 @@ class BookingsCalendars:
     ) -> Listing | None:
         """The calendar of the account ``principal`` names (None: no such account)."""
 
-        def read(store: Store) -> Listing | None:
-            user = store.users.get_by_email(principal)
-            if user is None:
-                return None
-            query = BookingQuery(
-                involving_user=(user.id, user.email), statuses=VISIBLE, start=start, end=end
-            )
-            return Listing(
-                user,
-                tuple(store.bookings.keys(query)),
-                store.bookings.catalog_version(),
-                store.users.render_version(user.id),
-                store.bookings.last_departure(user.id),
-            )
-
-        return self.runner.call(read)
+        return self.runner.call(lambda store: read_listing(store, principal, start, end))
 
     def changed_since(self, listing: Listing, version: int) -> tuple[list[str], list[str]]:
         """(hrefs changed or added, hrefs gone) in the calendar since ``version``. Raises
@@ -299,7 +307,7 @@ class BookingsCollection(BaseCollection):
         return any(k.uid == uid for k in self.listing.keys)
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
-        token = f"{SYNC_PREFIX}{self.listing.version}"
+        token = sync_token(self.listing)
         if not old_token:
             return token, [item_href(k) for k in self.listing.keys]
         number = old_token.removeprefix(SYNC_PREFIX)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import gzip
 import io
 import logging
 import math
@@ -33,6 +34,7 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
@@ -42,23 +44,28 @@ from multidict import CIMultiDict
 from radicale import httputils
 from radicale.app import REQUEST_METHODS, Application
 
+from feedserver.caldav_bridge import push
 from feedserver.caldav_bridge.auth import AccountLogins, Tickets, ticket_auth
 from feedserver.caldav_bridge.bookings import BookingsCalendars
 from feedserver.caldav_bridge.guard import protected
+from feedserver.caldav_bridge.notifier import current_token
+from feedserver.caldav_bridge.push import PushKeys
 from feedserver.caldav_bridge.reports import ReportBudget, ReportPlan, ReportScope
 from feedserver.caldav_bridge.rights import OwnTreeRights
 from feedserver.caldav_bridge.storage import Capture, DatabaseStorage, storage_class
 from feedserver.calendar.rrules import RecurrenceBudget, calendar_problem
 from feedserver.config import Config
 from feedserver.errors import TooLarge
-from feedserver.store import StoreRunner
+from feedserver.store import Store, StoreRunner
 from feedserver.throttle import RateLimits, Refusal
+from feedserver.times import utcnow
 
 PREFIX = "/dav"
 _PROXY_HEADERS = ("x-script-name", "forwarded", "x-remote-user", "x-remote-addr")
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="feedserver CalDAV", charset="UTF-8"'}
 _OPTIONS = {"Allow": ", ".join(sorted(REQUEST_METHODS)), "DAV": httputils.DAV_HEADERS}
+_PUSH_OPTIONS = {**_OPTIONS, "DAV": f"{httputils.DAV_HEADERS}, webdav-push"}
 _MAX_INSTANCES = (
     '<?xml version="1.0" encoding="utf-8"?>\n'
     '<D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
@@ -139,8 +146,11 @@ class RadicaleServer:
         budget: RecurrenceBudget | None = None,
         bookings: BookingsCalendars | None = None,
         inbound_limits: RateLimits | None = None,
+        push: PushKeys | None = None,
     ) -> None:
+        """``push``: the keys of WebDAV-Push, when it is on."""
         self.config = config
+        self.push = push
         self.runner = runner
         self.logins = logins
         self.capture = capture
@@ -301,11 +311,16 @@ class RadicaleServer:
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.method == "OPTIONS":
-            return web.Response(status=200, headers=_OPTIONS)
+            return web.Response(status=200, headers=_PUSH_OPTIONS if self.push else _OPTIONS)
         principal = await self._login(request)
         if isinstance(principal, web.Response):
             return principal
         path_info = request.match_info.get("path_info", "")
+        if self.push is not None:
+            if request.method == "DELETE" and path_info.startswith(push.REGISTRATIONS):
+                return await self._unregister(principal, path_info)
+            if request.method == "POST":
+                return await self._register(request, principal, path_info)
         refusal = protected(request.method, path_info, request.headers.get("Destination"), PREFIX)
         if refusal is not None:
             return _text(403, refusal)
@@ -331,9 +346,90 @@ class RadicaleServer:
         if refused:
             return _max_instances(refused)
         code, _, reason = status.partition(" ")
+        pushing = self.push is not None and request.method == "PROPFIND"
+        if pushing and code == "207" and push.asks_for_push(body):
+            assert self.push is not None
+            if any(k.lower() == "content-encoding" and v == "gzip" for k, v in headers):
+                payload = gzip.decompress(payload)  # aiohttp compresses it again if asked
+                headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
+            payload = push.with_properties(payload, self.push, PREFIX, principal)
         kept = CIMultiDict((k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP)
+        if self.push is not None and "DAV" in kept:
+            kept["DAV"] = f"{kept['DAV']}, webdav-push"
         # For HEAD, aiohttp sends the headers (with the length of ``payload``) and no body.
         return web.Response(status=int(code), reason=reason or None, headers=kept, body=payload)
+
+    # -- WebDAV-Push ---------------------------------------------------------------------------
+
+    async def _register(self, request: web.Request, principal: str, path_info: str) -> web.Response:
+        """``POST <push-register>`` to one of the principal's calendars."""
+        assert self.push is not None
+        body = await self._body(request)
+        path = path_info.strip("/")
+        if not push.is_register(body):
+            return _text(405, "POST takes a WebDAV-Push push-register here")
+        if not push.push_capable(path, principal):
+            return _push_error(403, "push-not-available", "push is offered on your calendars")
+        config = self.config.push
+        try:
+            asked = push.parse_register(body, not config.allow_private_networks)
+        except push.BadRegistration as exc:
+            return _push_error(403, exc.condition, str(exc))
+        now = utcnow()
+        expires = push.expiry(asked.expires, now, timedelta(days=config.subscription_days))
+
+        def register(store: Store) -> tuple[str, bool] | None:
+            with store.transaction():
+                token = current_token(store, path)
+                user = store.users.get_by_email(principal)
+                if token is None or user is None:
+                    return None
+                found, new = store.push.register(
+                    user.id,
+                    path,
+                    push.new_registration(),
+                    asked.push_resource,
+                    asked.public_key,
+                    asked.auth_secret,
+                    expires,
+                    token,
+                )
+                return found.registration, new
+
+        made = await self.runner.run(register)
+        if made is None:
+            return _text(404, f"no calendar {path}")
+        registration, new = made
+        location = f"{request.scheme}://{request.host}{PREFIX}{push.REGISTRATIONS}{registration}"
+        return web.Response(
+            status=201 if new else 200,
+            headers={"Location": location, "Expires": push.http_date(expires)},
+        )
+
+    async def _unregister(self, principal: str, path_info: str) -> web.Response:
+        registration = path_info.removeprefix(push.REGISTRATIONS).strip("/")
+
+        def remove(store: Store) -> bool:
+            with store.transaction():
+                found = store.push.get(registration)
+                user = store.users.get_by_email(principal)
+                if found is None or user is None or found.user_id != user.id:
+                    return False
+                store.push.delete(found.id)
+                return True
+
+        if not await self.runner.run(remove):
+            return _text(404, "no such push subscription")
+        return web.Response(status=204)
+
+
+def _push_error(status: int, condition: str, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=push.error_body(condition, message),
+        content_type="application/xml",
+        charset="utf-8",
+    )
 
 
 async def well_known(request: web.Request) -> web.Response:

@@ -470,6 +470,11 @@ class PushConfig:
         "The VAPID contact (mailto: or https:) push services may write to; empty: mailto: "
         "the SMTP sender.",
     )
+    vapid_private_key: str = _opt(
+        "",
+        "The P-256 key (PEM) that signs push messages (VAPID); clients bind their "
+        "subscriptions to its public half. Empty: generated on first run into the secrets file.",
+    )
     allow_private_networks: bool = _opt(
         False,
         "Let push resources be on loopback, private and link-local addresses (off: no push "

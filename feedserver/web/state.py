@@ -6,6 +6,7 @@ from aiohttp import web
 
 from feedserver.busy.sync import BusySync
 from feedserver.caldav_bridge.auth import AccountLogins
+from feedserver.caldav_bridge.notifier import PushNotifier
 from feedserver.caldav_bridge.server import RadicaleServer
 from feedserver.calendar_accounts.service import CalendarAccounts
 from feedserver.calendar_accounts.writer import AccountWriter
@@ -45,6 +46,7 @@ CAPTURE = web.AppKey("capture", CalendarCapture)
 METRICS = web.AppKey("metrics", Metrics)
 ACCOUNTS = web.AppKey("calendar_accounts", CalendarAccounts)
 WRITER = web.AppKey("calendar_writer", AccountWriter)
+PUSH = web.AppKey("webdav_push", PushNotifier)
 
 
 class Draining:
