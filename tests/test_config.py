@@ -164,6 +164,7 @@ _CHOSEN: dict[str, object] = {
     "server.trusted_proxies": ["127.0.0.2", "::1"],
     "security.secret_keys": ["new-key", "old-key"],
     "webhooks.retry_schedule_seconds": [1, 2.5, 60],
+    "calendar_accounts.retry_schedule_seconds": [1, 10],
 }
 
 

@@ -96,6 +96,8 @@ class PushNotifier:
                 break
             # A burst of changes is one message: wait a little for the rest of it.
             await asyncio.sleep(self.config.merge_ms / 1000)
+            if self._stopping:
+                break
             self._wake.clear()
             try:
                 await self.push_changed()
