@@ -34,6 +34,9 @@ SLOW_MODULES = {
     "test_cluster": "two feedserver nodes behind a real nginx on one PostgreSQL",
     "test_workers": "serve --workers 3 sending 600 messages through a real SMTP sink",
     "test_webhook_outages": "a receiver down for 30 s; a process stopped mid-delivery",
+    "test_calendar_account_outages": "a person's CalDAV server down for 60 s",
+    "test_calendar_accounts": "stock Radicale and Xandikos as people's own CalDAV servers",
+    "test_google_accounts": "an authlib authorization server and a bearer CalDAV endpoint",
     "test_fuzz_api": "schemathesis against a running feedserver process (minutes)",
     "test_abuse": "floods of real connections, latencies measured under load",
     "test_hostile_input": "every route with every hostile value (thousands of requests)",
@@ -59,6 +62,8 @@ SQLITE_PASS_ONLY = {
     "test_third_party_parsers": "readers of what feedserver renders: the same bytes either way",
     "test_caldav_library": "the caldav library's suite; caldav-server-tester and tsdav run on both",
     "test_abuse": "latencies under floods; the shared counters run across nodes in test_cluster",
+    "test_calendar_account_outages": "a 60 s outage; the queue's store calls are "
+    "test_calendar_accounts' on both passes",
 }
 BACKEND = os.environ.get("FEEDSERVER_TEST_BACKEND", "sqlite")
 # The fixtures through which a test opens a store: on PostgreSQL, only these tests run.
