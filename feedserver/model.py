@@ -715,6 +715,19 @@ class AccountLogEntry:
 
 
 @dataclass(frozen=True)
+class PendingAuthorization:
+    """A Google authorization under way: who began it, its PKCE verifier, and what they asked
+    for the account (its name, calendar, busy reading and filters)."""
+
+    user_id: int
+    verifier: str
+    name: str
+    calendar: str
+    busy: bool
+    filters: FeedFilters
+
+
+@dataclass(frozen=True)
 class PushSubscription:
     """A WebDAV-Push subscription (Web Push, RFC 8030) to one collection of ``/dav/``."""
 

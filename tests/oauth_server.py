@@ -28,11 +28,11 @@ from tests.calendar_servers import CalendarServer
 from tests.process import free_port
 
 CLIENT_ID = "feedserver-test.apps.example"
-CLIENT_SECRET = "test-client-secret"  # noqa: S105
+CLIENT_SECRET = "test-client-secret"
 
 
 @dataclass
-class Client(ClientMixin):  # type: ignore[misc]
+class Client(ClientMixin):
     redirect_uri: str
 
     def get_client_id(self) -> str:
@@ -61,7 +61,7 @@ class Client(ClientMixin):  # type: ignore[misc]
 
 
 @dataclass
-class Code(AuthorizationCodeMixin):  # type: ignore[misc]
+class Code(AuthorizationCodeMixin):
     code: str
     redirect_uri: str
     scope: str
@@ -77,7 +77,7 @@ class Code(AuthorizationCodeMixin):  # type: ignore[misc]
 
 
 @dataclass
-class Token(TokenMixin):  # type: ignore[misc]
+class Token(TokenMixin):
     access_token: str
     refresh_token: str
     scope: str
@@ -156,7 +156,7 @@ def flask_app(google: Google) -> Flask:
         app, lambda client_id: client if client_id == CLIENT_ID else None, save_token
     )
 
-    class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    class CodeGrant(grants.AuthorizationCodeGrant):
         TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
         def save_authorization_code(self, code: str, req: Any) -> None:
@@ -180,7 +180,7 @@ def flask_app(google: Google) -> Flask:
         def authenticate_user(self, authorization_code: Code) -> str:
             return authorization_code.user
 
-    class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    class RefreshGrant(grants.RefreshTokenGrant):
         TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
         INCLUDE_NEW_REFRESH_TOKEN = False
 
@@ -285,15 +285,15 @@ def bearer_caldav(google: Google, radicale: CalendarServer) -> web.Application:
                 allow_redirects=False,
             ) as answer,
         ):
-            body = await answer.read()
+            payload = await answer.read()
             if rename is not None:
-                body = body.replace(rename[0].encode(), rename[1].encode())
+                payload = payload.replace(rename[0].encode(), rename[1].encode())
             kept = {
                 k: v
                 for k, v in answer.headers.items()
                 if k.lower() in ("etag", "content-type", "location", "dav")
             }
-            return web.Response(status=answer.status, body=body, headers=kept)
+            return web.Response(status=answer.status, body=payload, headers=kept)
 
     app = web.Application()
     app.router.add_route("*", "/{path:.*}", proxy)

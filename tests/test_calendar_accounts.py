@@ -23,6 +23,7 @@ from feedserver.config import Config, with_changes
 from feedserver.web.state import BUSY, RUNNER
 from tests.calendar_servers import CalendarServer, radicale, xandikos
 from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org
+from tests.webhelp import Pages
 
 CAMILLE = {"Authorization": basic_auth("camille@example.org", "camille-password")}
 NOTE = (
@@ -360,3 +361,42 @@ async def test_disconnecting_removes_the_events_written_or_keeps_them(
     assert kept == {"removed_events": 0, "kept_events": 1}
     assert len(ours_only(server, path)) == 1
     await lab.get("/api/me/calendar-accounts", headers=CAMILLE)
+
+
+async def test_the_page_connects_an_account_and_keeps_what_was_typed_on_an_error(
+    lab: Api, radicale_server: CalendarServer
+) -> None:
+    server = radicale_server
+    pages = Pages(lab.client)
+    await pages.sign_in("camille@example.org", "camille-password")
+    page = await pages.get("/calendars")
+    assert "Connect a calendar account" in page and "iCloud" in page
+    form = {
+        "preset": "other",
+        "url": server.base + "/",
+        "username": "camille",
+        "password": "wrong",
+        "types": "haircut",
+        "include_pending": "on",
+        "busy": "on",
+    }
+    _, refused = await pages.post("/calendars", form, status=422)
+    assert "app-specific password" in refused and 'aria-invalid="true"' in refused
+    assert f'value="{server.base}/"' in refused and 'value="camille"' in refused
+    assert 'value="haircut" checked' in refused and "wrong" not in refused
+    location, _ = await pages.post("/calendars", {**form, "password": "secret"})
+    assert location.startswith("/calendars")
+    page = await pages.get("/calendars")
+    assert "Salon Lumière" in page and "working" in page
+    accounts = (await lab.get("/api/me/calendar-accounts", headers=CAMILLE))["calendar_accounts"]
+    (account,) = accounts
+    assert account["types"] == ["haircut"] and account["include_pending"]
+    await book(lab, soon())
+    path = calendar_path(account, server)
+    await until(lambda: len(ours_only(server, path)) == 1)
+    await pages.post(f"/calendars/{account['id']}/resync", {})
+    asked = await pages.post(f"/calendars/{account['id']}/remove", {}, status=200)
+    assert "remove the events" in asked[1]
+    await pages.post(f"/calendars/{account['id']}/remove", {"confirmed": "1"})
+    assert ours_only(server, path) == {}
+    assert (await lab.get("/api/me/calendar-accounts", headers=CAMILLE))["calendar_accounts"] == []

@@ -121,22 +121,32 @@ def test_example_file_loads_as_configuration() -> None:
 def test_secrets_generated_once_with_mode_0600(tmp_path: Path) -> None:
     config = config_mod.load(None, environ={}, overrides={"storage.data_dir": str(tmp_path)})
     first = instance_secrets.load_or_create(config)
-    assert set(first.generated) == {"admin_token", "secret_keys"}
+    assert set(first.generated) == {"admin_token", "secret_keys", "vapid_private_key"}
+    assert first.vapid_private_key.startswith("-----BEGIN PRIVATE KEY-----")
     path = tmp_path / "secrets.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     second = instance_secrets.load_or_create(config)
     assert second.generated == ()
     assert (second.admin_token, second.secret_keys) == (first.admin_token, first.secret_keys)
+    assert second.vapid_private_key == first.vapid_private_key  # pushes keep their signer
     assert len(first.admin_token) >= 40
+
+
+PEM = "-----BEGIN PRIVATE KEY-----\nconfigured\n-----END PRIVATE KEY-----\n"
 
 
 def test_configured_secrets_win_and_are_not_written(tmp_path: Path) -> None:
     config = config_mod.load(
         None,
         environ={"FEEDSERVER_ADMIN_TOKEN": "configured"},
-        overrides={"storage.data_dir": str(tmp_path), "security.secret_keys": "k1,k0"},
+        overrides={
+            "storage.data_dir": str(tmp_path),
+            "security.secret_keys": "k1,k0",
+            "push.vapid_private_key": PEM,
+        },
     )
     loaded = instance_secrets.load_or_create(config)
+    assert loaded.vapid_private_key == PEM
     assert loaded.admin_token == "configured"
     assert loaded.secret_keys == ("k1", "k0")
     assert not (tmp_path / "secrets.json").exists()

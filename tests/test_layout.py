@@ -35,6 +35,7 @@ RANKS = {
     "notify": 3,
     "busy": 3,
     "webhooks": 3,  # delivering events to booking systems' endpoints
+    "calendar_accounts": 3,  # writing bookings into people's own calendar accounts
     "caldav_bridge": 3,
     "demo": 3,
     "inbound": 4,  # the bridge's rules tell organizers by email (notify); CalDAV is a source

@@ -83,6 +83,9 @@ class PushNotifier:
         if self._http is not None:
             await self._http.close()
 
+    def _stopped(self) -> bool:
+        return self._stopping
+
     async def on_changes(self, changes: list[Change]) -> None:
         if any(c.entity in _ENTITIES for c in changes):
             self._wake.set()
@@ -92,11 +95,11 @@ class PushNotifier:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), SWEEP_SECONDS)
-            if self._stopping:
+            if self._stopped():
                 break
             # A burst of changes is one message: wait a little for the rest of it.
             await asyncio.sleep(self.config.merge_ms / 1000)
-            if self._stopping:
+            if self._stopped():
                 break
             self._wake.clear()
             try:

@@ -25,7 +25,7 @@ from feedserver.calendar_accounts.dav import (
 from feedserver.calendar_accounts.google import GoogleOAuth, NotConfigured, Tokens
 from feedserver.domain import calendar_accounts as rules
 from feedserver.errors import Conflict, InvalidInput, NotFound
-from feedserver.model import CalendarAccount, User
+from feedserver.model import CalendarAccount, PendingAuthorization, User
 from feedserver.store import Store, StoreRunner
 from feedserver.times import utcnow
 
@@ -145,22 +145,15 @@ class CalendarAccounts:
             url, state, verifier = self.google.authorization()
         except NotConfigured as exc:
             raise Conflict(str(exc)) from exc
-        asked = {
-            "name": request.name,
-            "calendar": request.calendar,
-            "busy": request.busy,
-            "filters": {
-                "types": list(request.filters.types),
-                "locations": list(request.filters.locations),
-                "include_pending": request.filters.include_pending,
-                "include_buffers": request.filters.include_buffers,
-                "show_attendees": request.filters.show_attendees,
-                "kind": "busy" if request.filters.busy_only else "events",
-            },
-        }
-        await self.runner.run(
-            lambda s: s.calendar_accounts.save_state(state, request.owner.id, verifier, asked)
+        pending = PendingAuthorization(
+            request.owner.id,
+            verifier,
+            request.name,
+            request.calendar,
+            request.busy,
+            request.filters,
         )
+        await self.runner.run(lambda s: s.calendar_accounts.save_state(state, pending))
         return url
 
     async def finish_google(self, state: str, code: str) -> CalendarAccount:
@@ -170,24 +163,24 @@ class CalendarAccounts:
         taken = await self.runner.run(lambda s: s.calendar_accounts.take_state(state, since))
         if taken is None:
             raise NotFound("this Google authorization is unknown or too old: start again")
-        user_id, verifier, asked = taken
         async with self.access.session(4) as http:
             try:
-                tokens = await self.google.exchange(http, code, verifier)
+                tokens = await self.google.exchange(http, code, taken.verifier)
             except DavFailure as exc:
                 raise AccountUnreachable(str(exc)) from exc
             client = DavClient(http, f"Bearer {tokens.access_token}", self.access.public_only)
             home = await _discovered(client, self.google.config.caldav_url)
-            url, name = await self._google_calendar(http, client, home, tokens, asked)
-        data = {**asked["filters"], "name": asked["name"], "busy": asked["busy"]}
+            url, name = await self._google_calendar(http, client, home, tokens, taken.calendar)
         sealed = self.access.box.seal(tokens.to_json())
         caldav_url = self.google.config.caldav_url
 
         def create(store: Store) -> CalendarAccount:
-            owner = store.users.get(user_id)
+            owner = store.users.get(taken.user_id)
             if owner is None:
                 raise NotFound("the account that began this authorization is gone")
-            request = rules.parse_connect(store, {**data, "provider": "google"}, owner)
+            request = rules.ConnectRequest(
+                owner, "google", taken.name, "", "", "", url, taken.filters, taken.busy
+            )
             return _create(store, request, "google", caldav_url, "", sealed, url, name)
 
         return await self.runner.run(create)
@@ -198,9 +191,8 @@ class CalendarAccounts:
         client: DavClient,
         home: Home,
         tokens: Tokens,
-        asked: dict[str, object],
+        wanted: str,
     ) -> tuple[str, str]:
-        wanted = str(asked.get("calendar") or "new")
         if wanted != "new":
             return await self._calendar(client, home, wanted)
         for calendar in home.calendars:

@@ -17,6 +17,7 @@ from feedserver.model import (
     AccountLogEntry,
     CalendarAccount,
     FeedFilters,
+    PendingAuthorization,
     PushSubscription,
     WrittenEvent,
 )
@@ -477,18 +478,22 @@ class CalendarAccountStore:
 
     # -- Google authorizations under way --------------------------------------------------------
 
-    def save_state(self, state: str, user_id: int, verifier: str, request: dict[str, Any]) -> None:
+    def save_state(self, state: str, pending: PendingAuthorization) -> None:
+        asked = {
+            "name": pending.name,
+            "calendar": pending.calendar,
+            "busy": pending.busy,
+            "filters": asdict(pending.filters),
+        }
         self.db.execute(
             "INSERT INTO oauth_states (state, user_id, verifier, request, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (state, user_id, verifier, json.dumps(request), to_db(utcnow())),
+            (state, pending.user_id, pending.verifier, json.dumps(asked), to_db(utcnow())),
         )
 
-    def take_state(
-        self, state: str, not_before: datetime
-    ) -> tuple[int, str, dict[str, Any]] | None:
-        """(user id, verifier, what was asked) of an authorization begun after
-        ``not_before``; each state is taken once."""
+    def take_state(self, state: str, not_before: datetime) -> PendingAuthorization | None:
+        """The authorization ``state`` names, if it began after ``not_before``; each is taken
+        once (and older ones are forgotten)."""
         row = self.db.row("SELECT * FROM oauth_states WHERE state = ?", (state,))
         self.db.execute(
             "DELETE FROM oauth_states WHERE state = ? OR created_at < ?",
@@ -496,7 +501,15 @@ class CalendarAccountStore:
         )
         if row is None or from_db(row["created_at"]) < not_before:
             return None
-        return int(row["user_id"]), row["verifier"], json.loads(row["request"])
+        asked = json.loads(row["request"])
+        return PendingAuthorization(
+            int(row["user_id"]),
+            row["verifier"],
+            asked["name"],
+            asked["calendar"],
+            bool(asked["busy"]),
+            _filters(json.dumps(asked["filters"])),
+        )
 
 
 def _subscription(row: Row) -> PushSubscription:

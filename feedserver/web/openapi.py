@@ -389,6 +389,65 @@ for _who, _prefix in ((ADMIN, "/api/users/{id}"), (ACCOUNT, "/api/me")):
         ),
     }
 
+for _who, _prefix in ((ADMIN, "/api/calendar-accounts"), (ACCOUNT, "/api/me/calendar-accounts")):
+    _one = f"{_prefix}/{{id}}"
+    OPERATIONS |= {
+        ("POST", _prefix): Operation(
+            "Connect a CalDAV calendar account: bookings are written into it within seconds",
+            auth=_who,
+            description=(
+                "The account's calendars are found from the address given (a server, a "
+                "principal or a calendar; /.well-known/caldav for a bare host); 'calendar' "
+                "names the one written into, or 'new' makes one named after the organisation. "
+                "The password is checked now and kept sealed. 422 says which field is wrong "
+                "(a refused password names 'password')."
+            ),
+            body=schemas.CALENDAR_ACCOUNT,
+            ok=201,
+        ),
+        ("POST", f"{_prefix}/google"): Operation(
+            "Begin connecting Google: the consent page to send the person to (PKCE)",
+            auth=_who,
+            body=schemas.CALENDAR_ACCOUNT,
+            errors=(409,),
+        ),
+        ("GET", _prefix): Operation("Connected calendar accounts", auth=_who, returns="list"),
+        ("GET", _one): Operation(
+            "A calendar account: how writing into it goes, and its log",
+            auth=_who,
+            errors=(404,),
+        ),
+        ("PATCH", _one): Operation(
+            "Change a calendar account (a new password, other bookings: compared again)",
+            auth=_who,
+            body=schemas.CALENDAR_ACCOUNT_PATCH,
+            errors=(404,),
+        ),
+        ("DELETE", _one): Operation(
+            "Disconnect (remove_events=false leaves the events written there)",
+            auth=_who,
+            query=(_q("remove_events", "true (the default) or false", 5),),
+            errors=(404,),
+        ),
+        ("POST", f"{_one}/resync"): Operation(
+            "Compare the calendar with the bookings and write what differs",
+            auth=_who,
+            ok=202,
+            errors=(404,),
+        ),
+        ("GET", f"{_one}/calendars"): Operation(
+            "The calendars of the account", auth=_who, errors=(404, 422)
+        ),
+    }
+OPERATIONS[("GET", "/oauth/google/callback")] = Operation(
+    "Where Google sends the person back (code and state); redirects to /calendars",
+    auth=ANYONE,
+    query=(_q("code", "the authorization code", 2000), _q("state", "the state", 200)),
+    ok=302,
+    returns="none",
+    errors=(404,),
+)
+
 _INTEGER_PATH = {"id", "bid", "did"}
 _STATUS_TEXT = {
     200: "OK",
@@ -694,14 +753,14 @@ def _path_names(path: str) -> list[str]:
 
 def routes_of(app: web.Application) -> Iterable[tuple[str, str]]:
     """(method, path) of the application's documented kinds of route: the JSON API, the
-    feeds, meeting links, health and metrics."""
+    feeds, meeting links, Google's return, health and metrics."""
     for route in app.router.routes():
         if route.method in ("HEAD", "*", "OPTIONS"):
             continue
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter") or ""
         probes = ("/healthz", "/readyz", "/metrics")
-        if path.startswith(("/api/", "/feeds/", "/meet/")) or path in probes:
+        if path.startswith(("/api/", "/feeds/", "/meet/", "/oauth/")) or path in probes:
             yield route.method, path
 
 
