@@ -11,6 +11,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
@@ -93,3 +94,16 @@ class PublicOnlyResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._resolver.close()
+
+
+async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """An answer's body, up to ``limit`` bytes: what a server sends is read until its end or
+    the limit (``content.read(n)`` returns as soon as some bytes came, not n of them)."""
+    chunks = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]

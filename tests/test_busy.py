@@ -495,3 +495,38 @@ async def test_a_calendar_whose_series_cannot_be_expanded_is_refused_at_once(
     )
     assert time.perf_counter() - started < 2
     assert found["last_status"] == "error" and reason in found["last_error"]
+
+
+async def test_a_calendar_sent_in_many_chunks_is_read_whole(lab: Api, aiohttp_server: Any) -> None:
+    """A calendar of a few hundred kilobytes comes in many chunks: every one is read (a read
+    of the first chunk alone left an unreadable calendar)."""
+    head, _, rest = CALENDAR.partition("BEGIN:VEVENT")
+    filler = "".join(
+        f"BEGIN:VEVENT\r\nUID:f{n}@g\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"DTSTART:2026{(n % 12) + 1:02d}{(n % 27) + 1:02d}T060000Z\r\n"
+        f"DTEND:2026{(n % 12) + 1:02d}{(n % 27) + 1:02d}T061500Z\r\nSUMMARY:{'x' * 200}\r\n"
+        "END:VEVENT\r\n"
+        for n in range(1500)
+    )
+    text = (head + filler + "BEGIN:VEVENT" + rest).encode()
+    assert len(text) > 300_000
+
+    async def slowly(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/calendar"})
+        await response.prepare(request)
+        for at in range(0, len(text), 20_000):
+            await response.write(text[at : at + 20_000])
+            await asyncio.sleep(0.001)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/big.ics", slowly)
+    server = await aiohttp_server(app)
+    made = await lab.post(
+        "/api/me/busy-calendars",
+        {"name": "Big", "url": str(server.make_url("/big.ics"))},
+        headers=CAMILLE,
+    )
+    assert made["last_status"] == "ok", made
+    assert made["busy_count"] > 5

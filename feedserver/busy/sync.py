@@ -147,7 +147,7 @@ class BusySync:
                 if response.status != 200:
                     raise Refused(f"HTTP {response.status} {response.reason or ''}".strip())
                 limit = self.config.max_calendar_bytes
-                body = await response.content.read(limit + 1)
+                body = await netguard.read_limited(response, limit + 1)
                 if len(body) > limit:
                     raise Refused(f"the calendar is larger than {limit} bytes")
                 return (
