@@ -294,7 +294,12 @@ async def _calendar_accounts_ctx(app: web.Application) -> AsyncIterator[None]:
     access = Access(app[RUNNER], services.box, config.calendar_accounts, google)
     app[ACCOUNTS] = CalendarAccounts(app[RUNNER], access, config.smtp.sender_name, google)
     writer = AccountWriter(
-        app[RUNNER], config.calendar_accounts, access, services.meetings, services.node
+        app[RUNNER],
+        config.calendar_accounts,
+        access,
+        services.meetings,
+        services.node,
+        app[METRICS].calendar_writes,
     )
     app[WRITER] = writer
     await writer.start()

@@ -59,6 +59,7 @@ class Snapshot:
     login_failures: dict[str, int] = field(default_factory=dict)  # where -> failures
     login_refused: dict[str, int] = field(default_factory=dict)  # where -> 429 answers
     inbound_refused: int = 0  # inbound items past the bridge's rate limits
+    calendar_accounts: tuple[int, int, int] = (0, 0, 0)  # accounts, failing, writes waiting
 
 
 class Metrics(Collector):
@@ -67,6 +68,8 @@ class Metrics(Collector):
         self.durations: dict[str, Histogram] = {}  # route -> seconds
         self.feeds: Counter[str] = Counter()  # hit, rendered, not_modified
         self.render = Histogram()  # seconds to render a feed
+        # seconds from a booking's change to its event in place in a connected calendar
+        self.calendar_writes = Histogram()
         self.snapshot = Snapshot()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
@@ -162,6 +165,26 @@ class Metrics(Collector):
             refused.add_metric((where,), snap.login_refused.get(where, 0))
         yield failures
         yield refused
+        writes = HistogramMetricFamily(
+            "feedserver_calendar_write_seconds",
+            "Time from a booking's change to its event written in a connected calendar account",
+        )
+        writes.add_metric((), self.calendar_writes.buckets(), self.calendar_writes.total)
+        yield writes
+        accounts, failing, waiting = snap.calendar_accounts
+        yield GaugeMetricFamily(
+            "feedserver_calendar_accounts", "Connected calendar accounts", accounts
+        )
+        yield GaugeMetricFamily(
+            "feedserver_calendar_accounts_failing",
+            "Connected calendar accounts marked failing (refused, or failing for a day)",
+            failing,
+        )
+        yield GaugeMetricFamily(
+            "feedserver_calendar_writes_waiting",
+            "Bookings waiting to be written into connected calendar accounts",
+            waiting,
+        )
         yield CounterMetricFamily(
             "feedserver_inbound_rate_limited",
             "Inbound items refused past bridge.sender_items_per_hour or source_items_per_hour "

@@ -194,7 +194,7 @@ class DavClient:
                             raise DavFailure(f"redirected to {target}, not over HTTPS")
                         url = target
                         continue
-                    data = await response.content.read(MAX_ANSWER_BYTES + 1)
+                    data = await netguard.read_limited(response, MAX_ANSWER_BYTES + 1)
                     answer = Answer(
                         response.status,
                         {k.lower(): v for k, v in response.headers.items()},

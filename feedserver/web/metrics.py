@@ -19,15 +19,20 @@ routes = web.RouteTableDef()
 async def metrics(request: web.Request) -> web.Response:
     await require_admin(request)
 
-    def read(store: Store) -> tuple[dict[str, int], int, int, dict[str, int]]:
+    def read(
+        store: Store,
+    ) -> tuple[dict[str, int], int, int, dict[str, int], tuple[int, int, int]]:
         return (
             store.outbox.counts(),
             store.inbox.count(InboxStatus.FAILED),
             store.inbox.count(InboxStatus.RECEIVED),
             store.webhooks.counts(),
+            store.calendar_accounts.health(),
         )
 
-    outbox, inbox_failed, inbox_waiting, deliveries = await request.app[RUNNER].run(read)
+    outbox, inbox_failed, inbox_waiting, deliveries, accounts = await request.app[RUNNER].run(
+        read
+    )
     feeds = request.app[FEEDS]
     api, web_sign_in = request.app[SERVICES].throttle, request.app[WEBKIT].throttle
     snapshot = Snapshot(
@@ -40,6 +45,7 @@ async def metrics(request: web.Request) -> web.Response:
         login_failures={"http_basic": api.failures, "web": web_sign_in.failures},
         login_refused={"http_basic": api.refused, "web": web_sign_in.refused},
         inbound_refused=request.app[SERVICES].inbound_limits.refused,
+        calendar_accounts=accounts,
     )
     body = request.app[METRICS].exposition(snapshot)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
