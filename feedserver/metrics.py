@@ -24,23 +24,26 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Writes into people's calendars take seconds, and minutes when their servers are slow.
+SLOW_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class Histogram:
     """Counts per bucket and a sum: ``observe`` is a bisect and two additions."""
 
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)
+    def __init__(self, bounds: tuple[float, ...] = BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
         self.total = 0.0
 
     def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
         self.total += seconds
 
     def buckets(self) -> list[tuple[str, float]]:
         out, running = [], 0
-        for bound, count in zip((*BUCKETS, float("inf")), self.counts, strict=True):
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
             running += count
             out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
         return out
@@ -69,7 +72,7 @@ class Metrics(Collector):
         self.feeds: Counter[str] = Counter()  # hit, rendered, not_modified
         self.render = Histogram()  # seconds to render a feed
         # seconds from a booking's change to its event in place in a connected calendar
-        self.calendar_writes = Histogram()
+        self.calendar_writes = Histogram(SLOW_BUCKETS)
         self.snapshot = Snapshot()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
