@@ -201,7 +201,9 @@ async def _bench(
         stop.set()
         await prober
 
-        accounts = (await _call(http, "GET", "/api/calendar-accounts"))["calendar_accounts"]
+        listed = (await _call(http, "GET", "/api/calendar-accounts"))["calendar_accounts"]
+        # Accounts were connected several at a time: their order is their names'.
+        accounts = sorted(listed, key=lambda a: int(a["name"].split()[1]))
         expected = {a["id"]: 0 for a in accounts}
         for n in range(args.changes):
             expected[accounts[n % args.accounts]["id"]] += 1
