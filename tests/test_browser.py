@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from caldav.davclient import DAVClient
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.calendar_servers import radicale
 from tests.conftest import module_store_env
 from tests.process import serve
 
@@ -47,6 +49,8 @@ def demo(
     by role."""
     data = tmp_path_factory.mktemp("browser") / "data"
     store = module_store_env(request)
+    # A person's own CalDAV server runs on loopback in these tests.
+    store = {**store, "FEEDSERVER_CALENDAR_ACCOUNTS_ALLOW_PRIVATE_NETWORKS": "true"}
     env = {**os.environ, "FEEDSERVER_STORAGE_DATA_DIR": str(data), **store}
     for args in (["init"], ["demo", "--bookings", "60"]):
         subprocess.run(
@@ -162,6 +166,37 @@ def test_an_app_password_connects_a_caldav_client_and_the_profile_downloads(
     page.close()
 
 
+def test_a_staff_member_connects_a_caldav_account_and_finds_their_bookings_there(
+    browser: Browser, demo: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """iCloud-style: a server address, a user name and an app password, from the page."""
+    base, accounts = demo
+    own = radicale(tmp_path_factory.mktemp("own") / "radicale")
+    try:
+        started = time.monotonic()
+        page = signed_in(browser, base, accounts["staff"][0], accounts["staff"][1])
+        page.get_by_role("link", name="Calendar accounts").click()
+        page.get_by_label("Account", exact=True).select_option("other")
+        page.get_by_label("Server address (empty for iCloud and Fastmail)").fill(own.base + "/")
+        page.get_by_label("User name (the account's email)").fill("camille")
+        page.get_by_label("Password", exact=True).fill("secret")
+        page.get_by_role("button", name="Connect", exact=True).click()
+        page.wait_for_url(re.compile(r".*/calendars\?notice=saved"))
+        assert page.get_by_text("working").count() == 1
+        home = own.request("PROPFIND", "/camille/", None, {"Depth": "1"})[2].decode()
+        path = re.findall(r"<href>(/camille/[^<]+/)</href>", home)[0]
+        deadline = time.monotonic() + 10
+        while not own.events(path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert own.events(path), "no booking written"
+        assert time.monotonic() - started < 60
+        page.reload()
+        shot(page, "calendar-accounts")
+        page.close()
+    finally:
+        own.stop()
+
+
 def test_an_admin_finds_and_edits_a_booking(browser: Browser, demo: Any) -> None:
     base, accounts = demo
     page = signed_in(browser, base, accounts["admin"][0], accounts["admin"][1])
@@ -193,7 +228,7 @@ def test_a_forged_form_is_refused(browser: Browser, demo: Any) -> None:
 
 
 SIGNED_OUT = ["/", "/forgot", "/api/docs"]
-EVERYONE = ["/links", "/devices", "/availability", "/notifications", "/profile"]
+EVERYONE = ["/links", "/calendars", "/devices", "/availability", "/notifications", "/profile"]
 ADMIN = [
     "/admin/bookings",
     "/admin/week",

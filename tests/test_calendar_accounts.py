@@ -400,3 +400,30 @@ async def test_the_page_connects_an_account_and_keeps_what_was_typed_on_an_error
     await pages.post(f"/calendars/{account['id']}/remove", {"confirmed": "1"})
     assert ours_only(server, path) == {}
     assert (await lab.get("/api/me/calendar-accounts", headers=CAMILLE))["calendar_accounts"] == []
+
+
+async def test_an_account_failing_longer_than_allowed_is_shown_failing(
+    aiohttp_client: Any, config: Config, radicale_server: CalendarServer
+) -> None:
+    quick = with_changes(
+        config,
+        calendar_accounts={
+            "allow_private_networks": True,
+            "retry_schedule_seconds": [0.5],
+            "failing_after_hours": 0.001,  # 3.6 s instead of a day
+        },
+    )
+    api = Api(await aiohttp_client(create_app(quick)), {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    await make_org(api)
+    account = await connect(api, radicale_server)
+    radicale_server.stop()
+    await book(api, soon())
+    seen = set()
+    for _ in range(150):
+        found = await api.get(f"/api/calendar-accounts/{account['id']}")
+        seen.add(found["status"])
+        if found["status"] == "failing":
+            break
+        await asyncio.sleep(0.1)
+    assert seen >= {"retrying", "failing"}, seen  # retrying first, failing after the limit
+    assert "cannot connect" in found["last_error"] and found["failing_since"]

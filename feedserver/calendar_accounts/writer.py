@@ -66,6 +66,8 @@ from feedserver.times import utcnow
 
 log = logging.getLogger(__name__)
 
+GATHER_SECONDS = 0.2  # after a change, how long the writer waits for the rest of a burst
+
 
 def url_key(url: str) -> str:
     """One spelling of an URL's path, for comparing what servers list with what was kept."""
@@ -168,6 +170,9 @@ class AccountWriter:
             )
             for task in waiting:
                 task.cancel()
+            if self._wake.is_set() and not self._stopping:
+                # Changes come in bursts: a moment's wait makes one turn of several.
+                await asyncio.sleep(GATHER_SECONDS)
             self._wake.clear()
             for account_id, running in list(self._running.items()):
                 if running.done():
@@ -212,21 +217,22 @@ class AccountWriter:
     async def _turn(self, account_id: int, jobs: list[AccountJob]) -> None:
         assert self._http is not None, "start() first"
         try:
-            found = await self.runner.run(lambda s: _account_and_owner(s, account_id))
+            writes = [j.booking_id for j in jobs if j.booking_id != rules.RESYNC]
+            found = await self.runner.run(partial(self._prepare, account_id, writes))
             if found is None:
                 return  # disconnected meanwhile: its jobs went with it
-            account, owner = found
+            account, owner, plans = found
             outcome = Outcome()
             try:
                 client = await self.access.client(self._http, account)
-                await self._work(client, account, owner, jobs, outcome)
+                await self._work(client, account, owner, jobs, plans, outcome)
             except Refused:
                 if account.provider != "google" or outcome.wrote:
                     raise
                 # A Google token may be revoked or may just have expired early: once more
                 # with a fresh one.
                 client = await self.access.client(self._http, account, fresh=True)
-                await self._work(client, account, owner, jobs, Outcome())
+                await self._work(client, account, owner, jobs, plans, Outcome())
         except DavFailure as exc:
             failed = Outcome(failure=exc, left=jobs)
             await self.runner.run(partial(self._record, account_id, failed))
@@ -240,12 +246,9 @@ class AccountWriter:
         account: CalendarAccount,
         owner: User,
         jobs: list[AccountJob],
+        plans: dict[int, Plan],
         outcome: Outcome,
     ) -> None:
-        writes = [j for j in jobs if j.booking_id != rules.RESYNC]
-        plans = await self.runner.run(
-            partial(self._plan, account, owner, [j.booking_id for j in writes])
-        )
         outcome.left = list(jobs)
         try:
             for job in jobs:
@@ -265,6 +268,16 @@ class AccountWriter:
                 raise
             outcome.failure = exc
         await self.runner.run(partial(self._record, account.id, outcome))
+
+    def _prepare(
+        self, account_id: int, booking_ids: Sequence[int], store: Store
+    ) -> tuple[CalendarAccount, User, dict[int, Plan]] | None:
+        """The account, its owner and what each booking needs there (one store call)."""
+        found = _account_and_owner(store, account_id)
+        if found is None:
+            return None
+        account, owner = found
+        return account, owner, self._plan(account, owner, booking_ids, store)
 
     def _plan(
         self, account: CalendarAccount, owner: User, booking_ids: Sequence[int], store: Store
@@ -398,7 +411,7 @@ class AccountWriter:
         now = utcnow()
         accounts = store.calendar_accounts
         with store.transaction():
-            if accounts.get(account_id) is None:
+            if not accounts.exists(account_id):
                 return
             for item in outcome.kept:
                 accounts.keep_item(item)

@@ -226,6 +226,8 @@ def _people(booking: Booking) -> tuple[set[int], set[str]]:
 
 def queue_change(store: Store, before: Booking | None, after: Booking) -> int:
     """Queue the booking for every account of the people it concerned or concerns."""
+    if not store.calendar_accounts.any():
+        return 0
     ids, emails = _people(after)
     if before is not None:
         more_ids, more_emails = _people(before)
@@ -237,15 +239,14 @@ def queue_change(store: Store, before: Booking | None, after: Booking) -> int:
 
 def queue_created(store: Store, bookings: Iterable[Booking]) -> int:
     """Queue new bookings (an import) for the accounts of their people."""
-    pairs: list[tuple[int, int]] = []
+    if not store.calendar_accounts.any():
+        return 0
     by_person: dict[tuple[int, str], list[int]] = {}
     for booking in bookings:
-        for staff in (booking.staff_id,):
-            by_person.setdefault((staff, ""), []).append(booking.id)
+        by_person.setdefault((booking.staff_id, ""), []).append(booking.id)
         for attendee in booking.attendees:
             by_person.setdefault((0, attendee.email), []).append(booking.id)
-    if not by_person or not store.calendar_accounts.any():
-        return 0
+    pairs: list[tuple[int, int]] = []
     for (user_id, email), booking_ids in by_person.items():
         accounts = store.calendar_accounts.of_people([user_id] if user_id else [], [email])
         pairs.extend((a, b) for a in accounts for b in booking_ids)

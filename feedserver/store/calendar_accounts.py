@@ -175,8 +175,11 @@ class CalendarAccountStore:
             )
         return [_account(r) for r in rows]
 
-    def count(self) -> int:
-        return int(self.db.scalar("SELECT COUNT(*) FROM calendar_accounts"))
+    def exists(self, account_id: int) -> bool:
+        return (
+            self.db.scalar("SELECT 1 FROM calendar_accounts WHERE id = ?", (account_id,))
+            is not None
+        )
 
     def health(self) -> tuple[int, int, int]:
         """(accounts, failing ones, bookings waiting to be written)."""

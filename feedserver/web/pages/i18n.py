@@ -324,6 +324,72 @@ FRENCH: dict[str, str] = {
     "Skip to content": "Aller au contenu",
     "Back": "Retour",
     "Availability": "Disponibilités",
+    "Calendar accounts": "Comptes d'agenda",
+    "My calendar accounts": "Mes comptes d'agenda",
+    "Connect the calendar you already use and your bookings are written into it within "
+    "seconds. A calendar link (subscription) is read by Google, Outlook or Apple only every "
+    "few hours.": (
+        "Connectez l'agenda que vous utilisez déjà : vos réservations y sont écrites en "
+        "quelques secondes. Un lien d'agenda (abonnement) n'est relu par Google, Outlook ou "
+        "Apple que toutes les quelques heures."
+    ),
+    "Connected. Your bookings are being written into the calendar.": (
+        "Connecté. Vos réservations sont en cours d'écriture dans l'agenda."
+    ),
+    "Writes into": "Écrit dans",
+    "busy times read from it": "ses créneaux occupés sont lus",
+    "working": "fonctionne",
+    "retrying": "nouvel essai prévu",
+    "failing": "en échec",
+    "Events written": "Événements écrits",
+    "Waiting": "En attente",
+    "Last written": "Dernière écriture",
+    "What happened": "Historique",
+    "edit_replaced": "votre modification a été remplacée",
+    "edit_removed": "votre modification a été supprimée",
+    "removed": "événement retiré",
+    "refused": "refusé par le serveur",
+    "error": "erreur",
+    "booking": "réservation",
+    "Resync now": "Resynchroniser",
+    "Disconnect and remove the events written": "Déconnecter et retirer les événements écrits",
+    "Disconnect, keep the events": "Déconnecter, garder les événements",
+    "Disconnect this account and remove the events feedserver wrote into it? Your own events "
+    "stay.": (
+        "Déconnecter ce compte et retirer les événements que feedserver y a écrits ? Vos "
+        "propres événements restent."
+    ),
+    "Disconnect this account? The events written stay, and are no longer updated.": (
+        "Déconnecter ce compte ? Les événements écrits restent et ne sont plus mis à jour."
+    ),
+    "Disconnect": "Déconnecter",
+    "New password (app-specific password)": "Nouveau mot de passe (mot de passe d'application)",
+    "Save and try again": "Enregistrer et réessayer",
+    "Connect a calendar account": "Connecter un compte d'agenda",
+    "Account": "Compte",
+    "Other CalDAV server": "Autre serveur CalDAV",
+    "iCloud: use an app-specific password (appleid.apple.com, Sign-In and Security). "
+    "Nextcloud: https://your-server/remote.php/dav.": (
+        "iCloud : utilisez un mot de passe pour application (appleid.apple.com, Connexion et "
+        "sécurité). Nextcloud : https://votre-serveur/remote.php/dav."
+    ),
+    "Server address (empty for iCloud and Fastmail)": (
+        "Adresse du serveur (vide pour iCloud et Fastmail)"
+    ),
+    "User name (the account's email)": "Nom d'utilisateur (l'e-mail du compte)",
+    "Name (optional)": "Nom (facultatif)",
+    "Which bookings": "Quelles réservations",
+    "None ticked: every type.": "Aucune cochée : tous les types.",
+    "Pending bookings too": "Aussi les réservations en attente",
+    "Attendees named in the events (never invited)": (
+        "Participants nommés dans les événements (jamais invités)"
+    ),
+    "Also read this account for the times I am busy": (
+        "Lire aussi ce compte pour mes créneaux occupés"
+    ),
+    "Connect": "Connecter",
+    "Connect Google Calendar": "Connecter Google Agenda",
+
     "Working hours": "Heures de travail",
     "Times like 09:00-12:00, 13:00-17:00; an empty day is not worked.": (
         "Des heures comme 09:00-12:00, 13:00-17:00 ; un jour vide n'est pas travaillé."
