@@ -150,7 +150,8 @@ async def _bench(
 
         async def book(n: int) -> None:
             staff = people[n % args.accounts]
-            at = first + timedelta(minutes=30 * ((n // args.accounts) % 16), days=n // 4000)
+            turn = n // args.accounts  # the staff member's nth booking: 16 a day
+            at = first + timedelta(minutes=30 * (turn % 16), days=turn // 16)
             body = {"type": "visit", "location": "HQ", "staff": staff, "start": at.isoformat()}
             started = time.perf_counter()
             await _call(http, "POST", "/api/bookings", json=body)
