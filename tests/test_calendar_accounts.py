@@ -382,12 +382,17 @@ async def test_the_page_connects_an_account_and_keeps_what_was_typed_on_an_error
     }
     _, refused = await pages.post("/calendars", form, status=422)
     assert "app-specific password" in refused and 'aria-invalid="true"' in refused
+    assert server.request("MKCALENDAR", "/camille/work/", None, {})[0] == 201
+    _, unknown = await pages.post(
+        "/calendars", {**form, "password": "secret", "calendar": "Holidays"}, status=422
+    )
+    assert "its calendars: camille/work" in unknown and 'value="Holidays"' in unknown
     assert f'value="{server.base}/"' in refused and 'value="camille"' in refused
     assert 'value="haircut" checked' in refused and "wrong" not in refused
     location, _ = await pages.post("/calendars", {**form, "password": "secret"})
     assert location.startswith("/calendars")
     page = await pages.get("/calendars")
-    assert "Salon Lumière" in page and "working" in page
+    assert "Salon Lumière" in page and "working" in page  # a new calendar, named after us
     accounts = (await lab.get("/api/me/calendar-accounts", headers=CAMILLE))["calendar_accounts"]
     (account,) = accounts
     assert account["types"] == ["haircut"] and account["include_pending"]
@@ -427,3 +432,24 @@ async def test_an_account_failing_longer_than_allowed_is_shown_failing(
         await asyncio.sleep(0.1)
     assert seen >= {"retrying", "failing"}, seen  # retrying first, failing after the limit
     assert "cannot connect" in found["last_error"] and found["failing_since"]
+
+
+async def test_an_import_is_written_too(lab: Api, radicale_server: CalendarServer) -> None:
+    account = await connect(lab, radicale_server)
+    path = calendar_path(account, radicale_server)
+    start = soon(5)
+    rows = [
+        "type,location,staff,start,end",
+        f"haircut,ANHQ,camille@example.org,{start.isoformat()},"
+        f"{(start + timedelta(minutes=45)).isoformat()}",
+        f"haircut,ANHQ,maya@example.org,{start.isoformat()},"
+        f"{(start + timedelta(minutes=45)).isoformat()}",
+    ]
+    response = await lab.client.post(
+        "/api/bookings/import",
+        data="\n".join(rows).encode(),
+        headers={**lab.headers, "Content-Type": "text/csv"},
+    )
+    assert response.status == 200, await response.text()
+    seconds = await until(lambda: len(ours_only(radicale_server, path)) == 1)
+    assert seconds < 5  # Camille's; Maya's is not hers

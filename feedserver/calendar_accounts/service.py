@@ -107,8 +107,9 @@ class CalendarAccounts:
                             field="calendar",
                         )
                     return calendar.url, calendar.name
+            names = ", ".join(c.name for c in home.calendars if c.events and c.writable)
             raise AccountUnreachable(
-                f"the account has no calendar {wanted!r}: GET .../calendars lists them",
+                f"the account has no calendar {wanted!r}; its calendars: {names or 'none'}",
                 field="calendar",
             )
         name = self.organisation

@@ -40,6 +40,7 @@ EMPTY_FORM: dict[str, Any] = {
     "url": "",
     "username": "",
     "name": "",
+    "calendar": "",
     "types": [],
     "include_pending": False,
     "show_attendees": False,
@@ -60,6 +61,7 @@ def connect_body(form: MultiDictProxy[str]) -> dict[str, Any]:
         "url": url,
         "username": form.get("username", "").strip(),
         "password": form.get("password", ""),
+        "calendar": form.get("calendar", "").strip() or "new",
         "types": form.getall("types", []),
         "include_pending": form.get("include_pending") == "on",
         "show_attendees": form.get("show_attendees") == "on",
@@ -112,6 +114,8 @@ async def connect(request: web.Request, who: Visitor, user: User) -> web.StreamR
         await request.app[ACCOUNTS].connect(body, user)
     except FeedserverError as exc:
         kept = {**EMPTY_FORM, **body, "password": "", "preset": form.get("preset", "other")}
+        if kept["calendar"] == "new":
+            kept["calendar"] = ""
         return await _page(request, who, user, exc.message, exc.field or "", kept, 422)
     return see_other("/calendars", "saved")
 

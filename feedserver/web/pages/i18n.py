@@ -378,6 +378,10 @@ FRENCH: dict[str, str] = {
     ),
     "User name (the account's email)": "Nom d'utilisateur (l'e-mail du compte)",
     "Name (optional)": "Nom (facultatif)",
+    "Calendar to write into (empty: a new one named after us)": (
+        "Agenda où écrire (vide : un nouvel agenda à notre nom)"
+    ),
+    "for example Work": "par exemple Travail",
     "Which bookings": "Quelles réservations",
     "None ticked: every type.": "Aucune cochée : tous les types.",
     "Pending bookings too": "Aussi les réservations en attente",
