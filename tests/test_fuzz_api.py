@@ -178,9 +178,14 @@ def test_chained_calls_along_the_documents_links_survive_fuzzing(
     # Left out of the chains: operations whose answer to one request depends on what ran
     # before it in ways hypothesis's replays of a scenario cannot reproduce, which it
     # reports as flaky generation (a PUT that makes a booking, then replaces it; webhook
-    # deliveries, made by other calls and sent in the background). The contract fuzz above
-    # and tests/test_webhooks.py cover them.
-    schema = _schema(base, client).exclude(path_regex="^/api/(bookings/external|webhooks)")
+    # deliveries, made by other calls and sent in the background), and calendar accounts
+    # (each call reaches a CalDAV server that a fuzzed address never names: 422 at every
+    # step, which leaves the chains too few steps for the rest). The contract fuzz above,
+    # tests/test_webhooks.py and tests/test_calendar_accounts.py cover them.
+    schema = _schema(base, client).exclude(
+        path_regex="^/(api/(bookings/external|webhooks|calendar-accounts|me/calendar-accounts)"
+        "|oauth/)"
+    )
     machine = schema.as_state_machine()
     workflow = cast(
         type[APIStateMachine],

@@ -117,7 +117,6 @@ class AccountWriter:
         self.meetings = meetings
         self.node = node
         self.poll_seconds = poll_seconds
-        self.written = 0
         self.latency = latency or Histogram()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -202,15 +201,6 @@ class AccountWriter:
         for job in jobs:
             grouped.setdefault(job.account_id, []).append(job)
         return grouped
-
-    async def write_due(self) -> None:
-        """Write what is due now and wait for it (tests, the benchmark)."""
-        while True:
-            await self._start_due()
-            if not self._running:
-                return
-            await asyncio.gather(*self._running.values(), return_exceptions=True)
-            self._running = {i: t for i, t in self._running.items() if not t.done()}
 
     # -- one account's turn -------------------------------------------------------------------
 
@@ -422,7 +412,6 @@ class AccountWriter:
             for job in outcome.done:
                 accounts.done(job)
                 self.latency.observe((now - job.queued_at).total_seconds())
-            self.written += len(outcome.kept) + len(outcome.forgotten)
             left = [j.id for j in outcome.left]
             if outcome.failure is None:
                 accounts.release(left)

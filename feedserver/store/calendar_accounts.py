@@ -23,7 +23,7 @@ from feedserver.model import (
 )
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, iter_chunks
-from feedserver.store.values import from_db, maybe_from_db, maybe_to_db, to_db
+from feedserver.store.values import from_db, maybe_from_db, to_db
 from feedserver.times import utcnow
 
 _UPDATABLE = {
@@ -313,14 +313,6 @@ class CalendarAccountStore:
         )
         return [_item(r) for r in rows]
 
-    def hrefs(self, account_id: int) -> set[str]:
-        return {
-            r["href"]
-            for r in self.db.rows(
-                "SELECT href FROM calendar_account_items WHERE account_id = ?", (account_id,)
-            )
-        }
-
     def keep_item(self, item: WrittenEvent) -> None:
         self.db.execute(
             "INSERT INTO calendar_account_items (account_id, booking_id, href, etag, digest, "
@@ -406,13 +398,13 @@ class CalendarAccountStore:
             self.release([job.id])
         return bool(gone)
 
-    def release(self, job_ids: Sequence[int], due: datetime | None = None) -> None:
-        """Hand jobs back (to be taken again at ``due``, or as they were)."""
+    def release(self, job_ids: Sequence[int]) -> None:
+        """Hand jobs back, as they were (another turn takes them)."""
         for job_id in job_ids:
             self.db.execute(
-                "UPDATE calendar_account_jobs SET claimed_by = NULL, claimed_until = NULL, "
-                "due_at = COALESCE(?, due_at) WHERE id = ?",
-                (maybe_to_db(due), job_id),
+                "UPDATE calendar_account_jobs SET claimed_by = NULL, claimed_until = NULL "
+                "WHERE id = ?",
+                (job_id,),
             )
 
     def attempted(self, job_ids: Sequence[int]) -> None:
@@ -437,21 +429,6 @@ class CalendarAccountStore:
             "WHERE claimed_by IS NOT NULL AND claimed_until < ?",
             (to_db(now),),
         ).rowcount
-
-    def jobs(self, account_id: int) -> builtins.list[AccountJob]:
-        rows = self.db.rows(
-            "SELECT * FROM calendar_account_jobs WHERE account_id = ? ORDER BY id", (account_id,)
-        )
-        return [_job(r) for r in rows]
-
-    def next_due(self) -> datetime | None:
-        """When the next job waiting for its time is due (for the worker's sleep)."""
-        value = self.db.scalar(
-            "SELECT MIN(CASE WHEN a.retry_at > j.due_at THEN a.retry_at ELSE j.due_at END) "
-            "FROM calendar_account_jobs j JOIN calendar_accounts a ON a.id = j.account_id "
-            "WHERE j.claimed_by IS NULL"
-        )
-        return maybe_from_db(value)
 
     # -- the log ------------------------------------------------------------------------------
 
