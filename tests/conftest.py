@@ -64,6 +64,8 @@ SQLITE_PASS_ONLY = {
     "test_abuse": "latencies under floods; the shared counters run across nodes in test_cluster",
     "test_calendar_account_outages": "a 60 s outage; the queue's store calls are "
     "test_calendar_accounts' on both passes",
+    "test_google_accounts": "OAuth against a local authorization server; the accounts' store "
+    "calls are test_calendar_accounts' on both passes",
 }
 BACKEND = os.environ.get("FEEDSERVER_TEST_BACKEND", "sqlite")
 # The fixtures through which a test opens a store: on PostgreSQL, only these tests run.
