@@ -35,6 +35,7 @@ PRESETS = (
     ("nextcloud", "Nextcloud", ""),
     ("other", "Other CalDAV server", ""),
 )
+NAMED = {"icloud": "iCloud", "fastmail": "Fastmail", "nextcloud": "Nextcloud"}
 EMPTY_FORM: dict[str, Any] = {
     "preset": "icloud",
     "url": "",
@@ -57,7 +58,8 @@ def connect_body(form: MultiDictProxy[str]) -> dict[str, Any]:
     preset = form.get("preset", "other")
     url = form.get("url", "").strip() or dict((k, u) for k, _, u in PRESETS).get(preset, "")
     return {
-        "name": form.get("name", "").strip() or dict((k, n) for k, n, _ in PRESETS).get(preset),
+        # Named after the provider, or (another server) after its host.
+        "name": form.get("name", "").strip() or NAMED.get(preset, ""),
         "url": url,
         "username": form.get("username", "").strip(),
         "password": form.get("password", ""),
