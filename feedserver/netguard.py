@@ -107,3 +107,11 @@ async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(chunks)[:limit]
+
+
+def connector(limit: int, allow_private: bool) -> aiohttp.TCPConnector:
+    """Connections for requests to addresses users give: every name resolved is checked
+    (``PublicOnlyResolver``) unless ``allow_private``."""
+    if allow_private:
+        return aiohttp.TCPConnector(limit=limit, limit_per_host=0)
+    return aiohttp.TCPConnector(limit=limit, limit_per_host=0, resolver=PublicOnlyResolver())

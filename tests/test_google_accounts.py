@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,11 +17,16 @@ import pytest
 
 from feedserver.app import create_app
 from feedserver.config import Config, with_changes
-from tests.calendar_servers import CalendarServer, radicale
+from tests.calendar_servers import CalendarServer
 from tests.conftest import ADMIN_TOKEN, Api, basic_auth, make_org
 from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, Google, OAuthServer, bearer_caldav
 from tests.process import free_port
-from tests.test_calendar_accounts import book, soon, until
+from tests.test_calendar_accounts import (
+    book,
+    radicale_server,  # noqa: F401 - a fixture
+    soon,
+    until,
+)
 
 CAMILLE = {"Authorization": basic_auth("camille@example.org", "camille-password")}
 
@@ -41,13 +45,6 @@ def consent(url: str) -> str:
         assert exc.code == 302, exc.read()
         return str(exc.headers["Location"])
     raise AssertionError("no redirect")
-
-
-@pytest.fixture
-def radicale_server(tmp_path: Path) -> Iterator[CalendarServer]:
-    server = radicale(tmp_path / "radicale")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -117,11 +117,7 @@ class BusySync:
             await netguard.check(url)
 
     def _session(self) -> aiohttp.ClientSession:
-        connector = (
-            aiohttp.TCPConnector(limit=CONCURRENCY)
-            if self.config.allow_private_networks
-            else aiohttp.TCPConnector(limit=CONCURRENCY, resolver=netguard.PublicOnlyResolver())
-        )
+        connector = netguard.connector(CONCURRENCY, self.config.allow_private_networks)
         return aiohttp.ClientSession(connector=connector, timeout=TIMEOUT)
 
     async def _fetch(

@@ -66,11 +66,7 @@ class PushNotifier:
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = (
-            aiohttp.TCPConnector(limit=32)
-            if self.config.allow_private_networks
-            else aiohttp.TCPConnector(limit=32, resolver=netguard.PublicOnlyResolver())
-        )
+        connector = netguard.connector(32, self.config.allow_private_networks)
         self._http = aiohttp.ClientSession(connector=connector)
         self._task = asyncio.create_task(self._run(), name="webdav-push")
 

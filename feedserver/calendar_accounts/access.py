@@ -40,13 +40,7 @@ class Access:
         return not self.config.allow_private_networks
 
     def session(self, connections: int = 100) -> aiohttp.ClientSession:
-        connector = (
-            aiohttp.TCPConnector(limit=connections, limit_per_host=0)
-            if not self.public_only
-            else aiohttp.TCPConnector(
-                limit=connections, limit_per_host=0, resolver=netguard.PublicOnlyResolver()
-            )
-        )
+        connector = netguard.connector(connections, not self.public_only)
         return aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(

@@ -162,13 +162,7 @@ class WebhookWorker:
                 "webhook deliveries interrupted by the last stop are queued again",
                 extra={"count": released},
             )
-        connector = (
-            aiohttp.TCPConnector(limit=self.config.concurrency)
-            if self.config.allow_private_networks
-            else aiohttp.TCPConnector(
-                limit=self.config.concurrency, resolver=netguard.PublicOnlyResolver()
-            )
-        )
+        connector = netguard.connector(self.config.concurrency, self.config.allow_private_networks)
         self._http = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
