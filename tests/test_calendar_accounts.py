@@ -287,6 +287,7 @@ async def test_wrong_passwords_private_addresses_and_bad_input_are_refused(
         ({"url": "https://x\ud800.example/", "username": "a", "password": "b"}, None),
         ({"url": server.base, "username": "a", "password": "b", "types": ["nope"]}, "types"),
         ({"provider": "outlook"}, "provider"),
+        ({"url": "http://[::1", "username": "a", "password": "b"}, "url"),
     ]:
         response = await lab.client.post("/api/me/calendar-accounts", json=body, headers=CAMILLE)
         refused = await response.json()

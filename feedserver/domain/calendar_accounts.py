@@ -94,8 +94,12 @@ def parse_connect(store: Store, data: object, me: User | None) -> ConnectRequest
 
 
 def checked_url(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+    except ValueError:  # "http://[::1", say
+        host = None
+    if host is None or parts.scheme.lower() not in ("http", "https"):
         raise InvalidInput(
             "url is the http(s) address of a CalDAV server, such as https://caldav.icloud.com",
             field="url",
