@@ -37,6 +37,7 @@ SLOW_MODULES = {
     "test_calendar_account_outages": "a person's CalDAV server down for 60 s",
     "test_calendar_accounts": "stock Radicale and Xandikos as people's own CalDAV servers",
     "test_google_accounts": "an authlib authorization server and a bearer CalDAV endpoint",
+    "test_webdav_push": "a push service on loopback decrypting messages, timed to the second",
     "test_fuzz_api": "schemathesis against a running feedserver process (minutes)",
     "test_abuse": "floods of real connections, latencies measured under load",
     "test_hostile_input": "every route with every hostile value (thousands of requests)",

@@ -61,6 +61,7 @@ class PushNotifier:
         self.contact = contact
         self.sent = 0
         self._wake = asyncio.Event()
+        self._halt = asyncio.Event()  # set by stop(): ends the merge wait at once
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -72,6 +73,7 @@ class PushNotifier:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._halt.set()
         self._wake.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -94,7 +96,8 @@ class PushNotifier:
             if self._stopped():
                 break
             # A burst of changes is one message: wait a little for the rest of it.
-            await asyncio.sleep(self.config.merge_ms / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), self.config.merge_ms / 1000)
             if self._stopped():
                 break
             self._wake.clear()

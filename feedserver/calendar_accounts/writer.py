@@ -33,6 +33,7 @@ or should no longer be there; events of the namespace that no booking explains a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -119,6 +120,7 @@ class AccountWriter:
         self.poll_seconds = poll_seconds
         self.latency = latency or Histogram()
         self._wake = asyncio.Event()
+        self._halt = asyncio.Event()  # set by stop(): ends a gathering wait at once
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -138,6 +140,7 @@ class AccountWriter:
     async def stop(self, timeout: float = 30.0) -> None:
         """Finish the writes under way, hand the rest back, and stop."""
         self._stopping = True
+        self._halt.set()
         self._wake.set()
         if self._task is not None:
             try:
@@ -171,7 +174,8 @@ class AccountWriter:
                 task.cancel()
             if self._wake.is_set() and not self._stopping:
                 # Changes come in bursts: a moment's wait makes one turn of several.
-                await asyncio.sleep(GATHER_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._halt.wait(), GATHER_SECONDS)
             self._wake.clear()
             for account_id, running in list(self._running.items()):
                 if running.done():
