@@ -23,6 +23,7 @@ from feedserver.model import (
 )
 from feedserver.store.changes import ChangeLog
 from feedserver.store.db import Database, Row, iter_chunks
+from feedserver.store.feed_links import filters_from_json as _filters
 from feedserver.store.values import from_db, maybe_from_db, to_db
 from feedserver.times import utcnow
 
@@ -36,13 +37,6 @@ _UPDATABLE = {
     "username",
     "server_url",
 }
-
-
-def _filters(text: str) -> FeedFilters:
-    data: dict[str, Any] = json.loads(text)
-    for name in ("types", "locations", "staff", "statuses"):
-        data[name] = tuple(data.get(name, ()))
-    return FeedFilters(**data)
 
 
 def _account(row: Row) -> CalendarAccount:

@@ -18,7 +18,8 @@ def _maybe(value: str | None) -> datetime | None:
     return from_db(value) if value else None
 
 
-def _filters(text: str) -> FeedFilters:
+def filters_from_json(text: str) -> FeedFilters:
+    """Filters as stored (JSON): a feed link's, a calendar account's."""
     data: dict[str, Any] = json.loads(text)
     for name in ("types", "locations", "staff", "statuses"):
         data[name] = tuple(data.get(name, ()))
@@ -31,7 +32,7 @@ def _link(row: Row) -> FeedLink:
         user_id=row["user_id"],
         name=row["name"],
         scope=Scope(row["scope"]),
-        filters=_filters(row["filters"]),
+        filters=filters_from_json(row["filters"]),
         nonce=row["nonce"],
         revoked_at=_maybe(row["revoked_at"]),
         created_at=from_db(row["created_at"]),
