@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -405,10 +404,16 @@ async def _shutting_down(app: web.Application) -> None:
     )
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
+async def _stop(task: asyncio.Task[None], grace: float = 5.0) -> None:
+    """Cancel a background task and wait for it, a while: a task that does not end (a
+    library that swallows the cancellation while its server is silent) must not hold up
+    the stop of everything else."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        log.warning("a background task did not stop; left behind", extra={"task": task.get_name()})
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("a background task failed", exc_info=task.exception())
 
 
 async def ready(request: web.Request) -> web.Response:

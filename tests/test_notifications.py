@@ -222,6 +222,32 @@ async def test_restart_mid_delivery_sends_nothing_twice(
     assert len(keys) == 6 and len(set(keys)) == 6
 
 
+async def test_a_stop_cuts_a_hung_conversation_short_and_its_message_is_sent_later(
+    aiohttp_client: Any, notify_config: Config, smtp: SmtpServer
+) -> None:
+    first = Api(
+        await aiohttp_client(create_app(notify_config)), {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    await make_org(first)
+    smtp.sink.gate.clear()  # the server takes the message and never answers
+    await book(first, start="2026-12-01T10:00:00+01:00")
+    while not (await first.get("/api/notifications?status=sending"))["notifications"]:
+        await asyncio.sleep(0.02)
+    started = asyncio.get_running_loop().time()
+    await first.client.app[OUTBOX].stop(grace=0.3)
+    assert asyncio.get_running_loop().time() - started < 5
+    waiting = (await first.get("/api/notifications?status=pending"))["notifications"]
+    assert len(waiting) == 2  # the one cut short is back with the other, not stuck 'sending'
+    await first.client.close()
+    smtp.sink.gate.set()
+    second = Api(
+        await aiohttp_client(create_app(notify_config)), {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    await second.client.app[OUTBOX].deliver_due()
+    sent = (await second.get("/api/notifications?status=sent"))["notifications"]
+    assert len(sent) == 2
+
+
 async def test_group_online_booking_gets_unique_links_to_one_meeting(
     napi: Api, smtp: SmtpServer
 ) -> None:

@@ -76,8 +76,10 @@ class PushNotifier:
         self._halt.set()
         self._wake.set()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await asyncio.wait_for(self._task, 30)
+            except TimeoutError:
+                log.warning("push notifications interrupted at shutdown")
         if self._http is not None:
             await self._http.close()
 

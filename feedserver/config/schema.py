@@ -195,6 +195,11 @@ class SmtpConfig:
         30, "Wait before the 2nd attempt; it doubles after each failure (capped at 1 hour)."
     )
     timeout_seconds: int = _opt(30, "Timeout of one SMTP conversation.")
+    helo_name: str = _opt(
+        "",
+        "Name this server gives in EHLO. Empty: the domain of `sender` (no DNS lookup of "
+        "the machine's own name, which can hang where DNS is unreachable).",
+    )
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ The idempotency key makes a message exist once. Every process may deliver: each 
 message at a time in the store, for ``cluster.lease_seconds`` (``claim_due``), so no two send
 the same; a graceful stop finishes the message being sent and hands the rest back, so a
 restart sends nothing twice, and the claim of a process that died is taken over once its
-lease has run out. Only a crash inside an SMTP conversation can repeat one message, with the
-same Message-ID, which mail clients use to drop the copy.
+lease has run out. Only a crash inside an SMTP conversation, or a stop that cuts short one
+that hangs for more than a few seconds, can repeat one message, with the same Message-ID,
+which mail clients use to drop the copy.
 """
 
 from __future__ import annotations
@@ -87,15 +88,25 @@ class OutboxWorker:
             log.warning("no SMTP server configured ([smtp] host): notifications stay queued")
         self._task = asyncio.create_task(self._run(), name="outbox")
 
-    async def stop(self, timeout: float = 30.0) -> None:
-        """Finish the message being sent, hand the others back, and stop."""
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish the message being sent, hand the others back, and stop. A conversation
+        still going after ``grace`` seconds (a server that hangs) is cut short and its
+        message handed back too: it is sent again by whichever process takes it next."""
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout)
-            except TimeoutError:
-                log.warning("outbox delivery interrupted at shutdown")
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait({self._task}, timeout=grace)
+        if done:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        released = await self.runner.run(lambda s: s.outbox.release_interrupted(self.node.name))
+        log.warning(
+            "outbox delivery interrupted at shutdown; the message is queued again",
+            extra={"count": released},
+        )
 
     def stopping(self) -> bool:
         return self._stopping
@@ -171,6 +182,7 @@ class OutboxWorker:
             retry_at = utcnow() + min(delay, _MAX_DELAY)
             if retry_at > give_up_at:
                 retry_at = None
+
         def record(store: Store) -> None:
             with store.transaction():
                 store.outbox.mark_failed_attempt(message.id, attempts, error, retry_at)
@@ -198,21 +210,24 @@ class OutboxWorker:
         config = self.config
         domain = config.sender.rpartition("@")[2] or "localhost"
         mail = mime_message(message, (config.sender_name, config.sender), domain)
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            username=config.username or None,
+            password=config.password or None,
+            use_tls=config.security == "tls",
+            start_tls=config.security == "starttls",
+            timeout=config.timeout_seconds,
+            local_hostname=config.helo_name or domain,
+        )
         try:
+            await client.connect()
             # Our bytes, flattened with the message's own policy (aiosmtplib would refold the
             # headers with its own, which loses spaces in non-ASCII subjects).
-            await aiosmtplib.send(
-                mail.as_bytes(),
-                sender=config.sender,
-                recipients=[message.recipient_email],
-                hostname=config.host,
-                port=config.port,
-                username=config.username or None,
-                password=config.password or None,
-                use_tls=config.security == "tls",
-                start_tls=config.security == "starttls",
-                timeout=config.timeout_seconds,
-            )
+            await client.sendmail(config.sender, [message.recipient_email], mail.as_bytes())
+            # Sent: a stop while saying goodbye must not hand the message back to be sent twice.
+            with contextlib.suppress(aiosmtplib.SMTPException, asyncio.CancelledError):
+                await client.quit(timeout=min(5, config.timeout_seconds))
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [refusal.code for refusal in exc.recipients]
             if codes and all(500 <= code < 600 for code in codes):
@@ -222,3 +237,7 @@ class OutboxWorker:
             if 500 <= exc.code < 600:
                 raise PermanentFailure(f"{exc.code} {exc.message}") from exc
             raise
+        finally:
+            # Not QUIT (aiosmtplib's own `send` waits for its answer, up to the timeout, even
+            # when cancelled at shutdown): the connection is just closed.
+            client.close()
