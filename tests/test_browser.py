@@ -197,6 +197,39 @@ def test_a_staff_member_connects_a_caldav_account_and_finds_their_bookings_there
         own.stop()
 
 
+def test_a_staff_member_sets_hours_with_two_breaks_and_a_holiday_by_keyboard(
+    browser: Browser, demo: Any
+) -> None:
+    base, accounts = demo
+    page = signed_in(browser, base, accounts["staff"][0], accounts["staff"][1], width=360)
+    page.goto(base + "/availability")
+    page.get_by_label("Only during my working hours").check()
+    # The time-zone picker: type to filter, arrow down into the list, pick with the keyboard.
+    page.get_by_label("Search time zones").fill("lisbon")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.id") == "tz"
+    assert page.locator("#tz").input_value() == "Europe/Lisbon"
+    monday = page.locator("#day-mon")
+    for start, end in (("09:00", "12:00"), ("13:00", "15:00"), ("15:30", "18:00")):
+        monday.locator('input[name="mon-start"]').last.fill(start)
+        monday.locator('input[name="mon-end"]').last.fill(end)
+        monday.get_by_role("button", name="Add hours").click()
+    holidays = page.locator("#exceptions")
+    holidays.locator('input[name="exception-date"]').last.fill("2026-12-24")
+    shot(page, "availability")
+    page.get_by_role("button", name="Save", exact=True).press("Enter")
+    page.wait_for_url("**/availability?notice=saved")
+    assert [i.input_value() for i in page.locator('input[name="mon-start"]').all()] == [
+        "09:00",
+        "13:00",
+        "15:30",
+        "",
+    ]
+    assert page.locator('input[name="exception-date"]').first.input_value() == "2026-12-24"
+    assert page.locator("#tz").input_value() == "Europe/Lisbon"
+    page.close()
+
+
 def test_an_admin_finds_and_edits_a_booking(browser: Browser, demo: Any) -> None:
     base, accounts = demo
     page = signed_in(browser, base, accounts["admin"][0], accounts["admin"][1])

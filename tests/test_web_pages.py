@@ -616,37 +616,108 @@ async def test_a_staff_member_sets_working_hours_and_a_calendar_on_their_page(
 ) -> None:
     await pages.sign_in("camille@example.org", "camille-password")
     html = await pages.get("/availability")
-    assert "Working hours" in html and 'for="day-mon">Monday</label>' in html
+    assert "Working hours" in html and "<legend>Monday</legend>" in html
+    assert 'type="time" name="mon-start"' in html and 'type="date" name="exception-date"' in html
+    # Two breaks on Monday, a holiday and a short day; rows left empty are no rows.
     await pages.post(
         "/availability/hours",
-        {
-            "timezone": "Europe/Paris",
-            "mon": "09:00-12:00, 13:00-17:00",
-            "tue": "09:00-12:00",
-            "exceptions": "2026-12-24\n2026-12-31 09:00-12:00",
-        },
+        [
+            ("mode", "hours"),
+            ("timezone", "Europe/Paris"),
+            *[("mon-start", t) for t in ("09:00", "13:00", "15:30", "")],
+            *[("mon-end", t) for t in ("12:00", "15:00", "18:00", "")],
+            ("tue-start", "09:00"),
+            ("tue-end", "00:00"),  # midnight at the end of the day
+            *[("exception-date", d) for d in ("2026-12-24", "2026-12-31", "")],
+            *[("exception-start", t) for t in ("", "09:00", "")],
+            *[("exception-end", t) for t in ("", "12:00", "")],
+        ],
     )
     saved = await api.get("/api/users/camille@example.org/working-hours")
     assert saved["weekly"] == {
-        "mon": [["09:00", "12:00"], ["13:00", "17:00"]],
-        "tue": [["09:00", "12:00"]],
+        "mon": [["09:00", "12:00"], ["13:00", "15:00"], ["15:30", "18:00"]],
+        "tue": [["09:00", "24:00"]],
     }
     assert saved["exceptions"] == [
         {"date": "2026-12-24", "hours": []},
         {"date": "2026-12-31", "hours": [["09:00", "12:00"]]},
     ]
     html = await pages.get("/availability")
-    assert 'value="09:00-12:00, 13:00-17:00"' in html
-    _, html = await pages.post(
-        "/availability/hours", {"timezone": "Europe/Paris", "mon": "9-12"}, status=422
-    )
-    assert "HH:MM" in html
-    _, html = await pages.post(
-        "/availability/calendars", {"name": "Mine", "url": "http://127.0.0.1/x.ics"}, status=422
-    )
-    assert "private address" in html
-    await pages.post("/availability/hours", {"always": "on"})
+    assert 'name="mon-start" value="15:30"' in html and 'name="tue-end" value="00:00"' in html
+    assert 'name="exception-date" value="2026-12-24"' in html
+    assert '<option value="Europe/Paris" selected>Paris · France</option>' in html
+    await pages.post("/availability/hours", {"mode": "always"})
     await api.get("/api/users/camille@example.org/working-hours", status=404)
+
+
+async def test_a_refused_working_hours_form_keeps_what_was_typed_and_names_the_day(
+    pages: Pages, api: Api
+) -> None:
+    await pages.sign_in("camille@example.org", "camille-password")
+    await pages.get("/availability")
+    typed = [
+        ("mode", "hours"),
+        ("timezone", "Europe/Paris"),
+        *[("wed-start", t) for t in ("09:00", "11:00")],
+        *[("wed-end", t) for t in ("12:00", "14:00")],
+        ("thu-start", "09:00"),
+        ("thu-end", "17:00"),
+    ]
+    _, html = await pages.post("/availability/hours", typed, status=422)
+    assert "Wednesday: two ranges overlap" in html and 'id="err-wed"' in html
+    assert 'name="wed-start" value="11:00"' in html and 'name="thu-end" value="17:00"' in html
+    _, html = await pages.post(
+        "/availability/hours",
+        [
+            ("mode", "hours"),
+            ("timezone", "Europe/Paris"),
+            ("fri-start", "17:00"),
+            ("fri-end", "09:00"),
+        ],
+        status=422,
+    )
+    assert "Friday, hours 1: the end must come after the start" in html
+    _, html = await pages.post(
+        "/availability/hours",
+        [("mode", "hours"), ("timezone", "Europe/Paris"), ("sat-start", "10:00")],
+        status=422,
+    )
+    assert "Saturday, hours 1: give both a start and an end" in html
+    _, html = await pages.post(
+        "/availability/hours",
+        [
+            ("mode", "hours"),
+            ("timezone", "Mars/Olympus"),
+            ("mon-start", "09:00"),
+            ("mon-end", "12:00"),
+            ("exception-start", "09:00"),
+            ("exception-end", "10:00"),
+        ],
+        status=422,
+    )
+    assert 'id="err-timezone"' in html and "Exception 1: which date?" in html
+    # Hours typed while "always available" is chosen are not dropped silently.
+    _, html = await pages.post(
+        "/availability/hours",
+        [
+            ("mode", "always"),
+            ("timezone", "Europe/Paris"),
+            ("mon-start", "09:00"),
+            ("mon-end", "12:00"),
+        ],
+        status=422,
+    )
+    assert "chose “Always available”" in html and 'name="mon-end" value="12:00"' in html
+    await api.get("/api/users/camille@example.org/working-hours", status=404)
+    # The calendar form keeps the name and address (never the password) with its error.
+    _, html = await pages.post(
+        "/availability/calendars",
+        {"name": "Mine", "url": "http://127.0.0.1/x.ics", "username": "me", "password": "Zq9-sec"},
+        status=422,
+    )
+    assert "private address" in html and 'id="err-calendar"' in html
+    assert 'value="Mine"' in html and 'value="http://127.0.0.1/x.ics"' in html
+    assert 'value="me"' in html and "Zq9-sec" not in html
 
 
 async def test_customers_have_no_availability_page(pages: Pages) -> None:

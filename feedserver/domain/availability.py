@@ -55,12 +55,12 @@ def _ranges(value: object, field: str) -> Hours:
             raise InvalidInput('each range is ["HH:MM", "HH:MM"]', field=where)
         start, end = _clock(pair[0], where), _clock(pair[1], where)
         if start >= end:
-            raise InvalidInput("a range ends after it starts", field=where)
+            raise InvalidInput("the end must come after the start", field=where)
         found.append((start, end))
     found.sort()
     for (_, first_end), (second_start, _) in itertools.pairwise(found):
         if second_start < first_end:
-            raise InvalidInput("ranges overlap", field=field)
+            raise InvalidInput("two ranges overlap", field=field)
     return tuple(found)
 
 

@@ -33,7 +33,7 @@ from feedserver.notify.accounts import AccountMail
 from feedserver.numbers import is_whole
 from feedserver.throttle import LoginThrottle
 from feedserver.web.errors import status_of
-from feedserver.web.pages import i18n
+from feedserver.web.pages import i18n, zones
 from feedserver.web.state import CONFIG, RUNNER
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,10 @@ def make_jinja(static: Mapping[str, tuple[bytes, str, str]]) -> jinja2.Environme
         lstrip_blocks=True,
     )
     env.globals["static"] = lambda name: f"/static/{name}?v={static[name][2]}"
+    env.globals["zone_regions"] = zones.regions
+    env.globals["zone_label"] = lambda name, language: (
+        "UTC" if name == "UTC" else zones.label_of(name, language)
+    )
     return env
 
 

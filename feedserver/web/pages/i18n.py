@@ -393,15 +393,7 @@ FRENCH: dict[str, str] = {
     ),
     "Connect": "Connecter",
     "Connect Google Calendar": "Connecter Google Agenda",
-
     "Working hours": "Heures de travail",
-    "Times like 09:00-12:00, 13:00-17:00; an empty day is not worked.": (
-        "Des heures comme 09:00-12:00, 13:00-17:00 ; un jour vide n'est pas travaillé."
-    ),
-    "Exceptions, one a line: a date, then its hours (none: not worked)": (
-        "Exceptions, une par ligne : une date, puis ses heures (aucune : non travaillé)"
-    ),
-    "No working hours: always available": "Sans heures de travail : toujours disponible",
     "My calendars": "Mes agendas",
     "Your own calendars (for example Google's secret address in iCal format): only the times "
     "you are busy are read, and no booking is offered then.": (
@@ -429,6 +421,60 @@ FRENCH: dict[str, str] = {
     "Friday": "vendredi",
     "Saturday": "samedi",
     "Sunday": "dimanche",
+    "Nothing was saved: see the messages below.": (
+        "Rien n'a été enregistré : voir les messages ci-dessous."
+    ),
+    "When can people book you?": "Quand peut-on vous réserver ?",
+    "Always available": "Toujours disponible",
+    "Only during my working hours": "Seulement pendant mes heures de travail",
+    "A day with no hours is not worked. Add a row for each part of the day, for example 09:00 "
+    "to 12:00 and 13:00 to 17:00 around a lunch break.": (
+        "Un jour sans heures n'est pas travaillé. Ajoutez une ligne par partie de la journée, "
+        "par exemple de 09:00 à 12:00 et de 13:00 à 17:00 autour de la pause déjeuner."
+    ),
+    "Add hours": "Ajouter des heures",
+    "Holidays and other days": "Congés et autres jours",
+    "A date without times is not worked; with times, they replace that weekday's hours.": (
+        "Une date sans heures n'est pas travaillée ; avec des heures, elles remplacent celles "
+        "de ce jour de la semaine."
+    ),
+    "Date": "Date",
+    "Add a date": "Ajouter une date",
+    "You entered working hours but chose “Always available”: choose “Only during my working "
+    "hours” to keep them, or clear them.": (
+        "Vous avez saisi des heures de travail mais choisi « Toujours disponible » : choisissez "
+        "« Seulement pendant mes heures de travail » pour les garder, ou effacez-les."
+    ),
+    "{day}, hours {n}: give both a start and an end": (
+        "{day}, heures {n} : indiquez un début et une fin"
+    ),
+    "Exception {n}: which date?": "Exception {n} : quelle date ?",
+    "{date}: give both a start and an end, or neither (not worked)": (
+        "{date} : indiquez un début et une fin, ou aucun des deux (non travaillé)"
+    ),
+    "{day}, hours {n}: {problem}": "{day}, heures {n} : {problem}",
+    "{day}: {problem}": "{day} : {problem}",
+    "{date}: {problem}": "{date} : {problem}",
+    "Choose a time zone from the list.": "Choisissez un fuseau horaire dans la liste.",
+    "the end must come after the start": "la fin doit venir après le début",
+    "two ranges overlap": "deux plages se chevauchent",
+    "times are HH:MM": "les heures s'écrivent HH:MM",
+    "Search time zones": "Chercher un fuseau horaire",
+    "Search: city or country": "Chercher : ville ou pays",
+    "Yours": "Le vôtre",
+    "Europe": "Europe",
+    "America": "Amérique",
+    "Africa": "Afrique",
+    "Asia": "Asie",
+    "Australia": "Australie",
+    "Pacific": "Pacifique",
+    "Atlantic": "Atlantique",
+    "Indian": "Océan Indien",
+    "Antarctica": "Antarctique",
+    "Arctic": "Arctique",
+    "new": "nouveau",
+    "ok": "ok",
+    "unchanged": "inchangé",
     "accepted": "accepté",
     "declined": "décliné",
     "tentative": "peut-être",

@@ -4,7 +4,6 @@ password). A password change ends the person's other sessions."""
 from __future__ import annotations
 
 import asyncio
-from zoneinfo import available_timezones
 
 from aiohttp import web
 
@@ -47,14 +46,10 @@ async def notifications_post(request: web.Request, who: Visitor, user: User) -> 
     return see_other("/notifications", "saved")
 
 
-def _zones() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
-
-
 async def profile_page(
     request: web.Request, who: Visitor, user: User, error: str = "", status: int = 200
 ) -> web.Response:
-    context = {"person": user, "zones": _zones(), "languages": PERSON_LANGUAGES, "error": error}
+    context = {"person": user, "languages": PERSON_LANGUAGES, "error": error}
     return render(request, who, "profile.html", context, status)
 
 

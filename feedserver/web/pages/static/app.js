@@ -15,6 +15,75 @@ document.addEventListener("DOMContentLoaded", () => {
       form.appendChild(confirmed);
     });
   }
+  // Repeated rows (working hours, dates): "Add" copies the last row, empty; "Remove" drops
+  // a row (the last one left is emptied instead). Without scripts one empty row is there.
+  for (const add of document.querySelectorAll("[data-add-row]")) {
+    const rows = add.parentElement.querySelector("[data-rows]");
+    add.hidden = false;
+    add.addEventListener("click", () => {
+      const last = rows.querySelector("[data-row]:last-of-type");
+      const copy = last.cloneNode(true);
+      for (const input of copy.querySelectorAll("input")) input.value = "";
+      rows.appendChild(copy);
+      wireRemove(copy);
+      copy.querySelector("input").focus();
+    });
+  }
+  function wireRemove(row) {
+    const remove = row.querySelector("[data-remove-row]");
+    if (!remove) return;
+    remove.hidden = false;
+    remove.addEventListener("click", () => {
+      const rows = row.parentElement;
+      const next = row.nextElementSibling || row.previousElementSibling;
+      if (rows.querySelectorAll("[data-row]").length > 1) {
+        row.remove();
+      } else {
+        for (const input of row.querySelectorAll("input")) input.value = "";
+      }
+      const focus = (next && next.isConnected ? next : rows).querySelector("input");
+      if (focus) focus.focus();
+    });
+  }
+  for (const row of document.querySelectorAll("[data-row]")) wireRemove(row);
+  // Working hours: "Always available" sets the hours aside (disabled: not sent).
+  for (const form of document.querySelectorAll("form[data-hours-form]")) {
+    const hours = form.querySelector("[data-hours]");
+    const sync = () => {
+      const always = form.querySelector("input[data-mode][value=always]").checked;
+      hours.hidden = always;
+      for (const field of hours.querySelectorAll("input, select, button")) field.disabled = always;
+    };
+    for (const radio of form.querySelectorAll("input[data-mode]")) {
+      radio.addEventListener("change", sync);
+    }
+    sync();
+  }
+  // The time-zone picker's filter: typing keeps the matching zones (city, country or name).
+  for (const picker of document.querySelectorAll("[data-zone-picker]")) {
+    const filter = picker.querySelector("[data-zone-filter]");
+    const select = picker.querySelector("select");
+    filter.hidden = false;
+    filter.addEventListener("input", () => {
+      const words = filter.value.trim().toLowerCase();
+      let first = null;
+      for (const option of select.options) {
+        const text = (option.textContent + " " + option.value).toLowerCase();
+        option.hidden = words !== "" && !text.includes(words);
+        if (!option.hidden && first === null) first = option;
+      }
+      for (const group of select.querySelectorAll("optgroup")) {
+        group.hidden = ![...group.children].some((option) => !option.hidden);
+      }
+      if (words !== "" && first !== null) select.value = first.value;
+    });
+    filter.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown" || event.key === "Enter") {
+        event.preventDefault();
+        select.focus();
+      }
+    });
+  }
   for (const button of document.querySelectorAll("button.copy[data-copy]")) {
     if (!navigator.clipboard) continue;
     button.hidden = false;
