@@ -76,6 +76,13 @@ TYPES = [
         "buffer_after_minutes": 15,
         "color": "#fb8c00",
     },
+    {
+        "key": "massage",
+        "name": "Massage",
+        "duration_minutes": 60,
+        "buffer_after_minutes": 15,
+        "color": "#00897b",
+    },
 ]
 STAFF = [
     ("camille.martin@demo.feedserver.test", "Camille Martin", "ANHQ", "Europe/Paris"),
@@ -107,7 +114,7 @@ CUSTOMERS = [
 ]
 
 
-SINGLE_TYPES = ["haircut", "coloring", "consultation", "video-coaching"]
+SINGLE_TYPES = ["haircut", "coloring", "consultation", "video-coaching", "massage"]
 NOTES = [
     "",
     "",

@@ -130,6 +130,17 @@ def test_sign_in_make_a_haircut_link_and_follow_its_qr_code(browser: Browser, de
     assert set(re.findall(r"CATEGORIES:(.*)\r", body)) <= {"Haircut"}  # only haircuts
     page.reload()
     assert "Python-urllib" in card.inner_text()  # last fetched, by which client
+    assert card.locator(".words").inner_text() == "Haircut · All locations"
+    # The link's filters change in place: Massage too, same address.
+    card.get_by_text("Change what it shows").click()
+    card.get_by_label("Massage").check()
+    card.get_by_role("button", name="Save changes").click()
+    page.wait_for_url("**notice=saved**")
+    assert card.locator(".words").inner_text() == "Haircut, Massage · All locations"
+    assert card.locator('a[href^="webcal://"]').get_attribute("href") == webcal
+    with urllib.request.urlopen("http://" + webcal.removeprefix("webcal://")) as response:
+        categories = set(re.findall(r"CATEGORIES:(.*)\r", response.read().decode()))
+    assert categories <= {"Haircut", "Massage"} and "Massage" in categories
     # Revoke asks first (a dialog): dismissed, nothing happens; accepted, the link dies.
     page.once("dialog", lambda dialog: dialog.dismiss())
     card.get_by_role("button", name="Revoke").click()

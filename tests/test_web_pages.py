@@ -219,6 +219,63 @@ async def test_a_customer_makes_a_haircut_link_and_the_feed_answers(
     assert feed.status == 200 and "Haircut" in text and "Colouring" not in text
 
 
+async def test_a_link_says_what_it_shows_and_its_filters_change_in_place(
+    pages: Pages, client: TestClient[Any, Any], api: Api
+) -> None:
+    await book(api)
+    await book(api, type="coloring", start="2026-12-02T10:00:00+01:00")
+    await pages.sign_in("alice@example.com", "alice-password")
+    html = await pages.get("/links")
+    assert "A calendar link puts your bookings in the calendar you already use" in html
+    await pages.post("/links", [("name", "Haircuts"), ("types", "haircut")])
+    (link,) = (await api.get("/api/feeds?user=alice@example.com"))["feeds"]
+    html = await pages.get("/links")
+    assert '<p class="words">Haircut · All locations</p>' in html
+    assert html.index('id="link-') < html.index("New link")  # the list comes first
+    location, _ = await pages.post(
+        f"/links/{link['id']}/edit",
+        [
+            ("name", "Hair and colour"),
+            ("types", "haircut"),
+            ("types", "coloring"),
+            ("locations", "ANHQ"),
+        ],
+    )
+    assert location == f"/links?notice=saved#link-{link['id']}"
+    html = await pages.get("/links")
+    assert '<p class="words">Colouring, Haircut · Annecy HQ</p>' in html
+    after = await api.get(f"/api/feeds/{link['id']}")
+    assert after["url"] == link["url"] and after["name"] == "Hair and colour"
+    text = await (await client.get(feed_path(link["url"]))).text()
+    assert "Haircut" in text and "Colouring" in text
+    # A refused edit shows the card open with what was ticked, and changes nothing.
+    _, html = await pages.post(
+        f"/links/{link['id']}/edit", [("name", "Typo"), ("types", "nope")], status=422
+    )
+    assert "unknown reservation type" in html and '<details class="edit" open>' in html
+    assert 'value="Typo"' in html
+    assert (await api.get(f"/api/feeds/{link['id']}"))["name"] == "Hair and colour"
+    bob = (await api.get("/api/users?role=customer"))["users"][1]
+    theirs = await api.post("/api/feeds", {"user": bob["id"], "name": "Bob's"})
+    await pages.post(f"/links/{theirs['id']}/edit", {"name": "Mine now"}, status=404)
+
+
+async def test_the_api_changes_a_links_filters_and_keeps_its_url(
+    api: Api, org: dict[str, Any]
+) -> None:
+    made = await api.post(
+        "/api/feeds", {"user": "camille@example.org", "types": ["haircut"], "kind": "busy"}
+    )
+    changed = await api.patch(f"/api/feeds/{made['id']}", {"locations": ["anhq"]})
+    assert changed["url"] == made["url"]
+    assert (changed["types"], changed["locations"]) == (["haircut"], ["ANHQ"])
+    assert changed["kind"] == "busy"
+    await api.patch(f"/api/feeds/{made['id']}", {"types": ["nope"]}, status=422)
+    await api.call("DELETE", f"/api/feeds/{made['id']}", status=204)
+    await api.patch(f"/api/feeds/{made['id']}", {"name": "x"}, status=409)
+    await api.patch("/api/feeds/999999", {"name": "x"}, status=404)
+
+
 async def test_rotate_and_revoke_only_ones_own_links(
     pages: Pages, client: TestClient[Any, Any], api: Api
 ) -> None:

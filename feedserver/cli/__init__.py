@@ -119,7 +119,7 @@ def init(ctx: click.Context) -> None:
 )
 @with_store
 def demo_cmd(store: Store, config: Config, if_empty: bool, seed: int, count: int) -> None:
-    """Load a realistic demo organisation (3 locations, 5 types, staff, customers, bookings)."""
+    """Load a realistic demo organisation (3 locations, 6 types, staff, customers, bookings)."""
     if store.bookings.list(BookingQuery(limit=1)) and if_empty:
         click.echo("the database already has bookings; demo data not loaded")
         return

@@ -135,6 +135,35 @@ def list_links(
     return store.feed_links.list()
 
 
+def filters_body(filters: FeedFilters) -> dict[str, object]:
+    """A link's filters as a request body says them (what an edit starts from)."""
+    return {
+        "types": list(filters.types),
+        "locations": list(filters.locations),
+        "staff": list(filters.staff),
+        "statuses": list(filters.statuses),
+        "include_pending": filters.include_pending,
+        "show_cancelled": filters.show_cancelled,
+        "include_buffers": filters.include_buffers,
+        "show_attendees": filters.show_attendees,
+        "kind": "busy" if filters.busy_only else "events",
+    }
+
+
+def update_link(store: Store, link_id: int, data: object, owner: User | None = None) -> FeedLink:
+    """A link's new name or filters (the fields sent replace the link's); the URL stays, and
+    calendars subscribed to it show the new selection at their next poll."""
+    body = Body(data, schemas.FEED_LINK_PATCH)
+    with store.transaction():
+        link = get_link(store, link_id, owner)
+        if link.revoked_at is not None:
+            raise Conflict(f"feed link {link_id} is revoked; create a new link instead")
+        sent = {k: v for k, v in body.data.items() if k != "name" and v is not None}
+        merged = Body({**filters_body(link.filters), **sent}, schemas.FEED_LINK_PATCH)
+        name = body.text("name") or link.name
+        return store.feed_links.update(link.id, name, parse_filters(store, merged))
+
+
 def rotate_link(store: Store, link_id: int, owner: User | None = None) -> FeedLink:
     with store.transaction():
         link = get_link(store, link_id, owner)

@@ -290,6 +290,11 @@ FEED_LINK = Schema(
     },
 )
 OWN_FEED_LINK = FEED_LINK.partial("OwnFeedLinkInput", FEED_LINK.description, without=("user",))
+FEED_LINK_PATCH = FEED_LINK.partial(
+    "FeedLinkPatch",
+    "A feed link's new name or filters: the fields sent replace the link's; its URL stays.",
+    without=("user", "scope"),
+)
 
 FEED_TEMPLATE = Schema(
     "FeedTemplateInput",
@@ -418,6 +423,7 @@ ALL = (
     USER_PATCH,
     FEED_LINK,
     OWN_FEED_LINK,
+    FEED_LINK_PATCH,
     FEED_TEMPLATE,
     EMAIL_TEMPLATE,
     NOTIFICATION_SETTINGS,

@@ -82,6 +82,16 @@ class FeedLinkStore:
             )
         return [_link(r) for r in rows]
 
+    def update(self, link_id: int, name: str, filters: FeedFilters) -> FeedLink:
+        """A new name and filters; the nonce, so the URL, stays."""
+        self.db.update(
+            "feed_links",
+            link_id,
+            {"name": name, "filters": json.dumps(asdict(filters)), "updated_at": to_db(utcnow())},
+        )
+        self.changes.record("feed_link", link_id, "updated")
+        return found(self.get(link_id), f"feed link {link_id}")
+
     def rotate(self, link_id: int, nonce: str) -> FeedLink:
         self.db.update("feed_links", link_id, {"nonce": nonce, "updated_at": to_db(utcnow())})
         self.changes.record("feed_link", link_id, "rotated")

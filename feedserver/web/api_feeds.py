@@ -92,6 +92,14 @@ async def get(request: web.Request) -> web.Response:
     return web.json_response(link_json(link, request.app[FEED_URLS]))
 
 
+async def update(request: web.Request) -> web.Response:
+    owner = await _owner(request)
+    link_id = _link_id(request)
+    data = await read_json(request)
+    link = await request.app[RUNNER].run(lambda s: links.update_link(s, link_id, data, owner))
+    return web.json_response(link_json(link, request.app[FEED_URLS]))
+
+
 async def rotate(request: web.Request) -> web.Response:
     owner = await _owner(request)
     link_id = _link_id(request)
@@ -110,6 +118,7 @@ for prefix in ("/api/feeds", "/api/me/feeds"):
     routes.post(prefix)(create)
     routes.get(prefix)(list_)
     routes.get(prefix + "/{id}")(get)
+    routes.patch(prefix + "/{id}")(update)
     routes.post(prefix + "/{id}/rotate")(rotate)
     routes.delete(prefix + "/{id}")(revoke)
 

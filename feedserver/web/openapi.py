@@ -158,6 +158,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "List feed links", query=(_q("user", "an account's id or email", 254),), returns="list"
     ),
     ("GET", "/api/feeds/{id}"): Operation("Read a feed link", returns="FeedLink", errors=(404,)),
+    ("PATCH", "/api/feeds/{id}"): Operation(
+        "Change a feed link's name or filters (its URL stays)",
+        body=schemas.FEED_LINK_PATCH,
+        returns="FeedLink",
+        errors=(404, 409),
+    ),
     ("POST", "/api/feeds/{id}/rotate"): Operation(
         "New URL for a feed link (the old one stops working)",
         returns="FeedLink",
@@ -176,6 +182,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/me/feeds"): Operation("List your feed links", auth=ACCOUNT, returns="list"),
     ("GET", "/api/me/feeds/{id}"): Operation(
         "Read one of your feed links", auth=ACCOUNT, returns="FeedLink", errors=(404,)
+    ),
+    ("PATCH", "/api/me/feeds/{id}"): Operation(
+        "Change one of your feed links' name or filters (its URL stays)",
+        auth=ACCOUNT,
+        body=schemas.FEED_LINK_PATCH,
+        returns="FeedLink",
+        errors=(404, 409),
     ),
     ("POST", "/api/me/feeds/{id}/rotate"): Operation(
         "New URL for one of your feed links", auth=ACCOUNT, returns="FeedLink", errors=(404, 409)

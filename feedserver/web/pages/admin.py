@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -36,9 +37,10 @@ from feedserver.web.pages.base import (
 )
 from feedserver.web.pages.links import (
     change_link,
+    edit_link,
     form_choices,
+    link_cards,
     link_form_data,
-    subscribe_links,
 )
 from feedserver.web.state import FEED_URLS, FEEDS, INBOX, MEETINGS, RUNNER
 
@@ -101,7 +103,11 @@ async def password_link(request: web.Request, who: Visitor, user: User) -> web.S
 
 
 async def _feed_links_page(
-    request: web.Request, who: Visitor, error: str = "", status: int = 200
+    request: web.Request,
+    who: Visitor,
+    error: str = "",
+    status: int = 200,
+    editing: Mapping[str, Any] | None = None,
 ) -> web.Response:
     raw = request.query.get("user", "")
     person_id = int(raw) if is_whole(raw) else None
@@ -112,17 +118,14 @@ async def _feed_links_page(
         return {"people": store.users.list(), "found": found}
 
     loaded = await request.app[RUNNER].run(load)
-    urls = request.app[FEED_URLS]
-    shown = [
-        {"link": x, **(subscribe_links(x, urls) if x.revoked_at is None else {})}
-        for x in loaded["found"]
-    ]
+    choices = await form_choices(request)
     context = {
         "people": loaded["people"],
         "person_id": person_id,
-        "links": shown,
+        "links": link_cards(loaded["found"], request.app[FEED_URLS], choices, who._),
         "error": error,
-        **(await form_choices(request)),
+        "editing": editing or {},
+        **choices,
     }
     return render(request, who, "admin/feed_links.html", context, status)
 
@@ -144,6 +147,15 @@ async def create_feed_link(request: web.Request, who: Visitor, user: User) -> we
     except FeedserverError as exc:
         return await _feed_links_page(request, who, exc.message, 422)
     return see_other(f"/admin/feed-links?user={data['user']}", "link_created")
+
+
+@routes.post("/admin/feed-links/{id}/edit")
+@admin_only
+async def edit_feed_link(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    done = await edit_link(request, who, None, user)
+    if isinstance(done, dict):
+        return await _feed_links_page(request, who, status=422, editing=done)
+    return see_other(f"/admin/feed-links?user={done.user_id}#link-{done.id}", "saved")
 
 
 @routes.post("/admin/feed-links/{id}/{action:rotate|revoke}")

@@ -17,7 +17,7 @@ import math
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +32,7 @@ from feedserver.model import User
 from feedserver.notify.accounts import AccountMail
 from feedserver.numbers import is_whole
 from feedserver.throttle import LoginThrottle
+from feedserver.times import find_zone
 from feedserver.web.errors import status_of
 from feedserver.web.pages import i18n, zones
 from feedserver.web.state import CONFIG, RUNNER
@@ -125,11 +126,18 @@ def make_jinja(static: Mapping[str, tuple[bytes, str, str]]) -> jinja2.Environme
         lstrip_blocks=True,
     )
     env.globals["static"] = lambda name: f"/static/{name}?v={static[name][2]}"
+    env.globals["local"] = local_time
     env.globals["zone_regions"] = zones.regions
     env.globals["zone_label"] = lambda name, language: (
         "UTC" if name == "UTC" else zones.label_of(name, language)
     )
     return env
+
+
+def local_time(moment: datetime, timezone: str) -> str:
+    """An instant as a person reads it: "2026-12-05 14:30" in their zone."""
+    where = find_zone(timezone) or UTC
+    return moment.astimezone(where).strftime("%Y-%m-%d %H:%M")
 
 
 async def visitor(request: web.Request) -> Visitor:
@@ -190,7 +198,8 @@ def render(
 def see_other(location: str, notice: str = "") -> web.Response:
     """303 to ``location`` (a path of ours), with a one-time notice code."""
     if notice:
-        location += ("&" if "?" in location else "?") + "notice=" + notice
+        location, hash_, fragment = location.partition("#")
+        location += ("&" if "?" in location else "?") + "notice=" + notice + hash_ + fragment
     return web.Response(status=303, headers={**SECURITY_HEADERS, "Location": location})
 
 

@@ -472,6 +472,28 @@ FRENCH: dict[str, str] = {
     "Indian": "Océan Indien",
     "Antarctica": "Antarctique",
     "Arctic": "Arctique",
+    "All types": "Tous les types",
+    "All locations": "Tous les lieux",
+    "with {names}": "avec {names}",
+    "whole organisation": "toute l'organisation",
+    "with pending": "avec les demandes en attente",
+    "with cancelled": "avec les annulées",
+    "attendees shown": "participants affichés",
+    "free/busy only": "libre/occupé seulement",
+    "Change what it shows": "Changer ce qu'il montre",
+    "The address stays the same: subscribed calendars show the change at their next refresh.": (
+        "L'adresse reste la même : les agendas abonnés montrent le changement à leur prochaine "
+        "actualisation."
+    ),
+    "Save changes": "Enregistrer les changements",
+    "A calendar link puts your bookings in the calendar you already use (Apple, Google, "
+    "Outlook, a phone): subscribe once, and new bookings, changes and cancellations appear "
+    "there by themselves. Choose below what it shows.": (
+        "Un lien d'agenda met vos réservations dans l'agenda que vous utilisez déjà (Apple, "
+        "Google, Outlook, un téléphone) : abonnez-vous une fois, et les nouvelles réservations, "
+        "les changements et les annulations y apparaissent d'eux-mêmes. Choisissez ci-dessous "
+        "ce qu'il montre."
+    ),
     "new": "nouveau",
     "ok": "ok",
     "unchanged": "inchangé",

@@ -6,6 +6,7 @@ Admins also hand out links to anyone (``/admin/feed-links``): the same domain fu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from feedserver.errors import FeedserverError
 from feedserver.model import FeedLink, Role, Scope, User
 from feedserver.numbers import is_whole
 from feedserver.store import Store
+from feedserver.web.errors import status_of
 from feedserver.web.pages.base import (
     Visitor,
     path_id,
@@ -66,6 +68,49 @@ def subscribe_links(link: FeedLink, urls: FeedUrls) -> dict[str, Any]:
     }
 
 
+def in_words(link: FeedLink, choices: Mapping[str, Any], _: Callable[[str], str]) -> str:
+    """What a link shows, in words: "Haircut, Massage · Headquarters · with pending · free/busy
+    only" (``choices``: the types, locations and staff of ``form_choices``)."""
+    filters = link.filters
+    types = {t.key: t.name for t in choices["types"]}
+    places = {p.code: p.name for p in choices["locations"]}
+    people = {p.id: p.name for p in choices["staff"]}
+    parts = [
+        ", ".join(types.get(k, k) for k in filters.types) or _("All types"),
+        ", ".join(places.get(c, c) for c in filters.locations) or _("All locations"),
+    ]
+    if filters.staff:
+        names = ", ".join(people.get(i, str(i)) for i in filters.staff)
+        parts.append(_("with {names}").format(names=names))
+    if link.scope is Scope.ALL:
+        parts.append(_("whole organisation"))
+    if filters.include_pending or "pending" in filters.statuses:
+        parts.append(_("with pending"))
+    if filters.show_cancelled or "cancelled" in filters.statuses:
+        parts.append(_("with cancelled"))
+    if filters.show_attendees:
+        parts.append(_("attendees shown"))
+    if filters.busy_only:
+        parts.append(_("free/busy only"))
+    return " · ".join(parts)
+
+
+def link_cards(
+    found: list[FeedLink], urls: FeedUrls, choices: Mapping[str, Any], _: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """What a page shows of each link: its words, its filters (the edit form's values) and,
+    while it works, its subscribe links and QR code."""
+    return [
+        {
+            "link": x,
+            "words": in_words(x, choices, _),
+            "values": {"name": x.name, **links.filters_body(x.filters)},
+            **(subscribe_links(x, urls) if x.revoked_at is None else {}),
+        }
+        for x in found
+    ]
+
+
 def link_form_data(form: MultiDictProxy[str], chooser: User) -> dict[str, Any]:
     """The domain's link body from the form; options beyond types and locations only for
     staff and admins (``chooser`` is who fills the form in)."""
@@ -94,16 +139,52 @@ async def form_choices(request: web.Request) -> dict[str, Any]:
 
 
 async def links_page(
-    request: web.Request, who: Visitor, user: User, error: str = "", status: int = 200
+    request: web.Request,
+    who: Visitor,
+    user: User,
+    error: str = "",
+    status: int = 200,
+    editing: Mapping[str, Any] | None = None,
+    sent: Mapping[str, Any] | None = None,
 ) -> web.Response:
+    """The page; ``error`` is the new link form's (``sent``: what it sent), ``editing`` a
+    refused edit (``id``, ``values`` as sent, ``error``), shown open on its card."""
     await request.app[FEEDS].flush_usage()
     found = await request.app[RUNNER].run(lambda s: links.list_links(s, owner=user))
-    urls = request.app[FEED_URLS]
-    shown = [
-        {"link": x, **(subscribe_links(x, urls) if x.revoked_at is None else {})} for x in found
-    ]
-    context = {"links": shown, "error": error, **(await form_choices(request))}
+    choices = await form_choices(request)
+    cards = link_cards(found, request.app[FEED_URLS], choices, who._)
+    context = {
+        "links": cards,
+        "error": error,
+        "editing": editing or {},
+        "sent": sent or {},
+        **choices,
+    }
     return render(request, who, "links.html", context, status)
+
+
+def edited(form: MultiDictProxy[str], chooser: User) -> dict[str, Any]:
+    """The PATCH body of a link's edit form: everything the form shows replaces the link's."""
+    data = link_form_data(form, chooser)
+    data["name"] = form.get("name", "").strip() or None
+    return data
+
+
+async def edit_link(
+    request: web.Request, who: Visitor, owner: User | None, chooser: User
+) -> dict[str, Any] | FeedLink:
+    """Apply the edit form of link ``{id}`` (of ``owner``; admins: None); the link, or what
+    the page needs to show the refusal."""
+    form = await read_form(request, who)
+    link_id = path_id(request, "feed link")
+    data = edited(form, chooser)
+    try:
+        return await request.app[RUNNER].run(lambda s: links.update_link(s, link_id, data, owner))
+    except FeedserverError as exc:
+        if status_of(exc) == 404:
+            raise
+        values = {**data, "name": form.get("name", "")}
+        return {"id": link_id, "values": values, "error": who._(exc.message)}
 
 
 @routes.get("/links")
@@ -122,7 +203,8 @@ async def links_post(request: web.Request, who: Visitor, user: User) -> web.Stre
     try:
         await request.app[RUNNER].run(lambda s: links.create_link(s, data, user))
     except FeedserverError as exc:
-        return await links_page(request, who, user, exc.message, 422)
+        kept = {**data, "name": form.get("name", "")}
+        return await links_page(request, who, user, who._(exc.message), 422, sent=kept)
     return see_other("/links", "link_created")
 
 
@@ -153,6 +235,15 @@ async def change_link(
     else:
         await request.app[RUNNER].run(lambda s: change(s, link_id, owner))
     return see_other(page, notice)
+
+
+@routes.post("/links/{id}/edit")
+@signed_in
+async def edit(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    done = await edit_link(request, who, user, user)
+    if isinstance(done, dict):
+        return await links_page(request, who, user, status=422, editing=done)
+    return see_other(f"/links#link-{done.id}", "saved")
 
 
 @routes.post("/links/{id}/{action:rotate|revoke}")
