@@ -260,6 +260,37 @@ def test_an_admin_finds_and_edits_a_booking(browser: Browser, demo: Any) -> None
     page.close()
 
 
+def test_an_admin_finds_tomorrows_bookings_at_a_location_by_keyboard(
+    browser: Browser, demo: Any
+) -> None:
+    """Tomorrow's bookings of every staff member at one location: Bookings, Day view, the
+    location, Next day; then through the grid with the keyboard alone."""
+    base, accounts = demo
+    page = signed_in(browser, base, accounts["admin"][0], accounts["admin"][1])
+    page.get_by_role("link", name="Bookings").click()
+    page.get_by_role("link", name="Day view").click()
+    page.get_by_label("Location").select_option(label="Lyon Presqu'île")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_role("link", name="Next day").click()
+    heads = page.locator(".board h2.head").all_inner_texts()
+    assert heads and "Lukas Weber" in heads
+    entries = page.locator(".board a.entry")
+    for _ in range(30):  # the demo's bookings are spread: on to the next day that has some
+        if entries.count():
+            break
+        page.get_by_role("link", name="Next day").click()
+    assert entries.count() > 0
+    shot(page, "admin-day")
+    page.locator(".board").focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('href')")
+    assert focused == entries.first.get_attribute("href")
+    page.keyboard.press("Enter")
+    page.wait_for_url(base + focused)
+    assert page.get_by_label("Title").is_visible()
+    page.close()
+
+
 def test_a_forged_form_is_refused(browser: Browser, demo: Any) -> None:
     base, accounts = demo
     page = signed_in(browser, base, accounts["customer"][2], accounts["customer"][3])
@@ -276,6 +307,7 @@ EVERYONE = ["/links", "/calendars", "/devices", "/availability", "/notifications
 ADMIN = [
     "/admin/bookings",
     "/admin/week",
+    "/admin/day",
     "/admin/bookings/1",
     "/admin/bookings/new",
     "/admin/locations",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import plistlib
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -400,16 +401,74 @@ async def test_the_language_follows_the_browser_unless_the_person_chose(
 # -- admin pages ----------------------------------------------------------------------------------
 
 
-async def test_an_admin_lists_filters_and_pages_bookings(pages: Pages, api: Api) -> None:
-    made = await book(api)
-    await book(api, type="coloring", start="2026-12-03T10:00:00+01:00")
+async def test_an_admin_lists_bookings_from_today_by_name_and_searches_attendees(
+    pages: Pages, api: Api
+) -> None:
+    past = await book(api)  # 2026-12-01
+    day = date.today() + timedelta(days=2)
+    coming = await book(
+        api,
+        type="coloring",
+        start=f"{day.isoformat()}T10:00:00+01:00",
+        attendees=[{"email": "bob@example.com", "name": "Bob Builder"}],
+    )
     await pages.sign_in("owner@example.org", "owner-password")
-    html = await pages.get("/admin/bookings?type=haircut")
-    assert f'href="/admin/bookings/{made["id"]}"' in html and "<td>coloring</td>" not in html
-    html = await pages.get("/admin/bookings?start=2026-12-02&end=2026-12-31")
-    assert f'href="/admin/bookings/{made["id"]}"' not in html
-    html = await pages.get(f"/admin/week?week=2026-12-01&staff={made['staff']}")
-    assert "09:00–09:45 haircut" in html  # in the staff member's time zone (UTC here)
+    html = await pages.get("/admin/bookings")
+    assert f'href="/admin/bookings/{coming["id"]}"' in html
+    assert f'href="/admin/bookings/{past["id"]}"' not in html  # the list opens on today
+    assert "<td>Colouring</td><td>Annecy HQ</td><td>Camille</td>" in html
+    assert 'Bob Builder <span class="muted">bob@example.com</span>' in html
+    html = await pages.get("/admin/bookings?start=")
+    assert f'href="/admin/bookings/{past["id"]}"' in html
+    html = await pages.get("/admin/bookings?start=&attendee=LIDDELL")
+    assert f'href="/admin/bookings/{past["id"]}"' in html
+    assert f'href="/admin/bookings/{coming["id"]}"' not in html
+    html = await pages.get("/admin/bookings?start=&attendee=bob%40example")
+    assert f'href="/admin/bookings/{coming["id"]}"' in html
+    assert f'href="/admin/bookings/{past["id"]}"' not in html
+    html = await pages.get("/admin/bookings?start=&attendee=%25")  # a literal %: no match
+    assert "No booking matches." in html
+    html = await pages.get("/admin/bookings?type=haircut&start=2026-12-02&end=2026-12-31")
+    assert f'href="/admin/bookings/{past["id"]}"' not in html
+
+
+async def test_the_day_and_week_grids_show_every_staff_member_of_a_location(
+    pages: Pages, api: Api, org: dict[str, Any]
+) -> None:
+    weekly = await book(
+        api, start="2026-12-01T10:00:00+01:00", rrule="FREQ=WEEKLY;COUNT=3"
+    )  # Tuesdays
+    other = await book(
+        api,
+        staff="owner@example.org",
+        start="2026-12-08T14:15:00+01:00",
+        attendees=[{"email": "bob@example.com", "name": "Bob Builder"}],
+        status="pending",
+    )
+    elsewhere = await book(api, location="NYC1", staff="maya@example.org")
+    await pages.sign_in("owner@example.org", "owner-password")
+    html = await pages.get("/admin/day?location=ANHQ&date=2026-12-08")
+    columns = re.findall(r'<h2 class="head" id="col-\d+">([^<]*)</h2>', html)
+    assert columns == ["Camille", "Owner"]  # everyone at Annecy HQ, by name
+    assert f'href="/admin/bookings/{weekly["id"]}"' in html  # the second occurrence
+    assert "<strong>10:00–10:45</strong>" in html and "<strong>14:15–15:00</strong>" in html
+    assert "from-9 span-3" in html  # 10:00 is the 9th quarter hour after 08:00
+    assert f'href="/admin/bookings/{other["id"]}"' in html and "(pending)" in html
+    assert f'href="/admin/bookings/{elsewhere["id"]}"' not in html
+    assert 'href="/admin/day?location=ANHQ&amp;date=2026-12-09" rel="next"' in html
+    html = await pages.get("/admin/week?location=ANHQ&date=2026-12-09")
+    assert "Week of 7 December 2026" in html
+    assert html.count(f'href="/admin/bookings/{weekly["id"]}"') == 1
+    assert len(re.findall(r'<h2 class="head"', html)) == 14  # 7 days x 2 people
+    html = await pages.get("/admin/week?location=ANHQ&date=2026-11-30")
+    assert html.count(f'href="/admin/bookings/{weekly["id"]}"') == 1
+    html = await pages.get(
+        f"/admin/week?location=ANHQ&date=2026-12-14&staff={org['camille']['id']}"
+    )
+    assert len(re.findall(r'<h2 class="head"', html)) == 7
+    assert html.count(f'href="/admin/bookings/{weekly["id"]}"') == 1  # the third
+    html = await pages.get("/admin/week?location=NOWHERE")
+    assert "Annecy HQ ·" in html  # the admin's own location
 
 
 async def test_an_admin_creates_edits_and_cancels_a_booking(
@@ -450,12 +509,22 @@ async def test_an_admin_creates_edits_and_cancels_a_booking(
     await pages.post(f"/admin/bookings/{booking_id}/confirm", {})
     await pages.post(f"/admin/bookings/{booking_id}/cancel", {"confirmed": "1"})
     assert (await api.get(f"/api/bookings/{booking_id}"))["status"] == "cancelled"
-    _, html = await pages.post(
-        "/admin/bookings/new",
-        {"type": "haircut", "location": "ANHQ", "staff": "x", "start": "soon"},
-        status=422,
-    )
-    assert "error" in html
+    # A refused form keeps what was typed, the error beside its field.
+    typed = {
+        "type": "coloring",
+        "location": "NYC1",
+        "staff": str(org["maya"]["id"]),
+        "start": "soon",
+        "title": "Kept title",
+        "attendees": "zoe@example.com",
+        "notes": "Bring the dye",
+        "status": "pending",
+    }
+    _, html = await pages.post("/admin/bookings/new", typed, status=422)
+    assert 'id="err-start"' in html and 'aria-describedby="err-start"' in html
+    assert 'value="Kept title"' in html and ">zoe@example.com</textarea>" in html
+    assert ">Bring the dye</textarea>" in html and '<option value="coloring" selected>' in html
+    assert '<option value="NYC1" selected>' in html and '<option value="pending" selected>' in html
 
 
 async def test_a_bridged_booking_is_read_only_with_the_reason(

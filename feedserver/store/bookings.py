@@ -24,6 +24,11 @@ _CHUNK = 500
 VISIBLE = (Status.CONFIRMED.value, Status.PENDING.value)  # shown in bookings calendars
 
 
+def _escape_like(text: str) -> str:
+    """``text`` matched literally by LIKE (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 @dataclass(frozen=True)
 class BookingQuery:
     """Filters for listing bookings; every given filter must match (None: no filter)."""
@@ -36,6 +41,7 @@ class BookingQuery:
     end: datetime | None = None  # ... and starting before this
     involving_user: tuple[int, str] | None = None  # (user id, email): staff member or attendee
     ids: Sequence[int] | None = None
+    attendee: str | None = None  # part of an attendee's name or email, any case
     limit: int | None = None
     offset: int = 0
 
@@ -199,6 +205,13 @@ class BookingStore:
                 "UNION SELECT booking_id FROM booking_attendees WHERE email = ?)"
             )
             params.extend([user_id, email])
+        if query.attendee:
+            needle = "%" + _escape_like(query.attendee.lower()) + "%"
+            clauses.append(
+                "b.id IN (SELECT booking_id FROM booking_attendees "
+                "WHERE lower(email) LIKE ? ESCAPE '\\' OR lower(name) LIKE ? ESCAPE '\\')"
+            )
+            params.extend([needle, needle])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list(self, query: BookingQuery) -> list[Booking]:

@@ -21,6 +21,7 @@ from feedserver.web.pages import (
     calendars,
     devices,
     links,
+    schedule,
     settings,
 )
 from feedserver.web.pages.base import WEBKIT, WebKit, load_static, make_jinja
@@ -35,6 +36,7 @@ MODULES = (
     calendars,
     settings,
     admin_bookings,
+    schedule,
     admin_webhooks,
     admin,
     api_docs,

@@ -1,5 +1,6 @@
-"""Admin pages for bookings: a filtered, paged list; a week view per staff member or
-location; create, edit, confirm, reject and cancel. Every change goes through the same domain
+"""Admin pages for bookings: a filtered, paged list (from today by default, searchable by
+attendee); create, edit, confirm, reject and cancel (the day and week grids are
+``feedserver.web.pages.schedule``). Every change goes through the same domain
 functions and commands as ``/api/bookings`` (``BookingDraft``/``BookingPatch``); bookings made
 from calendar events are read-only here, with the reason shown."""
 
@@ -16,12 +17,12 @@ from multidict import MultiDictProxy, MultiMapping
 from feedserver.domain import bookings, events
 from feedserver.domain.bookings import CALENDAR_SOURCES
 from feedserver.domain.commands import BookingDraft, BookingPatch
-from feedserver.domain.recurrence import occurrences
 from feedserver.errors import FeedserverError
 from feedserver.model import Booking, Role, Status, User
 from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
+from feedserver.web.errors import status_of
 from feedserver.web.pages.base import (
     Visitor,
     admin_only,
@@ -47,10 +48,12 @@ class Filters:
     type: str
     staff: str
     status: str
+    attendee: str  # part of an attendee's name or email
     offset: int
+    timezone: str  # the reader's: what "today" and the dates mean
 
     @classmethod
-    def from_query(cls, query: MultiMapping[str]) -> Filters:
+    def from_query(cls, query: MultiMapping[str], timezone: str) -> Filters:
         def day(name: str) -> date | None:
             try:
                 return date.fromisoformat(query.get(name, ""))
@@ -58,14 +61,18 @@ class Filters:
                 return None
 
         offset = query.get("offset", "0")
+        # No "start" at all: from today (an empty one: from the first booking).
+        today = datetime.now(zone(timezone)).date()
         return cls(
-            start=day("start"),
+            start=day("start") if "start" in query else today,
             end=day("end"),
             location=query.get("location", ""),
             type=query.get("type", ""),
             staff=query.get("staff", "") if is_whole(query.get("staff", "")) else "",
             status=query.get("status", "") if query.get("status") in STATUSES else "",
+            attendee=query.get("attendee", "").strip()[:200],
             offset=int(offset) if is_whole(offset) else 0,
+            timezone=timezone,
         )
 
     def query(self, limit: int) -> BookingQuery:
@@ -74,10 +81,13 @@ class Filters:
             locations=[self.location] if self.location else None,
             staff_ids=[int(self.staff)] if self.staff else None,
             statuses=[self.status] if self.status else None,
-            start=datetime.combine(self.start, time(0), zone("UTC")) if self.start else None,
-            end=datetime.combine(self.end + timedelta(days=1), time(0), zone("UTC"))
+            start=datetime.combine(self.start, time(0), zone(self.timezone))
+            if self.start
+            else None,
+            end=datetime.combine(self.end + timedelta(days=1), time(0), zone(self.timezone))
             if self.end
             else None,
+            attendee=self.attendee or None,
             limit=limit,
             offset=self.offset,
         )
@@ -90,19 +100,25 @@ class Filters:
             "type": self.type,
             "staff": self.staff,
             "status": self.status,
+            "attendee": self.attendee,
             "offset": str(self.offset),
         }
         values.update({k: str(v) for k, v in changes.items()})
-        return "?" + urlencode({k: v for k, v in values.items() if v and v != "0"})
+        kept = {k: v for k, v in values.items() if (v and v != "0") or k == "start"}
+        return "?" + urlencode(kept)
 
 
 def catalog_choices(store: Store) -> dict[str, Any]:
     people = store.users.list()
+    locations = store.locations.list()
+    types = store.types.list()
     return {
-        "locations": store.locations.list(),
-        "types": store.types.list(),
+        "locations": locations,
+        "types": types,
         "staff": [u for u in people if u.role is not Role.CUSTOMER],
         "names": {u.id: u.name for u in people},
+        "type_names": {t.key: t.name for t in types},
+        "location_names": {x.code: x.name for x in locations},
         "statuses": STATUSES,
     }
 
@@ -110,7 +126,7 @@ def catalog_choices(store: Store) -> dict[str, Any]:
 @routes.get("/admin/bookings")
 @admin_only
 async def bookings_list(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    filters = Filters.from_query(request.query)
+    filters = Filters.from_query(request.query, user.timezone)
 
     def load(store: Store) -> dict[str, Any]:
         found = store.bookings.list(filters.query(PAGE_SIZE + 1))
@@ -121,77 +137,6 @@ async def bookings_list(request: web.Request, who: Visitor, user: User) -> web.S
     following = filters.link(offset=filters.offset + PAGE_SIZE) if context["more"] else ""
     context.update(filters=filters, previous=previous, following=following)
     return render(request, who, "admin/bookings.html", context)
-
-
-@routes.get("/admin/week")
-@admin_only
-async def week(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    """Seven days of one staff member's or one location's bookings, occurrences expanded."""
-    try:
-        asked = date.fromisoformat(request.query.get("week", ""))
-    except ValueError:
-        asked = date.today()
-    monday = asked - timedelta(days=asked.weekday())
-    staff = request.query.get("staff", "")
-    location = request.query.get("location", "")
-    budget = request.app[SERVICES].budget
-
-    def load(store: Store) -> dict[str, Any]:
-        choices = catalog_choices(store)
-        if not is_whole(staff) and not location:
-            staff_only = [u for u in choices["staff"] if u.role is Role.STAFF]
-            first = (staff_only or choices["staff"] or [None])[0]
-            picked_staff = str(first.id) if first else ""
-        else:
-            picked_staff = staff if is_whole(staff) else ""
-        where = zone("UTC")
-        if location and not picked_staff:
-            found_location = store.locations.get(location)
-            if found_location is not None:
-                where = zone(found_location.timezone)
-        elif picked_staff:
-            person = store.users.get(int(picked_staff))
-            if person is not None:
-                where = zone(person.timezone)
-        start = datetime.combine(monday, time(0), where)
-        end = start + timedelta(days=7)
-        query = BookingQuery(
-            staff_ids=[int(picked_staff)] if picked_staff else None,
-            locations=[location] if location and not picked_staff else None,
-            statuses=[Status.CONFIRMED.value, Status.PENDING.value],
-            start=start,
-            end=end,
-        )
-        days: list[list[dict[str, Any]]] = [[] for _ in range(7)]
-        for booking in store.bookings.list(query):
-            for begin, finish in occurrences(booking, start, end, budget, strict=False):
-                local = begin.astimezone(where)
-                index = (local.date() - monday).days
-                if 0 <= index < 7:
-                    days[index].append(
-                        {
-                            "booking": booking,
-                            "start": local,
-                            "end": finish.astimezone(where),
-                        }
-                    )
-        for entries in days:
-            entries.sort(key=lambda e: e["start"])
-        return {
-            **choices,
-            "days": [(monday + timedelta(days=i), days[i]) for i in range(7)],
-            "picked_staff": picked_staff,
-            "picked_location": location if not picked_staff else "",
-            "zone_name": str(where),
-        }
-
-    context = await request.app[RUNNER].run(load)
-    context.update(
-        monday=monday,
-        previous=(monday - timedelta(days=7)).isoformat(),
-        following=(monday + timedelta(days=7)).isoformat(),
-    )
-    return render(request, who, "admin/week.html", context)
 
 
 def _local_iso(value: str, timezone: str) -> str:
@@ -234,16 +179,58 @@ def booking_form_data(
     return data
 
 
+FIELDS = ("type", "location", "staff", "start", "end", "title", "attendees", "notes", "status")
+
+
+def form_values(booking: Booking | None, query: MultiMapping[str]) -> dict[str, str]:
+    """The edit form's values: the booking's, or for a new one what the link says (the day
+    grid links a staff member, a place and a start)."""
+    if booking is None:
+        return {name: query.get(name, "") for name in FIELDS} | {
+            "status": query.get("status", Status.CONFIRMED.value)
+        }
+    return {
+        "type": booking.type_key,
+        "location": booking.location_code,
+        "staff": str(booking.staff_id),
+        "start": booking.local_start.strftime("%Y-%m-%dT%H:%M"),
+        "end": booking.local_end.strftime("%Y-%m-%dT%H:%M"),
+        "title": booking.title or "",
+        "attendees": "\n".join(a.email for a in booking.attendees),
+        "notes": booking.notes or "",
+        "status": booking.status.value,
+    }
+
+
+def refusal(exc: FeedserverError, who: Visitor) -> tuple[str, str]:
+    """(the form field the error concerns, or "", its message in the visitor's words)."""
+    where = (exc.field or "").split(".")[0].split("[")[0]
+    return (where if where in FIELDS else ""), who._(exc.message)
+
+
 async def _edit_page(
     request: web.Request,
     who: Visitor,
     booking: Booking | None,
-    error: str = "",
+    error: FeedserverError | None = None,
     status: int = 200,
+    sent: MultiDictProxy[str] | None = None,
 ) -> web.Response:
+    """The booking's page; after a refusal, with what was sent and the error by its field."""
     choices = await request.app[RUNNER].run(catalog_choices)
     read_only = booking is not None and booking.source in CALENDAR_SOURCES
-    context = {**choices, "booking": booking, "error": error, "read_only": read_only}
+    values = form_values(booking, request.query)
+    if sent is not None:
+        values |= {name: sent.get(name, "") for name in FIELDS if name in sent}
+    field, message = refusal(error, who) if error is not None else ("", "")
+    context = {
+        **choices,
+        "booking": booking,
+        "values": values,
+        "error": message,
+        "error_field": field,
+        "read_only": read_only,
+    }
     return render(request, who, "admin/booking.html", context, status)
 
 
@@ -267,7 +254,7 @@ async def create_booking(request: web.Request, who: Visitor, user: User) -> web.
     try:
         made = await request.app[RUNNER].run(create)
     except FeedserverError as exc:
-        return await _edit_page(request, who, None, exc.message, 422)
+        return await _edit_page(request, who, None, exc, status_of(exc), sent=form)
     return see_other(f"/admin/bookings/{made.id}", "saved")
 
 
@@ -296,7 +283,7 @@ async def save_booking(request: web.Request, who: Visitor, user: User) -> web.St
         await request.app[RUNNER].run(save)
     except FeedserverError as exc:
         booking = await request.app[RUNNER].run(lambda s: bookings.get_booking(s, booking_id))
-        return await _edit_page(request, who, booking, exc.message, 422)
+        return await _edit_page(request, who, booking, exc, status_of(exc), sent=form)
     return see_other(f"/admin/bookings/{booking_id}", "saved")
 
 
@@ -329,5 +316,5 @@ async def transition(request: web.Request, who: Visitor, user: User) -> web.Stre
         await request.app[RUNNER].run(apply)
     except FeedserverError as exc:
         booking = await request.app[RUNNER].run(lambda s: bookings.get_booking(s, booking_id))
-        return await _edit_page(request, who, booking, exc.message, 409)
+        return await _edit_page(request, who, booking, exc, 409)
     return see_other(f"/admin/bookings/{booking_id}", "saved")

@@ -24,12 +24,14 @@ from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
+from babel.dates import format_date
 from multidict import MultiDict, MultiDictProxy
 
 from feedserver.domain import sign_in
 from feedserver.errors import FeedserverError, NotFound, TooManyAttempts
 from feedserver.model import User
 from feedserver.notify.accounts import AccountMail
+from feedserver.notify.messages import LOCALES
 from feedserver.numbers import is_whole
 from feedserver.throttle import LoginThrottle
 from feedserver.times import find_zone
@@ -127,6 +129,9 @@ def make_jinja(static: Mapping[str, tuple[bytes, str, str]]) -> jinja2.Environme
     )
     env.globals["static"] = lambda name: f"/static/{name}?v={static[name][2]}"
     env.globals["local"] = local_time
+    env.globals["fmt_date"] = lambda day, language, form: format_date(
+        day, form, locale=LOCALES.get(language, "en_GB")
+    )
     env.globals["zone_regions"] = zones.regions
     env.globals["zone_label"] = lambda name, language: (
         "UTC" if name == "UTC" else zones.label_of(name, language)

@@ -494,6 +494,34 @@ FRENCH: dict[str, str] = {
         "les changements et les annulations y apparaissent d'eux-mêmes. Choisissez ci-dessous "
         "ce qu'il montre."
     ),
+    "Attendee (name or email)": "Participant (nom ou e-mail)",
+    "From {day}, in your time zone.": "À partir du {day}, dans votre fuseau horaire.",
+    "Show earlier bookings too": "Montrer aussi les réservations passées",
+    "Every booking, the oldest first.": "Toutes les réservations, les plus anciennes d'abord.",
+    "Repeats": "Se répète",
+    "Day view": "Vue du jour",
+    "Week of {day}": "Semaine du {day}",
+    "Everyone at this location": "Tout le monde à ce lieu",
+    "Dates": "Dates",
+    "Today": "Aujourd'hui",
+    "Previous week": "Semaine précédente",
+    "Next week": "Semaine suivante",
+    "Previous day": "Jour précédent",
+    "Next day": "Jour suivant",
+    "There is no location yet: add one on the Locations page.": (
+        "Il n'y a pas encore de lieu : ajoutez-en un sur la page Lieux."
+    ),
+    "Nobody works at this location and nothing is booked here then.": (
+        "Personne ne travaille à ce lieu et rien n'y est réservé à ce moment-là."
+    ),
+    "Times at {place}: {zone}": "Heures à {place} : {zone}",
+    "Nothing was saved:": "Rien n'a été enregistré :",
+    "the location's time": "l'heure du lieu",
+    "empty: the type's length": "vide : la durée du type",
+    "confirmed": "confirmée",
+    "pending": "en attente",
+    "cancelled": "annulée",
+    "rejected": "refusée",
     "new": "nouveau",
     "ok": "ok",
     "unchanged": "inchangé",
