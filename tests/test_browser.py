@@ -303,7 +303,15 @@ def test_a_forged_form_is_refused(browser: Browser, demo: Any) -> None:
 
 
 SIGNED_OUT = ["/", "/forgot", "/api/docs"]
-EVERYONE = ["/links", "/calendars", "/devices", "/availability", "/notifications", "/profile"]
+EVERYONE = [
+    "/bookings",
+    "/links",
+    "/calendars",
+    "/devices",
+    "/availability",
+    "/notifications",
+    "/profile",
+]
 ADMIN = [
     "/admin/bookings",
     "/admin/week",

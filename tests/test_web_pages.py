@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from icalendar import Calendar
 
 from feedserver.web.state import RUNNER
 from tests.conftest import Api, book
@@ -337,6 +338,58 @@ async def test_an_app_password_is_shown_once_and_the_profile_has_no_password(
     await pages.get("/devices")
     await pages.post(f"/devices/{device[0].id}/revoke", {"confirmed": "1"})
     assert "<td>iPhone</td>" not in await pages.get("/devices")
+
+
+async def test_a_customer_sees_their_bookings_in_their_zone_and_adds_one_to_a_calendar(
+    pages: Pages, client: TestClient[Any, Any], api: Api
+) -> None:
+    await api.patch("/api/users/alice@example.com", {"timezone": "America/New_York"})
+    day = date.today() + timedelta(days=3)
+    coming = await book(api, type="video", start=f"{day.isoformat()}T15:00:00+01:00")
+    past = await book(api, start="2026-11-02T10:00:00+01:00")
+    theirs = await book(
+        api,
+        start=f"{day.isoformat()}T10:00:00+01:00",
+        attendees=[{"email": "bob@example.com", "name": "Bob"}],
+    )
+    await pages.sign_in("alice@example.com", "alice-password")
+    html = await pages.get("/bookings")
+    assert 'href="/bookings" aria-current="page"' in html
+    upcoming, _, before = html.partition("<h2>Past</h2>")
+    assert f'id="booking-{coming["id"]}"' in upcoming and f'id="booking-{past["id"]}"' in before
+    assert f'id="booking-{theirs["id"]}"' not in html  # Bob's booking is not Alice's
+    assert "09:00–09:30" in upcoming  # 15:00 in Paris is 09:00 in New York
+    assert "Annecy HQ, 12 rue Royale, Annecy" in upcoming and "Camille" in upcoming
+    (mine,) = [
+        a
+        for a in coming["online_meeting"]["attendee_links"]
+        if a["attendee"] == "alice@example.com"
+    ]
+    assert f'href="{mine["url"]}"' in upcoming  # her own meeting link, not the room
+    assert coming["online_meeting"]["provider_link"] not in html
+    response = await client.get(f"/bookings/{coming['id']}.ics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/calendar")
+    assert "attachment" in response.headers["Content-Disposition"]
+    calendar = Calendar.from_ical(await response.text())
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["UID"]) == coming["uid"] and mine["url"] in str(event["LOCATION"])
+    assert (await client.get(f"/bookings/{theirs['id']}.ics")).status == 404
+    assert (await client.get("/bookings/999999.ics")).status == 404
+
+
+async def test_a_customers_notification_page_shows_what_concerns_them(
+    pages: Pages, api: Api
+) -> None:
+    await pages.sign_in("alice@example.com", "alice-password")
+    html = await pages.get("/notifications")
+    assert "Always sent to you" in html and "your booking is cancelled" in html
+    assert 'name="short_notice"' not in html and 'name="booked"' not in html
+    assert 'name="reminder" checked' in html  # the true default
+    await pages.post("/notifications", {})
+    found = await api.get("/api/users/alice@example.com/notification-settings")
+    assert found["reminder"] is False
+    assert 'name="reminder">' in await pages.get("/notifications")
 
 
 async def test_notification_switches_and_profile_are_saved(pages: Pages, api: Api) -> None:

@@ -44,6 +44,7 @@ from feedserver.model import (
     Role,
     Span,
     Status,
+    User,
 )
 from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
@@ -94,6 +95,45 @@ def get_booking(store: Store, booking_id: int) -> Booking:
     if booking is None:
         raise NotFound(f"no booking {booking_id}")
     return booking
+
+
+def own_booking(store: Store, user: User, booking_id: int) -> Booking:
+    """A booking ``user`` is in (its staff member or an attendee); NotFound otherwise, as
+    for one that does not exist."""
+    booking = store.bookings.get(booking_id)
+    involved = booking is not None and (
+        booking.staff_id == user.id or any(a.email == user.email for a in booking.attendees)
+    )
+    if booking is None or not involved:
+        raise NotFound(f"no booking {booking_id}")
+    return booking
+
+
+def bookings_of(
+    store: Store, user: User, now: datetime, upcoming: bool, limit: int = 50
+) -> list[Booking]:
+    """``user``'s bookings (as staff member or attendee): those not over yet, soonest first,
+    or those over, latest first."""
+    query = BookingQuery(
+        involving_user=(user.id, user.email),
+        start=now if upcoming else None,
+        end=None if upcoming else now,
+        latest_first=not upcoming,
+        limit=limit,
+    )
+    found = store.bookings.list(query)
+    if upcoming:
+        return found
+    return [b for b in found if b.end <= now and (not b.rrule or next_occurrence(b, now) is None)]
+
+
+def next_occurrence(booking: Booking, now: datetime) -> tuple[datetime, datetime] | None:
+    """The first occurrence of ``booking`` not over at ``now`` (the booking itself when it is
+    not recurring), or None."""
+    if not booking.rrule:
+        return (booking.start, booking.end) if booking.end > now else None
+    window_end = now + timedelta(days=3660)
+    return next(iter(occurrences(booking, now, window_end, strict=False)), None)
 
 
 class _SpanIndex:

@@ -42,6 +42,7 @@ class BookingQuery:
     involving_user: tuple[int, str] | None = None  # (user id, email): staff member or attendee
     ids: Sequence[int] | None = None
     attendee: str | None = None  # part of an attendee's name or email, any case
+    latest_first: bool = False
     limit: int | None = None
     offset: int = 0
 
@@ -216,7 +217,8 @@ class BookingStore:
 
     def list(self, query: BookingQuery) -> list[Booking]:
         where, params = self._where(query)
-        sql = f"{_SELECT}{where} ORDER BY b.start_utc, b.id"
+        order = " DESC" if query.latest_first else ""
+        sql = f"{_SELECT}{where} ORDER BY b.start_utc{order}, b.id{order}"
         if query.limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params.extend([query.limit, query.offset])

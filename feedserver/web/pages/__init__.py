@@ -21,6 +21,7 @@ from feedserver.web.pages import (
     calendars,
     devices,
     links,
+    my_bookings,
     schedule,
     settings,
 )
@@ -30,6 +31,7 @@ from feedserver.wiring import Services
 
 MODULES = (
     account,
+    my_bookings,
     links,
     devices,
     availability,

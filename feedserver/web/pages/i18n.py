@@ -522,6 +522,35 @@ FRENCH: dict[str, str] = {
     "pending": "en attente",
     "cancelled": "annulée",
     "rejected": "refusée",
+    "My bookings": "Mes réservations",
+    "all day": "toute la journée",
+    "repeats": "se répète",
+    "Where": "Où",
+    "With": "Avec",
+    "Join the meeting": "Rejoindre la réunion",
+    "Add to calendar": "Ajouter à l'agenda",
+    "Times are in your time zone: {zone}.": "Les heures sont dans votre fuseau horaire : {zone}.",
+    "Change": "Changer",
+    "Coming up": "À venir",
+    "Nothing is booked for you from now on.": (
+        "Rien n'est réservé pour vous à partir de maintenant."
+    ),
+    "Past": "Passées",
+    "Always sent to you": "Toujours envoyés",
+    "These emails keep the event in your calendar right, so they come with every booking:": (
+        "Ces e-mails gardent l'événement juste dans votre agenda ; ils accompagnent donc chaque "
+        "réservation :"
+    ),
+    "a booking is made for you (with the calendar invitation)": (
+        "une réservation est faite pour vous (avec l'invitation d'agenda)"
+    ),
+    "your booking request is received and waits for confirmation": (
+        "votre demande de réservation est reçue et attend sa confirmation"
+    ),
+    "your booking request is confirmed": "votre demande de réservation est confirmée",
+    "your booking is moved or changed": "votre réservation est déplacée ou modifiée",
+    "your booking is cancelled": "votre réservation est annulée",
+    "your booking request is declined": "votre demande de réservation est refusée",
     "new": "nouveau",
     "ok": "ok",
     "unchanged": "inchangé",

@@ -10,12 +10,12 @@ from aiohttp import web
 from feedserver.domain import accounts, notification_settings, sign_in
 from feedserver.domain.notification_settings import SWITCHES
 from feedserver.errors import FeedserverError, InvalidInput
-from feedserver.model import User
+from feedserver.model import Role, User
 from feedserver.store import Store
 from feedserver.web.pages.account import password_matches
 from feedserver.web.pages.base import Visitor, read_form, render, see_other, signed_in
 from feedserver.web.pages.i18n import PERSON_LANGUAGES
-from feedserver.web.state import RUNNER
+from feedserver.web.state import CONFIG, RUNNER
 
 routes = web.RouteTableDef()
 
@@ -27,21 +27,40 @@ SWITCH_LABELS = {
     "changed": "a booking is moved or changed",
     "reminder": "a booking is coming up (reminders)",
 }
+# What an attendee is sent (``[notifications] attendee_kinds``), in words.
+ATTENDEE_LABELS = {
+    "booked": "a booking is made for you (with the calendar invitation)",
+    "requested": "your booking request is received and waits for confirmation",
+    "confirmed": "your booking request is confirmed",
+    "changed": "your booking is moved or changed",
+    "cancelled": "your booking is cancelled",
+    "rejected": "your booking request is declined",
+}
 
 
 @routes.get("/notifications")
 @signed_in
 async def notifications(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     current = await request.app[RUNNER].run(lambda s: notification_settings.get(s, user))
-    switches = [(name, SWITCH_LABELS[name], getattr(current, name)) for name in SWITCHES]
-    return render(request, who, "notifications.html", {"switches": switches})
+    kinds = request.app[CONFIG].notifications.attendee_kinds
+    if user.role is Role.CUSTOMER:
+        # A customer is only ever an attendee: what comes with each booking, and reminders.
+        switches = [("reminder", SWITCH_LABELS["reminder"], current.reminder)]
+        switches = switches if "reminder" in kinds else []
+        always = [ATTENDEE_LABELS[k] for k in kinds if k in ATTENDEE_LABELS]
+    else:
+        switches = [(name, SWITCH_LABELS[name], getattr(current, name)) for name in SWITCHES]
+        always = []
+    context = {"switches": switches, "always": always}
+    return render(request, who, "notifications.html", context)
 
 
 @routes.post("/notifications")
 @signed_in
 async def notifications_post(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
-    data = {name: form.get(name) == "on" for name in SWITCHES}
+    shown = ("reminder",) if user.role is Role.CUSTOMER else SWITCHES
+    data = {name: form.get(name) == "on" for name in shown}
     await request.app[RUNNER].run(lambda s: notification_settings.patch(s, user, data))
     return see_other("/notifications", "saved")
 
