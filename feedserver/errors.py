@@ -84,6 +84,12 @@ class LinkRevoked(FeedserverError):
     code = "revoked"
 
 
+class LinkSuspended(PermissionDenied):
+    """The link's owner is deactivated: it answers again if they are reactivated."""
+
+    code = "owner_deactivated"
+
+
 class TooLarge(FeedserverError):
     code = "too_large"
 

@@ -160,6 +160,11 @@ class User:
     updated_at: datetime
     language: str = ""  # "en", "fr", or "" for the browser's choice
     external_id: str | None = None
+    deactivated_at: datetime | None = None  # None: active
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
     @property
     def settings(self) -> AccountSettings:
@@ -443,6 +448,7 @@ class FeedLink:
     last_fetched_at: datetime | None = None
     fetch_count: int = 0
     last_user_agent: str | None = None
+    owner_active: bool = True  # False: its owner is deactivated, the feed answers 403
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from icalendar import Calendar
 
 from feedserver.web.state import RUNNER
-from tests.conftest import Api, book
+from tests.conftest import Api, basic_auth, book
 from tests.webhelp import Pages
 
 
@@ -638,6 +638,15 @@ async def test_an_admin_adds_and_edits_locations_and_types(pages: Pages, api: Ap
         status=422,
     )
     assert 'class="error"' in bad and "Bad" not in str(await api.get("/api/locations"))
+    assert 'id="err-new"' in bad and 'value="x y"' in bad and 'value="Bad"' in bad
+    # A location with bookings is not deleted, and the page says how many.
+    await book(api)
+    _, html = await pages.post("/admin/locations/ANHQ/delete", {"confirmed": "1"}, status=409)
+    assert "Annecy HQ (ANHQ) has 1 bookings and cannot be deleted" in html
+    location, _ = await pages.post("/admin/locations/LYON/delete", {"confirmed": "1"})
+    assert location == "/admin/locations?notice=deleted"
+    await api.get("/api/locations/LYON", status=404)
+    await pages.post("/admin/locations/NOPE/delete", {"confirmed": "1"}, status=404)
     await pages.get("/admin/types")
     await pages.post(
         "/admin/types",
@@ -744,21 +753,85 @@ async def test_the_bootstrap_token_makes_the_first_admin_once(
     await pages.get("/bootstrap", status=404)
 
 
-async def test_an_admin_sets_a_types_reminders(pages: Pages, api: Api) -> None:
+async def test_an_admin_sets_a_types_reminders_and_colour(pages: Pages, api: Api) -> None:
     await pages.sign_in("owner@example.org", "owner-password")
-    await pages.get("/admin/types")
-    fields = {"original": "haircut", "key": "haircut", "name": "Haircut", "duration_minutes": "45"}
-    await pages.post("/admin/types", {**fields, "reminders": "1440 attendees; 60 attendees staff"})
+    html = await pages.get("/admin/types")
+    assert 'type="color"' in html and 'name="reminder_amount"' in html
+    fields = [
+        ("original", "haircut"),
+        ("key", "haircut"),
+        ("name", "Haircut"),
+        ("duration_minutes", "45"),
+        ("color", "#aa3366"),
+        ("reminders_mode", "custom"),
+        *[("reminder_amount", a) for a in ("1", "60", "")],
+        *[("reminder_unit", u) for u in ("days", "minutes", "hours")],
+        *[("reminder_to", t) for t in ("attendees", "both", "attendees")],
+    ]
+    await pages.post("/admin/types", fields)
     found = await api.get("/api/types/haircut")
     assert found["reminders"] == [
         {"before_minutes": 1440, "to": ["attendees"]},
         {"before_minutes": 60, "to": ["attendees", "staff"]},
     ]
-    assert 'value="1440 attendees; 60 attendees staff"' in await pages.get("/admin/types")
-    _, html = await pages.post("/admin/types", {**fields, "reminders": "soon"}, status=422)
-    assert "the minutes first" in html
-    await pages.post("/admin/types", {**fields, "reminders": ""})
+    assert found["color"] == "#aa3366"
+    html = await pages.get("/admin/types")
+    assert 'name="reminder_amount" min="1" value="1"' in html
+    assert '<option value="hours" selected>hours</option>' in html  # 60 minutes: 1 hour
+    # A refused form keeps what was typed, the error beside it.
+    typed = [(k, v) for k, v in fields if k != "reminder_amount"]
+    typed += [("reminder_amount", "soon"), ("reminder_amount", "2")]
+    _, html = await pages.post("/admin/types", [*typed, ("name", "")], status=422)
+    assert "Reminder 1: a whole number, a unit and who is reminded" in html
+    assert 'id="err-haircut"' in html and 'value="soon"' in html
+    await pages.post("/admin/types", [*fields[:4], ("reminders_mode", "none"), ("no_color", "on")])
+    found = await api.get("/api/types/haircut")
+    assert (found["reminders"], found["color"]) == ([], "")
+    await pages.post("/admin/types", [*fields[:4], ("reminders_mode", "default")])
     assert (await api.get("/api/types/haircut"))["reminders"] is None
+
+
+async def test_an_admin_changes_a_role_and_deactivates_then_reactivates_a_person(
+    pages: Pages, client: TestClient[Any, Any], api: Api, aiohttp_client: Any
+) -> None:
+    made = await book(api)
+    camille = await api.get("/api/users/camille@example.org")
+    link = await api.post("/api/feeds", {"user": camille["id"], "name": "Work"})
+    feed = feed_path(link["url"])
+    assert (await client.get(feed)).status == 200
+    theirs = Pages(await aiohttp_client(client.server))
+    await theirs.sign_in("camille@example.org", "camille-password")
+    await pages.sign_in("owner@example.org", "owner-password")
+    html = await pages.get("/admin/people")
+    assert f'action="/admin/people/{camille["id"]}/role"' in html
+    await pages.post(f"/admin/people/{camille['id']}/role", {"role": "admin"})
+    assert (await api.get(f"/api/users/{camille['id']}"))["role"] == "admin"
+    await pages.post(f"/admin/people/{camille['id']}/role", {"role": "staff"})
+    owner = await api.get("/api/users/owner@example.org")
+    _, html = await pages.post(f"/admin/people/{owner['id']}/role", {"role": "staff"}, status=409)
+    assert "you cannot change the role of your own account" in html
+    _, asked = await pages.post(f"/admin/people/{camille['id']}/deactivate", {}, status=200)
+    assert "Deactivate this person?" in asked
+    await pages.post(f"/admin/people/{camille['id']}/deactivate", {"confirmed": "1"})
+    # At once: the feed, the session, the password and the API answer no more.
+    assert (await client.get(feed)).status == 403
+    assert (await theirs.client.get("/links", allow_redirects=False)).status == 303
+    response = await client.get(
+        "/api/me", headers={"Authorization": basic_auth("camille@example.org", "camille-password")}
+    )
+    assert response.status == 401
+    assert (await api.get(f"/api/bookings/{made['id']}"))["status"] == "confirmed"
+    assert "deactivated" in await pages.get("/admin/people")
+    await pages.post(f"/admin/people/{camille['id']}/reactivate", {})
+    assert (await client.get(feed)).status == 200
+    response = await client.get(
+        "/api/me", headers={"Authorization": basic_auth("camille@example.org", "camille-password")}
+    )
+    assert response.status == 200
+    again = await api.post(f"/api/users/{camille['id']}/deactivate", status=200)
+    assert again["active"] is False and again["deactivated_at"]
+    assert (await client.get(feed)).status == 403
+    assert (await api.post(f"/api/users/{camille['id']}/reactivate", status=200))["active"]
 
 
 async def test_buttons_that_ask_first_work_without_javascript(pages: Pages, api: Api) -> None:

@@ -8,12 +8,12 @@ from typing import Any
 from feedserver.domain import schemas
 from feedserver.domain.catalog import get_location
 from feedserver.domain.inputs import Body, check_external_id, email, external_id
-from feedserver.errors import AlreadyExists, InvalidInput, NotFound
+from feedserver.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from feedserver.model import MESSAGE_LANGUAGES, AccountSettings, Role, User
 from feedserver.numbers import is_whole
 from feedserver.passwords import hash_password
 from feedserver.store import Store
-from feedserver.times import zone
+from feedserver.times import utcnow, zone
 
 MIN_PASSWORD = 8
 LANGUAGES = ("", *MESSAGE_LANGUAGES)  # '' = the browser's (pages) or the organisation's (email)
@@ -101,3 +101,35 @@ def update_user(store: Store, ref: object, data: object) -> User:
         if password_hash is not None:
             store.users.set_password_hash(user.id, password_hash)
         return store.users.update(user.id, replace(user.settings, **values))
+
+
+def _not_oneself(user: User, actor: User | None, what: str) -> None:
+    if actor is not None and actor.id == user.id:
+        raise Conflict(f"you cannot {what} your own account; another admin can")
+
+
+def set_active(store: Store, ref: object, active: bool, actor: User | None = None) -> User:
+    """Deactivate a person (they sign in no more, their sessions end, their feed links and
+    app passwords answer no more, their bookings stay) or reactivate them (links and app
+    passwords work again; they sign in again). ``actor``: the admin doing it, who cannot
+    deactivate themselves."""
+    with store.transaction():
+        user = find_user(store, ref)
+        if active == user.active:
+            return user
+        if not active:
+            _not_oneself(user, actor, "deactivate")
+        changed = store.users.set_deactivated(user.id, None if active else utcnow())
+        if not active:
+            store.sessions.delete_for_user(user.id)
+        store.feed_links.owner_changed(user.id)
+        return changed
+
+
+def change_role(store: Store, ref: object, role: str, actor: User | None = None) -> User:
+    """A person's new role (customer, staff, admin); an admin cannot change their own."""
+    with store.transaction():
+        user = find_user(store, ref)
+        if role != user.role.value:
+            _not_oneself(user, actor, "change the role of")
+        return update_user(store, user.id, {"role": role})

@@ -113,10 +113,16 @@ def update_location(store: Store, code: str, data: object) -> Location:
 def delete_location(store: Store, code: str) -> None:
     with store.transaction():
         location = get_location(store, code)
-        if store.locations.usage(location.id):
+        bookings, people = store.locations.usage(location.id)
+        if bookings:
             raise InUse(
-                f"location {location.code} has bookings or is a user's primary location; "
-                "it cannot be deleted"
+                f"{location.name} ({location.code}) has {bookings} bookings and cannot be "
+                "deleted; they keep its name and address"
+            )
+        if people:
+            raise InUse(
+                f"{location.name} ({location.code}) is the primary location of {people} "
+                "people; choose another one for them first"
             )
         store.locations.delete(location.id)
 

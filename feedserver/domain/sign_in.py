@@ -60,7 +60,7 @@ def find_session(store: Store, session_id: str) -> SignedIn | None:
     if session is None:
         return None
     user = store.users.get(session.user_id)
-    return SignedIn(user, session) if user is not None else None
+    return SignedIn(user, session) if user is not None and user.active else None
 
 
 def end_session(store: Store, session_id: str) -> None:

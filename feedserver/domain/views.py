@@ -62,6 +62,8 @@ def user_json(user: User) -> dict[str, Any]:
         "primary_location": user.primary_location,
         "language": user.language,
         "external_id": user.external_id,
+        "active": user.active,
+        "deactivated_at": iso_utc(user.deactivated_at) if user.deactivated_at else None,
         "created_at": iso_utc(user.created_at),
         "updated_at": iso_utc(user.updated_at),
     }

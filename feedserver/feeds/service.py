@@ -30,7 +30,7 @@ from feedserver.config import FeedsConfig
 from feedserver.domain.catalog import load_catalog
 from feedserver.domain.feed_links import link_query
 from feedserver.domain.meetings import MeetingService
-from feedserver.errors import LinkRevoked, NotFound
+from feedserver.errors import LinkRevoked, LinkSuspended, NotFound
 from feedserver.metrics import Histogram
 from feedserver.model import FeedLink
 from feedserver.store import Change, Store, StoreRunner
@@ -248,6 +248,8 @@ class FeedService:
             raise NotFound("no such feed")
         if link.revoked_at is not None:
             raise LinkRevoked("this feed link was revoked")
+        if not link.owner_active:
+            raise LinkSuspended("the account this feed link belongs to is deactivated")
         return link
 
     def today(self) -> date:

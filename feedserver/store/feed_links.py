@@ -26,6 +26,12 @@ def filters_from_json(text: str) -> FeedFilters:
     return FeedFilters(**data)
 
 
+_SELECT = (
+    "SELECT f.*, u.deactivated_at AS owner_deactivated_at FROM feed_links f "
+    "JOIN users u ON u.id = f.user_id"
+)
+
+
 def _link(row: Row) -> FeedLink:
     return FeedLink(
         id=row["id"],
@@ -42,6 +48,7 @@ def _link(row: Row) -> FeedLink:
         last_fetched_at=_maybe(row["last_fetched_at"]),
         fetch_count=row["fetch_count"],
         last_user_agent=row["last_user_agent"],
+        owner_active=row["owner_deactivated_at"] is None,
     )
 
 
@@ -70,17 +77,21 @@ class FeedLinkStore:
         return found(self.get(link_id), f"feed link {link_id}")
 
     def get(self, link_id: int) -> FeedLink | None:
-        row = self.db.row("SELECT * FROM feed_links WHERE id = ?", (link_id,))
+        row = self.db.row(f"{_SELECT} WHERE f.id = ?", (link_id,))
         return _link(row) if row else None
 
     def list(self, user_id: int | None = None) -> list[FeedLink]:
         if user_id is None:
-            rows = self.db.rows("SELECT * FROM feed_links ORDER BY id")
+            rows = self.db.rows(f"{_SELECT} ORDER BY f.id")
         else:
-            rows = self.db.rows(
-                "SELECT * FROM feed_links WHERE user_id = ? ORDER BY id", (user_id,)
-            )
+            rows = self.db.rows(f"{_SELECT} WHERE f.user_id = ? ORDER BY f.id", (user_id,))
         return [_link(r) for r in rows]
+
+    def owner_changed(self, user_id: int) -> None:
+        """The owner was deactivated or reactivated: each link of theirs is logged as
+        changed, so every node's feed service reads it again."""
+        for row in self.db.rows("SELECT id FROM feed_links WHERE user_id = ?", (user_id,)):
+            self.changes.record("feed_link", row["id"], "updated")
 
     def update(self, link_id: int, name: str, filters: FeedFilters) -> FeedLink:
         """A new name and filters; the nonce, so the URL, stays."""

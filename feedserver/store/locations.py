@@ -84,12 +84,12 @@ class LocationStore:
         self.db.execute("DELETE FROM locations WHERE id = ?", (location_id,))
         self.changes.record("location", location_id, "deleted")
 
-    def usage(self, location_id: int) -> int:
-        """How many bookings and users refer to the location."""
-        return int(
-            self.db.scalar(
-                "SELECT (SELECT COUNT(*) FROM bookings WHERE location_id = ?)"
-                " + (SELECT COUNT(*) FROM users WHERE primary_location_id = ?)",
-                (location_id, location_id),
-            )
+    def usage(self, location_id: int) -> tuple[int, int]:
+        """How many bookings, and how many people (their primary location), refer to it."""
+        bookings = self.db.scalar(
+            "SELECT COUNT(*) FROM bookings WHERE location_id = ?", (location_id,)
         )
+        people = self.db.scalar(
+            "SELECT COUNT(*) FROM users WHERE primary_location_id = ?", (location_id,)
+        )
+        return int(bookings or 0), int(people or 0)

@@ -774,4 +774,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        21,
+        "people deactivated and reactivated",
+        (
+            # Set: the person cannot sign in, their sessions are gone, their feed links and
+            # app passwords answer no more; their bookings stay. NULL: active.
+            "ALTER TABLE users ADD COLUMN deactivated_at TEXT",
+        ),
+    ),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from feedserver.model import AccountSettings, Role, User
@@ -26,6 +27,7 @@ def _user(row: Row) -> User:
         updated_at=from_db(row["updated_at"]),
         language=row["language"],
         external_id=row["external_id"],
+        deactivated_at=from_db(row["deactivated_at"]) if row["deactivated_at"] else None,
     )
 
 
@@ -100,8 +102,24 @@ class UserStore:
         return [_user(r) for r in rows]
 
     def password_hash(self, email: str) -> tuple[int, str | None] | None:
-        row = self.db.row("SELECT id, password_hash FROM users WHERE email = ?", (email,))
+        """The id and password hash of the active account ``email`` (a deactivated one
+        signs in no more: None, as for no account)."""
+        row = self.db.row(
+            "SELECT id, password_hash FROM users WHERE email = ? AND deactivated_at IS NULL",
+            (email,),
+        )
         return (row["id"], row["password_hash"]) if row else None
+
+    def set_deactivated(self, user_id: int, at: datetime | None) -> User:
+        """Deactivate (``at``) or reactivate (None) an account; logged, so that every node
+        forgets its remembered logins and feeds at once."""
+        self.db.update(
+            "users",
+            user_id,
+            {"deactivated_at": to_db(at) if at else None, "updated_at": to_db(utcnow())},
+        )
+        self.changes.record("user", user_id, "updated")
+        return found(self.get(user_id), f"user {user_id}")
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         self.db.update(

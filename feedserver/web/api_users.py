@@ -53,6 +53,24 @@ async def update_user(request: web.Request) -> web.Response:
     return web.json_response(user_json(user))
 
 
+async def _set_active(request: web.Request, active: bool) -> web.Response:
+    who = await require_admin(request)
+    ref = request.match_info["id"]
+    user = await request.app[RUNNER].run(lambda s: accounts.set_active(s, ref, active, who.user))
+    return web.json_response(user_json(user))
+
+
+@routes.post("/api/users/{id}/deactivate")
+async def deactivate(request: web.Request) -> web.Response:
+    """Sign-ins, sessions, feed links and app passwords stop at once; bookings stay."""
+    return await _set_active(request, False)
+
+
+@routes.post("/api/users/{id}/reactivate")
+async def reactivate(request: web.Request) -> web.Response:
+    return await _set_active(request, True)
+
+
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
     return web.json_response(user_json(await require_account(request)))

@@ -84,6 +84,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("PATCH", "/api/users/{id}"): Operation(
         "Change an account", body=schemas.USER_PATCH, returns="User", errors=(404, 409)
     ),
+    ("POST", "/api/users/{id}/deactivate"): Operation(
+        "Deactivate an account: its sign-ins, sessions, feed links and app passwords stop at "
+        "once; its bookings stay",
+        returns="User",
+        errors=(404, 409),
+    ),
+    ("POST", "/api/users/{id}/reactivate"): Operation(
+        "Reactivate an account: its feed links and app passwords work again",
+        returns="User",
+        errors=(404,),
+    ),
     ("GET", "/api/me"): Operation("Your account", auth=ACCOUNT, returns="User"),
     ("POST", "/api/me/app-passwords"): Operation(
         "Create a device password for CalDAV (shown once)",

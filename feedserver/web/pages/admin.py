@@ -7,25 +7,27 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from feedserver.calendar import templates as text_templates
 from feedserver.calendar.render import Viewer, shortcode_values
 from feedserver.calendar.templates import SHORTCODES
-from feedserver.domain import catalog
+from feedserver.domain import accounts, catalog
 from feedserver.domain import feed_links as links
 from feedserver.domain import meetings as meeting_links
 from feedserver.domain.catalog import load_catalog
-from feedserver.errors import FeedserverError
-from feedserver.model import FeedFilters, ReservationType, Role, User, parse_reminder
+from feedserver.errors import FeedserverError, InvalidInput
+from feedserver.model import FeedFilters, Location, Reminders, ReservationType, Role, User
 from feedserver.notify import messages, outbox
 from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
+from feedserver.web.errors import status_of
 from feedserver.web.pages.base import (
     WEBKIT,
     Visitor,
@@ -34,6 +36,7 @@ from feedserver.web.pages.base import (
     read_form,
     render,
     see_other,
+    unconfirmed,
 )
 from feedserver.web.pages.links import (
     change_link,
@@ -84,6 +87,46 @@ async def invite(request: web.Request, who: Visitor, user: User) -> web.StreamRe
     except FeedserverError as exc:
         return await _people_page(request, who, exc.message, 422)
     return see_other("/admin/people", "invited")
+
+
+@routes.post("/admin/people/{id}/role")
+@admin_only
+async def change_role(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    person_id = path_id(request, "person")
+    role = form.get("role", "")
+    try:
+        await request.app[RUNNER].run(lambda s: accounts.change_role(s, person_id, role, user))
+    except FeedserverError as exc:
+        if status_of(exc) == 404:
+            raise
+        return await _people_page(request, who, who._(exc.message), status_of(exc))
+    return see_other(f"/admin/people#person-{person_id}", "saved")
+
+
+@routes.post("/admin/people/{id}/{action:deactivate|reactivate}")
+@admin_only
+async def set_active(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    person_id = path_id(request, "person")
+    active = request.match_info["action"] == "reactivate"
+    await request.app[RUNNER].run(lambda s: accounts.find_user(s, person_id))  # 404 first
+    if not active:
+        question = (
+            "Deactivate this person? They are signed out, cannot sign in, and their calendar "
+            "links and app passwords stop working until they are reactivated. Their bookings "
+            "stay."
+        )
+        ask = unconfirmed(request, who, form, question, "Deactivate", "/admin/people")
+        if ask is not None:
+            return ask
+    try:
+        await request.app[RUNNER].run(lambda s: accounts.set_active(s, person_id, active, user))
+    except FeedserverError as exc:
+        if status_of(exc) == 404:
+            raise
+        return await _people_page(request, who, who._(exc.message), status_of(exc))
+    return see_other(f"/admin/people#person-{person_id}", "saved")
 
 
 @routes.post("/admin/people/{id}/password-link")
@@ -167,21 +210,161 @@ async def change_feed_link(request: web.Request, who: Visitor, user: User) -> we
 # -- locations and reservation types -----------------------------------------------------------
 
 
-async def _catalog_page(
-    request: web.Request, who: Visitor, template: str, error: str = "", status: int = 200
-) -> web.Response:
-    def load(store: Store) -> dict[str, Any]:
-        return {"locations": store.locations.list(), "types": store.types.list()}
+UNITS = {"minutes": 1, "hours": 60, "days": 1440}
+AUDIENCES = {"attendees": ["attendees"], "staff": ["staff"], "both": ["attendees", "staff"]}
+FIELDS_OF = {
+    "locations": ("code", "name", "address", "timezone"),
+    "types": (
+        "key",
+        "name",
+        "duration_minutes",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "color",
+    ),
+}
 
-    context = {**(await request.app[RUNNER].run(load)), "error": error}
-    context["reminders_text"] = reminders_text
-    return render(request, who, template, context, status)
+
+def location_values(location: Location | None, timezone: str) -> dict[str, Any]:
+    if location is None:
+        return {"code": "", "name": "", "address": "", "timezone": timezone}
+    return {
+        "code": location.code,
+        "name": location.name,
+        "address": location.address,
+        "timezone": location.timezone,
+    }
+
+
+def reminder_rows(rules: Reminders) -> list[tuple[str, str, str]]:
+    """(amount, unit, audience) of each rule, in the largest whole unit."""
+    rows = []
+    for minutes, to in rules:
+        unit = next(u for u in ("days", "hours", "minutes") if minutes % UNITS[u] == 0)
+        audience = "both" if set(to) == {"attendees", "staff"} else to[0]
+        rows.append((str(minutes // UNITS[unit]), unit, audience))
+    return rows
+
+
+def type_values(rtype: ReservationType | None) -> dict[str, Any]:
+    if rtype is None:
+        return {
+            "key": "",
+            "name": "",
+            "duration_minutes": "30",
+            "buffer_before_minutes": "0",
+            "buffer_after_minutes": "0",
+            "color": "",
+            "reminders_mode": "default",
+            "reminders": [],
+            "online": False,
+            "on_site": False,
+            "attendees_visible": False,
+            "title_visible": False,
+        }
+    mode = "default" if rtype.reminders is None else ("none" if not rtype.reminders else "custom")
+    return {
+        "key": rtype.key,
+        "name": rtype.name,
+        "duration_minutes": str(rtype.duration_minutes),
+        "buffer_before_minutes": str(rtype.buffer_before_minutes),
+        "buffer_after_minutes": str(rtype.buffer_after_minutes),
+        "color": rtype.color,
+        "reminders_mode": mode,
+        "reminders": reminder_rows(rtype.reminders or ()),
+        "online": rtype.online,
+        "on_site": rtype.on_site,
+        "attendees_visible": rtype.attendees_visible,
+        "title_visible": rtype.title_visible,
+    }
+
+
+def sent_type_values(form: MultiDictProxy[str]) -> dict[str, Any]:
+    """The type form as sent (shown again when it is refused)."""
+    values: dict[str, Any] = {name: form.get(name, "").strip() for name in FIELDS_OF["types"]}
+    if form.get("no_color") == "on":
+        values["color"] = ""
+    for flag in ("online", "on_site", "attendees_visible", "title_visible"):
+        values[flag] = form.get(flag) == "on"
+    values["reminders_mode"] = form.get("reminders_mode", "default")
+    rows = zip(
+        form.getall("reminder_amount", []),
+        form.getall("reminder_unit", []),
+        form.getall("reminder_to", []),
+        strict=False,
+    )
+    values["reminders"] = [(a.strip(), u, t) for a, u, t in rows if a.strip()]
+    return values
+
+
+def type_body(values: Mapping[str, Any], _: Callable[[str], str]) -> dict[str, Any]:
+    """The domain's type body from the form's values; InvalidInput naming the reminder row
+    for a reminder that cannot be read."""
+    data: dict[str, Any] = {"key": values["key"], "name": values["name"]}
+    for name in ("duration_minutes", "buffer_before_minutes", "buffer_after_minutes"):
+        value = values[name] or "0"
+        data[name] = int(value) if is_whole(value) else value
+    for flag in ("online", "on_site", "attendees_visible", "title_visible"):
+        data[flag] = values[flag]
+    data["color"] = values["color"]
+    mode = values["reminders_mode"]
+    if mode == "default":
+        data["reminders"] = None
+    elif mode == "none":
+        data["reminders"] = []
+    else:
+        rules = []
+        for number, (amount, unit, to) in enumerate(values["reminders"], 1):
+            if not is_whole(amount) or unit not in UNITS or to not in AUDIENCES:
+                raise InvalidInput(
+                    _("Reminder {n}: a whole number, a unit and who is reminded").format(n=number),
+                    field="reminders",
+                )
+            rules.append({"before_minutes": int(amount) * UNITS[unit], "to": AUDIENCES[to]})
+        if not rules:
+            raise InvalidInput(
+                _("Add a reminder, or choose the default or none."), field="reminders"
+            )
+        data["reminders"] = rules
+    return data
+
+
+async def _catalog_page(
+    request: web.Request,
+    who: Visitor,
+    what: str,
+    error: str = "",
+    status: int = 200,
+    sent: tuple[str, dict[str, Any]] | None = None,
+) -> web.Response:
+    """The locations or types page (``what``): a form per one and one for a new one; after a
+    refusal, the form sent (``sent``: its key, "" for the new one, and its values) keeps
+    them, with the error beside it."""
+    user = who.user
+
+    def load(store: Store) -> dict[str, Any]:
+        if what == "locations":
+            timezone = user.timezone if user else "UTC"
+            found = store.locations.list()
+            forms = [(x.code, location_values(x, timezone)) for x in found]
+            forms.append(("", location_values(None, timezone)))
+        else:
+            kinds = store.types.list()
+            forms = [(t.key, type_values(t)) for t in kinds]
+            forms.append(("", type_values(None)))
+        return {"forms": forms}
+
+    context = await request.app[RUNNER].run(load)
+    if sent is not None:
+        context["forms"] = [(key, sent[1] if key == sent[0] else v) for key, v in context["forms"]]
+    context |= {"error": error, "error_for": sent[0] if sent else None}
+    return render(request, who, f"admin/{what}.html", context, status)
 
 
 @routes.get("/admin/locations")
 @admin_only
 async def locations(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    return await _catalog_page(request, who, "admin/locations.html")
+    return await _catalog_page(request, who, "locations")
 
 
 @routes.post("/admin/locations")
@@ -189,7 +372,7 @@ async def locations(request: web.Request, who: Visitor, user: User) -> web.Strea
 async def save_location(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
     original = form.get("original", "")
-    data = {key: form.get(key, "").strip() for key in ("code", "name", "address", "timezone")}
+    data = {key: form.get(key, "").strip() for key in FIELDS_OF["locations"]}
 
     def save(store: Store) -> None:
         if original:
@@ -200,34 +383,34 @@ async def save_location(request: web.Request, who: Visitor, user: User) -> web.S
     try:
         await request.app[RUNNER].run(save)
     except FeedserverError as exc:
-        return await _catalog_page(request, who, "admin/locations.html", exc.message, 422)
+        message = who._(exc.message)
+        return await _catalog_page(request, who, "locations", message, 422, (original, data))
     return see_other("/admin/locations", "saved")
 
 
-def reminders_from_text(text: str) -> list[dict[str, Any]] | None:
-    """The form's reminders: '' = the organisation's default, 'none', or rules such as
-    '1440 attendees; 60 attendees staff' (minutes before, then who)."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.lower() in ("none", "aucun"):
-        return []
-    rules = [parse_reminder(part) for part in text.split(";") if part.strip()]
-    return [{"before_minutes": minutes, "to": list(to)} for minutes, to in rules]
-
-
-def reminders_text(rtype: ReservationType) -> str:
-    if rtype.reminders is None:
-        return ""
-    if not rtype.reminders:
-        return "none"
-    return "; ".join(f"{minutes} {' '.join(to)}" for minutes, to in rtype.reminders)
+@routes.post("/admin/locations/{code}/delete")
+@admin_only
+async def delete_location(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    form = await read_form(request, who)
+    code = request.match_info["code"]
+    await request.app[RUNNER].run(lambda s: catalog.get_location(s, code))  # 404 first
+    question = "Delete this location? It cannot be undone."
+    ask = unconfirmed(request, who, form, question, "Delete", "/admin/locations")
+    if ask is not None:
+        return ask
+    try:
+        await request.app[RUNNER].run(lambda s: catalog.delete_location(s, code))
+    except FeedserverError as exc:
+        if status_of(exc) == 404:
+            raise
+        return await _catalog_page(request, who, "locations", who._(exc.message), 409)
+    return see_other("/admin/locations", "deleted")
 
 
 @routes.get("/admin/types")
 @admin_only
 async def types(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
-    return await _catalog_page(request, who, "admin/types.html")
+    return await _catalog_page(request, who, "types")
 
 
 @routes.post("/admin/types")
@@ -235,28 +418,20 @@ async def types(request: web.Request, who: Visitor, user: User) -> web.StreamRes
 async def save_type(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
     original = form.get("original", "")
-    data: dict[str, Any] = {"key": form.get("key", "").strip(), "name": form.get("name", "")}
-    for name in ("duration_minutes", "buffer_before_minutes", "buffer_after_minutes"):
-        value = form.get(name, "0").strip()
-        data[name] = int(value) if is_whole(value) else value
-    for flag in ("online", "on_site", "attendees_visible", "title_visible"):
-        data[flag] = form.get(flag) == "on"
-    data["color"] = form.get("color", "").strip()
+    values = sent_type_values(form)
     try:
-        data["reminders"] = reminders_from_text(form.get("reminders", ""))
-    except ValueError as exc:
-        return await _catalog_page(request, who, "admin/types.html", str(exc), 422)
+        data = type_body(values, who._)
 
-    def save(store: Store) -> None:
-        if original:
-            catalog.update_type(store, original, data)
-        else:
-            catalog.create_type(store, data)
+        def save(store: Store) -> None:
+            if original:
+                catalog.update_type(store, original, data)
+            else:
+                catalog.create_type(store, data)
 
-    try:
         await request.app[RUNNER].run(save)
     except FeedserverError as exc:
-        return await _catalog_page(request, who, "admin/types.html", exc.message, 422)
+        message = who._(exc.message)
+        return await _catalog_page(request, who, "types", message, 422, (original, values))
     return see_other("/admin/types", "saved")
 
 

@@ -65,6 +65,7 @@ NOTICES = {
     "link_rotated": "The link was rotated: subscribe again with the new address.",
     "link_revoked": "The link was revoked.",
     "saved": "Saved.",
+    "deleted": "Deleted.",
     "password_changed": "The password was changed; your other sessions were signed out.",
     "invited": "The invitation is on its way.",
     "reset_sent": "The password link is on its way.",

@@ -551,6 +551,44 @@ FRENCH: dict[str, str] = {
     "your booking is moved or changed": "votre réservation est déplacée ou modifiée",
     "your booking is cancelled": "votre réservation est annulée",
     "your booking request is declined": "votre demande de réservation est refusée",
+    "Role of {name}": "Rôle de {name}",
+    "Change role": "Changer le rôle",
+    "active": "actif",
+    "deactivated": "désactivé",
+    "Deactivate": "Désactiver",
+    "Reactivate": "Réactiver",
+    "Deactivate this person? They are signed out, cannot sign in, and their calendar links "
+    "and app passwords stop working until they are reactivated. Their bookings stay.": (
+        "Désactiver cette personne ? Elle est déconnectée, ne peut plus se connecter, et ses "
+        "liens d'agenda et mots de passe d'application cessent de fonctionner jusqu'à sa "
+        "réactivation. Ses réservations restent."
+    ),
+    "New location": "Nouveau lieu",
+    "Delete this location? It cannot be undone.": ("Supprimer ce lieu ? C'est irréversible."),
+    "Deleted.": "Supprimé.",
+    "New reservation type": "Nouveau type de réservation",
+    "Colour": "Couleur",
+    "No colour": "Sans couleur",
+    "Reminders": "Rappels",
+    "The organisation's default": "Ceux de l'organisation",
+    "None": "Aucun",
+    "These:": "Ceux-ci :",
+    "Before the start": "Avant le début",
+    "to": "envoyé",
+    "Unit": "Unité",
+    "minutes": "minutes",
+    "hours": "heures",
+    "days": "jours",
+    "attendees": "aux participants",
+    "the staff member": "au membre du personnel",
+    "attendees and the staff member": "aux participants et au membre du personnel",
+    "Add a reminder": "Ajouter un rappel",
+    "Reminder {n}: a whole number, a unit and who is reminded": (
+        "Rappel {n} : un nombre entier, une unité et qui est prévenu"
+    ),
+    "Add a reminder, or choose the default or none.": (
+        "Ajoutez un rappel, ou choisissez ceux de l'organisation ou aucun."
+    ),
     "new": "nouveau",
     "ok": "ok",
     "unchanged": "inchangé",
