@@ -669,7 +669,7 @@ async def test_an_admin_adds_and_edits_locations_and_types(pages: Pages, api: Ap
 
 
 async def test_templates_preview_on_a_real_booking_and_save(pages: Pages, api: Api) -> None:
-    await book(api)
+    made = await book(api)
     await pages.sign_in("owner@example.org", "owner-password")
     await pages.get("/admin/templates?type=haircut")
     _, html = await pages.post(
@@ -705,7 +705,55 @@ async def test_templates_preview_on_a_real_booking_and_save(pages: Pages, api: A
             "body": "See you at [booking_start_time]",
         },
     )
-    assert "Hi [customer_name]" in await pages.get("/admin/templates")
+    html = await pages.get("/admin/templates?email=attendee/booked&language=en")
+    assert 'value="Hi [customer_name]"' in html and "Reset to default" in html
+    assert "<strong data-preview-subject>Hi Alice Liddell</strong>" in html
+    assert '<optgroup label="To attendees">' in html and "A booking is made (changed)" in html
+    # The preview in another language, of a draft, on the same real booking.
+    _, html = await pages.post(
+        "/admin/email-templates",
+        {
+            "audience": "staff",
+            "kind": "booked",
+            "language": "de",
+            "subject": "[service_name] am [booking_start_date]",
+            "body": "Mit [customer_name]",
+            "action": "preview",
+        },
+        status=200,
+    )
+    assert "Haircut am Dienstag, 1. Dezember 2026" in html and "Mit Alice Liddell" in html
+    live = await pages.client.post(
+        "/admin/email-templates/preview",
+        data={
+            "csrf": pages.token,
+            "audience": "account",
+            "kind": "invitation",
+            "language": "es",
+            "subject": "Hola [person_name]",
+            "body": "[link_valid_for]",
+        },
+    )
+    assert await live.json() == {
+        "booking": f"#{made['id']}",
+        "booking_link": f"/admin/bookings/{made['id']}",
+        "subject": "Hola Alice Liddell",
+        "body": "7 días",
+    }
+    _, html = await pages.post(
+        "/admin/email-templates",
+        {"audience": "attendee", "kind": "booked", "language": "en", "subject": "[nope]"}
+        | {"body": "kept body"},
+        status=422,
+    )
+    assert 'id="err-email"' in html and ">kept body</textarea>" in html
+    # Reset to default asks first, then the default wording is back.
+    reset = {"audience": "attendee", "kind": "booked", "language": "en", "action": "reset"}
+    _, asked = await pages.post("/admin/email-templates", reset, status=200)
+    assert "Put this email back to its default wording?" in asked
+    await pages.post("/admin/email-templates", {**reset, "confirmed": "1"})
+    html = await pages.get("/admin/templates?email=attendee/booked&language=en")
+    assert "Hi [customer_name]" not in html and "default wording" in html
 
 
 async def test_inbox_outbox_and_meetings_pages(

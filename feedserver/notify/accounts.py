@@ -9,25 +9,13 @@ from typing import Any
 
 from feedserver.domain import accounts, sign_in
 from feedserver.model import User
+from feedserver.notify import messages
 from feedserver.notify.planner import account_link_message
 from feedserver.store import Store
 from feedserver.tokens.account_links import AccountLinks
 
 INVITATION = "invitation"
 PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of link, not a password
-
-
-def validity_words(minutes: int, language: str) -> str:
-    """How long a link works, in words ("7 days", "1 heure")."""
-    if minutes % 1440 == 0:
-        days = minutes // 1440
-        unit = ("jour", "jours") if language == "fr" else ("day", "days")
-        return f"{days} {unit[days != 1]}"
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        unit = ("heure", "heures") if language == "fr" else ("hour", "hours")
-        return f"{hours} {unit[hours != 1]}"
-    return f"{minutes} min"
 
 
 @dataclass(frozen=True)
@@ -51,7 +39,7 @@ class AccountMail:
             user,
             kind,
             f"{self.public_url}/set-password/{kind}/{token}",
-            validity_words(links.max_age // 60, language),
+            messages.validity_words(links.max_age // 60, language),
             language,
             self.sender_name,
         )

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from babel.dates import format_date, format_time
+from babel.units import format_unit
 
 from feedserver.calendar import templates
 from feedserver.domain import schemas
@@ -99,6 +100,16 @@ def defaults() -> dict[tuple[str, str, str], tuple[str, str]]:
 def word(name: str, language: str) -> str:
     """A word the date phrases use (``all_day``, ``at``, ``to``, ``nobody``)."""
     return str(_catalog(language)["words"][name])
+
+
+def validity_words(minutes: int, language: str) -> str:
+    """How long a link works, in words ("7 days", "1 Stunde", "90 minutos"; CLDR)."""
+    locale = LOCALES.get(language, "en_GB")
+    if minutes % 1440 == 0:
+        return format_unit(minutes // 1440, "duration-day", locale=locale)
+    if minutes % 60 == 0:
+        return format_unit(minutes // 60, "duration-hour", locale=locale)
+    return format_unit(minutes, "duration-minute", locale=locale)
 
 
 def long_date(moment: datetime | date, language: str) -> str:

@@ -38,7 +38,7 @@ from feedserver.model import (
     User,
 )
 from feedserver.notify import messages
-from feedserver.store import Store
+from feedserver.store import BookingQuery, Store
 from feedserver.times import iso_utc, utcnow, zone
 
 _MOVES = ("start", "end", "location_code", "staff_id", "all_day", "timezone", "rrule")
@@ -300,6 +300,48 @@ class Notifier:
             ),
         }
         return self._message(context, "staff", kind, user.email, user.name, values, reader.language)
+
+
+    def preview(
+        self, store: Store, audience: str, kind: str, language: str, subject: str, body: str
+    ) -> tuple[Booking, str, str] | None:
+        """``subject`` and ``body`` as the next booking (else the latest) would word them in
+        ``language``, for its first attendee or its staff member; the bridge's and the
+        account messages with that booking's event, organizer and attendee."""
+        now = utcnow()
+        found = store.bookings.list(BookingQuery(start=now, limit=1)) or store.bookings.list(
+            BookingQuery(latest_first=True, limit=1)
+        )
+        if not found:
+            return None
+        booking = found[0]
+        context = _Context.read(store, booking, store.meetings.for_booking(booking.id))
+        reader = Reader(language, "")
+        people = list(booking.attendees)
+        first = people[0] if people else None
+        values = self._values(context, people, audience == "attendee", reader)
+        if audience == "attendee" and first is not None:
+            meeting = context.meeting
+            link = self.meetings.attendee_url(meeting, first.email) if meeting else ""
+            values |= {"customer_name": first.name or first.email, "online_meeting_link": link}
+        elif audience == "staff":
+            room = context.meeting.room_url if context.meeting else ""
+            values |= {"online_meeting_provider_link": room, "declined_by": values["customer_name"]}
+        elif audience == "organizer":
+            codes = store.locations.codes()
+            values |= {
+                "event_summary": booking.title or values.get("service_name", ""),
+                "unknown_code": "XYZ1",
+                "valid_codes": "\n".join(f"{code}  {name}" for code, name in codes.items()),
+                "busy_reason": values["booking_when"],
+            }
+        else:
+            values |= {
+                "person_name": values["customer_name"],
+                "account_link": self.feed_urls.public_url + "/set-password/…",
+                "link_valid_for": messages.validity_words(7 * 1440, language),
+            }
+        return booking, messages.render(subject, values), messages.render(body, values)
 
 
 def _guest(attendee: Attendee) -> User:

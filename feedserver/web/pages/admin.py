@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
 from feedserver.web.errors import status_of
 from feedserver.web.pages.base import (
+    SECURITY_HEADERS,
     WEBKIT,
     Visitor,
     admin_only,
@@ -38,6 +40,7 @@ from feedserver.web.pages.base import (
     see_other,
     unconfirmed,
 )
+from feedserver.web.pages.i18n import PERSON_LANGUAGES
 from feedserver.web.pages.links import (
     change_link,
     edit_link,
@@ -45,7 +48,7 @@ from feedserver.web.pages.links import (
     link_cards,
     link_form_data,
 )
-from feedserver.web.state import FEED_URLS, FEEDS, INBOX, MEETINGS, RUNNER
+from feedserver.web.state import FEED_URLS, FEEDS, INBOX, MEETINGS, RUNNER, SERVICES
 
 routes = web.RouteTableDef()
 
@@ -459,6 +462,73 @@ def _preview(store: Store, type_key: str, summary: str, description: str) -> dic
     }
 
 
+# The email templates' groups and what each one is, in words (the page's message ids).
+AUDIENCE_LABELS = {
+    "attendee": "To attendees",
+    "staff": "To staff members and admins",
+    "organizer": "To organizers (calendar invitations)",
+    "account": "Account emails",
+}
+KIND_LABELS = {
+    ("attendee", "booked"): "A booking is made",
+    ("attendee", "requested"): "A booking request waits for confirmation",
+    ("attendee", "confirmed"): "A booking request is confirmed",
+    ("attendee", "changed"): "A booking is moved or changed",
+    ("attendee", "cancelled"): "A booking is cancelled",
+    ("attendee", "rejected"): "A booking request is declined",
+    ("attendee", "reminder"): "Reminder before a booking",
+    ("staff", "booked"): "A booking is made",
+    ("staff", "changed"): "A booking is moved or changed",
+    ("staff", "cancelled"): "A booking is cancelled",
+    ("staff", "rejected"): "A booking request is declined",
+    ("staff", "short_notice"): "A booking is made at short notice",
+    ("staff", "reminder"): "Reminder before a booking",
+    ("staff", "declined"): "An attendee declined",
+    ("organizer", "unknown_code"): "The event names no known location",
+    ("organizer", "busy"): "The organizer's calendar is busy then",
+    ("account", "invitation"): "Invitation to set a password",
+    ("account", "password_reset"): "Password reset",
+}
+
+
+@dataclass(frozen=True)
+class EmailPick:
+    audience: str
+    kind: str
+    language: str
+
+    @classmethod
+    def of(cls, email: str, language: str, fallback_language: str) -> EmailPick:
+        audience, _, kind = email.partition("/")
+        if kind not in messages.AUDIENCES.get(audience, ()):
+            audience, kind = "attendee", "booked"
+        if language not in messages.LANGUAGES:
+            language = fallback_language if fallback_language in messages.LANGUAGES else "en"
+        return cls(audience, kind, language)
+
+    @property
+    def key(self) -> str:
+        return f"{self.audience}/{self.kind}"
+
+
+def _email_preview(
+    request: web.Request, store: Store, pick: EmailPick, subject: str, body: str
+) -> dict[str, str]:
+    notifier = request.app[SERVICES].notifier
+    if notifier is None:
+        return {}
+    found = notifier.preview(store, pick.audience, pick.kind, pick.language, subject, body)
+    if found is None:
+        return {}
+    booking, subject_text, body_text = found
+    return {
+        "booking": f"#{booking.id}",
+        "booking_link": f"/admin/bookings/{booking.id}",
+        "subject": subject_text,
+        "body": body_text,
+    }
+
+
 async def _templates_page(
     request: web.Request,
     who: Visitor,
@@ -466,21 +536,45 @@ async def _templates_page(
     draft: tuple[str, str] | None = None,
     error: str = "",
     status: int = 200,
+    email: EmailPick | None = None,
+    email_draft: tuple[str, str] | None = None,
+    email_error: str = "",
 ) -> web.Response:
+    email = email or EmailPick.of(
+        request.query.get("email", ""), request.query.get("language", ""), who.language
+    )
+
     def load(store: Store) -> dict[str, Any]:
         saved = text_templates.TemplateSet.from_saved(store.feed_templates.list())
         current = saved.for_type(picked) if picked else saved.default
         summary, description = draft or (current.summary, current.description)
+        kept = store.email_templates.all()
+        key = (email.audience, email.kind, email.language)
+        subject, body = email_draft or messages.choose(kept, *key)
         return {
             "types": store.types.list(),
             "summary": summary,
             "description": description,
             "preview": _preview(store, picked, summary, description),
-            "emails": messages.listing(store),
+            "customised": {(a, k) for a, k, lang in kept if lang == email.language},
+            "email_customised": key in kept,
+            "email_subject": subject,
+            "email_body": body,
+            "email_preview": _email_preview(request, store, email, subject, body),
         }
 
     context = await request.app[RUNNER].run(load)
-    context.update(picked=picked, shortcodes=SHORTCODES, variables=messages.VARIABLES, error=error)
+    context.update(
+        picked=picked,
+        shortcodes=SHORTCODES,
+        variables=messages.VARIABLES,
+        error=error,
+        email=email,
+        email_error=email_error,
+        audiences=[(a, AUDIENCE_LABELS[a], kinds) for a, kinds in messages.AUDIENCES.items()],
+        kind_labels=KIND_LABELS,
+        languages=PERSON_LANGUAGES,
+    )
     return render(request, who, "admin/templates.html", context, status)
 
 
@@ -510,14 +604,54 @@ async def save_template(request: web.Request, who: Visitor, user: User) -> web.S
 @routes.post("/admin/email-templates")
 @admin_only
 async def save_email_template(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    """Save, preview (``action=preview``) or reset to the default (``action=reset``) one
+    email template: (audience, kind, language)."""
     form = await read_form(request, who)
-    key = (form.get("audience", ""), form.get("kind", ""), form.get("language", ""))
-    data = {"subject": form.get("subject", ""), "body": form.get("body", "")}
+    email = EmailPick.of(
+        f"{form.get('audience', '')}/{form.get('kind', '')}", form.get("language", ""), ""
+    )
+    draft = (form.get("subject", ""), form.get("body", ""))
+    action = form.get("action", "save")
+    back = f"/admin/templates?email={email.key}&language={email.language}#email"
+    if action == "preview":
+        return await _templates_page(request, who, "", email=email, email_draft=draft)
+    key = (email.audience, email.kind, email.language)
+    if action == "reset":
+        question = "Put this email back to its default wording? Your changes are lost."
+        ask = unconfirmed(request, who, form, question, "Reset to default", back)
+        if ask is not None:
+            return ask
+        await request.app[RUNNER].run(lambda s: messages.reset(s, *key))
+        return see_other(back, "saved")
+    data = {"subject": draft[0], "body": draft[1]}
     try:
         await request.app[RUNNER].run(lambda s: messages.save(s, *key, data))
     except FeedserverError as exc:
-        return await _templates_page(request, who, "", None, exc.message, 422)
-    return see_other("/admin/templates", "saved")
+        message = who._(exc.message)
+        return await _templates_page(
+            request, who, "", None, "", 422, email, draft, email_error=message
+        )
+    return see_other(back, "saved")
+
+
+@routes.post("/admin/email-templates/preview")
+@admin_only
+async def preview_email(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
+    """The live preview (app.js, as the admin types): the draft worded for a real booking."""
+    form = await read_form(request, who)
+    email = EmailPick.of(
+        f"{form.get('audience', '')}/{form.get('kind', '')}", form.get("language", ""), ""
+    )
+    subject, body = form.get("subject", ""), form.get("body", "")
+    try:
+        messages.validate(subject, "subject")
+        messages.validate(body, "body")
+    except FeedserverError as exc:
+        return web.json_response({"error": who._(exc.message)}, headers=SECURITY_HEADERS)
+    found = await request.app[RUNNER].run(
+        lambda s: _email_preview(request, s, email, subject, body)
+    )
+    return web.json_response(found, headers=SECURITY_HEADERS)
 
 
 # -- inbox and outbox ----------------------------------------------------------------------------

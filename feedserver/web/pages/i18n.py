@@ -589,6 +589,33 @@ FRENCH: dict[str, str] = {
     "Add a reminder, or choose the default or none.": (
         "Ajoutez un rappel, ou choisissez ceux de l'organisation ou aucun."
     ),
+    "To attendees": "Aux participants",
+    "To staff members and admins": "Au personnel et aux administrateurs",
+    "To organizers (calendar invitations)": "Aux organisateurs (invitations d'agenda)",
+    "Account emails": "E-mails de compte",
+    "A booking is made": "Une réservation est faite",
+    "A booking request waits for confirmation": "Une demande de réservation attend sa confirmation",
+    "A booking request is confirmed": "Une demande de réservation est confirmée",
+    "A booking is moved or changed": "Une réservation est déplacée ou modifiée",
+    "A booking is cancelled": "Une réservation est annulée",
+    "A booking request is declined": "Une demande de réservation est refusée",
+    "Reminder before a booking": "Rappel avant une réservation",
+    "A booking is made at short notice": "Une réservation est faite au dernier moment",
+    "An attendee declined": "Un participant a décliné",
+    "The event names no known location": "L'événement ne nomme aucun lieu connu",
+    "The organizer's calendar is busy then": "L'agenda de l'organisateur est occupé à ce moment",
+    "Invitation to set a password": "Invitation à choisir un mot de passe",
+    "Password reset": "Réinitialisation du mot de passe",
+    "changed": "modifié",
+    "default wording": "texte par défaut",
+    "Message": "Message",
+    "There is no booking yet to show this email with.": (
+        "Il n'y a pas encore de réservation pour montrer cet e-mail."
+    ),
+    "Put this email back to its default wording? Your changes are lost.": (
+        "Remettre cet e-mail à son texte par défaut ? Vos changements sont perdus."
+    ),
+    "Reset to default": "Revenir au texte par défaut",
     "new": "nouveau",
     "ok": "ok",
     "unchanged": "inchangé",

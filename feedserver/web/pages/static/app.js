@@ -84,6 +84,32 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // Email templates: the preview follows the typing (the server words it for a real booking).
+  for (const form of document.querySelectorAll("form[data-email-preview]")) {
+    const panel = document.querySelector("[data-preview-target]");
+    let timer = null;
+    const refresh = async () => {
+      const response = await fetch(form.dataset.emailPreview, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        credentials: "same-origin",
+      });
+      if (!response.ok) return;
+      const found = await response.json();
+      const subject = panel.querySelector("[data-preview-subject]");
+      const body = panel.querySelector("[data-preview-body]");
+      if (found.error) {
+        if (body) body.textContent = found.error;
+        return;
+      }
+      if (subject && found.subject !== undefined) subject.textContent = found.subject;
+      if (body && found.body !== undefined) body.textContent = found.body;
+    };
+    form.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 300);
+    });
+  }
   for (const button of document.querySelectorAll("button.copy[data-copy]")) {
     if (!navigator.clipboard) continue;
     button.hidden = false;
