@@ -55,6 +55,9 @@ SLOW_MODULES = {
     "test_postgres_ops": "feedserver processes on PostgreSQL: migrate-store, backup, restore",
 }
 
+# Fixtures that start another process: the tests using them are in the slow lane too.
+PROCESS_FIXTURES = {"stock_radicale"}  # a separate Radicale, someone's own CalDAV server
+
 
 # Modules that open a store only in passing: what they test is the same on either backend, and
 # the PostgreSQL pass leaves them out (each line says what covers the store there instead).
@@ -80,6 +83,8 @@ def pytest_report_header() -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.module is not None and item.module.__name__.split(".")[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
     if BACKEND == "postgresql":
         keep = [

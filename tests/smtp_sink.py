@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from tests.process import free_port
 
@@ -47,6 +48,35 @@ class Sink:
             return [m for m in self.received if address in str(m["To"])]
 
 
+class _Controller(Controller):
+    """aiosmtpd's controller, keeping its sessions: a stop closes their connections (the
+    stock one stops its loop and leaves them open, so a client in the middle of a message
+    would wait for an answer until its timeout)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[Any] = []
+
+    def factory(self) -> SMTP:
+        session = SMTP(self.handler, **self.SMTP_kwargs)
+        self.sessions.append(session)
+        return session
+
+    def stop(self, no_assert: bool = False) -> None:
+        closed = threading.Event()
+
+        def close_all() -> None:
+            for session in self.sessions:
+                if session.transport is not None:
+                    session.transport.close()
+            closed.set()
+
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(close_all)
+            closed.wait(5)
+        super().stop(no_assert)
+
+
 class SmtpServer:
     def __init__(self) -> None:
         self.sink = Sink()
@@ -54,10 +84,11 @@ class SmtpServer:
         self.controller: Controller | None = None
 
     def start(self) -> None:
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller = _Controller(self.sink, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
     def stop(self) -> None:
         if self.controller is not None:
+            self.sink.gate.set()  # nobody waits on a gate left closed
             self.controller.stop()
             self.controller = None

@@ -387,6 +387,7 @@ async def test_one_occurrence_of_a_series_changes_alone(server: Any, api: Api) -
     assert occurrence["start"] == "2026-12-15T09:00:00+01:00" and occurrence["rrule"] is None
 
 
+@pytest.mark.slow  # the feedserver CLI as a separate process
 async def test_webhook_secret_and_standard_input(
     server: Any, api: Api, bridge_config: Config
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
+import pytest
 from icalendar import Calendar
 
 from feedserver.web.state import FEEDS
@@ -211,6 +212,7 @@ async def test_the_bookings_calendar_is_never_written_to_disk(
     assert not (dav_config.data_dir / "caldav").exists()
 
 
+@pytest.mark.slow  # a feedserver process
 def test_a_data_dir_of_release_0_1_0_is_upgraded(tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(RELEASE_0_1_0, data)

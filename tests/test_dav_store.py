@@ -226,6 +226,7 @@ def test_a_folder_that_was_copied_before_is_left_where_it_is(
         store.close()
 
 
+@pytest.mark.slow  # the feedserver CLI as a separate process
 def test_a_server_whose_folder_does_not_move_says_why_and_keeps_it(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -52,6 +52,7 @@ async def sync(api: Api, export: Path) -> tuple[int, str]:
     )
 
 
+@pytest.mark.slow  # the examples as separate processes
 async def test_the_sync_script_mirrors_an_export_and_a_second_run_changes_nothing(
     api: Api, tmp_path: Path
 ) -> None:
@@ -84,6 +85,7 @@ async def test_the_sync_script_mirrors_an_export_and_a_second_run_changes_nothin
     assert kept["status"] == "pending" and kept["attendees"][0]["name"] == "Béa"
 
 
+@pytest.mark.slow  # the examples as separate processes
 async def test_the_receiver_verifies_and_mirrors_what_it_is_sent(api: Api, tmp_path: Path) -> None:
     port = free_port()
     mirror = tmp_path / "bookings.json"

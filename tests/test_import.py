@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from feedserver import config as config_mod
 from feedserver.domain import accounts, catalog
 from feedserver.store import BookingQuery, Store
@@ -87,6 +89,7 @@ def bookings_in(config: config_mod.Config) -> list[Any]:
         store.close()
 
 
+@pytest.mark.slow  # the feedserver CLI as a separate process
 def test_csv_import_refuses_bad_rows_with_line_and_reason(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -122,6 +125,7 @@ def test_csv_import_refuses_bad_rows_with_line_and_reason(
     assert len(bookings_in(config)) == 4
 
 
+@pytest.mark.slow  # the feedserver CLI as a separate process
 def test_ics_import_uses_defaults_and_keeps_uids(tmp_path: Path, database_url: str) -> None:
     data = tmp_path / "data"
     config = org(data, database_url)
@@ -146,6 +150,7 @@ def test_ics_import_uses_defaults_and_keeps_uids(tmp_path: Path, database_url: s
     )
 
 
+@pytest.mark.slow  # the feedserver CLI as a separate process
 def test_an_unreadable_file_is_refused_whole(tmp_path: Path, database_url: str) -> None:
     data = tmp_path / "data"
     config = org(data, database_url)
