@@ -605,13 +605,15 @@ async def test_the_inbox_pages_with_a_cursor(server: Any, api: Api) -> None:
 async def test_an_admin_retries_an_inbox_item_from_the_web_app(
     server: Any, api: Api, aiohttp_client: Any
 ) -> None:
+    pages = Pages(await aiohttp_client(server))
+    await pages.sign_in("owner@example.org", "owner-password")
+    empty = await pages.get("/admin/inbox")  # says how the bridge works, and its address
+    assert f"invites {INVITE} to an event" in empty and "<code>ANHQ</code> Annecy HQ" in empty
     await api.patch("/api/types/haircut", {"key": "cut"})  # the default type is gone
     ics = (DATA / "outlook_windows_tz.ics").read_text()
     result = await inbound(api, ics)
     assert result["status"] == "failed" and "default_type" in result["reason"]
     await api.patch("/api/types/cut", {"key": "haircut"})  # fixed
-    pages = Pages(await aiohttp_client(server))
-    await pages.sign_in("owner@example.org", "owner-password")
     html = await pages.get("/admin/inbox")
     item = (await api.get("/api/inbox"))["inbox"][0]
     assert f'action="/admin/inbox/{item["id"]}/retry"' in html

@@ -362,6 +362,31 @@ def test_every_page_passes_axe_and_fits_360_pixels(browser: Browser, demo: Any) 
     assert problems == []
 
 
+def test_on_a_phone_the_menu_folds_and_the_links_come_before_the_new_link_form(
+    browser: Browser, demo: Any
+) -> None:
+    base, accounts = demo
+    page = signed_in(browser, base, accounts["admin"][0], accounts["admin"][1], width=360)
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(base + "/admin/bookings")
+    header = page.locator("header.top").bounding_box()
+    assert header is not None and header["height"] < 740 * 0.12  # was about 40% of the screen
+    assert not page.get_by_role("link", name="Locations").is_visible()
+    menu = page.get_by_role("button", name="Menu")
+    assert menu.get_attribute("aria-expanded") == "false"
+    menu.click()
+    assert menu.get_attribute("aria-expanded") == "true"
+    page.get_by_role("link", name="Locations").click()
+    page.wait_for_url(base + "/admin/locations")
+    shot(page, "phone-locations")
+    page.goto(base + "/links")
+    first_link = page.locator("article.link").first.bounding_box()
+    new_link = page.get_by_role("heading", name="New link").bounding_box()
+    assert first_link is not None and new_link is not None
+    assert first_link["y"] < new_link["y"]
+    page.close()
+
+
 def test_a_customer_gets_403_on_admin_pages_in_french(browser: Browser, demo: Any) -> None:
     base, accounts = demo
     context = browser.new_context(locale="fr-FR")

@@ -761,7 +761,8 @@ async def test_inbox_outbox_and_meetings_pages(
 ) -> None:
     await book(api, type="video", start="2026-12-05T10:00:00+01:00")
     await pages.sign_in("owner@example.org", "owner-password")
-    assert "Nothing here." in await pages.get("/admin/inbox")
+    html = await pages.get("/admin/inbox")
+    assert "Nothing has arrived yet." in html and "[bridge] invite_address" in html
     await pages.get("/admin/outbox")
     await pages.post("/admin/outbox/retry-failed", {})
     html = await pages.get("/admin/meetings?start=2026-12-01&end=2026-12-31")

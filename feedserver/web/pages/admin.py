@@ -48,7 +48,7 @@ from feedserver.web.pages.links import (
     link_cards,
     link_form_data,
 )
-from feedserver.web.state import FEED_URLS, FEEDS, INBOX, MEETINGS, RUNNER, SERVICES
+from feedserver.web.state import CONFIG, FEED_URLS, FEEDS, INBOX, MEETINGS, RUNNER, SERVICES
 
 routes = web.RouteTableDef()
 
@@ -662,7 +662,18 @@ async def preview_email(request: web.Request, who: Visitor, user: User) -> web.S
 async def inbox(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     status = request.query.get("status") or None
     items = await request.app[RUNNER].run(lambda s: s.inbox.list(status))
-    return render(request, who, "admin/inbox.html", {"items": items, "status": status or ""})
+    bridge = request.app[CONFIG].bridge
+
+    def codes(store: Store) -> list[tuple[str, str]]:
+        return [(x.code, x.name) for x in store.locations.list()]
+
+    context = {
+        "items": items,
+        "status": status or "",
+        "invite_address": bridge.invite_address,
+        "codes": await request.app[RUNNER].run(codes),
+    }
+    return render(request, who, "admin/inbox.html", context)
 
 
 @routes.post("/admin/inbox/{id}/retry")

@@ -616,6 +616,25 @@ FRENCH: dict[str, str] = {
         "Remettre cet e-mail à son texte par défaut ? Vos changements sont perdus."
     ),
     "Reset to default": "Revenir au texte par défaut",
+    "Menu": "Menu",
+    "Nothing has arrived yet.": "Rien n'est encore arrivé.",
+    "The calendar bridge turns events into bookings: anyone with an account invites {address} "
+    "to an event in their own calendar (Apple, Google, Outlook, Thunderbird), with a location "
+    "code in its title or place, and the event becomes a booking there; its changes and "
+    "cancellation follow. What arrives is kept here first, with what became of it.": (
+        "Le pont d'agenda transforme des événements en réservations : toute personne ayant un "
+        "compte invite {address} à un événement de son propre agenda (Apple, Google, Outlook, "
+        "Thunderbird), avec un code de lieu dans son titre ou son lieu, et l'événement devient "
+        "une réservation à cet endroit ; ses changements et son annulation suivent. Ce qui "
+        "arrive est d'abord gardé ici, avec ce qu'il est devenu."
+    ),
+    "Location codes:": "Codes des lieux :",
+    "The calendar bridge is off: set [bridge] invite_address (for example invite@example.org) "
+    "and events that invite that address become bookings, listed here as they arrive.": (
+        "Le pont d'agenda est désactivé : définissez [bridge] invite_address (par exemple "
+        "invite@example.org) et les événements qui invitent cette adresse deviennent des "
+        "réservations, listées ici à leur arrivée."
+    ),
     "new": "nouveau",
     "ok": "ok",
     "unchanged": "inchangé",

@@ -1,6 +1,18 @@
 // Progressive enhancement only: every page works without this script.
 // Copy buttons: shown when the clipboard is available; they copy the text of their target.
 document.addEventListener("DOMContentLoaded", () => {
+  // Phones: the menu folds behind a button (without scripts it stays open).
+  const toggle = document.querySelector(".menu-toggle");
+  if (toggle) {
+    const header = toggle.closest(".top");
+    header.classList.add("folding");
+    toggle.hidden = false;
+    toggle.addEventListener("click", () => {
+      const open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      header.classList.toggle("open", open);
+    });
+  }
   // Buttons that ask first: confirm() here; without scripts the server asks on a page.
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
