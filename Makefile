@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-postgresql lint typecheck bench clean system-packages screenshots docs
+.PHONY: run test test-fast test-postgresql lint typecheck bench clean system-packages screenshots docs messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,17 @@ test-postgresql: $(STAMP) system-packages $(JS)
 # workers (pytest-xdist), about 70 s on two cores. `make test` runs everything.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -n 2
+
+# The web app's message catalogs: every _("...") and N_("...") the pages use (babel.cfg) added
+# to feedserver/web/pages/locale/*/LC_MESSAGES/messages.po, to be translated there
+# (tests/test_translations.py fails while one is not).
+LOCALE := feedserver/web/pages/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k PageRefused:2 --no-location --omit-header \
+		-o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching \
+		--ignore-obsolete -w 100
+	rm $(LOCALE)/messages.pot
 
 screenshots: $(STAMP) system-packages
 	FEEDSERVER_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_browser.py

@@ -158,7 +158,7 @@ class User:
     primary_location: str | None  # location code
     created_at: datetime
     updated_at: datetime
-    language: str = ""  # "en", "fr", or "" for the browser's choice
+    language: str = ""  # "en", "fr", "de", "es", or "" for the browser's choice
     external_id: str | None = None
     deactivated_at: datetime | None = None  # None: active
 

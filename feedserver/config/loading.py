@@ -90,8 +90,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("[availability] slot_step_minutes: 1 to 1440")
     if config.availability.min_notice_minutes < 0:
         raise ConfigError("[availability] min_notice_minutes: 0 or more")
-    if config.web.default_language not in ("en", "fr"):
-        raise ConfigError("[web] default_language: 'en' or 'fr'")
+    if config.web.default_language not in MESSAGE_LANGUAGES:
+        raise ConfigError("[web] default_language: 'en', 'fr', 'de' or 'es'")
     if min(config.web.session_days, config.web.reset_link_minutes, config.web.invitation_days) < 1:
         raise ConfigError("[web] session_days, reset_link_minutes, invitation_days: positive")
     if config.logging.format not in ("text", "json"):

@@ -353,7 +353,9 @@ class WebConfig:
         7, "How long an invitation to set a password works, in days (it works once)."
     )
     default_language: str = _opt(
-        "en", "Language of the web app when neither the person nor the browser picks one: en, fr."
+        "en",
+        "Language of the web app when neither the person nor the browser picks one: en, fr, "
+        "de or es.",
     )
 
 

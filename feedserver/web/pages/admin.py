@@ -40,7 +40,7 @@ from feedserver.web.pages.base import (
     see_other,
     unconfirmed,
 )
-from feedserver.web.pages.i18n import PERSON_LANGUAGES
+from feedserver.web.pages.i18n import N_, PERSON_LANGUAGES
 from feedserver.web.pages.links import (
     change_link,
     edit_link,
@@ -464,30 +464,30 @@ def _preview(store: Store, type_key: str, summary: str, description: str) -> dic
 
 # The email templates' groups and what each one is, in words (the page's message ids).
 AUDIENCE_LABELS = {
-    "attendee": "To attendees",
-    "staff": "To staff members and admins",
-    "organizer": "To organizers (calendar invitations)",
-    "account": "Account emails",
+    "attendee": N_("To attendees"),
+    "staff": N_("To staff members and admins"),
+    "organizer": N_("To organizers (calendar invitations)"),
+    "account": N_("Account emails"),
 }
 KIND_LABELS = {
-    ("attendee", "booked"): "A booking is made",
-    ("attendee", "requested"): "A booking request waits for confirmation",
-    ("attendee", "confirmed"): "A booking request is confirmed",
-    ("attendee", "changed"): "A booking is moved or changed",
-    ("attendee", "cancelled"): "A booking is cancelled",
-    ("attendee", "rejected"): "A booking request is declined",
-    ("attendee", "reminder"): "Reminder before a booking",
-    ("staff", "booked"): "A booking is made",
-    ("staff", "changed"): "A booking is moved or changed",
-    ("staff", "cancelled"): "A booking is cancelled",
-    ("staff", "rejected"): "A booking request is declined",
-    ("staff", "short_notice"): "A booking is made at short notice",
-    ("staff", "reminder"): "Reminder before a booking",
-    ("staff", "declined"): "An attendee declined",
-    ("organizer", "unknown_code"): "The event names no known location",
-    ("organizer", "busy"): "The organizer's calendar is busy then",
-    ("account", "invitation"): "Invitation to set a password",
-    ("account", "password_reset"): "Password reset",
+    ("attendee", "booked"): N_("A booking is made"),
+    ("attendee", "requested"): N_("A booking request waits for confirmation"),
+    ("attendee", "confirmed"): N_("A booking request is confirmed"),
+    ("attendee", "changed"): N_("A booking is moved or changed"),
+    ("attendee", "cancelled"): N_("A booking is cancelled"),
+    ("attendee", "rejected"): N_("A booking request is declined"),
+    ("attendee", "reminder"): N_("Reminder before a booking"),
+    ("staff", "booked"): N_("A booking is made"),
+    ("staff", "changed"): N_("A booking is moved or changed"),
+    ("staff", "cancelled"): N_("A booking is cancelled"),
+    ("staff", "rejected"): N_("A booking request is declined"),
+    ("staff", "short_notice"): N_("A booking is made at short notice"),
+    ("staff", "reminder"): N_("Reminder before a booking"),
+    ("staff", "declined"): N_("An attendee declined"),
+    ("organizer", "unknown_code"): N_("The event names no known location"),
+    ("organizer", "busy"): N_("The organizer's calendar is busy then"),
+    ("account", "invitation"): N_("Invitation to set a password"),
+    ("account", "password_reset"): N_("Password reset"),
 }
 
 

@@ -26,11 +26,20 @@ from feedserver.web.pages.base import (
     signed_in,
     unconfirmed,
 )
+from feedserver.web.pages.i18n import N_
 from feedserver.web.state import BUSY, RUNNER
 
 routes = web.RouteTableDef()
 
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAY_NAMES = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
 
 
 def _staff(user: User) -> None:

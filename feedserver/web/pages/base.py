@@ -37,6 +37,7 @@ from feedserver.throttle import LoginThrottle
 from feedserver.times import find_zone
 from feedserver.web.errors import status_of
 from feedserver.web.pages import i18n, zones
+from feedserver.web.pages.i18n import N_
 from feedserver.web.state import CONFIG, RUNNER
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,15 @@ SECURITY_HEADERS = {
 
 # Messages shown once after a redirect (``?notice=<code>``): codes, never free text.
 NOTICES = {
-    "welcome": "Your password is set. Welcome!",
-    "link_created": "The link was created.",
-    "link_rotated": "The link was rotated: subscribe again with the new address.",
-    "link_revoked": "The link was revoked.",
-    "saved": "Saved.",
-    "deleted": "Deleted.",
-    "password_changed": "The password was changed; your other sessions were signed out.",
-    "invited": "The invitation is on its way.",
-    "reset_sent": "The password link is on its way.",
+    "welcome": N_("Your password is set. Welcome!"),
+    "link_created": N_("The link was created."),
+    "link_rotated": N_("The link was rotated: subscribe again with the new address."),
+    "link_revoked": N_("The link was revoked."),
+    "saved": N_("Saved."),
+    "deleted": N_("Deleted."),
+    "password_changed": N_("The password was changed; your other sessions were signed out."),
+    "invited": N_("The invitation is on its way."),
+    "reset_sent": N_("The password link is on its way."),
 }
 
 
@@ -269,17 +270,17 @@ def unconfirmed(
 
 # The heading and the message of an error page, by status; the English text is the message id.
 ERROR_PAGES: dict[int, tuple[str, str]] = {
-    400: ("Bad request", "The browser sent something this page cannot read."),
-    403: ("Forbidden", "You are not allowed to do this."),
-    404: ("Not found", "The page does not exist, or it is not yours."),
-    405: ("Not allowed", "This page cannot be used that way."),
-    409: ("Conflict", "This clashes with something that changed in the meantime."),
-    413: ("Too large", "What was sent is larger than this server accepts."),
-    422: ("Not accepted", "Some of what was entered cannot be used."),
-    429: ("Too many attempts", "Too many attempts. Try again in a few minutes."),
+    400: (N_("Bad request"), N_("The browser sent something this page cannot read.")),
+    403: (N_("Forbidden"), N_("You are not allowed to do this.")),
+    404: (N_("Not found"), N_("The page does not exist, or it is not yours.")),
+    405: (N_("Not allowed"), N_("This page cannot be used that way.")),
+    409: (N_("Conflict"), N_("This clashes with something that changed in the meantime.")),
+    413: (N_("Too large"), N_("What was sent is larger than this server accepts.")),
+    422: (N_("Not accepted"), N_("Some of what was entered cannot be used.")),
+    429: (N_("Too many attempts"), N_("Too many attempts. Try again in a few minutes.")),
     500: (
-        "Something went wrong",
-        "Something went wrong on our side. Nothing was changed; try again later.",
+        N_("Something went wrong"),
+        N_("Something went wrong on our side. Nothing was changed; try again later."),
     ),
 }
 

@@ -24,6 +24,7 @@ from feedserver.web.pages.base import (
     signed_in,
     unconfirmed,
 )
+from feedserver.web.pages.i18n import N_
 from feedserver.web.state import ACCOUNTS, CONFIG, RUNNER
 
 routes = web.RouteTableDef()
@@ -33,8 +34,16 @@ PRESETS = (
     ("icloud", "iCloud", "https://caldav.icloud.com/"),
     ("fastmail", "Fastmail", "https://caldav.fastmail.com/"),
     ("nextcloud", "Nextcloud", ""),
-    ("other", "Other CalDAV server", ""),
+    ("other", N_("Other CalDAV server"), ""),
 )
+# What the log of an account says happened, in words.
+LOG_WORDS = {
+    "edit_replaced": N_("your edit was replaced by the booking"),
+    "edit_removed": N_("an event you changed was removed"),
+    "removed": N_("event removed"),
+    "refused": N_("refused by the server"),
+    "error": N_("error"),
+}
 NAMED = {"icloud": "iCloud", "fastmail": "Fastmail", "nextcloud": "Nextcloud"}
 EMPTY_FORM: dict[str, Any] = {
     "preset": "icloud",
@@ -91,6 +100,7 @@ async def _page(
     context.update(
         {
             "presets": PRESETS,
+            "log_words": LOG_WORDS,
             "error": error,
             "field": field,
             "sent": sent or EMPTY_FORM,

@@ -14,27 +14,27 @@ from feedserver.model import Role, User
 from feedserver.store import Store
 from feedserver.web.pages.account import password_matches
 from feedserver.web.pages.base import Visitor, read_form, render, see_other, signed_in
-from feedserver.web.pages.i18n import PERSON_LANGUAGES
+from feedserver.web.pages.i18n import N_, PERSON_LANGUAGES
 from feedserver.web.state import CONFIG, RUNNER
 
 routes = web.RouteTableDef()
 
 SWITCH_LABELS = {
-    "booked": "a booking is made",
-    "cancelled": "a booking is cancelled",
-    "rejected": "a booking is rejected",
-    "short_notice": "a booking is made less than an hour before it starts",
-    "changed": "a booking is moved or changed",
-    "reminder": "a booking is coming up (reminders)",
+    "booked": N_("a booking is made"),
+    "cancelled": N_("a booking is cancelled"),
+    "rejected": N_("a booking is rejected"),
+    "short_notice": N_("a booking is made less than an hour before it starts"),
+    "changed": N_("a booking is moved or changed"),
+    "reminder": N_("a booking is coming up (reminders)"),
 }
 # What an attendee is sent (``[notifications] attendee_kinds``), in words.
 ATTENDEE_LABELS = {
-    "booked": "a booking is made for you (with the calendar invitation)",
-    "requested": "your booking request is received and waits for confirmation",
-    "confirmed": "your booking request is confirmed",
-    "changed": "your booking is moved or changed",
-    "cancelled": "your booking is cancelled",
-    "rejected": "your booking request is declined",
+    "booked": N_("a booking is made for you (with the calendar invitation)"),
+    "requested": N_("your booking request is received and waits for confirmation"),
+    "confirmed": N_("your booking request is confirmed"),
+    "changed": N_("your booking is moved or changed"),
+    "cancelled": N_("your booking is cancelled"),
+    "rejected": N_("your booking request is declined"),
 }
 
 

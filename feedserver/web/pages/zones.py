@@ -12,18 +12,20 @@ from dataclasses import dataclass
 from babel import Locale
 from babel.dates import get_timezone_location
 
+from feedserver.web.pages.i18n import N_
+
 # The regions of zone.tab, in the order the picker shows them.
 REGIONS = (
-    "Europe",
-    "America",
-    "Africa",
-    "Asia",
-    "Australia",
-    "Pacific",
-    "Atlantic",
-    "Indian",
-    "Antarctica",
-    "Arctic",
+    N_("Europe"),
+    N_("America"),
+    N_("Africa"),
+    N_("Asia"),
+    N_("Australia"),
+    N_("Pacific"),
+    N_("Atlantic"),
+    N_("Indian"),
+    N_("Antarctica"),
+    N_("Arctic"),
 )
 
 
