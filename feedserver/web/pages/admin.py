@@ -92,19 +92,28 @@ async def invite(request: web.Request, who: Visitor, user: User) -> web.StreamRe
     return see_other("/admin/people", "invited")
 
 
+async def _person_changed(
+    request: web.Request, who: Visitor, person_id: int, change: Callable[[Store], User]
+) -> web.StreamResponse:
+    """Apply a change to a person; back to the list, or the list with why it was refused."""
+    try:
+        await request.app[RUNNER].run(change)
+    except FeedserverError as exc:
+        if status_of(exc) == 404:
+            raise
+        return await _people_page(request, who, who._(exc.message), status_of(exc))
+    return see_other(f"/admin/people#person-{person_id}", "saved")
+
+
 @routes.post("/admin/people/{id}/role")
 @admin_only
 async def change_role(request: web.Request, who: Visitor, user: User) -> web.StreamResponse:
     form = await read_form(request, who)
     person_id = path_id(request, "person")
     role = form.get("role", "")
-    try:
-        await request.app[RUNNER].run(lambda s: accounts.change_role(s, person_id, role, user))
-    except FeedserverError as exc:
-        if status_of(exc) == 404:
-            raise
-        return await _people_page(request, who, who._(exc.message), status_of(exc))
-    return see_other(f"/admin/people#person-{person_id}", "saved")
+    return await _person_changed(
+        request, who, person_id, lambda s: accounts.change_role(s, person_id, role, user)
+    )
 
 
 @routes.post("/admin/people/{id}/{action:deactivate|reactivate}")
@@ -123,13 +132,9 @@ async def set_active(request: web.Request, who: Visitor, user: User) -> web.Stre
         ask = unconfirmed(request, who, form, question, "Deactivate", "/admin/people")
         if ask is not None:
             return ask
-    try:
-        await request.app[RUNNER].run(lambda s: accounts.set_active(s, person_id, active, user))
-    except FeedserverError as exc:
-        if status_of(exc) == 404:
-            raise
-        return await _people_page(request, who, who._(exc.message), status_of(exc))
-    return see_other(f"/admin/people#person-{person_id}", "saved")
+    return await _person_changed(
+        request, who, person_id, lambda s: accounts.set_active(s, person_id, active, user)
+    )
 
 
 @routes.post("/admin/people/{id}/password-link")
