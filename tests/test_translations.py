@@ -1,7 +1,9 @@
 """The web app in every language: each message id the pages use (``_("...")`` in the templates
 and page modules, ``N_("...")`` where a text is defined apart from where it is shown: the
 extraction ``make messages`` runs, with ``babel.cfg``) has a translation in the French, German
-and Spanish catalogs, with the same ``{placeholders}``; and pages come out in each language."""
+and Spanish catalogs, with the same ``{placeholders}``; so has each message the domain raises
+(the ``errors`` catalogs of ``feedserver.web.pages.refusals``), its values carried into the
+translation; and pages come out in each language."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 
-from feedserver.web.pages import i18n
+from feedserver.web.pages import i18n, refusals
 from tests.test_web_pages import pages  # noqa: F401 - fixture shared by import
 from tests.webhelp import Pages
 
@@ -84,3 +87,41 @@ async def test_the_browsers_language_picks_german_or_spanish(client: Any) -> Non
     assert 'lang="de"' in html and "Anmelden" in html
     html = await (await client.get("/", headers={"Accept-Language": "es-MX"})).text()
     assert 'lang="es"' in html and "Iniciar sesión" in html
+
+
+def test_the_errors_catalogs_hold_what_the_domain_raises_translated() -> None:
+    raised = refusals.message_ids()
+    assert len(raised) > 100 and "no booking {booking_id}" in raised
+    for language in refusals.LANGUAGES:
+        path = refusals.LOCALE / language / "LC_MESSAGES" / "errors.po"
+        with path.open("rb") as handle:
+            kept = {str(m.id): m.string for m in read_po(handle, locale=language) if m.id}
+        assert set(kept) == set(raised), f"{language}: run make messages"
+        untranslated = [f"{raised[t]}: {t!r}" for t, s in kept.items() if not s]
+        assert untranslated == [], f"{len(untranslated)} refusals without a {language} text"
+        wrong = [
+            t
+            for t, s in kept.items()
+            if set(PLACEHOLDER.findall(t)) != set(PLACEHOLDER.findall(str(s)))
+        ]
+        assert wrong == [], "a translation must keep the {values} of its message"
+
+
+def test_a_refusal_with_its_values_is_translated_and_keeps_them() -> None:
+    french = i18n.translator("fr")
+    assert french("no booking 12") == "aucune réservation 12"
+    assert french("'9-12' is not a time (HH:MM)") == "'9-12' n'est pas une heure (HH:MM)"
+    assert (
+        french("a location code must be a string") == "un code de lieu est une chaîne de caractères"
+    )
+    assert french("iCloud") == "iCloud"  # neither a page text nor a refusal: as it is
+    assert i18n.translator("en")("no booking 12") == "no booking 12"
+
+
+async def test_a_french_page_shows_a_domain_refusal_in_french(pages: Pages, api: Any) -> None:
+    await api.patch("/api/users/alice@example.com", {"language": "fr"})
+    await pages.sign_in("alice@example.com", "alice-password")
+    await pages.get("/links")
+    _, html = await pages.post("/links", [("name", "x"), ("types", "nope")], status=422)
+    assert "type de réservation inconnu &#39;nope&#39;" in html
+    assert "unknown reservation type" not in html

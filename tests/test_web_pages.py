@@ -858,7 +858,7 @@ async def test_an_admin_changes_a_role_and_deactivates_then_reactivates_a_person
     await pages.post(f"/admin/people/{camille['id']}/role", {"role": "staff"})
     owner = await api.get("/api/users/owner@example.org")
     _, html = await pages.post(f"/admin/people/{owner['id']}/role", {"role": "staff"}, status=409)
-    assert "you cannot change the role of your own account" in html
+    assert "you cannot change your own role" in html
     _, asked = await pages.post(f"/admin/people/{camille['id']}/deactivate", {}, status=200)
     assert "Deactivate this person?" in asked
     await pages.post(f"/admin/people/{camille['id']}/deactivate", {"confirmed": "1"})

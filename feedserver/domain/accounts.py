@@ -103,9 +103,8 @@ def update_user(store: Store, ref: object, data: object) -> User:
         return store.users.update(user.id, replace(user.settings, **values))
 
 
-def _not_oneself(user: User, actor: User | None, what: str) -> None:
-    if actor is not None and actor.id == user.id:
-        raise Conflict(f"you cannot {what} your own account; another admin can")
+def _oneself(user: User, actor: User | None) -> bool:
+    return actor is not None and actor.id == user.id
 
 
 def set_active(store: Store, ref: object, active: bool, actor: User | None = None) -> User:
@@ -117,8 +116,8 @@ def set_active(store: Store, ref: object, active: bool, actor: User | None = Non
         user = find_user(store, ref)
         if active == user.active:
             return user
-        if not active:
-            _not_oneself(user, actor, "deactivate")
+        if not active and _oneself(user, actor):
+            raise Conflict("you cannot deactivate your own account; another admin can")
         changed = store.users.set_deactivated(user.id, None if active else utcnow())
         if not active:
             store.sessions.delete_for_user(user.id)
@@ -130,6 +129,6 @@ def change_role(store: Store, ref: object, role: str, actor: User | None = None)
     """A person's new role (customer, staff, admin); an admin cannot change their own."""
     with store.transaction():
         user = find_user(store, ref)
-        if role != user.role.value:
-            _not_oneself(user, actor, "change the role of")
+        if role != user.role.value and _oneself(user, actor):
+            raise Conflict("you cannot change your own role; another admin can")
         return update_user(store, user.id, {"role": role})

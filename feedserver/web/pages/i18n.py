@@ -17,6 +17,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from feedserver.web.pages import refusals
+
 
 def N_(text: str) -> str:
     """Marks a message id for the catalogs where it is defined (``_`` translates it where it
@@ -54,8 +56,17 @@ def catalog(language: str) -> dict[str, str]:
 
 
 def translator(language: str) -> Callable[[str], str]:
+    """``_``: a page's text, or a domain refusal (``refusals``), in ``language``."""
     table = catalog(language)
-    return lambda text: table.get(text, text)
+    errors = refusals.refusals(language)
+
+    def translate(text: str) -> str:
+        found = table.get(text)
+        if found is None and language != "en":
+            found = errors.translate(text)
+        return text if found is None else found
+
+    return translate
 
 
 def pick(user_language: str, accept_language: str, default: str) -> str:
