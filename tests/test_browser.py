@@ -281,6 +281,7 @@ def test_an_admin_finds_tomorrows_bookings_at_a_location_by_keyboard(
         page.get_by_role("link", name="Next day").click()
     assert entries.count() > 0
     shot(page, "admin-day")
+    day = page.url
     page.locator(".board").focus()
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.getAttribute('href')")
@@ -288,6 +289,18 @@ def test_an_admin_finds_tomorrows_bookings_at_a_location_by_keyboard(
     page.keyboard.press("Enter")
     page.wait_for_url(base + focused)
     assert page.get_by_label("Title").is_visible()
+    # The week around that day, by keyboard too: the grid, then its first booking.
+    page.goto(day)
+    page.get_by_role("link", name="Week view").click()
+    page.locator(".board").focus()
+    for _ in range(40):  # each column's heading links to its day, then come its bookings
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('entry')"):
+            break
+    focused = page.evaluate("document.activeElement.getAttribute('href')")
+    assert focused == page.locator(".board a.entry").first.get_attribute("href")
+    page.keyboard.press("Enter")
+    page.wait_for_url(base + focused)
     page.close()
 
 

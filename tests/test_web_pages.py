@@ -167,7 +167,16 @@ async def test_an_admin_invites_a_person_who_sets_a_password_from_the_email(
     pages: Pages, client: TestClient[Any, Any]
 ) -> None:
     await pages.sign_in("owner@example.org", "owner-password")
-    await pages.get("/admin/people")
+    html = await pages.get("/admin/people")
+    _, refused = await pages.post(
+        "/admin/people",
+        {"name": "Zoé Typo", "email": "alice@example.com", "role": "staff"}
+        | {"timezone": "Asia/Tokyo"},
+        status=422,
+    )
+    assert 'value="Zoé Typo"' in refused and 'value="alice@example.com"' in refused
+    assert '<option value="staff" selected>' in refused
+    assert '<option value="Asia/Tokyo" selected>' in refused
     location, _ = await pages.post(
         "/admin/people",
         {"name": "Zoé Client", "email": "zoe@example.com", "role": "customer", "timezone": "UTC"},
@@ -412,8 +421,10 @@ async def test_notification_switches_and_profile_are_saved(pages: Pages, api: Ap
     html = await pages.get("/profile")
     assert 'lang="fr"' in html and "Profil" in html and "Camille M." in html
     _, html = await pages.post(
-        "/profile", {"name": "C", "timezone": "Mars/Base", "language": ""}, status=422
+        "/profile", {"name": "Typed name", "timezone": "Mars/Base", "language": ""}, status=422
     )
+    assert 'value="Typed name"' in html  # kept, with the refusal (in French: her language)
+    assert "Camille M." not in html.split("<main", 1)[1]
 
 
 async def test_a_password_change_ends_the_other_sessions(

@@ -565,6 +565,17 @@ async def test_an_admin_manages_webhooks_on_their_page(
     pages = Pages(api.client)
     await pages.sign_in("owner@example.org", "owner-password")
     await pages.get("/admin/webhooks")
+    _, refused = await pages.post(
+        "/admin/webhooks",
+        [
+            ("url", "ftp://crm.example.org/hooks"),
+            ("description", "Kept"),
+            ("events", "booking.cancelled"),
+        ],
+        status=422,
+    )
+    assert 'value="ftp://crm.example.org/hooks"' in refused and 'value="Kept"' in refused
+    assert 'value="booking.cancelled" checked' in refused
     _, html = await pages.post(
         "/admin/webhooks",
         [("url", receiver.url), ("description", "CRM"), ("events", "booking.created")],

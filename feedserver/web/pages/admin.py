@@ -59,10 +59,15 @@ ROLES = [r.value for r in Role]
 
 
 async def _people_page(
-    request: web.Request, who: Visitor, error: str = "", status: int = 200
+    request: web.Request,
+    who: Visitor,
+    error: str = "",
+    status: int = 200,
+    sent: Mapping[str, str] | None = None,
 ) -> web.Response:
+    """The people page; ``sent``: a refused invitation's values, shown again."""
     people = await request.app[RUNNER].run(lambda s: s.users.list())
-    context = {"people": people, "roles": ROLES, "error": error}
+    context = {"people": people, "roles": ROLES, "error": error, "sent": sent or {}}
     return render(request, who, "admin/people.html", context, status)
 
 
@@ -88,7 +93,7 @@ async def invite(request: web.Request, who: Visitor, user: User) -> web.StreamRe
     try:
         await request.app[RUNNER].run(lambda s: mail.invite(s, data))
     except FeedserverError as exc:
-        return await _people_page(request, who, exc.message, 422)
+        return await _people_page(request, who, who._(exc.message), 422, sent=data)
     return see_other("/admin/people", "invited")
 
 

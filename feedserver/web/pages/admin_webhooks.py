@@ -33,6 +33,7 @@ async def _list_page(
     error: str = "",
     status: int = 200,
     secret: tuple[int, str] | None = None,
+    sent: dict[str, Any] | None = None,
 ) -> web.Response:
     def load(store: Store) -> dict[str, Any]:
         return {"webhooks": store.webhooks.list(), "counts": store.webhooks.counts()}
@@ -42,6 +43,7 @@ async def _list_page(
         "event_types": EVENT_TYPES,
         "error": error,
         "secret": secret,
+        "sent": sent or {},
     }
     return render(request, who, "admin/webhooks.html", context, status)
 
@@ -66,7 +68,7 @@ async def add(request: web.Request, who: Visitor, user: User) -> web.StreamRespo
     try:
         made = await request.app[RUNNER].run(lambda s: webhooks.create(s, data, box, allow))
     except FeedserverError as exc:
-        return await _list_page(request, who, exc.message, 422)
+        return await _list_page(request, who, who._(exc.message), 422, sent=data)
     # Shown on this answer only: it is not stored where a page could show it again.
     return await _list_page(request, who, secret=(made.webhook.id, made.secret), status=201)
 

@@ -4,6 +4,7 @@ password). A password change ends the person's other sessions."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -66,9 +67,21 @@ async def notifications_post(request: web.Request, who: Visitor, user: User) -> 
 
 
 async def profile_page(
-    request: web.Request, who: Visitor, user: User, error: str = "", status: int = 200
+    request: web.Request,
+    who: Visitor,
+    user: User,
+    error: str = "",
+    status: int = 200,
+    sent: Mapping[str, str] | None = None,
 ) -> web.Response:
-    context = {"person": user, "languages": PERSON_LANGUAGES, "error": error}
+    """The profile; ``sent``: refused values, shown again instead of the stored ones."""
+    shown = {"name": user.name, "timezone": user.timezone, "language": user.language}
+    context = {
+        "person": user,
+        "shown": {**shown, **(sent or {})},
+        "languages": PERSON_LANGUAGES,
+        "error": error,
+    }
     return render(request, who, "profile.html", context, status)
 
 
@@ -90,7 +103,7 @@ async def profile_post(request: web.Request, who: Visitor, user: User) -> web.St
     try:
         await request.app[RUNNER].run(lambda s: accounts.update_user(s, user.id, data))
     except FeedserverError as exc:
-        return await profile_page(request, who, user, exc.message, 422)
+        return await profile_page(request, who, user, who._(exc.message), 422, sent=data)
     return see_other("/profile", "saved")
 
 
