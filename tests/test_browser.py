@@ -364,9 +364,11 @@ def _sign_in(page: Page, base: str, email: str, password: str) -> None:
 def test_every_page_of_every_role_in_every_language_passes_axe_and_fits_a_phone(
     browser: Browser, demo: Any
 ) -> None:
-    """Each role's pages in English, French, German and Spanish: axe-core finds nothing
-    serious or critical at 1280 px, nothing is wider than a 360 px phone, and a screenshot
-    of each at both widths is kept in .artifacts/screenshots/<language>/<role>/."""
+    """Each role's pages in English, French, German and Spanish: nothing is wider than a
+    360 px phone, and a screenshot of each at 1280 and 360 px is kept in
+    .artifacts/screenshots/<language>/<role>/; axe-core finds nothing serious or critical at
+    1280 px in English and German (the longest words; the markup is the same in every
+    language, and axe takes a third of the sweep's time)."""
     base, accounts = demo
     axe = Axe()
     problems: list[str] = []
@@ -376,10 +378,11 @@ def test_every_page_of_every_role_in_every_language_passes_axe_and_fits_a_phone(
         response = page.goto(base + path)
         assert response is not None and response.status == status, path
         name = re.sub(r"[^a-z0-9]+", "-", path.strip("/")) or "home"
-        for violation in axe.run(page).response["violations"]:
-            if violation["impact"] in ("serious", "critical"):
-                problems.append(f"{where.name} {path}: {violation['id']} {violation['help']}")
-        page.screenshot(path=str(where / f"{name}-1280.jpg"), full_page=True, quality=60)
+        if where.parent.name in ("en", "de"):
+            for violation in axe.run(page).response["violations"]:
+                if violation["impact"] in ("serious", "critical"):
+                    problems.append(f"{where} {path}: {violation['id']} {violation['help']}")
+        page.screenshot(path=str(where / f"{name}-1280.jpg"), quality=60)
         page.set_viewport_size({"width": 360, "height": 740})
         overflow = page.evaluate("document.documentElement.scrollWidth")
         if overflow > 360:
