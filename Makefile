@@ -79,7 +79,7 @@ messages: $(STAMP)
 	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching \
 		--ignore-obsolete -w 100
 	rm $(LOCALE)/messages.pot
-	$(BIN)/python -m feedserver.web.pages.refusals
+	$(BIN)/python -c "from feedserver.web.pages import refusals; refusals.update_catalogs()"
 
 screenshots: $(STAMP) system-packages
 	FEEDSERVER_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_browser.py

@@ -114,6 +114,7 @@ def test_a_refusal_with_its_values_is_translated_and_keeps_them() -> None:
     assert (
         french("a location code must be a string") == "un code de lieu est une chaîne de caractères"
     )
+    assert french("unknown field 'x'") == "champ inconnu 'x'"  # built by the schema check
     assert french("iCloud") == "iCloud"  # neither a page text nor a refusal: as it is
     assert i18n.translator("en")("no booking 12") == "no booking 12"
 

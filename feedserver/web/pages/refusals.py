@@ -1,15 +1,15 @@
 """The domain's refusals in the page's language.
 
 A domain error says what went wrong in English, often with the values concerned ("no booking
-12", "'9-12' is not a time (HH:MM)"). Each message the domain raises is a message id of the
+12", "'9-12' is not a time (HH:MM)"). Each message the domain makes an error of is an id of the
 ``errors`` catalogs (``locale/<language>/LC_MESSAGES/errors.po``), read from the source: a
 plain string as it is, an f-string with a ``{name}`` for each value it holds (the name of the
 variable or attribute, else ``value``). A page translates a refusal by its exact id, or by the
 first id whose pattern it matches, the values taken from the English text into the
 translation.
 
-``python -m feedserver.web.pages.refusals`` (run by ``make messages``) adds the ids the domain
-raises to each catalog and drops those it no longer does; ``tests/test_translations.py``
+``update_catalogs()`` (run by ``make messages``) adds the ids the domain raises to each
+catalog and drops those it no longer does; ``tests/test_translations.py``
 fails while one has no translation.
 """
 
@@ -75,19 +75,18 @@ def _message_id(node: ast.expr) -> str | None:
 
 
 def message_ids(domain: Path = DOMAIN) -> dict[str, str]:
-    """Every message the domain raises: id -> where (file:line), in source order."""
+    """Every message the domain makes a refusal of (raised, or built and returned): id ->
+    where (file:line), in source order."""
     classes = _error_classes()
     found: dict[str, str] = {}
     for path in sorted(domain.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (
-                isinstance(node, ast.Raise)
-                and isinstance(node.exc, ast.Call)
-                and isinstance(node.exc.func, ast.Name)
-                and node.exc.func.id in classes
-                and node.exc.args
-            ):
-                text = _message_id(node.exc.args[0])
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = sorted(
+            (n for n in ast.walk(tree) if isinstance(n, ast.Call)), key=lambda n: n.lineno
+        )
+        for node in calls:
+            if isinstance(node.func, ast.Name) and node.func.id in classes and node.args:
+                text = _message_id(node.args[0])
                 if text:
                     found.setdefault(text, f"{path.name}:{node.lineno}")
     return found
@@ -188,7 +187,3 @@ def update_catalogs() -> None:
         with path.open("wb") as handle:
             write_po(handle, catalog, width=100, omit_header=False, sort_output=False)
         print(f"{path}: {len(ids)} messages, {sum(1 for t in ids if not kept.get(t))} new")
-
-
-if __name__ == "__main__":
-    update_catalogs()
