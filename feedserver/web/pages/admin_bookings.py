@@ -113,6 +113,7 @@ def catalog_choices(store: Store) -> dict[str, Any]:
     locations = store.locations.list()
     types = store.types.list()
     return {
+        "people": people,
         "locations": locations,
         "types": types,
         "staff": [u for u in people if u.role is not Role.CUSTOMER],

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from feedserver.domain.recurrence import occurrences
-from feedserver.model import Booking, Role, Status, User
+from feedserver.model import Booking, Location, Role, Status, User
 from feedserver.numbers import is_whole
 from feedserver.store import BookingQuery, Store
 from feedserver.times import zone
@@ -76,10 +76,15 @@ def _hours(columns: list[Column]) -> tuple[int, int]:
 
 
 def load_grid(
-    store: Store, code: str, days: list[date], staff_id: int | None, budget: Any
+    store: Store,
+    location: Location | None,
+    people: list[User],
+    days: list[date],
+    staff_id: int | None,
+    budget: Any,
 ) -> dict[str, Any]:
-    """The columns of ``days`` at location ``code`` (its staff members, or one)."""
-    location = store.locations.get(code)
+    """The columns of ``days`` at ``location`` (its staff members, or one); ``people``: every
+    account, as the page's choices already hold them."""
     if location is None:
         return {"location": None, "columns": [], "first_hour": FIRST_HOUR}
     where = zone(location.timezone)
@@ -96,14 +101,14 @@ def load_grid(
     for booking in store.bookings.list(query):
         for begin, finish in occurrences(booking, start, end, budget, strict=False):
             found.append((booking, begin.astimezone(where), finish.astimezone(where)))
-    people = {u.id: u for u in store.users.list()}
+    by_id = {u.id: u for u in people}
     if staff_id:
-        shown = [people[staff_id]] if staff_id in people else []
+        shown = [by_id[staff_id]] if staff_id in by_id else []
     else:
-        ids = {u.id for u in people.values() if u.role is not Role.CUSTOMER}
-        ids = {i for i in ids if people[i].primary_location == location.code}
+        ids = {u.id for u in by_id.values() if u.role is not Role.CUSTOMER}
+        ids = {i for i in ids if by_id[i].primary_location == location.code}
         ids |= {booking.staff_id for booking, _, _ in found}
-        shown = sorted((people[i] for i in ids if i in people), key=lambda u: u.name.casefold())
+        shown = sorted((by_id[i] for i in ids if i in by_id), key=lambda u: u.name.casefold())
     columns = [Column(day, person) for day in days for person in shown]
     index = {(c.day, c.person.id if c.person else 0): c for c in columns}
     for booking, begin, finish in found:
@@ -148,7 +153,7 @@ async def _grid_page(request: web.Request, who: Visitor, user: User, week: bool)
         days = [first + timedelta(days=i) for i in range(7 if week else 1)]
         return {
             **choices,
-            **load_grid(store, code, days, staff_id, budget),
+            **load_grid(store, places.get(code), choices["people"], days, staff_id, budget),
             "code": code,
             "days": days,
             "asked": asked,
